@@ -1,0 +1,27 @@
+# Recipes are exactly what CI runs: `just ci` here tells you what CI will say.
+
+default: ci
+
+# Everything CI checks.
+ci: fmt-check clippy test doc
+
+fmt-check:
+    cargo fmt --all -- --check
+
+clippy:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The README's test command.
+test:
+    cargo test --workspace
+
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# Run the standalone fake server (Ctrl-C to stop).
+serve *ARGS:
+    cargo run --release -- serve {{ARGS}}
+
+# Benchmarks: start-up time and redis-benchmark throughput, fake vs real.
+bench:
+    bash scripts/bench.sh

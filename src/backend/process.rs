@@ -1,0 +1,234 @@
+//! A real `redis-server` process in a temporary directory, on a free port,
+//! without persistence; killed and reaped on drop.
+
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long to wait for `redis-server` to say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `redis-server` child process.
+pub struct RedisProcess {
+    child: Child,
+    addr: SocketAddr,
+    unix_path: PathBuf,
+    password: Option<String>,
+    // Dropped after the child is killed (field order does not matter: Drop kills first).
+    dir: tempfile::TempDir,
+}
+
+/// Configures a [`RedisProcess`].
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until you call start()"]
+pub struct RedisProcessBuilder {
+    binary: Option<PathBuf>,
+    password: Option<String>,
+    extra_args: Vec<String>,
+}
+
+/// Why a `redis-server` could not be started.
+#[derive(Debug)]
+pub enum ProcessError {
+    /// No `redis-server` binary was found.
+    NotFound(String),
+    /// It started but never said it was ready, or exited.
+    NotReady(String),
+    /// An I/O error while preparing or spawning it.
+    Io(String, std::io::Error),
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessError::NotFound(m) | ProcessError::NotReady(m) => f.write_str(m),
+            ProcessError::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProcessError::Io(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Finds `redis-server`: `REDIS_HARNESS_SERVER_BIN`, else on `PATH`.
+pub fn find_redis_server() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("REDIS_HARNESS_SERVER_BIN") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("redis-server")).find(|p| p.is_file())
+}
+
+impl RedisProcessBuilder {
+    /// Uses this `redis-server` binary.
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
+    /// Sets `requirepass`.
+    pub fn requirepass(mut self, pw: impl Into<String>) -> Self {
+        self.password = Some(pw.into());
+        self
+    }
+
+    /// Adds raw `redis-server` arguments (e.g. `["--maxclients", "10"]`).
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Starts the server and waits (without sleeping) until it logs that it is ready.
+    pub fn start(self) -> Result<RedisProcess, ProcessError> {
+        let bin = match self.binary.clone().or_else(find_redis_server) {
+            Some(b) => b,
+            None => {
+                return Err(ProcessError::NotFound(
+                    "no redis-server found: install it (Debian: apt-get install redis-server) or set REDIS_HARNESS_SERVER_BIN".into(),
+                ))
+            }
+        };
+        let mut last = None;
+        // A free port can be taken between our probe and the server's bind; retry a few times.
+        for _ in 0..5 {
+            match self.try_start(&bin) {
+                Ok(p) => return Ok(p),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    fn try_start(&self, bin: &Path) -> Result<RedisProcess, ProcessError> {
+        let dir = tempfile::Builder::new()
+            .prefix("redis-harness-real-")
+            .tempdir()
+            .map_err(|e| ProcessError::Io("creating a temp dir for redis-server".into(), e))?;
+        let port = free_port().map_err(|e| ProcessError::Io("finding a free port".into(), e))?;
+        let unix_path = dir.path().join("redis.sock");
+        let mut cmd = Command::new(bin);
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--unixsocket")
+            .arg(&unix_path)
+            .arg("--unixsocketperm")
+            .arg("700")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""])
+            .args(["--protected-mode", "no", "--loglevel", "notice"]);
+        if let Some(pw) = &self.password {
+            cmd.arg("--requirepass").arg(pw);
+        }
+        cmd.args(&self.extra_args);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = cmd.spawn().map_err(|e| ProcessError::Io(format!("spawning {}", bin.display()), e))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        // Reads the log until the ready line, then keeps draining it so the
+        // server never blocks on a full pipe; ends when the process exits.
+        std::thread::spawn(move || {
+            let mut log = Vec::new();
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if line.contains("Ready to accept connections") {
+                        let _ = tx.send(Ok(()));
+                        sent = true;
+                    } else {
+                        log.push(line);
+                    }
+                }
+            }
+            if !sent {
+                let _ = tx.send(Err(log.join("\n")));
+            }
+        });
+        let ready = rx.recv_timeout(READY_TIMEOUT);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let proc = RedisProcess { child, addr, unix_path, password: self.password.clone(), dir };
+        match ready {
+            Ok(Ok(())) => Ok(proc),
+            Ok(Err(log)) => Err(ProcessError::NotReady(format!(
+                "redis-server {} exited before it was ready on {addr}; its log:\n{log}",
+                bin.display()
+            ))),
+            Err(_) => Err(ProcessError::NotReady(format!(
+                "redis-server {} did not report ready on {addr} within {READY_TIMEOUT:?}",
+                bin.display()
+            ))),
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl RedisProcess {
+    /// A builder.
+    pub fn builder() -> RedisProcessBuilder {
+        RedisProcessBuilder::default()
+    }
+
+    /// Starts a default `redis-server`.
+    pub fn start() -> Result<RedisProcess, ProcessError> {
+        RedisProcessBuilder::default().start()
+    }
+
+    /// Its TCP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its unix socket path.
+    pub fn unix_path(&self) -> &Path {
+        &self.unix_path
+    }
+
+    /// `redis://[:password@]127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(pw) => format!("redis://:{pw}@{}", self.addr),
+            None => format!("redis://{}", self.addr),
+        }
+    }
+
+    /// Its working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl fmt::Debug for RedisProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisProcess").field("addr", &self.addr).field("pid", &self.child.id()).finish()
+    }
+}

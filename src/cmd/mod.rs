@@ -1,0 +1,187 @@
+//! Commands: one file per command group, one dispatch table.
+//!
+//! Every group module exposes `COMMANDS: &[CommandSpec]`; [`lookup`] finds a
+//! spec by name and [`dispatch`] runs Redis's checks in Redis's order
+//! (unknown command, arity, authentication, transaction queueing) before
+//! calling the handler. A handler gets the parsed arguments (the command
+//! name first) and a [`Ctx`] holding the locked state and this connection's
+//! state, and returns the [`Reply`].
+//!
+//! Rules every write handler follows, as Redis's do:
+//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH);
+//! - call `ctx.st.notify(db, class, event, key)` for keyspace notifications;
+//! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
+//! - delete an aggregate that became empty.
+
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod connection;
+pub(crate) mod keys;
+pub(crate) mod server;
+pub(crate) mod strings;
+pub(crate) mod util;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+use crate::server::state::{RecordedCommand, State};
+
+/// A command handler.
+pub(crate) type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+
+/// A command's static description: what COMMAND INFO reports, and its handler.
+#[derive(Debug)]
+pub(crate) struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    /// Redis command flags (`write`, `readonly`, `fast`, `noscript`, ...).
+    pub flags: &'static [&'static str],
+    /// First key position, last key position (-1 = last arg), step.
+    pub keys: (i32, i32, i32),
+    /// ACL categories without the `@` (`string`, `keyspace`, `slow`, ...).
+    pub acl: &'static [&'static str],
+    pub handler: Handler,
+    /// Subcommands (CLIENT, CONFIG, ...); the handler of a container is not called.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// Whether the command has flag `f`.
+    pub(crate) fn has_flag(&self, f: &str) -> bool {
+        self.flags.contains(&f)
+    }
+
+    fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc as i32 == a) || (a < 0 && argc as i32 >= -a)
+    }
+}
+
+/// Every command group's table.
+fn groups() -> [&'static [CommandSpec]; 4] {
+    [connection::COMMANDS, server::COMMANDS, strings::COMMANDS, keys::COMMANDS]
+}
+
+/// All top-level commands, by lower-case name.
+pub(crate) fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| groups().into_iter().flatten().map(|c| (c.name, c)).collect())
+}
+
+/// Looks a command up by name, case-insensitively.
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let s = std::str::from_utf8(lower).ok()?;
+    table().get(s).copied()
+}
+
+/// Finds the subcommand spec of a container command.
+pub(crate) fn lookup_sub(spec: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    spec.subcommands.iter().find(|s| s.name.rsplit('|').next() == Some(lower.as_str()))
+}
+
+/// Side effects a handler asks of the connection, applied after it returns.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// Close the connection after writing the reply (QUIT, protocol errors).
+    pub close: bool,
+    /// Wait this long before writing the reply (DEBUG SLEEP; blocks this connection only).
+    pub sleep: Option<Duration>,
+}
+
+/// This connection's own state (the part other connections never read).
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub id: u64,
+    /// 2 or 3.
+    pub resp: u8,
+    pub db: usize,
+    pub authenticated: bool,
+    pub user: Bytes,
+    pub effects: Effects,
+}
+
+impl ConnState {
+    pub(crate) fn new(id: u64, authenticated: bool) -> ConnState {
+        ConnState {
+            id,
+            resp: 2,
+            db: 0,
+            authenticated,
+            user: Bytes::from_static(b"default"),
+            effects: Effects::default(),
+        }
+    }
+}
+
+/// What a handler works with.
+pub(crate) struct Ctx<'a> {
+    pub st: &'a mut State,
+    pub conn: &'a mut ConnState,
+    /// Time of this command in unix ms (Redis caches it per command too).
+    pub now: u64,
+    /// The server's clock (TIME, and the clock the handle can pause).
+    pub clock: &'a crate::server::clock::Clock,
+}
+
+impl Ctx<'_> {
+    /// The selected database index.
+    pub(crate) fn db(&self) -> usize {
+        self.conn.db
+    }
+}
+
+/// Runs one command with Redis's pre-execution checks.
+pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let st = &mut *ctx.st;
+    st.stats.commands_processed += 1;
+    if st.record_commands {
+        st.recorded.push(RecordedCommand { client_id: ctx.conn.id, args: args.to_vec() });
+    }
+    let Some(spec) = lookup(&args[0]) else {
+        return util::unknown_command(args);
+    };
+    let spec = if spec.subcommands.is_empty() || args.len() < 2 {
+        spec
+    } else {
+        match lookup_sub(spec, &args[1]) {
+            Some(sub) => sub,
+            None => return util::unknown_subcommand(spec.name, &args[1]),
+        }
+    };
+    if !spec.arity_ok(args.len()) {
+        return util::wrong_arity(spec.name);
+    }
+    if !ctx.conn.authenticated && !spec.has_flag("no_auth") {
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        info.last_cmd = spec.name.to_string();
+    }
+    (spec.handler)(ctx, args)
+}
+
+/// Builds a [`CommandSpec`] without subcommands (keeps the tables short).
+pub(crate) const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec { name, arity, flags, keys, acl, handler, subcommands: &[] }
+}

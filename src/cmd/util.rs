@@ -1,0 +1,165 @@
+//! Shared argument parsing and Redis's standard error replies.
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+
+/// `WRONGTYPE Operation against a key holding the wrong kind of value`.
+pub(crate) fn wrongtype() -> Reply {
+    Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value")
+}
+
+/// `ERR syntax error`.
+pub(crate) fn syntax_error() -> Reply {
+    Reply::error("ERR syntax error")
+}
+
+/// `ERR value is not an integer or out of range`.
+pub(crate) fn not_integer() -> Reply {
+    Reply::error("ERR value is not an integer or out of range")
+}
+
+/// `ERR value is not a valid float`.
+pub(crate) fn not_float() -> Reply {
+    Reply::error("ERR value is not a valid float")
+}
+
+/// Redis's rejectCommandFormat replaces CR and LF with spaces so the error stays one line.
+fn sanitize(s: String) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+fn trunc(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
+pub(crate) fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut list = String::new();
+    for a in &args[1..] {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push('\'');
+        list.push_str(&trunc(a, room));
+        list.push_str("' ");
+    }
+    Reply::error(sanitize(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        trunc(&args[0], 128),
+        list
+    )))
+}
+
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
+    Reply::error(sanitize(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        trunc(sub, 128),
+        container.to_ascii_uppercase()
+    )))
+}
+
+/// `ERR wrong number of arguments for 'x' command` (full name, e.g. `client|setname`).
+pub(crate) fn wrong_arity(fullname: &str) -> Reply {
+    Reply::error(format!("ERR wrong number of arguments for '{fullname}' command"))
+}
+
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll` (no spaces,
+/// no '+', no leading zeros).
+pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Parses an integer argument or returns Redis's "not an integer" error.
+pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
+    parse_i64(b).ok_or_else(not_integer)
+}
+
+/// Parses a double as Redis's `string2d`/`strtold` accept it: decimal or
+/// exponent notation, `inf`/`-inf`/`+inf`; no NaN, no spaces.
+pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    if lower.contains("nan") || lower.contains("inf") {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub(crate) fn eq_ic(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// Unwraps a `Result<T, Reply>` inside a handler, returning the error reply.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+pub(crate) use tri;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_i64(b"123"), Some(123));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"+1"), None);
+        assert_eq!(parse_i64(b"01"), None);
+        assert_eq!(parse_i64(b" 1"), None);
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b""), None);
+    }
+
+    #[test]
+    fn unknown_command_text() {
+        let r = unknown_command(&[Bytes::from("foo"), Bytes::from("a"), Bytes::from("b\r\nc")]);
+        assert_eq!(r, Reply::error("ERR unknown command 'foo', with args beginning with: 'a' 'b  c' "));
+    }
+}

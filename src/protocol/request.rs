@@ -1,0 +1,357 @@
+//! Request parsing: RESP multibulk and inline commands, with Redis's limits
+//! and Redis's error texts.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Longest header line or inline request Redis accepts (PROTO_INLINE_MAX_SIZE).
+pub(crate) const INLINE_MAX: usize = 64 * 1024;
+
+/// Limits applied while parsing, mirroring Redis's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// `proto-max-bulk-len`: largest bulk string accepted.
+    pub max_bulk_len: u64,
+    /// Largest multibulk element count accepted (Redis: 1024*1024*1024).
+    pub max_multibulk_len: u64,
+    /// Whether the client has authenticated; unauthenticated clients get the
+    /// tighter limits Redis applies to them.
+    pub authenticated: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: 1024 * 1024 * 1024, authenticated: true }
+    }
+}
+
+/// A protocol error: the text Redis sends before closing the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProtocolError(pub String);
+
+impl ProtocolError {
+    /// The full error line as Redis sends it (without CRLF).
+    pub(crate) fn message(&self) -> String {
+        format!("ERR Protocol error: {}", self.0)
+    }
+}
+
+/// Incremental parser state for one connection.
+///
+/// A partially received multibulk keeps the arguments parsed so far, so a
+/// large pipelined request is not rescanned on every read.
+#[derive(Debug, Default)]
+pub(crate) struct Parser {
+    /// Elements still expected for the multibulk being parsed (0 = none).
+    pending: usize,
+    args: Vec<Bytes>,
+    /// Length of the bulk whose header was read but whose payload has not fully arrived.
+    bulk_len: Option<usize>,
+}
+
+/// Outcome of one parse step.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Parsed {
+    /// A complete command (never empty).
+    Command(Vec<Bytes>),
+    /// More bytes are needed.
+    Incomplete,
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    memchr_cr(buf)
+}
+
+fn memchr_cr(buf: &[u8]) -> Option<usize> {
+    // Find "\r\n"; headers are short so a simple scan is fine.
+    let mut i = 0;
+    while i + 1 < buf.len() {
+        if buf[i] == b'\r' && buf[i + 1] == b'\n' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Parses a signed decimal integer the way Redis's `string2ll` does for headers.
+fn parse_len(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse::<i64>().ok()
+}
+
+impl Parser {
+    /// Tries to take one command out of `buf`.
+    ///
+    /// Empty inline lines and multibulks of length `<= 0` are skipped, as
+    /// Redis does. On error the connection must reply with
+    /// [`ProtocolError::message`] and close.
+    pub(crate) fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Parsed, ProtocolError> {
+        loop {
+            if self.pending == 0 {
+                if buf.is_empty() {
+                    return Ok(Parsed::Incomplete);
+                }
+                if buf[0] != b'*' {
+                    match self.parse_inline(buf)? {
+                        Some(args) if args.is_empty() => continue,
+                        Some(args) => return Ok(Parsed::Command(args)),
+                        None => return Ok(Parsed::Incomplete),
+                    }
+                }
+                let Some(end) = find_crlf(buf) else {
+                    if buf.len() > INLINE_MAX {
+                        return Err(ProtocolError("too big mbulk count string".into()));
+                    }
+                    return Ok(Parsed::Incomplete);
+                };
+                if end > INLINE_MAX {
+                    return Err(ProtocolError("too big mbulk count string".into()));
+                }
+                let n = parse_len(&buf[1..end]);
+                let n = match n {
+                    Some(n) if n <= i32::MAX as i64 => n,
+                    _ => return Err(ProtocolError("invalid multibulk length".into())),
+                };
+                if !limits.authenticated && n > 10 {
+                    return Err(ProtocolError("unauthenticated multibulk length".into()));
+                }
+                if n > 0 && n as u64 > limits.max_multibulk_len {
+                    return Err(ProtocolError("invalid multibulk length".into()));
+                }
+                buf.advance(end + 2);
+                if n <= 0 {
+                    continue;
+                }
+                self.pending = n as usize;
+                // Never trust the declared count for allocation.
+                self.args = Vec::with_capacity(self.pending.min(1024));
+            }
+            while self.pending > 0 {
+                let len = match self.bulk_len {
+                    Some(len) => len,
+                    None => {
+                        let Some(end) = find_crlf(buf) else {
+                            if buf.len() > INLINE_MAX {
+                                return Err(ProtocolError("too big bulk count string".into()));
+                            }
+                            return Ok(Parsed::Incomplete);
+                        };
+                        if end > INLINE_MAX {
+                            return Err(ProtocolError("too big bulk count string".into()));
+                        }
+                        if buf[0] != b'$' {
+                            let got = buf[0];
+                            return Err(ProtocolError(format!("expected '$', got '{}'", got as char)));
+                        }
+                        let len = match parse_len(&buf[1..end]) {
+                            Some(l) if l >= 0 && (l as u64) <= limits.max_bulk_len => l,
+                            _ => return Err(ProtocolError("invalid bulk length".into())),
+                        };
+                        if !limits.authenticated && len > 16384 {
+                            return Err(ProtocolError("unauthenticated bulk length".into()));
+                        }
+                        buf.advance(end + 2);
+                        self.bulk_len = Some(len as usize);
+                        len as usize
+                    }
+                };
+                if buf.len() < len + 2 {
+                    // Reserve only up to what is reasonable; the socket read grows it.
+                    return Ok(Parsed::Incomplete);
+                }
+                let data = buf.split_to(len).freeze();
+                buf.advance(2);
+                self.bulk_len = None;
+                self.args.push(data);
+                self.pending -= 1;
+            }
+            return Ok(Parsed::Command(std::mem::take(&mut self.args)));
+        }
+    }
+
+    fn parse_inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            if buf.len() > INLINE_MAX {
+                return Err(ProtocolError("too big inline request".into()));
+            }
+            return Ok(None);
+        };
+        if nl > INLINE_MAX {
+            return Err(ProtocolError("too big inline request".into()));
+        }
+        let line = buf.split_to(nl + 1);
+        let mut line = &line[..nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        match split_args(line) {
+            Some(args) => Ok(Some(args.into_iter().map(Bytes::from).collect())),
+            None => Err(ProtocolError("unbalanced quotes in request".into())),
+        }
+    }
+}
+
+/// Splits an inline request like Redis's `sdssplitargs`: whitespace
+/// separated, with "double quoted" strings (C escapes, `\xHH`) and
+/// 'single quoted' strings. Returns `None` on unbalanced quotes (or a closing
+/// quote not followed by a space).
+pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
+                    i += 3;
+                } else if c == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else if in_sq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        i += 1;
+                        break;
+                    }
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        out.push(cur);
+    }
+}
+
+fn is_hex(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+
+fn hex(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(input);
+        let mut cmds = Vec::new();
+        loop {
+            match p.parse(&mut buf, &Limits::default()) {
+                Ok(Parsed::Command(c)) => cmds.push(c),
+                Ok(Parsed::Incomplete) => return (cmds, None),
+                Err(e) => return (cmds, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn multibulk_and_inline_pipelined() {
+        let (cmds, err) = parse_all(b"*1\r\n$4\r\nPING\r\nPING\r\n\r\necho \"a b\"\r\n*-1\r\n*0\r\n");
+        assert_eq!(err, None);
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds[2], vec![Bytes::from("echo"), Bytes::from("a b")]);
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_commands() {
+        let input = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nSET a 'b c'\n";
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        for &b in input.iter() {
+            buf.extend_from_slice(&[b]);
+            while let Ok(Parsed::Command(c)) = p.parse(&mut buf, &Limits::default()) {
+                cmds.push(c);
+            }
+        }
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[1][2], Bytes::from("b c"));
+    }
+
+    #[test]
+    fn over_limit_lengths_fail_before_data_arrives() {
+        assert_eq!(parse_all(b"*1\r\n$99999999999\r\n").1, Some(ProtocolError("invalid bulk length".into())));
+        assert_eq!(parse_all(b"*99999999999\r\n").1, Some(ProtocolError("invalid multibulk length".into())));
+        assert_eq!(parse_all(b"*1\r\n$-1\r\n").1, Some(ProtocolError("invalid bulk length".into())));
+        assert_eq!(parse_all(b"*x\r\n").1, Some(ProtocolError("invalid multibulk length".into())));
+        assert_eq!(parse_all(b"*1\r\n:1\r\n").1, Some(ProtocolError("expected '$', got ':'".into())));
+        assert_eq!(parse_all(b"SET \"a\r\n").1, Some(ProtocolError("unbalanced quotes in request".into())));
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_without_a_newline() {
+        let big = vec![b'a'; INLINE_MAX + 2];
+        assert_eq!(parse_all(&big).1, Some(ProtocolError("too big inline request".into())));
+        let mut mb = b"*".to_vec();
+        mb.extend(vec![b'1'; INLINE_MAX + 2]);
+        assert_eq!(parse_all(&mb).1, Some(ProtocolError("too big mbulk count string".into())));
+    }
+
+    #[test]
+    fn inline_escapes() {
+        let args = split_args(b"set \"\\x41\\n\" 'it\\'s'").unwrap();
+        assert_eq!(args, vec![b"set".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]);
+        assert!(split_args(b"\"a\"b").is_none());
+    }
+}

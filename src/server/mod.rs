@@ -1,0 +1,533 @@
+//! The fake Redis server: a thin public facade ([`FakeRedis`], [`Builder`])
+//! over the machinery in `bare`, `connection` and `state`.
+
+pub(crate) mod bare;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod state;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use clock::Clock;
+pub use state::RecordedCommand;
+
+use crate::cmd::{self, ConnState, Ctx};
+use crate::protocol::Reply;
+use bare::{BareServer, Listeners};
+use config::Config;
+use state::{Shared, State};
+
+/// An in-process fake Redis server, isolated and fast to start.
+///
+/// Dropping it stops the server and closes every client socket.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let server = redis_harness::FakeRedis::start().await;
+/// assert!(server.url().starts_with("redis://127.0.0.1:"));
+/// assert_eq!(server.open_connections(), 0);
+/// # }
+/// ```
+pub struct FakeRedis {
+    bare: BareServer,
+    addr: SocketAddr,
+    unix_path: Option<PathBuf>,
+    // Removed on drop, after the server has stopped (field order).
+    _tempdir: Option<tempfile::TempDir>,
+}
+
+/// Configures a [`FakeRedis`] before it starts.
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until you call start()"]
+pub struct Builder {
+    bind: SocketAddr,
+    unix: Option<Option<PathBuf>>,
+    requirepass: Option<String>,
+    max_bulk_len: Option<u64>,
+    record_commands: bool,
+    paused_clock_at: Option<u64>,
+    databases: usize,
+    seed: Option<u64>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            unix: None,
+            requirepass: None,
+            max_bulk_len: None,
+            record_commands: true,
+            paused_clock_at: None,
+            databases: 16,
+            seed: None,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub struct StartError {
+    what: String,
+    source: std::io::Error,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redis-harness: could not start the fake server: {}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl Builder {
+    /// Binds TCP to `addr` instead of `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Also listens on a unix socket in a fresh temporary directory (removed on drop).
+    pub fn unix_socket(mut self) -> Self {
+        self.unix = Some(None);
+        self
+    }
+
+    /// Also listens on a unix socket at `path` (the file is not removed on drop).
+    pub fn unix_socket_at(mut self, path: impl Into<PathBuf>) -> Self {
+        self.unix = Some(Some(path.into()));
+        self
+    }
+
+    /// Requires clients to `AUTH` with this password (Redis's `requirepass`).
+    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
+        self.requirepass = Some(password.into());
+        self
+    }
+
+    /// Largest bulk string accepted (`proto-max-bulk-len`, default 512 MiB).
+    pub fn max_bulk_len(mut self, bytes: u64) -> Self {
+        self.max_bulk_len = Some(bytes);
+        self
+    }
+
+    /// Whether to record every command received (default on).
+    pub fn record_commands(mut self, on: bool) -> Self {
+        self.record_commands = on;
+        self
+    }
+
+    /// Starts with the expiry clock paused at the current time; advance it
+    /// with [`FakeRedis::advance_time`].
+    pub fn paused_clock(mut self) -> Self {
+        self.paused_clock_at = Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        );
+        self
+    }
+
+    /// Starts with the expiry clock paused at `unix_ms`.
+    pub fn paused_clock_at(mut self, unix_ms: u64) -> Self {
+        self.paused_clock_at = Some(unix_ms);
+        self
+    }
+
+    /// Number of databases (default 16).
+    pub fn databases(mut self, n: usize) -> Self {
+        self.databases = n.max(1);
+        self
+    }
+
+    /// Seed for every random choice the server makes (RANDOMKEY, SPOP, ...).
+    /// Defaults to `REDIS_HARNESS_SEED` or a random seed; see [`FakeRedis::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Starts the server. Usable from any async runtime.
+    pub async fn start(self) -> FakeRedis {
+        self.start_blocking()
+    }
+
+    /// Starts the server, panicking with the reason if it cannot.
+    ///
+    /// The server runs on its own thread, so this needs no runtime: use it
+    /// from plain `#[test]` functions.
+    pub fn start_blocking(self) -> FakeRedis {
+        match self.try_start() {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the server, returning why it could not.
+    pub fn try_start(self) -> Result<FakeRedis, StartError> {
+        let tcp = std::net::TcpListener::bind(self.bind).map_err(|source| StartError {
+            what: format!("binding {} (is the port already in use?)", self.bind),
+            source,
+        })?;
+        let addr =
+            tcp.local_addr().map_err(|source| StartError { what: "reading the bound address".into(), source })?;
+        let (unix, unix_path, tempdir) = match self.unix {
+            None => (None, None, None),
+            Some(path) => {
+                let (path, dir) = match path {
+                    Some(p) => (p, None),
+                    None => {
+                        let dir = tempfile::Builder::new().prefix("redis-harness-").tempdir().map_err(|source| {
+                            StartError { what: "creating a temp dir for the unix socket".into(), source }
+                        })?;
+                        (dir.path().join("redis.sock"), Some(dir))
+                    }
+                };
+                let l = std::os::unix::net::UnixListener::bind(&path)
+                    .map_err(|source| StartError { what: format!("binding unix socket {}", path.display()), source })?;
+                (Some(l), Some(path), dir)
+            }
+        };
+        let mut config = Config::default();
+        config.params.insert("port".into(), addr.port().to_string());
+        if let Some(p) = &self.requirepass {
+            config.params.insert("requirepass".into(), p.clone());
+        }
+        if let Some(n) = self.max_bulk_len {
+            config.params.insert("proto-max-bulk-len".into(), n.to_string());
+        }
+        config.params.insert("databases".into(), self.databases.to_string());
+        if let Some(p) = &unix_path {
+            config.params.insert("unixsocket".into(), p.display().to_string());
+        }
+        let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
+        let state = State::new(config, self.databases, seed, self.record_commands);
+        let clock = match self.paused_clock_at {
+            Some(t) => Clock::paused_at(t),
+            None => Clock::real(),
+        };
+        let shared = Shared::new(state, clock);
+        let bare = BareServer::spawn(shared, Listeners { tcp, unix })
+            .map_err(|source| StartError { what: "spawning the server thread".into(), source })?;
+        Ok(FakeRedis { bare, addr, unix_path, _tempdir: tempdir })
+    }
+}
+
+fn seed_from_env() -> Option<u64> {
+    std::env::var("REDIS_HARNESS_SEED").ok()?.trim().parse().ok()
+}
+
+/// A client connection as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSnapshot {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address (`ip:port`, or `path:0` for unix sockets).
+    pub peer: String,
+    /// CLIENT SETNAME name (empty if none).
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version (2 or 3).
+    pub resp: u8,
+    /// Time since the connection was accepted.
+    pub age: Duration,
+    /// Time since its last command.
+    pub idle: Duration,
+    /// Name of the last command it ran (`NULL` if none).
+    pub last_command: String,
+}
+
+impl fmt::Display for ClientSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "id={} addr={} name={} lib-name={} lib-ver={} db={} resp={} age={:?} idle={:?} last-cmd={}",
+            self.id,
+            self.peer,
+            self.name,
+            self.lib_name,
+            self.lib_ver,
+            self.db,
+            self.resp,
+            self.age,
+            self.idle,
+            self.last_command
+        )
+    }
+}
+
+/// Connections that were still open when a wait ran out.
+#[derive(Debug, Clone)]
+pub struct LeakError {
+    /// How many open connections the caller waited for.
+    pub expected: usize,
+    /// The clients still open when the wait ended.
+    pub open: Vec<ClientSnapshot>,
+    /// How long the caller waited.
+    pub waited: Duration,
+    /// The server's address.
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for LeakError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "expected {} open connection(s) to the fake Redis at {}, but {} still open after {:?}:",
+            self.expected,
+            self.addr,
+            self.open.len(),
+            self.waited
+        )?;
+        for c in &self.open {
+            writeln!(f, "  {c}")?;
+        }
+        write!(f, "check that every client, pool and connection the code under test created is closed or dropped")
+    }
+}
+
+impl std::error::Error for LeakError {}
+
+/// What [`FakeRedis::shutdown`] closed.
+#[derive(Debug, Clone)]
+pub struct ShutdownReport {
+    /// Client connections that were open and were closed by the shutdown.
+    pub closed: Vec<ClientSnapshot>,
+    /// Total connections accepted over the server's life.
+    pub total_connections: u64,
+}
+
+impl FakeRedis {
+    /// Starts a server with default settings on `127.0.0.1:0`.
+    pub async fn start() -> FakeRedis {
+        Builder::default().start().await
+    }
+
+    /// A builder for the non-default cases.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.bare.shared
+    }
+
+    /// The TCP address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `redis://127.0.0.1:PORT` (with the password, if `requirepass` is set).
+    pub fn url(&self) -> String {
+        match self.shared().lock().config.requirepass() {
+            Some(pw) => format!("redis://:{}@{}", pw, self.addr),
+            None => format!("redis://{}", self.addr),
+        }
+    }
+
+    /// The unix socket path, if one was requested.
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.unix_path.as_deref()
+    }
+
+    /// The seed behind every random choice of this server.
+    pub fn seed(&self) -> u64 {
+        self.shared().lock().seed
+    }
+
+    /// Client sockets open right now (accepted and not yet seen closed).
+    pub fn open_connections(&self) -> usize {
+        *self.shared().open.borrow()
+    }
+
+    /// Connections accepted since start.
+    pub fn total_connections(&self) -> u64 {
+        self.shared().lock().stats.total_connections
+    }
+
+    /// The clients connected right now.
+    pub fn clients(&self) -> Vec<ClientSnapshot> {
+        let st = self.shared().lock();
+        let now = Instant::now();
+        st.clients
+            .values()
+            .map(|c| ClientSnapshot {
+                id: c.id,
+                peer: c.peer.clone(),
+                name: String::from_utf8_lossy(&c.name).into_owned(),
+                lib_name: String::from_utf8_lossy(&c.lib_name).into_owned(),
+                lib_ver: String::from_utf8_lossy(&c.lib_ver).into_owned(),
+                db: c.db,
+                resp: c.resp,
+                age: now.duration_since(c.created),
+                idle: now.duration_since(c.last_interaction),
+                last_command: c.last_cmd.clone(),
+            })
+            .collect()
+    }
+
+    /// Waits until exactly `n` client sockets are open, or fails after `timeout`
+    /// with the list of clients still open.
+    pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
+        let mut rx = self.shared().open.subscribe();
+        let started = Instant::now();
+        let reached = matches!(tokio::time::timeout(timeout, rx.wait_for(|open| *open == n)).await, Ok(Ok(_)));
+        if reached {
+            Ok(())
+        } else {
+            Err(LeakError { expected: n, open: self.clients(), waited: started.elapsed(), addr: self.addr })
+        }
+    }
+
+    /// Blocking form of [`FakeRedis::wait_for_open_connections`] for plain `#[test]`s.
+    pub fn wait_for_open_connections_blocking(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
+        let started = Instant::now();
+        let mut rx = self.shared().open.subscribe();
+        loop {
+            if *rx.borrow_and_update() == n {
+                return Ok(());
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(LeakError {
+                    expected: n,
+                    open: self.clients(),
+                    waited: started.elapsed(),
+                    addr: self.addr,
+                });
+            }
+            // A condition-variable-free wait: park on the watch channel with a bound.
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build();
+            let Ok(rt) = rt else {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            let _ = rt.block_on(async { tokio::time::timeout(left, rx.changed()).await });
+        }
+    }
+
+    /// Panics unless every client socket is closed within `timeout`, listing
+    /// the clients still open.
+    pub async fn assert_no_leaks(&self, timeout: Duration) {
+        if let Err(e) = self.wait_for_open_connections(0, timeout).await {
+            panic!("socket leak: {e}");
+        }
+    }
+
+    /// Every command received so far, in order (empty if recording is off).
+    pub fn commands(&self) -> Vec<RecordedCommand> {
+        self.shared().lock().recorded.clone()
+    }
+
+    /// Turns command recording on or off.
+    pub fn set_record_commands(&self, on: bool) {
+        self.shared().lock().record_commands = on;
+    }
+
+    /// Forgets the commands recorded so far.
+    pub fn clear_commands(&self) {
+        self.shared().lock().recorded.clear();
+    }
+
+    /// Runs a command directly against the server's data, as a client on db 0
+    /// would, without a socket. Use it to seed and inspect data.
+    ///
+    /// ```
+    /// # let server = redis_harness::FakeRedis::builder().start_blocking();
+    /// use redis_harness::Reply;
+    /// server.run(["SET", "k", "v"]);
+    /// assert_eq!(server.run(["GET", "k"]), Reply::bulk("v"));
+    /// ```
+    pub fn run<I, A>(&self, args: I) -> Reply
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        self.run_in_db(0, args)
+    }
+
+    /// [`FakeRedis::run`] against database `db`.
+    pub fn run_in_db<I, A>(&self, db: usize, args: I) -> Reply
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let args: Vec<Bytes> = args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
+        if args.is_empty() {
+            return Reply::error("ERR empty command");
+        }
+        let shared = self.shared().clone();
+        let mut st = shared.lock();
+        if db >= st.dbs.len() {
+            return Reply::error("ERR DB index is out of range");
+        }
+        let record = std::mem::replace(&mut st.record_commands, false);
+        // Client id 0 never belongs to a socket.
+        let mut conn = ConnState::new(0, true);
+        conn.resp = 3;
+        conn.db = db;
+        let now = shared.clock.now_ms();
+        let mut ctx = Ctx { st: &mut st, conn: &mut conn, now, clock: &shared.clock };
+        let reply = cmd::dispatch(&mut ctx, &args);
+        st.record_commands = record;
+        reply
+    }
+
+    /// Reads a string key without a client (None if missing or not a string).
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Option<Bytes> {
+        match self.run([b"GET".as_ref(), key.as_ref()]) {
+            Reply::Bulk(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Sets a string key without a client.
+    pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.run([b"SET".as_ref(), key.as_ref(), value.as_ref()]);
+    }
+
+    /// The expiry clock.
+    pub fn clock(&self) -> &Clock {
+        &self.shared().clock
+    }
+
+    /// Advances the expiry clock (pausing it if it was real) and expires
+    /// every key whose time has come, as Redis's active expiry would.
+    pub fn advance_time(&self, by: Duration) {
+        let shared = self.shared();
+        shared.clock.advance(by);
+        let now = shared.clock.now_ms();
+        shared.lock().expire_cycle(now);
+    }
+
+    /// Stops the server, closes every client socket, and reports what it closed.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        let closed = self.clients();
+        let total_connections = self.total_connections();
+        self.bare.stop();
+        ShutdownReport { closed, total_connections }
+    }
+}
+
+impl fmt::Debug for FakeRedis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeRedis").field("addr", &self.addr).field("unix_path", &self.unix_path).finish()
+    }
+}

@@ -1,0 +1,272 @@
+//! Everything the server shares between connections: the keyspace, the
+//! client table, configuration, WATCH bookkeeping and pending notifications.
+//!
+//! One `std::sync::Mutex` guards it all: the fake, like Redis, executes one
+//! command at a time, and nothing awaits while the lock is held.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{watch, Notify};
+
+use super::clock::Clock;
+use super::config::Config;
+use crate::store::{Db, Entry, Value};
+
+/// A connection's entry in the client table (CLIENT LIST / INFO read it).
+#[derive(Debug)]
+pub(crate) struct ClientInfo {
+    pub id: u64,
+    pub peer: String,
+    pub local: String,
+    pub name: Bytes,
+    pub lib_name: Bytes,
+    pub lib_ver: Bytes,
+    pub db: usize,
+    pub resp: u8,
+    pub user: Bytes,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub last_cmd: String,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    /// Set (then notified) to make the connection close itself.
+    pub killed: bool,
+    pub kill: Arc<Notify>,
+    /// Subscription counts for CLIENT LIST (kept by the pub/sub code).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub multi: i64,
+    /// Whether the connection is a unix socket.
+    pub unix: bool,
+    /// The socket's file descriptor, as Redis reports it in CLIENT LIST.
+    pub fd: i64,
+}
+
+/// A command a connection sent, as recorded for test assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCommand {
+    /// The client id (as CLIENT ID reports it) of the connection that sent it.
+    pub client_id: u64,
+    /// The command and its arguments, as received.
+    pub args: Vec<Bytes>,
+}
+
+impl RecordedCommand {
+    /// The command name, upper-cased.
+    pub fn name(&self) -> String {
+        self.args.first().map(|a| String::from_utf8_lossy(a).to_ascii_uppercase()).unwrap_or_default()
+    }
+}
+
+/// A keyspace event waiting to be published (keyspace notifications).
+#[derive(Debug, Clone)]
+pub(crate) struct KeyEvent {
+    pub db: usize,
+    /// Event class flag as in `notify-keyspace-events` ('g', '$', 'l', 's', 'h', 'z', 'x', 'e', ...).
+    pub class: char,
+    pub event: &'static str,
+    pub key: Bytes,
+}
+
+/// Counters INFO stats reports.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Stats {
+    pub commands_processed: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub rejected_connections: u64,
+    pub total_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+}
+
+/// Shared server state; see the module docs for the locking rule.
+pub(crate) struct State {
+    pub dbs: Vec<Db>,
+    pub clients: BTreeMap<u64, ClientInfo>,
+    pub next_client_id: u64,
+    pub config: Config,
+    /// (db, key) -> clients WATCHing it.
+    pub watchers: HashMap<(usize, Bytes), Vec<u64>>,
+    /// Clients whose WATCHed keys were touched: their EXEC fails.
+    pub dirty_clients: HashSet<u64>,
+    /// Keyspace events produced by the current command, delivered after it.
+    pub events: Vec<KeyEvent>,
+    /// Keys that became ready for blocked clients (db, key).
+    pub ready_keys: Vec<(usize, Bytes)>,
+    pub stats: Stats,
+    pub record_commands: bool,
+    pub recorded: Vec<RecordedCommand>,
+    pub rng: fastrand::Rng,
+    pub started: Instant,
+    pub seed: u64,
+}
+
+impl State {
+    pub(crate) fn new(config: Config, databases: usize, seed: u64, record_commands: bool) -> State {
+        State {
+            dbs: vec![Db::default(); databases.max(1)],
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            config,
+            watchers: HashMap::new(),
+            dirty_clients: HashSet::new(),
+            events: Vec::new(),
+            ready_keys: Vec::new(),
+            stats: Stats::default(),
+            record_commands,
+            recorded: Vec::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            started: Instant::now(),
+            seed,
+        }
+    }
+
+    /// Looks a key up, expiring it first if its time has passed (lazy expiry).
+    pub(crate) fn lookup(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now);
+        let e = self.dbs[db].raw_get_mut(key)?;
+        e.last_access = now;
+        Some(e)
+    }
+
+    /// Like [`State::lookup`] but counts a keyspace hit or miss (read commands).
+    pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now);
+        match self.dbs[db].raw_get_mut(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                e.last_access = now;
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Whether a live key exists (expires it lazily if due).
+    pub(crate) fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
+        self.expire_if_needed(db, key, now);
+        self.dbs[db].raw_get(key).is_some()
+    }
+
+    /// Deletes `key` if its expiry has passed; returns whether it did.
+    pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64) -> bool {
+        let due = matches!(self.dbs[db].raw_get(key), Some(e) if e.expire_at.is_some_and(|at| at <= now));
+        if due {
+            self.dbs[db].remove(key);
+            self.stats.expired_keys += 1;
+            let key = Bytes::copy_from_slice(key);
+            self.signal_modified(db, &key);
+            self.notify(db, 'x', "expired", key);
+        }
+        due
+    }
+
+    /// Active expiry: reclaims every due key in every db.
+    pub(crate) fn expire_cycle(&mut self, now: u64) {
+        for db in 0..self.dbs.len() {
+            for key in self.dbs[db].expired_keys(now) {
+                self.expire_if_needed(db, &key, now);
+            }
+        }
+    }
+
+    /// Stores `value` under `key` (replacing any value and clearing its TTL),
+    /// and signals the write.
+    pub(crate) fn set_value(&mut self, db: usize, key: Bytes, value: Value, now: u64) {
+        self.dbs[db].insert(key.clone(), Entry::new(value, now));
+        self.signal_modified(db, &key);
+    }
+
+    /// Deletes `key`; returns whether it existed. Signals the write.
+    pub(crate) fn delete(&mut self, db: usize, key: &[u8], now: u64) -> bool {
+        if !self.exists(db, key, now) {
+            return false;
+        }
+        self.dbs[db].remove(key);
+        self.signal_modified(db, &Bytes::copy_from_slice(key));
+        true
+    }
+
+    /// Redis's `signalModifiedKey`: every write to a key calls this, so that
+    /// clients WATCHing it fail their EXEC.
+    pub(crate) fn signal_modified(&mut self, db: usize, key: &Bytes) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.watchers.get(&(db, key.clone())) {
+            self.dirty_clients.extend(ids.iter().copied());
+        }
+    }
+
+    /// Marks every WATCHing client of `db` (or of all dbs) dirty (FLUSHDB/FLUSHALL/SWAPDB).
+    pub(crate) fn signal_flushed(&mut self, db: Option<usize>) {
+        let ids: Vec<u64> = self
+            .watchers
+            .iter()
+            .filter(|((d, _), _)| db.is_none_or(|db| *d == db))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        self.dirty_clients.extend(ids);
+    }
+
+    /// Redis's `signalKeyAsReady`: a list/zset key got elements; blocked clients may proceed.
+    pub(crate) fn signal_ready(&mut self, db: usize, key: &Bytes) {
+        self.ready_keys.push((db, key.clone()));
+    }
+
+    /// Queues a keyspace notification if `notify-keyspace-events` enables it.
+    pub(crate) fn notify(&mut self, db: usize, class: char, event: &'static str, key: Bytes) {
+        if self.config.notify_flags.is_empty() {
+            return;
+        }
+        self.events.push(KeyEvent { db, class, event, key });
+    }
+}
+
+/// State plus the signals the connection tasks and the handle wait on.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub clock: Clock,
+    /// Number of open client sockets.
+    pub open: watch::Sender<usize>,
+    /// Set once when the server stops.
+    pub shutdown: watch::Sender<bool>,
+    /// Woken whenever keys become ready for blocked clients.
+    pub ready: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(state: State, clock: Clock) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            clock,
+            open: watch::channel(0).0,
+            shutdown: watch::channel(false).0,
+            ready: Notify::new(),
+        })
+    }
+
+    /// Locks the state. A panic while it was held (a bug in a command) must
+    /// not take every later test assertion down with it, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A peer address formatted as Redis's CLIENT LIST does.
+pub(crate) fn fmt_addr(addr: Option<SocketAddr>) -> String {
+    match addr {
+        Some(a) => a.to_string(),
+        None => String::new(),
+    }
+}

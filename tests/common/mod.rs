@@ -1,0 +1,177 @@
+//! Helpers shared by the integration test binaries.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use redis_harness::backend::{process::find_redis_server, require_real, RedisProcess};
+use redis_protocol::resp3::types::OwnedFrame;
+
+/// How long a test waits for one reply before failing.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts a real redis-server, or explains why the test is skipped. Under
+/// `REDIS_HARNESS_REQUIRE_REAL=1` a missing server is a failure.
+pub fn real_redis_or_skip(test: &str) -> Option<RedisProcess> {
+    if find_redis_server().is_none() {
+        let why = "no redis-server on PATH and REDIS_HARNESS_SERVER_BIN unset";
+        if require_real() {
+            panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
+        }
+        eprintln!("skipped {test}: {why}");
+        return None;
+    }
+    match RedisProcess::start() {
+        Ok(p) => Some(p),
+        Err(e) => panic!("{test}: redis-server is installed but did not start: {e}"),
+    }
+}
+
+/// A blocking raw RESP connection that returns each reply's exact bytes.
+pub struct RawConn {
+    stream: Box<dyn ReadWrite>,
+    buf: Vec<u8>,
+    pub label: String,
+    /// Protocol spoken on this connection (decides how replies are decoded).
+    pub resp: u8,
+}
+
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
+impl RawConn {
+    pub fn tcp(addr: std::net::SocketAddr) -> RawConn {
+        let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+        s.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        RawConn { stream: Box::new(s), buf: Vec::new(), label: addr.to_string(), resp: 2 }
+    }
+
+    pub fn unix(path: &Path) -> RawConn {
+        let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connecting to {}: {e}", path.display()));
+        s.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        RawConn { stream: Box::new(s), buf: Vec::new(), label: path.display().to_string(), resp: 2 }
+    }
+
+    /// Sends a command as a RESP multibulk.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            let a = a.as_ref();
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.send_raw(&out);
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap_or_else(|e| panic!("writing to {}: {e}", self.label));
+    }
+
+    /// Reads one complete reply and returns its raw bytes, or None at EOF.
+    pub fn read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if !self.buf.is_empty() {
+                match decode_len(&self.buf, self.resp) {
+                    Ok(Some(n)) => return Some(self.buf.drain(..n).collect()),
+                    Ok(None) => {}
+                    Err(e) => {
+                        panic!("{}: undecodable reply {:?}: {e:?}", self.label, String::from_utf8_lossy(&self.buf))
+                    }
+                }
+            }
+            let mut tmp = [0u8; 65536];
+            match self.stream.read(&mut tmp) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("{}: no reply within {REPLY_TIMEOUT:?}: {e}", self.label),
+            }
+        }
+    }
+
+    /// Switches the connection to RESP3 with HELLO 3.
+    pub fn hello3(&mut self) {
+        self.send(&["HELLO", "3"]);
+        self.resp = 3;
+        self.read_reply().expect("HELLO 3 reply");
+    }
+
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send(args);
+        self.read_reply().unwrap_or_else(|| panic!("{}: connection closed before a reply", self.label))
+    }
+}
+
+/// Length of the first complete reply in `buf`, decoded as RESP2 or RESP3.
+pub fn decode_len(buf: &[u8], resp: u8) -> Result<Option<usize>, redis_protocol::error::RedisProtocolError> {
+    if resp >= 3 {
+        // A server that failed to switch to RESP3 still sends RESP2 frames; decode them so the mismatch is reported.
+        match redis_protocol::resp3::decode::complete::decode(buf) {
+            Ok(r) => Ok(r.map(|(_, n)| n)),
+            Err(_) => decode_len(buf, 2),
+        }
+    } else {
+        Ok(redis_protocol::resp2::decode::decode(buf)?.map(|(_, n)| n))
+    }
+}
+
+/// Decodes one reply's raw bytes (RESP2 frames are mapped onto RESP3 ones).
+pub fn decode(raw: &[u8], resp: u8) -> OwnedFrame {
+    if resp >= 3 {
+        if let Ok(Some((f, _))) = redis_protocol::resp3::decode::complete::decode(raw) {
+            return f;
+        }
+    }
+    fn up(f: redis_protocol::resp2::types::OwnedFrame) -> OwnedFrame {
+        use redis_protocol::resp2::types::OwnedFrame as F2;
+        match f {
+            F2::SimpleString(data) => OwnedFrame::SimpleString { data, attributes: None },
+            F2::Error(data) => OwnedFrame::SimpleError { data, attributes: None },
+            F2::Integer(data) => OwnedFrame::Number { data, attributes: None },
+            F2::BulkString(data) => OwnedFrame::BlobString { data, attributes: None },
+            F2::Array(items) => OwnedFrame::Array { data: items.into_iter().map(up).collect(), attributes: None },
+            F2::Null => OwnedFrame::Null,
+        }
+    }
+    up(redis_protocol::resp2::decode::decode(raw).expect("valid RESP2").expect("complete").0)
+}
+
+/// A readable, canonical rendering of a reply; with `sort`, the elements of
+/// the top-level aggregate (or pairs of a map) are sorted.
+pub fn render(f: &OwnedFrame, sort: bool) -> String {
+    fn esc(b: &[u8]) -> String {
+        b.escape_ascii().to_string()
+    }
+    let join = |items: Vec<String>, sort: bool| {
+        let mut items = items;
+        if sort {
+            items.sort();
+        }
+        items.join(", ")
+    };
+    match f {
+        OwnedFrame::BlobString { data, .. } => format!("\"{}\"", esc(data)),
+        OwnedFrame::SimpleString { data, .. } => format!("+{}", esc(data)),
+        OwnedFrame::BlobError { data, .. } => format!("!-{}", esc(data)),
+        OwnedFrame::SimpleError { data, .. } => format!("-{data}"),
+        OwnedFrame::Boolean { data, .. } => format!("#{data}"),
+        OwnedFrame::Null => "null".into(),
+        OwnedFrame::Number { data, .. } => format!(":{data}"),
+        OwnedFrame::Double { data, .. } => format!(",{data}"),
+        OwnedFrame::BigNumber { data, .. } => format!("({}", esc(data)),
+        OwnedFrame::VerbatimString { data, format, .. } => format!("={format:?}:{}", esc(data)),
+        OwnedFrame::Array { data, .. } => format!("[{}]", join(data.iter().map(|x| render(x, false)).collect(), sort)),
+        OwnedFrame::Set { data, .. } => format!("~[{}]", join(data.iter().map(|x| render(x, false)).collect(), sort)),
+        OwnedFrame::Push { data, .. } => format!(">[{}]", join(data.iter().map(|x| render(x, false)).collect(), sort)),
+        OwnedFrame::Map { data, .. } => format!(
+            "{{{}}}",
+            join(data.iter().map(|(k, v)| format!("{} => {}", render(k, false), render(v, false))).collect(), sort)
+        ),
+        other => format!("{other:?}"),
+    }
+}

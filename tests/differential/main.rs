@@ -1,0 +1,315 @@
+//! Differential tests: every script under `fixtures/diff/` runs against the
+//! fake server and a real `redis-server`, in RESP2 and RESP3, and the raw
+//! replies must match byte for byte (see `fixtures/diff/README.md` for the
+//! script format).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{decode, real_redis_or_skip, render, RawConn};
+use redis_harness::FakeRedis;
+
+/// How a reply is compared.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Compare {
+    /// Byte for byte.
+    Exact,
+    /// Top-level elements in any order (Redis leaves the order undefined).
+    Unordered,
+    /// Top-level (field, value) pairs of a flat array in any order.
+    Pairs,
+    /// Only the reply's type.
+    Type,
+}
+
+/// One script line.
+#[derive(Debug)]
+struct Step {
+    line: usize,
+    conn: String,
+    compare: Compare,
+    send: Option<Vec<Vec<u8>>>,
+    raw: Option<Vec<u8>>,
+    read: bool,
+    expect_eof: bool,
+    only_resp: Option<u8>,
+    text: String,
+}
+
+fn parse_script(path: &Path) -> Vec<Step> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut steps = Vec::new();
+    for (i, raw_line) in text.lines().enumerate() {
+        let line = raw_line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut tokens = split_line(line).unwrap_or_else(|| panic!("{}:{}: unbalanced quotes", path.display(), i + 1));
+        let mut step = Step {
+            line: i + 1,
+            conn: "main".into(),
+            compare: Compare::Exact,
+            send: None,
+            raw: None,
+            read: true,
+            expect_eof: false,
+            only_resp: None,
+            text: line.to_string(),
+        };
+        let mut read_only = false;
+        while let Some(t) = tokens.first() {
+            let t = String::from_utf8_lossy(t).into_owned();
+            if let Some(name) = t.strip_prefix('@') {
+                step.conn = name.to_string();
+            } else if t.starts_with('!') {
+                match t.as_str() {
+                    "!unordered" => step.compare = Compare::Unordered,
+                    "!pairs" => step.compare = Compare::Pairs,
+                    "!type" => step.compare = Compare::Type,
+                    "!noreply" => step.read = false,
+                    "!read" => read_only = true,
+                    "!eof" => step.expect_eof = true,
+                    "!resp2" => step.only_resp = Some(2),
+                    "!resp3" => step.only_resp = Some(3),
+                    "!raw" => {
+                        tokens.remove(0);
+                        let payload = tokens
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| panic!("{}:{}: !raw needs a payload", path.display(), i + 1));
+                        step.raw = Some(payload);
+                    }
+                    other => panic!("{}:{}: unknown directive {other}", path.display(), i + 1),
+                }
+            } else {
+                break;
+            }
+            tokens.remove(0);
+        }
+        if step.raw.is_none() && !read_only && !step.expect_eof {
+            assert!(!tokens.is_empty(), "{}:{}: no command", path.display(), i + 1);
+            step.send = Some(tokens);
+        }
+        if step.expect_eof && step.send.is_none() && step.raw.is_none() {
+            step.read = false;
+        }
+        steps.push(step);
+    }
+    steps
+}
+
+/// Splits like redis-cli: whitespace, "double quotes" with C escapes, 'single quotes'.
+fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let mut cur = Vec::new();
+        if b[i] == b'"' {
+            i += 1;
+            loop {
+                if i >= b.len() {
+                    return None;
+                }
+                match b[i] {
+                    b'"' => break,
+                    b'\\' if i + 1 < b.len() => {
+                        i += 1;
+                        match b[i] {
+                            b'n' => cur.push(b'\n'),
+                            b'r' => cur.push(b'\r'),
+                            b't' => cur.push(b'\t'),
+                            b'0' => cur.push(0),
+                            b'x' if i + 2 < b.len() => {
+                                let h = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
+                                cur.push(u8::from_str_radix(h, 16).ok()?);
+                                i += 2;
+                            }
+                            c => cur.push(c),
+                        }
+                    }
+                    c => cur.push(c),
+                }
+                i += 1;
+            }
+            i += 1;
+        } else if b[i] == b'\'' {
+            i += 1;
+            while i < b.len() && b[i] != b'\'' {
+                cur.push(b[i]);
+                i += 1;
+            }
+            if i >= b.len() {
+                return None;
+            }
+            i += 1;
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                cur.push(b[i]);
+                i += 1;
+            }
+        }
+        out.push(cur);
+    }
+    Some(out)
+}
+
+fn pairs_sorted(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
+    use redis_protocol::resp3::types::OwnedFrame;
+    match f {
+        OwnedFrame::Array { data, .. } => {
+            let mut pairs: Vec<String> =
+                data.chunks(2).map(|c| c.iter().map(|x| render(x, false)).collect::<Vec<_>>().join(" => ")).collect();
+            pairs.sort();
+            format!("[{}]", pairs.join(", "))
+        }
+        other => render(other, true),
+    }
+}
+
+fn same(a: &[u8], b: &[u8], how: Compare, resp: u8) -> bool {
+    match how {
+        Compare::Exact => a == b,
+        Compare::Type => a.first() == b.first(),
+        Compare::Unordered => render(&decode(a, resp), true) == render(&decode(b, resp), true),
+        Compare::Pairs => pairs_sorted(&decode(a, resp)) == pairs_sorted(&decode(b, resp)),
+    }
+}
+
+struct Pair {
+    fake: RawConn,
+    real: RawConn,
+}
+
+fn run_script(path: &Path, resp: u8, failures: &mut Vec<String>) {
+    let steps = parse_script(path);
+    let Some(real) = real_redis_or_skip("differential") else { return };
+    let fake = FakeRedis::builder().start_blocking();
+    let mut conns: BTreeMap<String, Pair> = BTreeMap::new();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for step in steps {
+        if step.only_resp.is_some_and(|r| r != resp) {
+            continue;
+        }
+        let pair = conns.entry(step.conn.clone()).or_insert_with(|| {
+            let mut p = Pair { fake: RawConn::tcp(fake.addr()), real: RawConn::unix(real.unix_path()) };
+            if resp == 3 {
+                p.fake.hello3();
+                p.real.hello3();
+            }
+            p
+        });
+        if let Some(args) = &step.send {
+            pair.fake.send(args);
+            pair.real.send(args);
+        }
+        if let Some(raw) = &step.raw {
+            pair.fake.send_raw(raw);
+            pair.real.send_raw(raw);
+        }
+        if step.read {
+            let f = pair.fake.read_reply();
+            let r = pair.real.read_reply();
+            let ok = match (&f, &r) {
+                (Some(f), Some(r)) => same(f, r, step.compare, resp),
+                (None, None) => true,
+                _ => false,
+            };
+            if !ok {
+                let show = |x: &Option<Vec<u8>>| match x {
+                    Some(b) => format!("{}   raw: {}", render(&decode(b, resp), false), b.escape_ascii()),
+                    None => "connection closed".to_string(),
+                };
+                failures.push(format!(
+                    "{name}:{} (RESP{resp}) `{}`\n    fake: {}\n    real: {}",
+                    step.line,
+                    step.text,
+                    show(&f),
+                    show(&r)
+                ));
+                // A desynchronised connection would make every later line fail; stop this script.
+                return;
+            }
+        }
+        if step.expect_eof {
+            let f = pair.fake.read_reply();
+            let r = pair.real.read_reply();
+            if f.is_some() || r.is_some() {
+                failures.push(format!(
+                    "{name}:{} (RESP{resp}) expected both connections closed; fake gave {:?}, real gave {:?}",
+                    step.line,
+                    f.map(|b| b.escape_ascii().to_string()),
+                    r.map(|b| b.escape_ascii().to_string())
+                ));
+                return;
+            }
+            conns.remove(&step.conn);
+        }
+    }
+}
+
+fn scripts() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "redis"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn run_all(resp: u8) {
+    let files = scripts();
+    assert!(!files.is_empty(), "no scripts under fixtures/diff");
+    // Optional filter: REDIS_HARNESS_DIFF=strings runs only files whose name contains it.
+    let filter = std::env::var("REDIS_HARNESS_DIFF").ok();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for f in &files {
+        if filter.as_deref().is_some_and(|flt| !f.to_string_lossy().contains(flt)) {
+            continue;
+        }
+        run_script(f, resp, &mut failures);
+        ran += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatch(es) between the fake and redis-server over {ran} script(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn scripts_match_real_redis_resp2() {
+    run_all(2);
+}
+
+#[test]
+fn scripts_match_real_redis_resp3() {
+    run_all(3);
+}
+
+#[test]
+fn script_parser_reads_directives() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.redis");
+    std::fs::write(&p, "# c\n@c2 !unordered SMEMBERS s\n!raw \"PING\\r\\n\"\n!resp3 SET 'a b' \"x\\x41\"\n").unwrap();
+    let steps = parse_script(&p);
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0].conn, "c2");
+    assert_eq!(steps[0].compare, Compare::Unordered);
+    assert_eq!(steps[1].raw.as_deref(), Some(&b"PING\r\n"[..]));
+    assert_eq!(steps[2].send.as_ref().unwrap()[2], b"xA".to_vec());
+    assert_eq!(steps[2].only_resp, Some(3));
+}
