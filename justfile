@@ -9,14 +9,14 @@ fmt-check:
     cargo fmt --all -- --check
 
 clippy:
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # The README's test command.
 test:
-    cargo test --workspace
+    cargo test --workspace --all-features
 
 doc:
-    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 
 # Run the standalone fake server (Ctrl-C to stop).
 serve *ARGS:

@@ -16,10 +16,16 @@
 pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod connection;
+pub(crate) mod hashes;
 pub(crate) mod keys;
+pub(crate) mod lists;
+pub(crate) mod pubsub;
 pub(crate) mod server;
+pub(crate) mod sets;
 pub(crate) mod strings;
+pub(crate) mod transactions;
 pub(crate) mod util;
+pub(crate) mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -64,8 +70,19 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 4] {
-    [connection::COMMANDS, server::COMMANDS, strings::COMMANDS, keys::COMMANDS]
+fn groups() -> [&'static [CommandSpec]; 10] {
+    [
+        connection::COMMANDS,
+        server::COMMANDS,
+        strings::COMMANDS,
+        keys::COMMANDS,
+        hashes::COMMANDS,
+        lists::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        transactions::COMMANDS,
+        pubsub::COMMANDS,
+    ]
 }
 
 /// All top-level commands, by lower-case name.
@@ -100,6 +117,25 @@ pub(crate) struct Effects {
     pub close: bool,
     /// Wait this long before writing the reply (DEBUG SLEEP; blocks this connection only).
     pub sleep: Option<Duration>,
+    /// Block this connection until one of the keys is ready (BLPOP, BZPOPMIN, ...).
+    /// The handler returns `Reply::None`; the connection re-runs the same
+    /// command when a key it waits on is signalled ready (`State::signal_ready`),
+    /// clients being served in the order they blocked, and writes
+    /// `on_timeout` if the timeout passes first.
+    pub block: Option<BlockSpec>,
+}
+
+/// What a blocking command waits for.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockSpec {
+    /// Database of the keys.
+    pub db: usize,
+    /// Keys to wait on.
+    pub keys: Vec<Bytes>,
+    /// `None` blocks forever (a timeout of 0).
+    pub timeout: Option<Duration>,
+    /// Reply sent when the timeout passes (a null array for BLPOP, for example).
+    pub on_timeout: Reply,
 }
 
 /// This connection's own state (the part other connections never read).

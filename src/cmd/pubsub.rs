@@ -1,0 +1,5 @@
+//! Pubsub commands.
+
+use super::CommandSpec;
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Transactions commands.
+
+use super::CommandSpec;
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[];

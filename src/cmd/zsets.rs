@@ -1,0 +1,5 @@
+//! Zsets commands.
+
+use super::CommandSpec;
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[];
