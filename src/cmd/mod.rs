@@ -148,6 +148,9 @@ pub(crate) struct ConnState {
     pub authenticated: bool,
     pub user: Bytes,
     pub effects: Effects,
+    /// True while EXEC runs this connection's queued commands: blocking
+    /// commands must then reply at once instead of blocking, as in Redis.
+    pub in_exec: bool,
 }
 
 impl ConnState {
@@ -159,6 +162,7 @@ impl ConnState {
             authenticated,
             user: Bytes::from_static(b"default"),
             effects: Effects::default(),
+            in_exec: false,
         }
     }
 }
