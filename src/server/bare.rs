@@ -6,7 +6,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::connection::{self, Peer};
@@ -18,11 +17,35 @@ pub(crate) struct Listeners {
     pub unix: Option<std::os::unix::net::UnixListener>,
 }
 
-/// A running server thread.
+/// A running server: a worker thread serving it until `stop`.
 pub(crate) struct BareServer {
     pub shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Fires when the server has stopped and every connection task is gone.
+    /// In a Mutex only so that `FakeRedis` is `Sync`; nothing contends for it.
+    stopped: Option<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
 }
+
+/// A server to run on a worker thread.
+struct Job {
+    shared: Arc<Shared>,
+    listeners: Listeners,
+    stopped: std::sync::mpsc::Sender<()>,
+}
+
+/// Parked worker threads, each with its runtime, ready for the next server.
+///
+/// Start-up time is what a test pays for isolation, and creating a thread
+/// and a runtime is most of it; so a stopped server's thread parks here and
+/// serves the next one. Every server still runs alone on its own thread and
+/// runtime; a worker is reused only after everything of the previous server
+/// (listeners, connection tasks, timers) has been dropped.
+static IDLE_WORKERS: std::sync::Mutex<Vec<(u64, std::sync::mpsc::Sender<Job>)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_WORKER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How long a parked worker waits for another server before its thread exits.
+const WORKER_IDLE: Duration = Duration::from_secs(5);
+/// At most this many workers park; more exit at once.
+const MAX_IDLE_WORKERS: usize = 8;
 
 impl BareServer {
     pub(crate) fn spawn(shared: Arc<Shared>, listeners: Listeners) -> io::Result<BareServer> {
@@ -30,22 +53,33 @@ impl BareServer {
         if let Some(u) = &listeners.unix {
             u.set_nonblocking(true)?;
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let sh = shared.clone();
-        let thread = std::thread::Builder::new().name("redis-harness-server".into()).spawn(move || {
-            rt.block_on(run(sh, listeners));
-            // Dropping the runtime drops every connection task, which
-            // closes its socket and unregisters it.
-            drop(rt);
-        })?;
-        Ok(BareServer { shared, thread: Some(thread) })
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut job = Job { shared: shared.clone(), listeners, stopped: tx };
+        loop {
+            let worker = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match worker {
+                Some((_, w)) => match w.send(job) {
+                    Ok(()) => break,
+                    // That worker exited meanwhile; try another.
+                    Err(std::sync::mpsc::SendError(j)) => job = j,
+                },
+                None => {
+                    spawn_worker(job)?;
+                    break;
+                }
+            }
+        }
+        Ok(BareServer { shared, stopped: Some(std::sync::Mutex::new(rx)) })
     }
 
-    /// Signals shutdown and waits for the server thread to finish.
+    /// Signals shutdown and waits until the server and all its connections are gone.
     pub(crate) fn stop(&mut self) {
         self.shared.shutdown.send_replace(true);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(rx) = self.stopped.take() {
+            // Bounded: a worker stops within one poll of its tasks; the bound
+            // only guards against a bug turning Drop into a hang.
+            let rx = rx.into_inner().unwrap_or_else(|e| e.into_inner());
+            let _ = rx.recv_timeout(Duration::from_secs(30));
         }
     }
 }
@@ -54,6 +88,60 @@ impl Drop for BareServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn new_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+fn spawn_worker(first: Job) -> io::Result<()> {
+    let mut rt = new_runtime()?;
+    std::thread::Builder::new().name("redis-harness-server".into()).spawn(move || {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let me = NEXT_WORKER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut job = first;
+        loop {
+            let stopped = job.stopped.clone();
+            rt.block_on(run(job.shared, job.listeners));
+            drop(job.stopped);
+            // Any task still alive (none should be) would outlive its server
+            // on a reused runtime: then start the next server on a fresh one.
+            if rt.metrics().num_alive_tasks() > 0 {
+                drop(std::mem::replace(
+                    &mut rt,
+                    match new_runtime() {
+                        Ok(r) => r,
+                        Err(_) => {
+                            let _ = stopped.send(());
+                            return;
+                        }
+                    },
+                ));
+            }
+            let _ = stopped.send(());
+            {
+                let mut idle = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() >= MAX_IDLE_WORKERS {
+                    return;
+                }
+                idle.push((me, tx.clone()));
+            }
+            match rx.recv_timeout(WORKER_IDLE) {
+                Ok(j) => job = j,
+                Err(_) => {
+                    // Leave the pool; a job sent just before we got the lock is still ours.
+                    let mut idle = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner());
+                    idle.retain(|(id, _)| *id != me);
+                    drop(idle);
+                    match rx.try_recv() {
+                        Ok(j) => job = j,
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    })?;
+    Ok(())
 }
 
 async fn run(shared: Arc<Shared>, listeners: Listeners) {
@@ -69,15 +157,22 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
     let local = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut expiry_tick = tokio::time::interval(Duration::from_millis(100));
     expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Every connection task lives in this set, so stopping the server aborts
+    // and awaits all of them: their sockets are closed when `run` returns.
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = shutdown.wait_for(|s| *s) => {
+                tasks.shutdown().await;
+                return;
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             r = tcp.accept() => {
                 if let Ok((stream, peer)) = r {
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
                     let (id, kill) = connection::register(&shared, Peer { peer: peer.to_string(), local: local.clone(), unix: false, fd });
-                    tokio::spawn(connection::serve(stream, shared.clone(), id, kill));
+                    tasks.spawn(connection::serve(stream, shared.clone(), id, kill));
                 }
             }
             r = accept_unix(unix.as_ref()) => {
@@ -85,7 +180,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
                     let (id, kill) = connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd });
-                    tokio::spawn(connection::serve(stream, shared.clone(), id, kill));
+                    tasks.spawn(connection::serve(stream, shared.clone(), id, kill));
                 }
             }
             _ = expiry_tick.tick() => {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Benchmarks for the fake server (numbers, never assertions):
+#  1. start-to-first-PONG, median over many starts in one process;
+#  2. redis-benchmark throughput against the fake and a real redis-server,
+#     side by side, same flags, reported as the ratio fake/real per test.
+# Usage: scripts/bench.sh [N_REQUESTS]   (default 200000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+TESTS=set,get,incr,mset
+for bin in redis-server redis-benchmark; do
+    command -v "$bin" >/dev/null || { echo "bench: $bin not found (apt-get install redis-server redis-tools)" >&2; exit 2; }
+done
+
+cargo build --release --quiet --example startup --bin redis-harness
+echo "== start-up"
+./target/release/examples/startup 2000
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+FAKE_PORT=$(free_port)
+REAL_PORT=$(free_port)
+TMP=$(mktemp -d)
+cleanup() {
+    [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
+    [ -n "${REAL_PID:-}" ] && kill "$REAL_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+./target/release/redis-harness serve --port "$FAKE_PORT" > "$TMP/fake.log" 2>&1 &
+FAKE_PID=$!
+redis-server --port "$REAL_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no > "$TMP/real.log" 2>&1 &
+REAL_PID=$!
+for port in "$FAKE_PORT" "$REAL_PORT"; do
+    for _ in $(seq 1 200); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+done
+
+run() { # port pipeline -> csv "test",rps
+    redis-benchmark -p "$1" -t "$TESTS" -c 50 -n "$N" -P "$2" --csv 2>/dev/null | tail -n +2 | cut -d, -f1,2 | tr -d '"'
+}
+
+echo "== throughput: redis-benchmark -t $TESTS -c 50 -n $N -P {1,16}, fake vs redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
+printf '| test | pipeline | fake rps | real rps | fake/real |\n|---|---|---|---|---|\n'
+for P in 1 16; do
+    run "$FAKE_PORT" "$P" > "$TMP/fake.csv"
+    run "$REAL_PORT" "$P" > "$TMP/real.csv"
+    join -t, <(sort "$TMP/fake.csv") <(sort "$TMP/real.csv") | while IFS=, read -r t f r; do
+        awk -v t="$t" -v p="$P" -v f="$f" -v r="$r" 'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f |\n", t, p, f, r, f / r }'
+    done
+done
