@@ -25,3 +25,7 @@ serve *ARGS:
 # Benchmarks: start-up time and redis-benchmark throughput, fake vs real.
 bench:
     bash scripts/bench.sh
+
+# Write the test PKI (CA, server, client and broken variants) to fixtures/certs/.
+certs:
+    cargo run -q -p certs-gen -- --out fixtures/certs

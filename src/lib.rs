@@ -16,6 +16,8 @@ pub(crate) mod cmd;
 pub mod protocol;
 pub(crate) mod server;
 pub(crate) mod store;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use protocol::Reply;
 pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};

@@ -2,7 +2,7 @@
 
 pub mod process;
 
-pub use process::{RedisProcess, RedisProcessBuilder};
+pub use process::{RedisProcess, RedisProcessBuilder, TlsFiles};
 
 /// Whether tests that need a real Redis must fail rather than skip
 /// (`REDIS_HARNESS_REQUIRE_REAL=1`, set by CI).

@@ -16,6 +16,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct RedisProcess {
     child: Child,
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     unix_path: PathBuf,
     password: Option<String>,
     // Dropped after the child is killed (field order does not matter: Drop kills first).
@@ -29,6 +30,32 @@ pub struct RedisProcessBuilder {
     binary: Option<PathBuf>,
     password: Option<String>,
     extra_args: Vec<String>,
+    tls: Option<TlsFiles>,
+}
+
+/// PEM files for a TLS listener (certs-gen writes them).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Server certificate.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// CA that signs client certificates (and that clients trust).
+    pub ca: PathBuf,
+    /// Require clients to present a certificate signed by `ca` (mTLS).
+    pub require_client_cert: bool,
+}
+
+impl TlsFiles {
+    /// The files certs-gen writes into `dir`: `server.crt`, `server.key`, `ca.crt`.
+    pub fn from_certs_gen_dir(dir: &Path, require_client_cert: bool) -> TlsFiles {
+        TlsFiles {
+            cert: dir.join("server.crt"),
+            key: dir.join("server.key"),
+            ca: dir.join("ca.crt"),
+            require_client_cert,
+        }
+    }
 }
 
 /// Why a `redis-server` could not be started.
@@ -83,6 +110,12 @@ impl RedisProcessBuilder {
         self
     }
 
+    /// Also listens for TLS on another free port ([`RedisProcess::tls_addr`]).
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
+        self
+    }
+
     /// Adds raw `redis-server` arguments (e.g. `["--maxclients", "10"]`).
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.extra_args.extend(args.into_iter().map(Into::into));
@@ -133,6 +166,17 @@ impl RedisProcessBuilder {
         if let Some(pw) = &self.password {
             cmd.arg("--requirepass").arg(pw);
         }
+        let tls_port = match &self.tls {
+            Some(t) => {
+                let p = free_port().map_err(|e| ProcessError::Io("finding a free TLS port".into(), e))?;
+                cmd.arg("--tls-port").arg(p.to_string());
+                cmd.arg("--tls-cert-file").arg(&t.cert).arg("--tls-key-file").arg(&t.key);
+                cmd.arg("--tls-ca-cert-file").arg(&t.ca);
+                cmd.arg("--tls-auth-clients").arg(if t.require_client_cert { "yes" } else { "no" });
+                Some(p)
+            }
+            None => None,
+        };
         cmd.args(&self.extra_args);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().map_err(|e| ProcessError::Io(format!("spawning {}", bin.display()), e))?;
@@ -160,7 +204,8 @@ impl RedisProcessBuilder {
         });
         let ready = rx.recv_timeout(READY_TIMEOUT);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let proc = RedisProcess { child, addr, unix_path, password: self.password.clone(), dir };
+        let tls_addr = tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        let proc = RedisProcess { child, addr, tls_addr, unix_path, password: self.password.clone(), dir };
         match ready {
             Ok(Ok(())) => Ok(proc),
             Ok(Err(log)) => Err(ProcessError::NotReady(format!(
@@ -194,6 +239,11 @@ impl RedisProcess {
     /// Its TCP address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its TLS address, if started with [`RedisProcessBuilder::tls`].
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Its unix socket path.
