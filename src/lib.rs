@@ -20,4 +20,6 @@ pub(crate) mod store;
 pub mod tls;
 
 pub use protocol::Reply;
+#[cfg(feature = "tls")]
+pub use server::TlsFault;
 pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};

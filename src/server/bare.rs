@@ -15,6 +15,8 @@ use super::state::Shared;
 pub(crate) struct Listeners {
     pub tcp: std::net::TcpListener,
     pub unix: Option<std::os::unix::net::UnixListener>,
+    /// TLS on both listeners, if enabled.
+    pub tls: Option<Arc<super::tls::TlsState>>,
 }
 
 /// A running server: a worker thread serving it until `stop`.
@@ -171,16 +173,16 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                 if let Ok((stream, peer)) = r {
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
-                    let (id, kill) = connection::register(&shared, Peer { peer: peer.to_string(), local: local.clone(), unix: false, fd });
-                    tasks.spawn(connection::serve(stream, shared.clone(), id, kill));
+                    let reg = connection::register(&shared, Peer { peer: peer.to_string(), local: local.clone(), unix: false, fd });
+                    tasks.spawn(super::tls::accept(stream, reg, listeners.tls.clone()));
                 }
             }
             r = accept_unix(unix.as_ref()) => {
                 if let Ok(stream) = r {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
-                    let (id, kill) = connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd });
-                    tasks.spawn(connection::serve(stream, shared.clone(), id, kill));
+                    let reg = connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd });
+                    tasks.spawn(super::tls::accept(stream, reg, listeners.tls.clone()));
                 }
             }
             _ = expiry_tick.tick() => {

@@ -17,9 +17,18 @@ use crate::protocol::Reply;
 ///
 /// It is declared as the last field of [`Conn`] so that it runs after the
 /// socket has been dropped: a socket is counted until it is really closed.
-struct Registration {
+pub(crate) struct Registration {
     shared: Arc<Shared>,
-    id: u64,
+    pub id: u64,
+    /// Notified when the client is killed (CLIENT KILL, faults).
+    pub kill: Arc<tokio::sync::Notify>,
+}
+
+impl Registration {
+    /// A receiver that turns true when the server stops.
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.shutdown.subscribe()
+    }
 }
 
 impl Drop for Registration {
@@ -53,7 +62,7 @@ pub(crate) struct Peer {
 
 /// Registers a freshly accepted socket. Call this synchronously in the
 /// accept loop so that the count is right the moment accept returns.
-pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> (u64, Arc<tokio::sync::Notify>) {
+pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
     let kill = Arc::new(tokio::sync::Notify::new());
     let mut st = shared.lock();
     let id = st.next_client_id;
@@ -89,15 +98,18 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> (u64, Arc<tokio::syn
     );
     drop(st);
     shared.open.send_modify(|n| *n += 1);
-    (id, kill)
+    Registration { shared: shared.clone(), id, kill }
 }
 
 /// Serves one registered connection until it closes.
-pub(crate) async fn serve<S>(stream: S, shared: Arc<Shared>, id: u64, kill: Arc<tokio::sync::Notify>)
+pub(crate) async fn serve<S>(stream: S, registration: Registration)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Conn { stream, _registration: Registration { shared: shared.clone(), id } };
+    let shared = registration.shared.clone();
+    let id = registration.id;
+    let kill = registration.kill.clone();
+    let mut conn = Conn { stream, _registration: registration };
     let authenticated = shared.lock().config.requirepass().is_none();
     let mut state = ConnState::new(id, authenticated);
     let mut shutdown = shared.shutdown.subscribe();

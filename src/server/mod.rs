@@ -6,6 +6,7 @@ pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod state;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,6 +18,8 @@ use bytes::Bytes;
 
 pub use clock::Clock;
 pub use state::RecordedCommand;
+#[cfg(feature = "tls")]
+pub use tls::TlsFault;
 
 use crate::cmd::{self, ConnState, Ctx};
 use crate::protocol::Reply;
@@ -39,6 +42,7 @@ pub struct FakeRedis {
     bare: BareServer,
     addr: SocketAddr,
     unix_path: Option<PathBuf>,
+    tls: Option<Arc<tls::TlsState>>,
     // Removed on drop, after the server has stopped (field order).
     _tempdir: Option<tempfile::TempDir>,
 }
@@ -55,6 +59,8 @@ pub struct Builder {
     paused_clock_at: Option<u64>,
     databases: usize,
     seed: Option<u64>,
+    /// None = plaintext; Some(require_client_cert) = TLS.
+    tls: Option<bool>,
 }
 
 impl Default for Builder {
@@ -68,6 +74,7 @@ impl Default for Builder {
             paused_clock_at: None,
             databases: 16,
             seed: None,
+            tls: None,
         }
     }
 }
@@ -159,6 +166,22 @@ impl Builder {
         self
     }
 
+    /// Serves TLS (on TCP and the unix socket) with a certificate from a
+    /// fresh in-memory test PKI; trust it with [`FakeRedis::tls_client_config`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(false);
+        self
+    }
+
+    /// Like [`Builder::tls`], and clients must present a certificate signed by
+    /// the PKI's CA (mTLS; see [`FakeRedis::client_identity`]).
+    #[cfg(feature = "tls")]
+    pub fn mtls(mut self) -> Self {
+        self.tls = Some(true);
+        self
+    }
+
     /// Starts the server. Usable from any async runtime.
     pub async fn start(self) -> FakeRedis {
         self.start_blocking()
@@ -183,6 +206,7 @@ impl Builder {
         })?;
         let addr =
             tcp.local_addr().map_err(|source| StartError { what: "reading the bound address".into(), source })?;
+        let tls = self.make_tls()?;
         let (unix, unix_path, tempdir) = match self.unix {
             None => (None, None, None),
             Some(path) => {
@@ -219,9 +243,23 @@ impl Builder {
             None => Clock::real(),
         };
         let shared = Shared::new(state, clock);
-        let bare = BareServer::spawn(shared, Listeners { tcp, unix })
+        let bare = BareServer::spawn(shared, Listeners { tcp, unix, tls: tls.clone() })
             .map_err(|source| StartError { what: "spawning the server thread".into(), source })?;
-        Ok(FakeRedis { bare, addr, unix_path, _tempdir: tempdir })
+        Ok(FakeRedis { bare, addr, unix_path, tls, _tempdir: tempdir })
+    }
+
+    #[cfg(feature = "tls")]
+    fn make_tls(&self) -> Result<Option<Arc<tls::TlsState>>, StartError> {
+        let Some(require_client_cert) = self.tls else { return Ok(None) };
+        let fail =
+            |e: crate::tls::TlsError| StartError { what: "setting up TLS".into(), source: std::io::Error::other(e) };
+        let pki = crate::tls::TestPki::generate().map_err(fail)?;
+        Ok(Some(Arc::new(tls::TlsState::new(pki, require_client_cert).map_err(fail)?)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn make_tls(&self) -> Result<Option<Arc<tls::TlsState>>, StartError> {
+        Ok(None)
     }
 }
 
@@ -334,11 +372,13 @@ impl FakeRedis {
         self.addr
     }
 
-    /// `redis://127.0.0.1:PORT` (with the password, if `requirepass` is set).
+    /// `redis://127.0.0.1:PORT` (`rediss://` with TLS; with the password if
+    /// `requirepass` is set).
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
         match self.shared().lock().config.requirepass() {
-            Some(pw) => format!("redis://:{}@{}", pw, self.addr),
-            None => format!("redis://{}", self.addr),
+            Some(pw) => format!("{scheme}://:{}@{}", pw, self.addr),
+            None => format!("{scheme}://{}", self.addr),
         }
     }
 
@@ -523,6 +563,51 @@ impl FakeRedis {
         let total_connections = self.total_connections();
         self.bare.stop();
         ShutdownReport { closed, total_connections }
+    }
+}
+
+/// TLS controls (feature `tls`), for a server built with [`Builder::tls`] or
+/// [`Builder::mtls`]. They panic on a plaintext server: that is a bug in the test.
+#[cfg(feature = "tls")]
+impl FakeRedis {
+    fn tls_state(&self) -> &tls::TlsState {
+        self.tls.as_deref().expect("this FakeRedis was not built with .tls() or .mtls()")
+    }
+
+    /// The test PKI behind the server's certificates.
+    pub fn tls_pki(&self) -> &crate::tls::TestPki {
+        &self.tls_state().pki
+    }
+
+    /// The CA certificate (PEM) clients must trust.
+    pub fn ca_pem(&self) -> String {
+        self.tls_pki().ca_pem()
+    }
+
+    /// A rustls client config that trusts the server's CA, with no client certificate.
+    pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls_pki().client_config(None).expect("building a rustls client config from the test PKI")
+    }
+
+    /// A client certificate signed by the server's CA, for mTLS.
+    pub fn client_identity(&self, name: &str) -> crate::tls::CertKey {
+        self.tls_pki().client_identity(name).expect("issuing a client certificate from the test PKI")
+    }
+
+    /// Presents this kind of certificate to new connections from now on
+    /// (expired, not yet valid, wrong host, unknown CA, or valid again).
+    pub fn set_tls_server_cert(&self, kind: crate::tls::ServerCertKind) {
+        self.tls_state().set_server_cert(kind).expect("building the server TLS config");
+    }
+
+    /// Requires (or stops requiring) a client certificate from new connections.
+    pub fn set_tls_require_client_cert(&self, on: bool) {
+        self.tls_state().set_require_client_cert(on).expect("building the server TLS config");
+    }
+
+    /// Injects a handshake fault into new connections (`TlsFault::None` to stop).
+    pub fn set_tls_fault(&self, fault: TlsFault) {
+        self.tls_state().set_fault(fault);
     }
 }
 

@@ -29,11 +29,23 @@ fn real_tls_redis(pki: &TestPki, dir: &std::path::Path, mtls: bool) -> Option<Re
 
 /// PINGs over TLS; Ok(reply) or Err(reason the handshake or exchange failed).
 async fn tls_ping(addr: std::net::SocketAddr, pki: &TestPki, identity: Option<&CertKey>) -> Result<Vec<u8>, String> {
-    let connector = TlsConnector::from(pki.client_config(identity).unwrap());
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    tls_ping_over(tcp, pki, identity, WAIT).await
+}
+
+async fn tls_ping_over<S>(
+    stream: S,
+    pki: &TestPki,
+    identity: Option<&CertKey>,
+    limit: Duration,
+) -> Result<Vec<u8>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let connector = TlsConnector::from(pki.client_config(identity).unwrap());
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let run = async {
-        let mut tls = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+        let mut tls = connector.connect(name, stream).await.map_err(|e| e.to_string())?;
         tls.write_all(b"*1\r\n$4\r\nPING\r\n").await.map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; 64];
         let n = tls.read(&mut buf).await.map_err(|e| e.to_string())?;
@@ -43,7 +55,7 @@ async fn tls_ping(addr: std::net::SocketAddr, pki: &TestPki, identity: Option<&C
         buf.truncate(n);
         Ok(buf)
     };
-    tokio::time::timeout(WAIT, run).await.map_err(|_| "timed out".to_string())?
+    tokio::time::timeout(limit, run).await.map_err(|_| "timed out".to_string())?
 }
 
 #[tokio::test]
@@ -105,5 +117,100 @@ fn pki_writes_every_documented_file() {
     for (name, _) in redis_harness::tls::FILES {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(text.starts_with("-----BEGIN "), "{name} is not PEM");
+    }
+}
+
+mod fake_server {
+    use super::*;
+    use redis_harness::{FakeRedis, TlsFault};
+
+    #[tokio::test]
+    async fn serves_tls_to_a_client_that_trusts_its_ca() {
+        let server = FakeRedis::builder().tls().start().await;
+        assert!(server.url().starts_with("rediss://127.0.0.1:"));
+        assert_eq!(tls_ping(server.addr(), server.tls_pki(), None).await.unwrap(), b"+PONG\r\n");
+        server.assert_no_leaks(WAIT).await;
+    }
+
+    #[tokio::test]
+    async fn serves_tls_on_the_unix_socket_too() {
+        let server = FakeRedis::builder().tls().unix_socket().start().await;
+        let unix = tokio::net::UnixStream::connect(server.unix_path().unwrap()).await.unwrap();
+        assert_eq!(tls_ping_over(unix, server.tls_pki(), None, WAIT).await.unwrap(), b"+PONG\r\n");
+    }
+
+    #[tokio::test]
+    async fn mtls_accepts_only_certificates_from_its_ca() {
+        let server = FakeRedis::builder().mtls().start().await;
+        let good = server.client_identity("app");
+        assert_eq!(tls_ping(server.addr(), server.tls_pki(), Some(&good)).await.unwrap(), b"+PONG\r\n");
+        assert!(
+            tls_ping(server.addr(), server.tls_pki(), None).await.is_err(),
+            "no client certificate must be refused"
+        );
+        let foreign = server.tls_pki().foreign_client_identity("intruder").unwrap();
+        assert!(tls_ping(server.addr(), server.tls_pki(), Some(&foreign)).await.is_err(), "another CA must be refused");
+        server.assert_no_leaks(WAIT).await;
+    }
+
+    #[tokio::test]
+    async fn client_certificate_requirement_can_be_switched_at_runtime() {
+        let server = FakeRedis::builder().tls().start().await;
+        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok());
+        server.set_tls_require_client_cert(true);
+        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn broken_server_certificates_are_refused_by_the_client() {
+        let server = FakeRedis::builder().tls().start().await;
+        for (kind, expect) in [
+            (ServerCertKind::Expired, "expired"),
+            (ServerCertKind::NotYetValid, "not valid yet"),
+            (ServerCertKind::WrongHost, "not valid for name"),
+            (ServerCertKind::UnknownCa, "UnknownIssuer"),
+        ] {
+            server.set_tls_server_cert(kind);
+            let err = tls_ping(server.addr(), server.tls_pki(), None).await.unwrap_err();
+            assert!(err.contains(expect), "{kind:?}: expected {expect:?} in {err}");
+        }
+        server.set_tls_server_cert(ServerCertKind::Valid);
+        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok());
+        server.assert_no_leaks(WAIT).await;
+    }
+
+    #[tokio::test]
+    async fn handshake_stall_never_answers_and_is_released_by_the_server() {
+        let server = FakeRedis::builder().tls().start().await;
+        server.set_tls_fault(TlsFault::HandshakeStall);
+        let tcp = TcpStream::connect(server.addr()).await.unwrap();
+        let err = tls_ping_over(tcp, server.tls_pki(), None, Duration::from_millis(200)).await.unwrap_err();
+        assert_eq!(err, "timed out");
+        server.assert_no_leaks(WAIT).await;
+    }
+
+    #[tokio::test]
+    async fn close_during_handshake_fails_the_client_handshake() {
+        let server = FakeRedis::builder().tls().start().await;
+        server.set_tls_fault(TlsFault::CloseDuringHandshake);
+        let err = tls_ping(server.addr(), server.tls_pki(), None).await.unwrap_err();
+        assert_ne!(err, "timed out");
+        server.set_tls_fault(TlsFault::None);
+        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn plaintext_on_the_tls_port_is_refused() {
+        let server = FakeRedis::builder().tls().start().await;
+        let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
+        tcp.write_all(b"*1\r\n$4\r\nPING\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await.expect("server must close, not hang");
+        // Closed, or a TLS alert — never a Redis reply.
+        if let Ok(n) = n {
+            assert!(!buf[..n].starts_with(b"+PONG"), "plaintext must not be served");
+        }
+        drop(tcp);
+        server.assert_no_leaks(WAIT).await;
     }
 }
