@@ -29,3 +29,7 @@ bench:
 # Write the test PKI (CA, server, client and broken variants) to fixtures/certs/.
 certs:
     cargo run -q -p certs-gen -- --out fixtures/certs
+
+# Build the local Redis image (no registry needed) for container tests.
+redis-image:
+    bash scripts/redis-image.sh
