@@ -52,6 +52,16 @@ fn is_intset(set: &Set, limit: usize) -> bool {
     set.len() <= limit && set.iter().all(|m| parse_i64(m).is_some())
 }
 
+/// The encoding OBJECT ENCODING reports for a set (approximate in the same
+/// way as for hashes: Redis never converts back to an intset).
+pub(crate) fn set_encoding(st: &State, set: &Set) -> &'static str {
+    if is_intset(set, intset_limit(st)) {
+        "intset"
+    } else {
+        "hashtable"
+    }
+}
+
 /// Sorts a set Redis would keep as an intset into intset order (ascending
 /// numeric); leaves any other set alone (its order is undefined in Redis).
 pub(crate) fn normalize(set: &mut Set, limit: usize) {
@@ -446,4 +456,191 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .map(Reply::Bulk)
         .collect();
     scan_reply(next, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::cmd::{dispatch, ConnState};
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+
+    struct Harness {
+        st: State,
+        conn: ConnState,
+        clock: Clock,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let mut config = Config::default();
+            config.notify_flags = "KEA".into();
+            Harness {
+                st: State::new(config, 16, 7, false),
+                conn: ConnState::new(1, true),
+                clock: Clock::paused_at(1_000_000),
+            }
+        }
+
+        fn run(&mut self, line: &str) -> Reply {
+            let args: Vec<Bytes> = line.split(' ').map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
+            let now = self.clock.now_ms();
+            let mut ctx = Ctx { st: &mut self.st, conn: &mut self.conn, now, clock: &self.clock };
+            dispatch(&mut ctx, &args)
+        }
+
+        /// The keyspace events queued since the last call, as "event:key".
+        fn events(&mut self) -> Vec<String> {
+            self.st.events.drain(..).map(|e| format!("{}:{}", e.event, String::from_utf8_lossy(&e.key))).collect()
+        }
+
+        /// Watches `key` as client 99 and clears earlier dirtiness.
+        fn watch(&mut self, key: &str) {
+            self.st.watchers.insert((0, Bytes::copy_from_slice(key.as_bytes())), vec![99]);
+            self.st.dirty_clients.clear();
+        }
+
+        fn dirty(&self) -> bool {
+            self.st.dirty_clients.contains(&99)
+        }
+    }
+
+    #[test]
+    fn set_writes_notify_with_redis_event_names() {
+        let mut h = Harness::new();
+        h.run("SADD s a b");
+        assert_eq!(h.events(), ["sadd:s"]);
+        h.run("SADD s a");
+        assert!(h.events().is_empty(), "no event when nothing was added");
+        h.run("SREM s a z");
+        assert_eq!(h.events(), ["srem:s"]);
+        h.run("SREM s b");
+        assert_eq!(h.events(), ["srem:s", "del:s"]);
+        h.run("SADD s 1 2 3");
+        h.events();
+        h.run("SPOP s");
+        assert_eq!(h.events(), ["spop:s"]);
+        h.run("SPOP s 5");
+        assert_eq!(h.events(), ["spop:s", "del:s"]);
+        h.run("SADD a 1 2");
+        h.run("SADD b 2 3");
+        h.events();
+        h.run("SMOVE a c 1");
+        assert_eq!(h.events(), ["srem:a", "sadd:c"]);
+        h.run("SMOVE a b 2");
+        assert_eq!(h.events(), ["srem:a", "del:a"]);
+        h.run("SINTERSTORE d b c");
+        assert!(h.events().is_empty(), "an empty result for a missing destination deletes nothing");
+        h.run("SUNIONSTORE d b c");
+        assert_eq!(h.events(), ["sunionstore:d"]);
+        h.run("SINTERSTORE d b c");
+        assert_eq!(h.events(), ["del:d"]);
+        h.run("SDIFFSTORE d b c");
+        assert_eq!(h.events(), ["sdiffstore:d"]);
+        h.run("SINTERSTORE d b");
+        assert_eq!(h.events(), ["sinterstore:d"]);
+    }
+
+    #[test]
+    fn hash_writes_notify_with_redis_event_names() {
+        let mut h = Harness::new();
+        h.run("HSET h a 1");
+        h.run("HMSET h a 1");
+        h.run("HSETNX h a 2");
+        h.run("HSETNX h b 2");
+        assert_eq!(h.events(), ["hset:h", "hset:h", "hset:h"]);
+        h.run("HINCRBY h a 1");
+        h.run("HINCRBYFLOAT h a 1.5");
+        assert_eq!(h.events(), ["hincrby:h", "hincrbyfloat:h"]);
+        h.run("HDEL h zz");
+        assert!(h.events().is_empty());
+        h.run("HDEL h a b");
+        assert_eq!(h.events(), ["hdel:h", "del:h"]);
+        assert_eq!(h.run("EXISTS h"), Reply::Int(0));
+    }
+
+    #[test]
+    fn writes_touch_watched_keys_and_noops_do_not() {
+        let mut h = Harness::new();
+        h.run("SADD s a");
+        h.watch("s");
+        h.run("SADD s a");
+        assert!(!h.dirty());
+        h.run("SREM s zz");
+        assert!(!h.dirty());
+        h.run("SADD s b");
+        assert!(h.dirty());
+        h.watch("h");
+        h.run("HSET h f v");
+        assert!(h.dirty());
+        h.watch("dst");
+        h.run("SINTERSTORE dst s nokey");
+        assert!(!h.dirty(), "deleting a missing destination changes nothing");
+        h.run("SUNIONSTORE dst s");
+        assert!(h.dirty());
+        h.watch("s");
+        h.run("SMOVE s s a");
+        assert!(!h.dirty());
+        h.run("SMOVE s t a");
+        assert!(h.dirty());
+    }
+
+    #[test]
+    fn wrong_type_errors_leave_no_empty_keys() {
+        let mut h = Harness::new();
+        h.run("HINCRBY newh f x");
+        h.run("HINCRBYFLOAT newh f nan");
+        h.run("SINTERSTORE newd nokey");
+        h.run("SMOVE nokey newd a");
+        assert_eq!(h.run("EXISTS newh newd"), Reply::Int(0));
+    }
+
+    /// The SCAN guarantee on a hash-table set: every member present for the
+    /// whole iteration is returned, exactly once, while others come and go.
+    #[test]
+    fn sscan_returns_stable_members_exactly_once() {
+        let mut h = Harness::new();
+        let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+        h.run(&format!("SADD big {}", members.join(" ")));
+        let mut seen: Vec<Bytes> = Vec::new();
+        let mut cursor = "0".to_string();
+        let mut calls: u32 = 0;
+        loop {
+            calls += 1;
+            assert!(calls < 10_000, "scan did not terminate");
+            let Reply::Array(parts) = h.run(&format!("SSCAN big {cursor} COUNT 7")) else { panic!("not an array") };
+            let (Reply::Bulk(c), Reply::Array(items)) = (&parts[0], &parts[1]) else { panic!("bad shape") };
+            for it in items {
+                if let Reply::Bulk(b) = it {
+                    seen.push(b.clone());
+                }
+            }
+            // Churn: add and remove members that are not part of the stable set.
+            h.run(&format!("SADD big extra{calls}"));
+            h.run(&format!("SREM big extra{}", calls.saturating_sub(1)));
+            cursor = String::from_utf8_lossy(c).into_owned();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert!(calls > 50, "a large set is scanned in several calls");
+        let stable: Vec<&Bytes> = seen.iter().filter(|b| b.starts_with(b"m")).collect();
+        let unique: HashSet<&&Bytes> = stable.iter().collect();
+        assert_eq!(stable.len(), 1000);
+        assert_eq!(unique.len(), 1000);
+    }
+
+    #[test]
+    fn small_integer_sets_iterate_in_intset_order() {
+        let mut h = Harness::new();
+        h.run("SADD s 10 -3 7 0");
+        let want: Vec<Reply> = ["-3", "0", "7", "10"].into_iter().map(Reply::from).collect();
+        assert_eq!(h.run("SMEMBERS s"), Reply::Set(want));
+        h.run("SADD s x");
+        h.run("SREM s x");
+        let Reply::Set(items) = h.run("SMEMBERS s") else { panic!("not a set") };
+        assert_eq!(items.len(), 4);
+    }
 }
