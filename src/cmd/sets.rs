@@ -475,8 +475,7 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            let mut config = Config::default();
-            config.notify_flags = "KEA".into();
+            let config = Config { notify_flags: "KEA".into(), ..Config::default() };
             Harness {
                 st: State::new(config, 16, 7, false),
                 conn: ConnState::new(1, true),
