@@ -1576,6 +1576,147 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::{dispatch, ConnState};
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+
+    /// A server state with keyspace events on, and one connection.
+    fn setup() -> (State, ConnState, Clock) {
+        let config = Config { notify_flags: "KEA".into(), ..Config::default() };
+        (State::new(config, 16, 7, false), ConnState::new(1, true), Clock::real())
+    }
+
+    fn run(st: &mut State, conn: &mut ConnState, clock: &Clock, line: &str) -> Reply {
+        let args: Vec<Bytes> = line.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut ctx = Ctx { st, conn, now: clock.now_ms(), clock };
+        dispatch(&mut ctx, &args)
+    }
+
+    fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|s| Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))).collect())
+    }
+
+    fn add_set(st: &mut State, key: &str, members: &[&str]) {
+        let set = members.iter().map(|m| Bytes::copy_from_slice(m.as_bytes())).collect();
+        st.dbs[0].insert(Bytes::copy_from_slice(key.as_bytes()), Entry::new(Value::Set(set), 0));
+    }
+
+    #[test]
+    fn plain_sets_count_as_score_one() {
+        let (mut st, mut c, clock) = setup();
+        add_set(&mut st, "s", &["a", "b", "c"]);
+        run(&mut st, &mut c, &clock, "ZADD z 5 a 7 d");
+        let r = run(&mut st, &mut c, &clock, "ZUNION 2 s z WITHSCORES");
+        let d = |x| Reply::Double(x);
+        let b = |x: &'static str| Reply::from(x);
+        assert_eq!(r, Reply::Array(vec![b("b"), d(1.0), b("c"), d(1.0), b("a"), d(6.0), b("d"), d(7.0)]));
+        let r = run(&mut st, &mut c, &clock, "ZINTER 2 s z WEIGHTS 3 1 WITHSCORES");
+        assert_eq!(r, Reply::Array(vec![b("a"), d(8.0)]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZDIFF 2 s z"), bulks(&["b", "c"]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZINTERCARD 2 z s"), Reply::Int(1));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZDIFFSTORE s 1 s"), Reply::Int(3));
+        let r = run(&mut st, &mut c, &clock, "ZRANGE s 0 -1 WITHSCORES");
+        assert_eq!(r, Reply::Array(vec![b("a"), d(1.0), b("b"), d(1.0), b("c"), d(1.0)]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZADD s 1 x"), Reply::Int(1), "the set was replaced by a zset");
+    }
+
+    #[test]
+    fn writes_emit_events_and_delete_empty_keys() {
+        let (mut st, mut c, clock) = setup();
+        run(&mut st, &mut c, &clock, "ZADD z 1 a 2 b");
+        run(&mut st, &mut c, &clock, "ZINCRBY z 1 a");
+        run(&mut st, &mut c, &clock, "ZADD z 2 a");
+        run(&mut st, &mut c, &clock, "ZPOPMIN z");
+        run(&mut st, &mut c, &clock, "ZREM z b");
+        run(&mut st, &mut c, &clock, "ZUNIONSTORE d 1 nokey");
+        run(&mut st, &mut c, &clock, "ZADD d 1 a");
+        run(&mut st, &mut c, &clock, "ZINTERSTORE d 1 nokey");
+        let events: Vec<(char, &str)> = st.events.iter().map(|e| (e.class, e.event)).collect();
+        assert_eq!(
+            events,
+            vec![
+                ('z', "zadd"),
+                ('z', "zincr"),
+                ('z', "zpopmin"),
+                ('z', "zrem"),
+                ('g', "del"),
+                ('z', "zadd"),
+                ('g', "del")
+            ]
+        );
+        assert!(!st.exists(0, b"z", clock.now_ms()));
+        assert_eq!(st.ready_keys.len(), 2, "the two ZADDs that created keys");
+    }
+
+    #[test]
+    fn bz_commands_block_only_outside_exec() {
+        let (mut st, mut c, clock) = setup();
+        assert_eq!(run(&mut st, &mut c, &clock, "BZPOPMIN k1 k2 1.5"), Reply::None);
+        let spec = c.effects.block.take().expect("blocked");
+        assert_eq!(spec.keys, vec![Bytes::from("k1"), Bytes::from("k2")]);
+        assert_eq!(spec.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(spec.on_timeout, Reply::NilArray);
+        assert_eq!(run(&mut st, &mut c, &clock, "BZMPOP 0 1 k1 MIN"), Reply::None);
+        assert_eq!(c.effects.block.take().map(|b| b.timeout), Some(None));
+        c.in_exec = true;
+        assert_eq!(run(&mut st, &mut c, &clock, "BZPOPMAX k1 0"), Reply::NilArray);
+        assert!(c.effects.block.is_none());
+        // Once a key has elements, the re-run pops at once.
+        c.in_exec = false;
+        run(&mut st, &mut c, &clock, "ZADD k2 3 m");
+        let r = run(&mut st, &mut c, &clock, "BZPOPMIN k1 k2 1.5");
+        assert_eq!(r, Reply::Array(vec![Reply::from("k2"), Reply::from("m"), Reply::Double(3.0)]));
+        assert!(c.effects.block.is_none());
+    }
+
+    #[test]
+    fn skiplist_scan_pages_cover_every_member_once() {
+        let (mut st, mut c, clock) = setup();
+        let pairs: Vec<String> = (0..300).map(|i| format!("{i} m{i}")).collect();
+        run(&mut st, &mut c, &clock, &format!("ZADD z {}", pairs.join(" ")));
+        let mut cursor = "0".to_string();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let Reply::Array(parts) = run(&mut st, &mut c, &clock, &format!("ZSCAN z {cursor} COUNT 7")) else {
+                panic!("not an array")
+            };
+            let (Reply::Bulk(next), Reply::Array(items)) = (&parts[0], &parts[1]) else { panic!("bad shape") };
+            assert!(items.len() <= 14);
+            for pair in items.chunks(2) {
+                let (Reply::Bulk(m), Reply::Bulk(s)) = (&pair[0], &pair[1]) else { panic!("bad pair") };
+                assert_eq!(&m[1..], &s[..]);
+                assert!(seen.insert(m.clone()), "duplicate {m:?}");
+            }
+            cursor = String::from_utf8(next.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn random_members_are_members() {
+        let (mut st, mut c, clock) = setup();
+        run(&mut st, &mut c, &clock, "ZADD z 1 a 2 b 3 c 4 d 5 e");
+        for _ in 0..50 {
+            let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z 3") else { panic!() };
+            let mut names: Vec<Bytes> =
+                items.iter().map(|r| if let Reply::Bulk(b) = r { b.clone() } else { panic!() }).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), 3, "distinct picks");
+            assert!(names.iter().all(|n| n.len() == 1 && (b'a'..=b'e').contains(&n[0])));
+            let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -8") else { panic!() };
+            assert_eq!(items.len(), 8);
+        }
+        c.resp = 3;
+        let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -2 WITHSCORES") else { panic!() };
+        assert!(items.iter().all(|p| matches!(p, Reply::Array(v) if v.len() == 2)));
+        let r = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -9223372036854775807");
+        assert!(r.is_error(), "absurd repeat counts are refused rather than exhausting memory");
+    }
 
     #[test]
     fn strtod_like_glibc() {
