@@ -1478,6 +1478,10 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         (0..count).map(|_| all[rng.usize(0..size)].clone()).collect()
     } else if count >= size as u64 {
+        // The whole set, in the order Redis's set-operation iterator walks
+        // it: from the highest score down.
+        let mut all = all;
+        all.reverse();
         all
     } else {
         // Distinct members in random order.
