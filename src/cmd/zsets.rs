@@ -1,5 +1,1784 @@
-//! Zsets commands.
+//! Sorted-set commands, as Redis 7.0's `t_zset.c` behaves: argument checks
+//! in Redis's order, Redis's error texts, RESP2/RESP3 reply shapes (RESP3
+//! WITHSCORES replies are arrays of `[member, score]` pairs), and the
+//! number parsing quirks of `strtod` that clients can observe.
 
-use super::CommandSpec;
+use std::time::Duration;
 
-pub(crate) const COMMANDS: &[CommandSpec] = &[];
+use bytes::Bytes;
+
+use super::util::{eq_ic, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
+use super::{cmd, BlockSpec, CommandSpec, Ctx};
+use crate::protocol::reply::format_double;
+use crate::protocol::Reply;
+use crate::store::glob::glob_match;
+use crate::store::{scan_hash, Entry, Value, ZSet};
+
+const W: &[&str] = &["write", "sortedset", "fast"];
+const WS: &[&str] = &["write", "sortedset", "slow"];
+const R: &[&str] = &["read", "sortedset", "fast"];
+const RS: &[&str] = &["read", "sortedset", "slow"];
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[
+    cmd("zadd", -4, &["write", "denyoom", "fast"], (1, 1, 1), W, zadd),
+    cmd("zincrby", 4, &["write", "denyoom", "fast"], (1, 1, 1), W, zincrby),
+    cmd("zrem", -3, &["write", "fast"], (1, 1, 1), W, zrem),
+    cmd("zcard", 2, &["readonly", "fast"], (1, 1, 1), R, zcard),
+    cmd("zscore", 3, &["readonly", "fast"], (1, 1, 1), R, zscore),
+    cmd("zmscore", -3, &["readonly", "fast"], (1, 1, 1), R, zmscore),
+    cmd("zrank", 3, &["readonly", "fast"], (1, 1, 1), R, zrank),
+    cmd("zrevrank", 3, &["readonly", "fast"], (1, 1, 1), R, zrevrank),
+    cmd("zcount", 4, &["readonly", "fast"], (1, 1, 1), R, zcount),
+    cmd("zlexcount", 4, &["readonly", "fast"], (1, 1, 1), R, zlexcount),
+    cmd("zrange", -4, &["readonly"], (1, 1, 1), RS, zrange),
+    cmd("zrangebyscore", -4, &["readonly"], (1, 1, 1), RS, zrangebyscore),
+    cmd("zrevrangebyscore", -4, &["readonly"], (1, 1, 1), RS, zrevrangebyscore),
+    cmd("zrangebylex", -4, &["readonly"], (1, 1, 1), RS, zrangebylex),
+    cmd("zrevrangebylex", -4, &["readonly"], (1, 1, 1), RS, zrevrangebylex),
+    cmd("zrevrange", -4, &["readonly"], (1, 1, 1), RS, zrevrange),
+    cmd("zrangestore", -5, &["write", "denyoom"], (1, 2, 1), WS, zrangestore),
+    cmd("zpopmin", -2, &["write", "fast"], (1, 1, 1), W, zpopmin),
+    cmd("zpopmax", -2, &["write", "fast"], (1, 1, 1), W, zpopmax),
+    cmd("zmpop", -4, &["write", "movablekeys"], (0, 0, 0), WS, zmpop),
+    cmd(
+        "bzpopmin",
+        -3,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["write", "sortedset", "fast", "blocking"],
+        bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["write", "sortedset", "fast", "blocking"],
+        bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        &["write", "blocking", "movablekeys"],
+        (0, 0, 0),
+        &["write", "sortedset", "slow", "blocking"],
+        bzmpop,
+    ),
+    cmd("zremrangebyrank", 4, &["write"], (1, 1, 1), WS, zremrangebyrank),
+    cmd("zremrangebyscore", 4, &["write"], (1, 1, 1), WS, zremrangebyscore),
+    cmd("zremrangebylex", 4, &["write"], (1, 1, 1), WS, zremrangebylex),
+    cmd("zunion", -3, &["readonly", "movablekeys"], (0, 0, 0), RS, zunion),
+    cmd("zinter", -3, &["readonly", "movablekeys"], (0, 0, 0), RS, zinter),
+    cmd("zdiff", -3, &["readonly", "movablekeys"], (0, 0, 0), RS, zdiff),
+    cmd("zunionstore", -4, &["write", "denyoom", "movablekeys"], (1, 1, 1), WS, zunionstore),
+    cmd("zinterstore", -4, &["write", "denyoom", "movablekeys"], (1, 1, 1), WS, zinterstore),
+    cmd("zdiffstore", -4, &["write", "denyoom", "movablekeys"], (1, 1, 1), WS, zdiffstore),
+    cmd("zintercard", -3, &["readonly", "movablekeys"], (0, 0, 0), RS, zintercard),
+    cmd("zrandmember", -2, &["readonly"], (1, 1, 1), RS, zrandmember),
+    cmd("zscan", -3, &["readonly"], (1, 1, 1), RS, zscan),
+];
+
+// ---------------------------------------------------------------------------
+// Number parsing (C's strtod as Redis uses it)
+// ---------------------------------------------------------------------------
+
+/// What C's `strtod` makes of a byte string.
+#[derive(Debug, Clone, Copy)]
+struct Strtod {
+    value: f64,
+    /// Bytes consumed; 0 when no number was recognised.
+    used: usize,
+    /// `errno == ERANGE`: the value overflowed to ±inf or underflowed.
+    erange: bool,
+    /// Rough decimal exponent of the written number (for long-double range checks).
+    magnitude: i64,
+}
+
+/// C's `isspace` in the "C" locale.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn starts_with_ic(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// glibc `strtod`: leading spaces, sign, `inf`/`infinity`, `nan(...)`,
+/// hexadecimal floats and decimal floats; stops at the first byte that
+/// cannot continue the number.
+fn strtod(b: &[u8]) -> Strtod {
+    let none = Strtod { value: 0.0, used: 0, erange: false, magnitude: 0 };
+    let mut i = 0;
+    while i < b.len() && is_c_space(b[i]) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        neg = b[i] == b'-';
+        i += 1;
+    }
+    let sign = if neg { -1.0 } else { 1.0 };
+    let rest = &b[i..];
+    if starts_with_ic(rest, b"inf") {
+        let n = if starts_with_ic(rest, b"infinity") { 8 } else { 3 };
+        return Strtod { value: sign * f64::INFINITY, used: i + n, erange: false, magnitude: 0 };
+    }
+    if starts_with_ic(rest, b"nan") {
+        let mut n = 3;
+        if rest.get(3) == Some(&b'(') {
+            let mut j = 4;
+            while j < rest.len() && (rest[j].is_ascii_alphanumeric() || rest[j] == b'_') {
+                j += 1;
+            }
+            if rest.get(j) == Some(&b')') {
+                n = j + 1;
+            }
+        }
+        return Strtod { value: f64::NAN, used: i + n, erange: false, magnitude: 0 };
+    }
+    if rest.len() >= 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
+        return match hex_float(&rest[2..]) {
+            Some((v, n, erange)) => Strtod { value: sign * v, used: i + 2 + n, erange, magnitude: 0 },
+            // "0x" without hex digits: only the "0" is a number.
+            None => Strtod { value: sign * 0.0, used: i + 1, erange: false, magnitude: 0 },
+        };
+    }
+    // Decimal: digits [. digits] [e [sign] digits]
+    let mut j = 0;
+    let mut digits = 0usize;
+    let mut int_sig = 0i64; // significant digits before the point
+    let mut lead_frac_zeros = 0i64; // zeros after the point before the first nonzero digit
+    let mut nonzero = false;
+    while j < rest.len() && rest[j].is_ascii_digit() {
+        if rest[j] != b'0' || nonzero {
+            nonzero = true;
+            int_sig += 1;
+        }
+        digits += 1;
+        j += 1;
+    }
+    if j < rest.len() && rest[j] == b'.' {
+        j += 1;
+        while j < rest.len() && rest[j].is_ascii_digit() {
+            if !nonzero {
+                if rest[j] == b'0' {
+                    lead_frac_zeros += 1;
+                } else {
+                    nonzero = true;
+                }
+            }
+            digits += 1;
+            j += 1;
+        }
+    }
+    if digits == 0 {
+        return none;
+    }
+    let mut exp: i64 = 0;
+    if j < rest.len() && (rest[j] | 0x20) == b'e' {
+        let mut k = j + 1;
+        let mut eneg = false;
+        if k < rest.len() && (rest[k] == b'+' || rest[k] == b'-') {
+            eneg = rest[k] == b'-';
+            k += 1;
+        }
+        if k < rest.len() && rest[k].is_ascii_digit() {
+            while k < rest.len() && rest[k].is_ascii_digit() {
+                exp = (exp * 10 + (rest[k] - b'0') as i64).min(1 << 40);
+                k += 1;
+            }
+            if eneg {
+                exp = -exp;
+            }
+            j = k;
+        }
+    }
+    let text = std::str::from_utf8(&rest[..j]).unwrap_or("0");
+    let v: f64 = text.parse().unwrap_or(0.0);
+    let magnitude = if !nonzero {
+        0
+    } else if int_sig > 0 {
+        int_sig - 1 + exp
+    } else {
+        exp - lead_frac_zeros - 1
+    };
+    let erange = v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
+    Strtod { value: sign * v, used: i + j, erange, magnitude }
+}
+
+/// The part of a hexadecimal float after "0x": (value, bytes used, ERANGE),
+/// or None without a single hex digit.
+fn hex_float(s: &[u8]) -> Option<(f64, usize, bool)> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u64);
+    let (mut mant, mut exp2, mut sticky, mut any) = (0u64, 0i64, false, false);
+    let mut j = 0;
+    while let Some(d) = s.get(j).and_then(|&c| hex(c)) {
+        if mant < 1 << 60 {
+            mant = mant * 16 + d;
+        } else {
+            exp2 += 4;
+            sticky |= d != 0;
+        }
+        any = true;
+        j += 1;
+    }
+    if s.get(j) == Some(&b'.') {
+        let mut k = j + 1;
+        while let Some(d) = s.get(k).and_then(|&c| hex(c)) {
+            if mant < 1 << 60 {
+                mant = mant * 16 + d;
+                exp2 -= 4;
+            } else {
+                sticky |= d != 0;
+            }
+            any = true;
+            k += 1;
+        }
+        if any {
+            j = k;
+        }
+    }
+    if !any {
+        return None;
+    }
+    if s.get(j).is_some_and(|&c| c | 0x20 == b'p') {
+        let mut k = j + 1;
+        let mut neg = false;
+        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
+            neg = s[k] == b'-';
+            k += 1;
+        }
+        if k < s.len() && s[k].is_ascii_digit() {
+            let mut e: i64 = 0;
+            while k < s.len() && s[k].is_ascii_digit() {
+                e = (e * 10 + (s[k] - b'0') as i64).min(1 << 20);
+                k += 1;
+            }
+            exp2 += if neg { -e } else { e };
+            j = k;
+        }
+    }
+    if mant == 0 {
+        return Some((0.0, j, false));
+    }
+    if sticky {
+        mant |= 1;
+    }
+    let mut v = mant as f64;
+    let mut e = exp2;
+    while e != 0 && v != 0.0 && v.is_finite() {
+        let step = e.clamp(-1000, 1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    Some((v, j, v.is_infinite() || v == 0.0 || v.abs() < f64::MIN_POSITIVE))
+}
+
+/// Redis's `string2d` (scores, increments, weights): the whole argument is a
+/// number, no leading space, no overflow, no NaN.
+fn parse_score(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || is_c_space(b[0]) {
+        return None;
+    }
+    let r = strtod(b);
+    if r.used != b.len() || r.value.is_nan() || (r.erange && (r.value.is_infinite() || r.value == 0.0)) {
+        return None;
+    }
+    Some(r.value)
+}
+
+/// The argument as C sees it: up to the first NUL byte.
+fn c_str(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+}
+
+/// One end of a score range (`zslParseRange`): `(` makes it exclusive; the
+/// rest goes through plain strtod, so spaces in front, an empty string and
+/// out-of-range values are accepted as C accepts them.
+fn parse_range_item(b: &[u8]) -> Option<(f64, bool)> {
+    let b = c_str(b);
+    let (ex, s) = if b.first() == Some(&b'(') { (true, &b[1..]) } else { (false, b) };
+    let r = strtod(s);
+    if r.used != s.len() || r.value.is_nan() {
+        return None;
+    }
+    Some((r.value, ex))
+}
+
+/// A score interval.
+#[derive(Debug, Clone, Copy)]
+struct ScoreRange {
+    min: f64,
+    minex: bool,
+    max: f64,
+    maxex: bool,
+}
+
+impl ScoreRange {
+    fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
+        let err = || Reply::error("ERR min or max is not a float");
+        let (min, minex) = parse_range_item(min).ok_or_else(err)?;
+        let (max, maxex) = parse_range_item(max).ok_or_else(err)?;
+        Ok(ScoreRange { min, minex, max, maxex })
+    }
+
+    fn gte_min(&self, s: f64) -> bool {
+        if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }
+    }
+
+    fn lte_max(&self, s: f64) -> bool {
+        if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        }
+    }
+
+    fn contains(&self, s: f64) -> bool {
+        self.gte_min(s) && self.lte_max(s)
+    }
+}
+
+/// One end of a lexicographic range.
+#[derive(Debug, Clone)]
+enum LexBound {
+    /// `-`: below every member.
+    Min,
+    /// `+`: above every member.
+    Max,
+    Incl(Bytes),
+    Excl(Bytes),
+}
+
+impl LexBound {
+    fn parse(b: &Bytes) -> Option<LexBound> {
+        match b.first() {
+            Some(b'+') if b.len() == 1 || b[1] == 0 => Some(LexBound::Max),
+            Some(b'-') if b.len() == 1 || b[1] == 0 => Some(LexBound::Min),
+            Some(b'(') => Some(LexBound::Excl(b.slice(1..))),
+            Some(b'[') => Some(LexBound::Incl(b.slice(1..))),
+            _ => None,
+        }
+    }
+
+    /// Whether the bound itself is exclusive (`-` and `+` count as exclusive in Redis).
+    fn exclusive(&self) -> bool {
+        !matches!(self, LexBound::Incl(_))
+    }
+
+    fn rank(&self) -> (u8, &[u8]) {
+        match self {
+            LexBound::Min => (0, b""),
+            LexBound::Incl(s) | LexBound::Excl(s) => (1, s),
+            LexBound::Max => (2, b""),
+        }
+    }
+}
+
+/// A lexicographic interval.
+#[derive(Debug, Clone)]
+struct LexRange {
+    min: LexBound,
+    max: LexBound,
+}
+
+impl LexRange {
+    fn parse(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
+        match (LexBound::parse(min), LexBound::parse(max)) {
+            (Some(min), Some(max)) => Ok(LexRange { min, max }),
+            _ => Err(Reply::error("ERR min or max not valid string range item")),
+        }
+    }
+
+    /// Ranges that can never match anything, as Redis tests them up front.
+    fn is_empty(&self) -> bool {
+        let cmp = self.min.rank().cmp(&self.max.rank());
+        cmp.is_gt() || (cmp.is_eq() && (self.min.exclusive() || self.max.exclusive()))
+    }
+
+    fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(s) => m >= &s[..],
+            LexBound::Excl(s) => m > &s[..],
+        }
+    }
+
+    fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(s) => m <= &s[..],
+            LexBound::Excl(s) => m < &s[..],
+        }
+    }
+}
+
+/// Blocking timeout in seconds (`getTimeoutFromObjectOrReply`): parsed as a
+/// long double, converted to whole milliseconds as x86 does (an overflow
+/// becomes a negative number). `None` means block forever.
+fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
+    let err = || Reply::error("ERR timeout is not a float or out of range");
+    if b.is_empty() || b.len() >= 5 * 1024 || is_c_space(b[0]) {
+        return Err(err());
+    }
+    let r = strtod(b);
+    if r.used != b.len() || r.value.is_nan() {
+        return Err(err());
+    }
+    // A long double reaches about 1e±4932: beyond that strtold reports ERANGE too.
+    let mut secs = r.value;
+    if r.erange && r.magnitude != 0 {
+        if r.magnitude > 4931 || r.magnitude < -4950 {
+            return Err(err());
+        }
+        if secs == 0.0 {
+            // Too small for a double, but a positive long double.
+            secs = if b.first() == Some(&b'-') { -f64::MIN_POSITIVE } else { f64::MIN_POSITIVE };
+        }
+    }
+    let ms = secs * 1000.0;
+    let tval: i64 = if !ms.is_finite() || !(-9.223372036854775e18..9.223372036854775e18).contains(&ms) {
+        i64::MIN
+    } else {
+        ms.trunc() as i64
+    };
+    if tval < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    if tval == 0 && ms <= 0.0 {
+        return Ok(None);
+    }
+    // Redis times out a positive sub-millisecond timeout at once rather than
+    // blocking forever; cap the far future so deadline arithmetic cannot overflow.
+    const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+    Ok(Some(Duration::from_millis(tval.clamp(1, CAP_MS) as u64)))
+}
+
+/// Redis's `getRangeLongFromObjectOrReply` with a custom message for both
+/// a non-integer and an out-of-range value.
+fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, Reply> {
+    match parse_i64(b) {
+        Some(v) if v >= min && v <= max => Ok(v),
+        _ => Err(Reply::error(msg)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Key access and replies
+// ---------------------------------------------------------------------------
+
+/// Looks a sorted set up for a read command (counts a keyspace hit or miss).
+fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
+    let db = ctx.db();
+    match ctx.st.lookup_read(db, key, ctx.now) {
+        None => Ok(None),
+        Some(Entry { value: Value::ZSet(z), .. }) => Ok(Some(z)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// Looks a sorted set up for a write command.
+fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>, Reply> {
+    let db = ctx.db();
+    match ctx.st.lookup(db, key, ctx.now) {
+        None => Ok(None),
+        Some(Entry { value: Value::ZSet(z), .. }) => Ok(Some(z)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
+/// Bookkeeping after a command removed or changed members of `key`: WATCH,
+/// the zset event, and deleting the key (with its `del` event) if it became empty.
+fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
+    let db = ctx.db();
+    ctx.st.signal_modified(db, key);
+    ctx.st.notify(db, 'z', event, key.clone());
+    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::ZSet(z), .. }) if z.is_empty());
+    if empty {
+        ctx.st.dbs[db].remove(key);
+        ctx.st.notify(db, 'g', "del", key.clone());
+    }
+}
+
+/// Writes the result of a *STORE command: a non-empty result replaces
+/// whatever `dst` held; an empty one deletes `dst`.
+fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, event: &'static str) -> Reply {
+    let db = ctx.db();
+    if items.is_empty() {
+        if ctx.st.delete(db, dst, ctx.now) {
+            ctx.st.notify(db, 'g', "del", dst.clone());
+        }
+        return Reply::Int(0);
+    }
+    let z = ZSet::from_items(items);
+    let n = z.len() as i64;
+    ctx.st.set_value(db, dst.clone(), Value::ZSet(z), ctx.now);
+    ctx.st.signal_ready(db, dst);
+    ctx.st.notify(db, 'z', event, dst.clone());
+    Reply::Int(n)
+}
+
+/// Members (and scores): RESP2 flat `[m, s, m, s]`, RESP3 `[[m, s], [m, s]]`.
+fn members_reply(resp: u8, items: Vec<(Bytes, f64)>, withscores: bool) -> Reply {
+    if !withscores {
+        return Reply::Array(items.into_iter().map(|(m, _)| Reply::Bulk(m)).collect());
+    }
+    if resp >= 3 {
+        Reply::Array(items.into_iter().map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)])).collect())
+    } else {
+        let mut out = Vec::with_capacity(items.len() * 2);
+        for (m, s) in items {
+            out.push(Reply::Bulk(m));
+            out.push(Reply::Double(s));
+        }
+        Reply::Array(out)
+    }
+}
+
+/// Start and end (inclusive) of a rank range after Redis's index sanitising.
+fn rank_bounds(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut start = if start < 0 { llen + start } else { start };
+    let mut end = if end < 0 { llen + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn cloned<'a>(items: impl Iterator<Item = (&'a Bytes, f64)>) -> Vec<(Bytes, f64)> {
+    items.map(|(m, s)| (m.clone(), s)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// ZADD, ZINCRBY, ZREM
+// ---------------------------------------------------------------------------
+
+/// ZADD's option flags.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    incr: bool,
+}
+
+/// What adding one member did (Redis's `zsetAdd` out flags).
+enum AddOutcome {
+    Added,
+    Updated,
+    /// Processed, score unchanged.
+    Same,
+    /// Skipped by NX/XX/GT/LT.
+    Nop,
+    /// The increment produced NaN.
+    Nan,
+}
+
+fn zset_add(z: &mut ZSet, member: &Bytes, score: f64, f: AddFlags, newscore: &mut f64) -> AddOutcome {
+    match z.score(member) {
+        Some(cur) => {
+            if f.nx {
+                return AddOutcome::Nop;
+            }
+            let mut score = score;
+            if f.incr {
+                score += cur;
+                if score.is_nan() {
+                    return AddOutcome::Nan;
+                }
+            }
+            if (f.lt && score >= cur) || (f.gt && score <= cur) {
+                return AddOutcome::Nop;
+            }
+            *newscore = score;
+            if score != cur {
+                z.insert(member.clone(), score);
+                AddOutcome::Updated
+            } else {
+                AddOutcome::Same
+            }
+        }
+        None if !f.xx => {
+            z.insert(member.clone(), score);
+            *newscore = score;
+            AddOutcome::Added
+        }
+        None => AddOutcome::Nop,
+    }
+}
+
+fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zadd_generic(ctx, args, false)
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zadd_generic(ctx, args, true)
+}
+
+fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
+    let key = &args[1];
+    let mut f = AddFlags { incr: zincrby, ..AddFlags::default() };
+    let mut ch = false;
+    let mut idx = 2;
+    while !zincrby && idx < args.len() {
+        let o = &args[idx];
+        if eq_ic(o, "nx") {
+            f.nx = true;
+        } else if eq_ic(o, "xx") {
+            f.xx = true;
+        } else if eq_ic(o, "ch") {
+            ch = true;
+        } else if eq_ic(o, "incr") {
+            f.incr = true;
+        } else if eq_ic(o, "gt") {
+            f.gt = true;
+        } else if eq_ic(o, "lt") {
+            f.lt = true;
+        } else {
+            break;
+        }
+        idx += 1;
+    }
+    let rest = args.len() - idx;
+    if !rest.is_multiple_of(2) || rest == 0 {
+        return syntax_error();
+    }
+    if f.nx && f.xx {
+        return Reply::error("ERR XX and NX options at the same time are not compatible");
+    }
+    if [f.gt, f.lt, f.nx].iter().filter(|&&x| x).count() > 1 {
+        return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if f.incr && rest > 2 {
+        return Reply::error("ERR INCR option supports a single increment-element pair");
+    }
+    let mut pairs = Vec::with_capacity(rest / 2);
+    for p in args[idx..].chunks(2) {
+        match parse_score(&p[0]) {
+            Some(s) => pairs.push((s, &p[1])),
+            None => return not_float(),
+        }
+    }
+    let db = ctx.db();
+    let now = ctx.now;
+    let exists = tri!(write_zset(ctx, key)).is_some();
+    if !exists {
+        if f.xx {
+            return if f.incr { Reply::Nil } else { Reply::Int(0) };
+        }
+        ctx.st.dbs[db].insert(key.clone(), Entry::new(Value::ZSet(ZSet::new()), now));
+    }
+    let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[db].raw_get_mut(key) else {
+        return wrongtype();
+    };
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+    let mut score = 0.0;
+    let mut nan = false;
+    for (s, member) in pairs {
+        let mut newscore = s;
+        match zset_add(z, member, s, f, &mut newscore) {
+            AddOutcome::Added => added += 1,
+            AddOutcome::Updated => updated += 1,
+            AddOutcome::Same => {}
+            AddOutcome::Nop => continue,
+            AddOutcome::Nan => {
+                nan = true;
+                break;
+            }
+        }
+        processed += 1;
+        score = newscore;
+    }
+    if added > 0 || updated > 0 {
+        ctx.st.signal_modified(db, key);
+        ctx.st.notify(db, 'z', if f.incr { "zincr" } else { "zadd" }, key.clone());
+    }
+    if added > 0 {
+        ctx.st.signal_ready(db, key);
+    }
+    if nan {
+        return Reply::error("ERR resulting score is not a number (NaN)");
+    }
+    if f.incr {
+        if processed > 0 {
+            Reply::Double(score)
+        } else {
+            Reply::Nil
+        }
+    } else {
+        Reply::Int(if ch { added + updated } else { added })
+    }
+}
+
+fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let Some(z) = tri!(write_zset(ctx, key)) else { return Reply::Int(0) };
+    let mut deleted = 0;
+    for m in &args[2..] {
+        if z.remove(m).is_some() {
+            deleted += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    if deleted > 0 {
+        after_write(ctx, key, "zrem");
+    }
+    Reply::Int(deleted)
+}
+
+// ---------------------------------------------------------------------------
+// Simple reads
+// ---------------------------------------------------------------------------
+
+fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Int(tri!(read_zset(ctx, &args[1])).map_or(0, |z| z.len() as i64))
+}
+
+fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match tri!(read_zset(ctx, &args[1])).and_then(|z| z.score(&args[2])) {
+        Some(s) => Reply::Double(s),
+        None => Reply::Nil,
+    }
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let z = tri!(read_zset(ctx, &args[1]));
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|m| match z.and_then(|z| z.score(m)) {
+                Some(s) => Reply::Double(s),
+                None => Reply::Nil,
+            })
+            .collect(),
+    )
+}
+
+fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank_generic(ctx, args, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank_generic(ctx, args, true)
+}
+
+fn rank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Nil };
+    match z.rank(&args[2]) {
+        Some(r) if rev => Reply::Int((z.len() - 1 - r) as i64),
+        Some(r) => Reply::Int(r as i64),
+        None => Reply::Nil,
+    }
+}
+
+fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = tri!(ScoreRange::parse(&args[2], &args[3]));
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Int(0) };
+    Reply::Int(z.iter().filter(|(_, s)| range.contains(*s)).count() as i64)
+}
+
+/// Positions of the members a lex range selects, walking the sorted order
+/// as Redis walks its listpack: from the first member at or above `min`
+/// (or, reversed, the last at or below `max`), skipping `offset` members,
+/// then while they stay inside the other end. Members with differing
+/// scores therefore behave as in Redis's (undocumented) behaviour.
+fn lex_positions(members: &[&Bytes], range: &LexRange, reverse: bool, offset: i64, limit: i64) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (Some(first), Some(last)) = (members.first(), members.last()) else { return out };
+    if range.is_empty() || !range.gte_min(last) || !range.lte_max(first) || offset < 0 {
+        return out;
+    }
+    let mut limit = limit;
+    if !reverse {
+        let Some(start) = members.iter().position(|m| range.gte_min(m)) else { return out };
+        if !range.lte_max(members[start]) {
+            return out;
+        }
+        let mut i = start.saturating_add(offset as usize);
+        while i < members.len() && limit != 0 {
+            if !range.lte_max(members[i]) {
+                break;
+            }
+            out.push(i);
+            i += 1;
+            limit -= 1;
+        }
+    } else {
+        let Some(start) = members.iter().rposition(|m| range.lte_max(m)) else { return out };
+        if !range.gte_min(members[start]) {
+            return out;
+        }
+        let Some(mut i) = start.checked_sub(offset as usize).map(|i| i as i64) else { return out };
+        while i >= 0 && limit != 0 {
+            if !range.gte_min(members[i as usize]) {
+                break;
+            }
+            out.push(i as usize);
+            i -= 1;
+            limit -= 1;
+        }
+    }
+    out
+}
+
+fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = tri!(LexRange::parse(&args[2], &args[3]));
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Int(0) };
+    let members: Vec<&Bytes> = z.iter().map(|(m, _)| m).collect();
+    Reply::Int(lex_positions(&members, &range, false, 0, -1).len() as i64)
+}
+
+// ---------------------------------------------------------------------------
+// ZRANGE family
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+/// The selection a range command makes.
+enum RangeSpec {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Auto, None)
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Score, Some(false))
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Score, Some(true))
+}
+
+fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Lex, Some(false))
+}
+
+fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Lex, Some(true))
+}
+
+fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 1, None, RangeType::Rank, Some(true))
+}
+
+fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, 2, Some(&args[1]), RangeType::Auto, None)
+}
+
+/// Redis's `zrangeGenericCommand`: `src` is the index of the source key;
+/// `rangetype` Auto and `direction` None let BYSCORE/BYLEX/REV choose.
+fn range_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    src: usize,
+    store: Option<&Bytes>,
+    mut rangetype: RangeType,
+    direction: Option<bool>,
+) -> Reply {
+    let key = &args[src];
+    let (mut minidx, mut maxidx) = (src + 1, src + 2);
+    let mut reverse = direction;
+    let mut withscores = false;
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut j = src + 3;
+    while j < args.len() {
+        let a = &args[j];
+        let left = args.len() - j - 1;
+        if store.is_none() && eq_ic(a, "withscores") {
+            withscores = true;
+        } else if eq_ic(a, "limit") && left >= 2 {
+            offset = tri!(parse_i64(&args[j + 1]).ok_or_else(not_integer));
+            limit = tri!(parse_i64(&args[j + 2]).ok_or_else(not_integer));
+            j += 2;
+        } else if direction.is_none() && reverse.is_none() && eq_ic(a, "rev") {
+            reverse = Some(true);
+        } else if rangetype == RangeType::Auto && eq_ic(a, "bylex") {
+            rangetype = RangeType::Lex;
+        } else if rangetype == RangeType::Auto && eq_ic(a, "byscore") {
+            rangetype = RangeType::Score;
+        } else {
+            return syntax_error();
+        }
+        j += 1;
+    }
+    let reverse = reverse.unwrap_or(false);
+    if rangetype == RangeType::Auto {
+        rangetype = RangeType::Rank;
+    }
+    if limit != -1 && rangetype == RangeType::Rank {
+        return Reply::error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+    }
+    if withscores && rangetype == RangeType::Lex {
+        return Reply::error("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+    }
+    if reverse && rangetype != RangeType::Rank {
+        std::mem::swap(&mut minidx, &mut maxidx);
+    }
+    let spec = match rangetype {
+        RangeType::Score => RangeSpec::Score(tri!(ScoreRange::parse(&args[minidx], &args[maxidx]))),
+        RangeType::Lex => RangeSpec::Lex(tri!(LexRange::parse(&args[minidx], &args[maxidx]))),
+        _ => {
+            let start = tri!(parse_i64(&args[minidx]).ok_or_else(not_integer));
+            let end = tri!(parse_i64(&args[maxidx]).ok_or_else(not_integer));
+            RangeSpec::Rank(start, end)
+        }
+    };
+    let resp = ctx.conn.resp;
+    let items = match read_zset(ctx, key) {
+        Err(e) => return e,
+        Ok(None) => Vec::new(),
+        Ok(Some(z)) => select_range(z, &spec, reverse, offset, limit),
+    };
+    match store {
+        Some(dst) => store_result(ctx, dst, items, "zrangestore"),
+        None => members_reply(resp, items, withscores),
+    }
+}
+
+/// The members (with scores) a range selects, in reply order.
+fn select_range(z: &ZSet, spec: &RangeSpec, reverse: bool, offset: i64, limit: i64) -> Vec<(Bytes, f64)> {
+    match spec {
+        RangeSpec::Rank(start, end) => {
+            let Some((start, end)) = rank_bounds(z.len(), *start, *end) else { return Vec::new() };
+            let n = end - start + 1;
+            if reverse {
+                cloned(z.iter().rev().skip(start).take(n))
+            } else {
+                cloned(z.iter().skip(start).take(n))
+            }
+        }
+        RangeSpec::Score(range) => {
+            if offset < 0 {
+                return Vec::new();
+            }
+            let take = if limit < 0 { usize::MAX } else { limit as usize };
+            let offset = offset as usize;
+            if reverse {
+                cloned(z.iter().rev().filter(|(_, s)| range.contains(*s)).skip(offset).take(take))
+            } else {
+                cloned(z.iter().filter(|(_, s)| range.contains(*s)).skip(offset).take(take))
+            }
+        }
+        RangeSpec::Lex(range) => {
+            let all: Vec<(&Bytes, f64)> = z.iter().collect();
+            let members: Vec<&Bytes> = all.iter().map(|(m, _)| *m).collect();
+            lex_positions(&members, range, reverse, offset, limit)
+                .into_iter()
+                .map(|i| (all[i].0.clone(), all[i].1))
+                .collect()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ZREMRANGEBY*
+// ---------------------------------------------------------------------------
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let start = tri!(parse_i64(&args[2]).ok_or_else(not_integer));
+    let end = tri!(parse_i64(&args[3]).ok_or_else(not_integer));
+    remrange_generic(ctx, &args[1], RangeSpec::Rank(start, end), "zremrangebyrank")
+}
+
+fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = tri!(ScoreRange::parse(&args[2], &args[3]));
+    remrange_generic(ctx, &args[1], RangeSpec::Score(range), "zremrangebyscore")
+}
+
+fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let range = tri!(LexRange::parse(&args[2], &args[3]));
+    remrange_generic(ctx, &args[1], RangeSpec::Lex(range), "zremrangebylex")
+}
+
+fn remrange_generic(ctx: &mut Ctx<'_>, key: &Bytes, spec: RangeSpec, event: &'static str) -> Reply {
+    let Some(z) = tri!(write_zset(ctx, key)) else { return Reply::Int(0) };
+    let doomed = select_range(z, &spec, false, 0, -1);
+    for (m, _) in &doomed {
+        z.remove(m);
+    }
+    if !doomed.is_empty() {
+        after_write(ctx, key, event);
+    }
+    Reply::Int(doomed.len() as i64)
+}
+
+// ---------------------------------------------------------------------------
+// Pops
+// ---------------------------------------------------------------------------
+
+/// Reply shape of a pop (Redis's `emitkey` / `use_nested_array` switches).
+#[derive(Debug, Clone, Copy)]
+struct PopShape {
+    /// Put the key name in front (BZPOP*, ZMPOP, BZMPOP).
+    emitkey: bool,
+    /// Each member as a `[member, score]` pair.
+    nested: bool,
+}
+
+/// Redis's `genericZpopCommand`: pops from the first existing key among
+/// `keys`; `count` -1 is a plain single pop.
+fn pop_generic(
+    ctx: &mut Ctx<'_>,
+    keys: &[Bytes],
+    max: bool,
+    count: i64,
+    shape: PopShape,
+    nil_when_empty: bool,
+) -> Reply {
+    let mut found = None;
+    for key in keys {
+        if tri!(write_zset(ctx, key)).is_some() {
+            found = Some(key);
+            break;
+        }
+    }
+    let Some(key) = found else {
+        return if nil_when_empty { Reply::NilArray } else { Reply::Array(Vec::new()) };
+    };
+    if count == 0 {
+        return Reply::Array(Vec::new());
+    }
+    let count = if count == -1 { 1 } else { count as usize };
+    let Some(z) = tri!(write_zset(ctx, key)) else { return Reply::Array(Vec::new()) };
+    let mut popped = Vec::new();
+    while popped.len() < count {
+        match z.pop(max) {
+            Some(p) => popped.push(p),
+            None => break,
+        }
+    }
+    after_write(ctx, key, if max { "zpopmax" } else { "zpopmin" });
+    let mut elems: Vec<Reply> = Vec::with_capacity(popped.len() * 2 + 1);
+    for (m, s) in popped {
+        if shape.nested {
+            elems.push(Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));
+        } else {
+            elems.push(Reply::Bulk(m));
+            elems.push(Reply::Double(s));
+        }
+    }
+    match (shape.emitkey, shape.nested) {
+        (false, _) => Reply::Array(elems),
+        (true, false) => {
+            elems.insert(0, Reply::Bulk(key.clone()));
+            Reply::Array(elems)
+        }
+        (true, true) => Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(elems)]),
+    }
+}
+
+fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zpop_command(ctx, args, false)
+}
+
+fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    zpop_command(ctx, args, true)
+}
+
+fn zpop_command(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+    if args.len() > 3 {
+        return syntax_error();
+    }
+    let mut count = -1;
+    if args.len() == 3 {
+        count = tri!(range_long(&args[2], 0, i64::MAX, "ERR value is out of range, must be positive"));
+    }
+    let shape = PopShape { emitkey: false, nested: ctx.conn.resp > 2 && count != -1 };
+    pop_generic(ctx, &args[1..2], max, count, shape, false)
+}
+
+/// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
+struct MpopArgs {
+    keys: std::ops::Range<usize>,
+    max: bool,
+    count: i64,
+}
+
+fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs, Reply> {
+    let numkeys = range_long(&args[numkeys_idx], 1, i64::MAX, "ERR numkeys should be greater than 0")?;
+    let where_idx = match (numkeys as u64).checked_add(numkeys_idx as u64 + 1) {
+        Some(w) if w < args.len() as u64 => w as usize,
+        _ => return Err(syntax_error()),
+    };
+    let max = if eq_ic(&args[where_idx], "min") {
+        false
+    } else if eq_ic(&args[where_idx], "max") {
+        true
+    } else {
+        return Err(syntax_error());
+    };
+    let mut count = -1;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count == -1 && eq_ic(&args[j], "count") && j + 1 < args.len() {
+            count = range_long(&args[j + 1], 1, i64::MAX, "ERR count should be greater than 0")?;
+            j += 2;
+        } else {
+            return Err(syntax_error());
+        }
+    }
+    Ok(MpopArgs { keys: numkeys_idx + 1..where_idx, max, count: if count == -1 { 1 } else { count } })
+}
+
+fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let p = tri!(parse_mpop(args, 1));
+    pop_generic(ctx, &args[p.keys], p.max, p.count, PopShape { emitkey: true, nested: true }, true)
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let keys = &args[1..args.len() - 1];
+    blocking_pop(ctx, keys, false, &args[args.len() - 1], -1, PopShape { emitkey: true, nested: false })
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let keys = &args[1..args.len() - 1];
+    blocking_pop(ctx, keys, true, &args[args.len() - 1], -1, PopShape { emitkey: true, nested: false })
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let p = tri!(parse_mpop(args, 2));
+    blocking_pop(ctx, &args[p.keys], p.max, &args[1], p.count, PopShape { emitkey: true, nested: true })
+}
+
+/// Redis's `blockingGenericZpopCommand`: pops at once from the first
+/// non-empty key, otherwise blocks (or, inside EXEC, replies a null array).
+fn blocking_pop(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, timeout: &[u8], count: i64, shape: PopShape) -> Reply {
+    let timeout = tri!(parse_timeout(timeout));
+    for (i, key) in keys.iter().enumerate() {
+        if tri!(write_zset(ctx, key)).is_some_and(|z| !z.is_empty()) {
+            return pop_generic(ctx, &keys[i..=i], max, count, shape, true);
+        }
+    }
+    if ctx.conn.in_exec {
+        return Reply::NilArray;
+    }
+    let db = ctx.db();
+    ctx.conn.effects.block = Some(BlockSpec { db, keys: keys.to_vec(), timeout, on_timeout: Reply::NilArray });
+    Reply::None
+}
+
+// ---------------------------------------------------------------------------
+// ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    /// Redis's `zunionInterAggregate` (inf + -inf sums to 0; a NaN value never wins MIN/MAX).
+    fn apply(self, target: &mut f64, val: f64) {
+        match self {
+            Aggregate::Sum => {
+                *target += val;
+                if target.is_nan() {
+                    *target = 0.0;
+                }
+            }
+            Aggregate::Min => {
+                if val < *target {
+                    *target = val;
+                }
+            }
+            Aggregate::Max => {
+                if val > *target {
+                    *target = val;
+                }
+            }
+        }
+    }
+}
+
+/// One input of a set operation: a sorted set, a plain set (every member
+/// scores 1), or a missing key.
+struct Src<'a> {
+    value: Option<&'a Value>,
+    weight: f64,
+}
+
+impl Src<'_> {
+    fn len(&self) -> usize {
+        match self.value {
+            Some(Value::ZSet(z)) => z.len(),
+            Some(Value::Set(s)) => s.len(),
+            _ => 0,
+        }
+    }
+
+    fn items(&self) -> Vec<(&Bytes, f64)> {
+        match self.value {
+            Some(Value::ZSet(z)) => z.iter().collect(),
+            Some(Value::Set(s)) => s.iter().map(|m| (m, 1.0)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn find(&self, m: &[u8]) -> Option<f64> {
+        match self.value {
+            Some(Value::ZSet(z)) => z.score(m),
+            Some(Value::Set(s)) => s.contains(m).then_some(1.0),
+            _ => None,
+        }
+    }
+}
+
+fn zunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zunion", None, 1, SetOp::Union, false)
+}
+
+fn zinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zinter", None, 1, SetOp::Inter, false)
+}
+
+fn zdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zdiff", None, 1, SetOp::Diff, false)
+}
+
+fn zunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zunionstore", Some(&args[1]), 2, SetOp::Union, false)
+}
+
+fn zinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zinterstore", Some(&args[1]), 2, SetOp::Inter, false)
+}
+
+fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zdiffstore", Some(&args[1]), 2, SetOp::Diff, false)
+}
+
+fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    setop_generic(ctx, args, "zintercard", None, 1, SetOp::Inter, true)
+}
+
+/// Redis's `zunionInterDiffGenericCommand`.
+fn setop_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    name: &str,
+    dst: Option<&Bytes>,
+    numkeys_idx: usize,
+    op: SetOp,
+    cardinality_only: bool,
+) -> Reply {
+    let setnum = tri!(parse_i64(&args[numkeys_idx]).ok_or_else(not_integer));
+    if setnum < 1 {
+        return Reply::error(format!("ERR at least 1 input key is needed for '{name}' command"));
+    }
+    if setnum > (args.len() - numkeys_idx - 1) as i64 {
+        return syntax_error();
+    }
+    let setnum = setnum as usize;
+    let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
+    let db = ctx.db();
+    for k in keys {
+        let entry = if dst.is_some() { ctx.st.lookup(db, k, ctx.now) } else { ctx.st.lookup_read(db, k, ctx.now) };
+        if let Some(e) = entry {
+            if !matches!(e.value, Value::ZSet(_) | Value::Set(_)) {
+                return wrongtype();
+            }
+        }
+    }
+    let mut weights = vec![1.0; setnum];
+    let mut aggregate = Aggregate::Sum;
+    let mut withscores = false;
+    let mut limit = 0i64;
+    let mut j = numkeys_idx + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let a = &args[j];
+        if op != SetOp::Diff && !cardinality_only && remaining > setnum && eq_ic(a, "weights") {
+            for (i, w) in args[j + 1..j + 1 + setnum].iter().enumerate() {
+                weights[i] = tri!(parse_score(w).ok_or_else(|| Reply::error("ERR weight value is not a float")));
+            }
+            j += 1 + setnum;
+        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && eq_ic(a, "aggregate") {
+            let v = &args[j + 1];
+            aggregate = if eq_ic(v, "sum") {
+                Aggregate::Sum
+            } else if eq_ic(v, "min") {
+                Aggregate::Min
+            } else if eq_ic(v, "max") {
+                Aggregate::Max
+            } else {
+                return syntax_error();
+            };
+            j += 2;
+        } else if dst.is_none() && !cardinality_only && eq_ic(a, "withscores") {
+            withscores = true;
+            j += 1;
+        } else if cardinality_only && remaining >= 2 && eq_ic(a, "limit") {
+            limit = tri!(range_long(&args[j + 1], 0, i64::MAX, "ERR LIMIT can't be negative"));
+            j += 2;
+        } else {
+            return syntax_error();
+        }
+    }
+
+    let dbref = &ctx.st.dbs[db];
+    let mut srcs: Vec<Src<'_>> =
+        keys.iter().zip(weights).map(|(k, weight)| Src { value: dbref.raw_get(k).map(|e| &e.value), weight }).collect();
+    if op != SetOp::Diff {
+        // Smallest first, as Redis orders its inputs (it affects float sums).
+        srcs.sort_by_key(Src::len);
+    }
+    let mut result: Vec<(Bytes, f64)> = Vec::new();
+    let mut cardinality = 0i64;
+    match op {
+        SetOp::Inter => {
+            if srcs[0].len() > 0 {
+                'members: for (m, s) in srcs[0].items() {
+                    let mut score = srcs[0].weight * s;
+                    if score.is_nan() {
+                        score = 0.0;
+                    }
+                    for other in &srcs[1..] {
+                        match other.find(m) {
+                            Some(v) => aggregate.apply(&mut score, v * other.weight),
+                            None => continue 'members,
+                        }
+                    }
+                    if cardinality_only {
+                        cardinality += 1;
+                        if limit != 0 && cardinality >= limit {
+                            break;
+                        }
+                    } else {
+                        result.push((m.clone(), score));
+                    }
+                }
+            }
+        }
+        SetOp::Union => {
+            let mut acc: indexmap::IndexMap<&Bytes, f64> = indexmap::IndexMap::new();
+            for src in &srcs {
+                for (m, s) in src.items() {
+                    let mut score = src.weight * s;
+                    if score.is_nan() {
+                        score = 0.0;
+                    }
+                    match acc.get_mut(m) {
+                        Some(t) => aggregate.apply(t, score),
+                        None => {
+                            acc.insert(m, score);
+                        }
+                    }
+                }
+            }
+            result = acc.into_iter().map(|(m, s)| (m.clone(), s)).collect();
+        }
+        SetOp::Diff => {
+            for (m, s) in srcs[0].items() {
+                if srcs[1..].iter().all(|o| o.find(m).is_none()) {
+                    result.push((m.clone(), s));
+                }
+            }
+        }
+    }
+    if cardinality_only {
+        return Reply::Int(cardinality);
+    }
+    result.sort_by(|a, b| {
+        crate::store::zset::Score(a.1).cmp(&crate::store::zset::Score(b.1)).then_with(|| a.0.cmp(&b.0))
+    });
+    match dst {
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, dst, result, event)
+        }
+        None => members_reply(ctx.conn.resp, result, withscores),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ZRANDMEMBER, ZSCAN
+// ---------------------------------------------------------------------------
+
+/// The most elements a negative ZRANDMEMBER count may ask for. Redis would
+/// stream any number; the fake builds replies in memory, so it refuses
+/// absurd counts instead of exhausting memory.
+const MAX_RANDOM_REPEATS: u64 = 1 << 20;
+
+fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let resp = ctx.conn.resp;
+    if args.len() < 3 {
+        let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Nil };
+        let n = z.len();
+        let i = ctx.st.rng.usize(0..n);
+        let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[ctx.conn.db].raw_get(&args[1]) else {
+            return Reply::Nil;
+        };
+        return z.iter().nth(i).map_or(Reply::Nil, |(m, _)| Reply::Bulk(m.clone()));
+    }
+    let l = tri!(parse_i64(&args[2]).ok_or_else(not_integer));
+    if l == i64::MIN {
+        return Reply::error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        );
+    }
+    let mut withscores = false;
+    if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "withscores")) {
+        return syntax_error();
+    } else if args.len() == 4 {
+        withscores = true;
+        if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+            return Reply::error("ERR value is out of range");
+        }
+    }
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Array(Vec::new()) };
+    if l == 0 {
+        return Reply::Array(Vec::new());
+    }
+    let all: Vec<(Bytes, f64)> = cloned(z.iter());
+    let size = all.len();
+    let count = l.unsigned_abs();
+    let rng = &mut ctx.st.rng;
+    let picked: Vec<(Bytes, f64)> = if l < 0 || count == 1 {
+        if count > MAX_RANDOM_REPEATS {
+            return Reply::error("ERR value is out of range");
+        }
+        (0..count).map(|_| all[rng.usize(0..size)].clone()).collect()
+    } else if count >= size as u64 {
+        // The whole set, in the order Redis's set-operation iterator walks
+        // it: from the highest score down.
+        let mut all = all;
+        all.reverse();
+        all
+    } else {
+        // Distinct members in random order.
+        let mut idx: Vec<usize> = (0..size).collect();
+        let count = count as usize;
+        for i in 0..count {
+            let j = rng.usize(i..size);
+            idx.swap(i, j);
+        }
+        idx[..count].iter().map(|&i| all[i].clone()).collect()
+    };
+    members_reply(resp, picked, withscores)
+}
+
+/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the whole argument.
+fn parse_cursor(b: &[u8]) -> Option<u64> {
+    let b = c_str(b);
+    if b.first().is_some_and(|&c| is_c_space(c)) {
+        return None;
+    }
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        // No digits at all: strtoul converts nothing, which only ends the
+        // string when the string was empty.
+        return b.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// A score as a listpack holds it: integral values in ±2^62 as integers.
+fn listpack_score(s: f64) -> Bytes {
+    const LIM: f64 = 4611686018427387904.0;
+    if (-LIM..=LIM).contains(&s) && s == s.trunc() {
+        Bytes::from((s as i64).to_string())
+    } else {
+        Bytes::from(format_double(s))
+    }
+}
+
+fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(cursor) = parse_cursor(&args[2]) else { return Reply::error("ERR invalid cursor") };
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else {
+        return Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]);
+    };
+    let mut count = 10i64;
+    let mut pattern: Option<&Bytes> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let left = args.len() - i;
+        if eq_ic(&args[i], "count") && left >= 2 {
+            count = tri!(parse_i64(&args[i + 1]).ok_or_else(not_integer));
+            if count < 1 {
+                return syntax_error();
+            }
+            i += 2;
+        } else if eq_ic(&args[i], "match") && left >= 2 {
+            let p = &args[i + 1];
+            pattern = (&p[..] != b"*").then_some(p);
+            i += 2;
+        } else {
+            return syntax_error();
+        }
+    }
+    let (next, batch): (u64, Vec<(Bytes, Bytes)>) = if z.is_listpack() {
+        (0, z.iter().map(|(m, s)| (m.clone(), listpack_score(s))).collect())
+    } else {
+        let mut order: Vec<(u64, &Bytes, f64)> =
+            z.iter().map(|(m, s)| (scan_hash(m), m, s)).filter(|(h, _, _)| *h >= cursor).collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let take = (count as usize).min(order.len());
+        let next = order.get(take).map_or(0, |(h, _, _)| *h);
+        (next, order[..take].iter().map(|(_, m, s)| ((*m).clone(), Bytes::from(format_double(*s)))).collect())
+    };
+    let mut out = Vec::with_capacity(batch.len() * 2);
+    for (m, s) in batch {
+        if pattern.is_some_and(|p| !glob_match(p, &m, false)) {
+            continue;
+        }
+        out.push(Reply::Bulk(m));
+        out.push(Reply::Bulk(s));
+    }
+    Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(out)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::{dispatch, ConnState};
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+
+    /// A server state with keyspace events on, and one connection.
+    fn setup() -> (State, ConnState, Clock) {
+        let config = Config { notify_flags: "KEA".into(), ..Config::default() };
+        (State::new(config, 16, 7, false), ConnState::new(1, true), Clock::real())
+    }
+
+    fn run(st: &mut State, conn: &mut ConnState, clock: &Clock, line: &str) -> Reply {
+        let args: Vec<Bytes> = line.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut ctx = Ctx { st, conn, now: clock.now_ms(), clock };
+        dispatch(&mut ctx, &args)
+    }
+
+    fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|s| Reply::bulk(Bytes::copy_from_slice(s.as_bytes()))).collect())
+    }
+
+    fn add_set(st: &mut State, key: &str, members: &[&str]) {
+        let set = members.iter().map(|m| Bytes::copy_from_slice(m.as_bytes())).collect();
+        st.dbs[0].insert(Bytes::copy_from_slice(key.as_bytes()), Entry::new(Value::Set(set), 0));
+    }
+
+    #[test]
+    fn plain_sets_count_as_score_one() {
+        let (mut st, mut c, clock) = setup();
+        add_set(&mut st, "s", &["a", "b", "c"]);
+        run(&mut st, &mut c, &clock, "ZADD z 5 a 7 d");
+        let r = run(&mut st, &mut c, &clock, "ZUNION 2 s z WITHSCORES");
+        let d = |x| Reply::Double(x);
+        let b = |x: &'static str| Reply::from(x);
+        assert_eq!(r, Reply::Array(vec![b("b"), d(1.0), b("c"), d(1.0), b("a"), d(6.0), b("d"), d(7.0)]));
+        let r = run(&mut st, &mut c, &clock, "ZINTER 2 s z WEIGHTS 3 1 WITHSCORES");
+        assert_eq!(r, Reply::Array(vec![b("a"), d(8.0)]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZDIFF 2 s z"), bulks(&["b", "c"]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZINTERCARD 2 z s"), Reply::Int(1));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZDIFFSTORE s 1 s"), Reply::Int(3));
+        let r = run(&mut st, &mut c, &clock, "ZRANGE s 0 -1 WITHSCORES");
+        assert_eq!(r, Reply::Array(vec![b("a"), d(1.0), b("b"), d(1.0), b("c"), d(1.0)]));
+        assert_eq!(run(&mut st, &mut c, &clock, "ZADD s 1 x"), Reply::Int(1), "the set was replaced by a zset");
+    }
+
+    #[test]
+    fn writes_emit_events_and_delete_empty_keys() {
+        let (mut st, mut c, clock) = setup();
+        run(&mut st, &mut c, &clock, "ZADD z 1 a 2 b");
+        run(&mut st, &mut c, &clock, "ZINCRBY z 1 a");
+        run(&mut st, &mut c, &clock, "ZADD z 2 a");
+        run(&mut st, &mut c, &clock, "ZPOPMIN z");
+        run(&mut st, &mut c, &clock, "ZREM z b");
+        run(&mut st, &mut c, &clock, "ZUNIONSTORE d 1 nokey");
+        run(&mut st, &mut c, &clock, "ZADD d 1 a");
+        run(&mut st, &mut c, &clock, "ZINTERSTORE d 1 nokey");
+        let events: Vec<(char, &str)> = st.events.iter().map(|e| (e.class, e.event)).collect();
+        assert_eq!(
+            events,
+            vec![
+                ('z', "zadd"),
+                ('z', "zincr"),
+                ('z', "zpopmin"),
+                ('z', "zrem"),
+                ('g', "del"),
+                ('z', "zadd"),
+                ('g', "del")
+            ]
+        );
+        assert!(!st.exists(0, b"z", clock.now_ms()));
+        assert_eq!(st.ready_keys.len(), 2, "the two ZADDs that created keys");
+    }
+
+    #[test]
+    fn bz_commands_block_only_outside_exec() {
+        let (mut st, mut c, clock) = setup();
+        assert_eq!(run(&mut st, &mut c, &clock, "BZPOPMIN k1 k2 1.5"), Reply::None);
+        let spec = c.effects.block.take().expect("blocked");
+        assert_eq!(spec.keys, vec![Bytes::from("k1"), Bytes::from("k2")]);
+        assert_eq!(spec.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(spec.on_timeout, Reply::NilArray);
+        assert_eq!(run(&mut st, &mut c, &clock, "BZMPOP 0 1 k1 MIN"), Reply::None);
+        assert_eq!(c.effects.block.take().map(|b| b.timeout), Some(None));
+        c.in_exec = true;
+        assert_eq!(run(&mut st, &mut c, &clock, "BZPOPMAX k1 0"), Reply::NilArray);
+        assert!(c.effects.block.is_none());
+        // Once a key has elements, the re-run pops at once.
+        c.in_exec = false;
+        run(&mut st, &mut c, &clock, "ZADD k2 3 m");
+        let r = run(&mut st, &mut c, &clock, "BZPOPMIN k1 k2 1.5");
+        assert_eq!(r, Reply::Array(vec![Reply::from("k2"), Reply::from("m"), Reply::Double(3.0)]));
+        assert!(c.effects.block.is_none());
+    }
+
+    #[test]
+    fn skiplist_scan_pages_cover_every_member_once() {
+        let (mut st, mut c, clock) = setup();
+        let pairs: Vec<String> = (0..300).map(|i| format!("{i} m{i}")).collect();
+        run(&mut st, &mut c, &clock, &format!("ZADD z {}", pairs.join(" ")));
+        let mut cursor = "0".to_string();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let Reply::Array(parts) = run(&mut st, &mut c, &clock, &format!("ZSCAN z {cursor} COUNT 7")) else {
+                panic!("not an array")
+            };
+            let (Reply::Bulk(next), Reply::Array(items)) = (&parts[0], &parts[1]) else { panic!("bad shape") };
+            assert!(items.len() <= 14);
+            for pair in items.chunks(2) {
+                let (Reply::Bulk(m), Reply::Bulk(s)) = (&pair[0], &pair[1]) else { panic!("bad pair") };
+                assert_eq!(&m[1..], &s[..]);
+                assert!(seen.insert(m.clone()), "duplicate {m:?}");
+            }
+            cursor = String::from_utf8(next.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn random_members_are_members() {
+        let (mut st, mut c, clock) = setup();
+        run(&mut st, &mut c, &clock, "ZADD z 1 a 2 b 3 c 4 d 5 e");
+        for _ in 0..50 {
+            let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z 3") else { panic!() };
+            let mut names: Vec<Bytes> =
+                items.iter().map(|r| if let Reply::Bulk(b) = r { b.clone() } else { panic!() }).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), 3, "distinct picks");
+            assert!(names.iter().all(|n| n.len() == 1 && (b'a'..=b'e').contains(&n[0])));
+            let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -8") else { panic!() };
+            assert_eq!(items.len(), 8);
+        }
+        c.resp = 3;
+        let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -2 WITHSCORES") else { panic!() };
+        assert!(items.iter().all(|p| matches!(p, Reply::Array(v) if v.len() == 2)));
+        let r = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -9223372036854775807");
+        assert!(r.is_error(), "absurd repeat counts are refused rather than exhausting memory");
+    }
+
+    #[test]
+    fn strtod_like_glibc() {
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"0x1p3"), Some(8.0));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"4.9e-324"), Some(4.9e-324));
+        assert_eq!(parse_score(b" 1"), None);
+        assert_eq!(parse_score(b"1 "), None);
+        assert_eq!(parse_score(b""), None);
+        assert_eq!(parse_score(b"nan"), None);
+        assert_eq!(parse_score(b".5"), Some(0.5));
+        assert_eq!(parse_score(b"5."), Some(5.0));
+        assert_eq!(parse_score(b"-INF"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"1e"), None);
+        assert_eq!(parse_score(b"."), None);
+        assert_eq!(parse_range_item(b""), Some((0.0, false)));
+        assert_eq!(parse_range_item(b"("), Some((0.0, true)));
+        assert_eq!(parse_range_item(b" 1"), Some((1.0, false)));
+        assert_eq!(parse_range_item(b"1e400"), Some((f64::INFINITY, false)));
+        assert_eq!(parse_range_item(b"1 "), None);
+        assert_eq!(parse_range_item(b"(nan"), None);
+    }
+
+    #[test]
+    fn timeouts_like_redis() {
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert_eq!(parse_timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
+        assert_eq!(parse_timeout(b"1e-400").unwrap(), Some(Duration::from_millis(1)));
+        for neg in [&b"-1"[..], b"inf", b"1e400", b"1e30"] {
+            assert_eq!(parse_timeout(neg).unwrap_err(), Reply::error("ERR timeout is negative"));
+        }
+        for bad in [&b" 1"[..], b"", b"x", b"nan", b"1e5000"] {
+            assert_eq!(parse_timeout(bad).unwrap_err(), Reply::error("ERR timeout is not a float or out of range"));
+        }
+    }
+
+    #[test]
+    fn cursors_like_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"+"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b"7\0x"), Some(7));
+    }
+
+    #[test]
+    fn listpack_scores_print_integers() {
+        assert_eq!(listpack_score(123456789012345678.0), Bytes::from("123456789012345680"));
+        assert_eq!(listpack_score(5e18), Bytes::from("5e+18"));
+        assert_eq!(listpack_score(-4611686018427387904.0), Bytes::from("-4611686018427387904"));
+        assert_eq!(listpack_score(1e-5), Bytes::from("1.0000000000000001e-05"));
+        assert_eq!(listpack_score(f64::NEG_INFINITY), Bytes::from("-inf"));
+    }
+}
