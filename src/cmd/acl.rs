@@ -69,16 +69,6 @@ pub(crate) const CATEGORIES: &[&str] = &[
     "scripting",
 ];
 
-/// What a command rule names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    Category(String),
-    /// A top-level command (all its subcommands too).
-    Command(String),
-    /// `container|sub` (or a first-argument rule on a plain command).
-    Sub(String, String),
-}
-
 /// One ACL user.
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -86,9 +76,12 @@ pub(crate) struct User {
     nopass: bool,
     /// SHA-256 hex digests, in the order they were added.
     passwords: Vec<String>,
-    /// `+@all` (true) or `-@all` (false) before the rules.
+    /// Set by `+@all`: commands Redis does not know (7.2 additions) are allowed too.
     all_commands: bool,
-    rules: Vec<(bool, Target)>,
+    /// Allowed leaf commands (commands without subcommands, and `container|sub`).
+    allowed: std::collections::BTreeSet<String>,
+    /// First-argument rules (`+get|x`), as written.
+    first_args: Vec<(String, String)>,
     /// Key patterns as printed (`~*`, `~k*`, `%R~r*`).
     keys: Vec<String>,
     /// Channel patterns (`*` for allchannels).
@@ -102,7 +95,8 @@ impl User {
             nopass: false,
             passwords: Vec::new(),
             all_commands: false,
-            rules: Vec::new(),
+            allowed: Default::default(),
+            first_args: Vec::new(),
             keys: Vec::new(),
             channels: Vec::new(),
         }
@@ -112,7 +106,7 @@ impl User {
     fn default_for(pw: &str) -> User {
         let mut u = User::new();
         u.enabled = true;
-        u.all_commands = true;
+        u.set_all(true);
         u.keys.push("~*".into());
         u.channels.push("*".into());
         u.set_requirepass(pw);
@@ -129,25 +123,51 @@ impl User {
         }
     }
 
+    /// The command rules as Redis 7.0 prints them: rebuilt from the
+    /// permission bitmap (`+@all`/`-@all`, then the categories that shrink the
+    /// difference, then single commands), not the rules as typed.
     fn commands_text(&self) -> String {
-        let mut s = String::from(if self.all_commands { "+@all" } else { "-@all" });
-        for (allow, t) in &self.rules {
-            s.push(' ');
-            s.push(if *allow { '+' } else { '-' });
-            match t {
-                Target::Category(c) => {
-                    s.push('@');
-                    s.push_str(c);
+        let u = universe();
+        let mut parts = vec![String::from(if self.all_commands { "+@all" } else { "-@all" })];
+        let mut fake: std::collections::BTreeSet<&str> =
+            if self.all_commands { u.leaves.iter().map(String::as_str).collect() } else { Default::default() };
+        for cat in CATEGORIES {
+            let Some(members) = u.by_category.get(*cat) else { continue };
+            let on = members.iter().filter(|m| self.allowed.contains(*m)).count();
+            let off = members.len() - on;
+            if !self.all_commands && on > off {
+                fake.extend(members.iter().map(String::as_str));
+                parts.push(format!("+@{cat}"));
+            } else if self.all_commands && off > on {
+                for m in members {
+                    fake.remove(m.as_str());
                 }
-                Target::Command(c) => s.push_str(c),
-                Target::Sub(c, sub) => {
-                    s.push_str(c);
-                    s.push('|');
-                    s.push_str(sub);
-                }
+                parts.push(format!("-@{cat}"));
             }
         }
-        s
+        for (top, subs) in &u.commands {
+            if subs.is_empty() {
+                let mine = self.allowed.contains(top);
+                if mine != fake.contains(top.as_str()) {
+                    parts.push(format!("{}{top}", if mine { '+' } else { '-' }));
+                }
+                continue;
+            }
+            let differing: Vec<(&String, bool)> = subs
+                .iter()
+                .filter_map(|s| {
+                    let mine = self.allowed.contains(s);
+                    (mine != fake.contains(s.as_str())).then_some((s, mine))
+                })
+                .collect();
+            if differing.len() == subs.len() && differing.iter().all(|d| d.1 == differing[0].1) {
+                parts.push(format!("{}{top}", if differing[0].1 { '+' } else { '-' }));
+            } else {
+                parts.extend(differing.iter().map(|(s, on)| format!("{}{s}", if *on { '+' } else { '-' })));
+            }
+        }
+        parts.extend(self.first_args.iter().map(|(c, a)| format!("+{c}|{a}")));
+        parts.join(" ")
     }
 
     fn describe(&self, name: &str) -> String {
@@ -167,21 +187,14 @@ impl User {
         parts.join(" ")
     }
 
-    /// Whether the user may run the command `name` (top-level, lower case)
-    /// or its subcommand `sub`, whose ACL categories are `cats`.
-    fn may_run(&self, name: &str, sub: Option<&str>, cats: &[&str]) -> bool {
-        let mut allow = self.all_commands;
-        for (a, t) in &self.rules {
-            let hit = match t {
-                Target::Category(c) => cats.contains(&c.as_str()),
-                Target::Command(c) => c == name,
-                Target::Sub(c, s) => c == name && sub == Some(s.as_str()),
-            };
-            if hit {
-                allow = *a;
-            }
+    /// Whether the user may run `full` (`get`, `config|get`); `first_arg` is
+    /// the first argument of a plain command, for first-argument rules.
+    fn may_run(&self, full: &str, first_arg: Option<&str>) -> bool {
+        if !universe().known.contains(full) {
+            return self.all_commands;
         }
-        allow
+        self.allowed.contains(full)
+            || first_arg.is_some_and(|a| self.first_args.iter().any(|(c, x)| c == full && x == a))
     }
 
     /// Whether the user may touch `key` (`write`: the command writes).
@@ -202,7 +215,7 @@ impl User {
     }
 
     fn unrestricted(&self) -> bool {
-        self.all_commands && self.rules.is_empty() && self.keys.iter().any(|k| k == "~*")
+        self.all_commands && self.allowed.len() == universe().leaves.len() && self.keys.iter().any(|k| k == "~*")
     }
 
     /// Applies one ACL SETUSER rule, or returns why it is invalid.
@@ -237,7 +250,18 @@ impl User {
 
     fn set_all(&mut self, allow: bool) {
         self.all_commands = allow;
-        self.rules.clear();
+        self.first_args.clear();
+        self.allowed = if allow { universe().leaves.clone() } else { Default::default() };
+    }
+
+    fn set_leaves<'a>(&mut self, leaves: impl Iterator<Item = &'a String>, allow: bool) {
+        for l in leaves {
+            if allow {
+                self.allowed.insert(l.clone());
+            } else {
+                self.allowed.remove(l);
+            }
+        }
     }
 
     fn apply_prefixed(&mut self, op: &str) -> Result<(), String> {
@@ -305,7 +329,8 @@ impl User {
                 let allow = bytes[0] == b'+';
                 let body = op[1..].to_ascii_lowercase();
                 let unknown = || "Unknown command or category name in ACL".to_string();
-                let target = if let Some(cat) = body.strip_prefix('@') {
+                let u = universe();
+                if let Some(cat) = body.strip_prefix('@') {
                     if cat == "all" {
                         self.set_all(allow);
                         return Ok(());
@@ -313,31 +338,85 @@ impl User {
                     if !CATEGORIES.contains(&cat) {
                         return Err(unknown());
                     }
-                    Target::Category(cat.to_string())
+                    if let Some(members) = u.by_category.get(cat) {
+                        self.set_leaves(members.iter(), allow);
+                    }
                 } else if let Some((c, sub)) = body.split_once('|') {
-                    let Some(subs) = super::command::subcommand_names(c) else {
-                        return Err(unknown());
-                    };
-                    if sub.is_empty() || (!subs.is_empty() && !subs.iter().any(|s| s == sub)) {
+                    let Some(subs) = u.commands.get(c) else { return Err(unknown()) };
+                    if sub.is_empty() || sub.contains('|') {
                         return Err(unknown());
                     }
-                    Target::Sub(c.to_string(), sub.to_string())
+                    if subs.is_empty() {
+                        // A first-argument rule on a plain command.
+                        if !allow {
+                            return Err("Allowing first-arg of a subcommand is not supported".into());
+                        }
+                        let rule = (c.to_string(), sub.to_string());
+                        if !self.first_args.contains(&rule) {
+                            self.first_args.push(rule);
+                        }
+                    } else if subs.contains(&body) {
+                        self.set_leaves(std::iter::once(&body), allow);
+                    } else {
+                        return Err(unknown());
+                    }
                 } else {
-                    if super::command::subcommand_names(&body).is_none() {
-                        return Err(unknown());
+                    let Some(subs) = u.commands.get(&body) else { return Err(unknown()) };
+                    self.first_args.retain(|(c, _)| *c != body);
+                    if subs.is_empty() {
+                        self.set_leaves(std::iter::once(&body), allow);
+                    } else {
+                        self.set_leaves(subs.iter(), allow);
                     }
-                    Target::Command(body)
-                };
-                self.rules.retain(|(_, t)| match (&target, t) {
-                    (Target::Command(c), Target::Sub(c2, _)) => c != c2,
-                    _ => *t != target,
-                });
-                self.rules.push((allow, target));
+                }
             }
             _ => return Err("Syntax error".into()),
         }
         Ok(())
     }
+}
+
+/// Redis's command table as ACL rules see it.
+struct Universe {
+    /// Top-level name -> full names of its subcommands (empty for plain commands), sorted.
+    commands: BTreeMap<String, Vec<String>>,
+    /// Plain commands and subcommands: the bits of Redis's permission bitmap.
+    leaves: std::collections::BTreeSet<String>,
+    /// Every name, containers included.
+    known: std::collections::HashSet<String>,
+    /// Category -> leaves in it.
+    by_category: std::collections::HashMap<String, Vec<String>>,
+}
+
+fn universe() -> &'static Universe {
+    static U: std::sync::OnceLock<Universe> = std::sync::OnceLock::new();
+    U.get_or_init(|| {
+        let mut commands = BTreeMap::new();
+        let mut leaves = std::collections::BTreeSet::new();
+        let mut known = std::collections::HashSet::new();
+        let mut by_category: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (name, subs, cats) in super::command::redis_commands() {
+            known.insert(name.clone());
+            if name.contains('|') {
+                continue;
+            }
+            let mut sub_names: Vec<String> = subs.iter().map(|(n, _)| n.clone()).collect();
+            sub_names.sort();
+            let mut entries = subs;
+            if entries.is_empty() {
+                entries.push((name.clone(), cats));
+            }
+            for (leaf, cats) in entries {
+                leaves.insert(leaf.clone());
+                known.insert(leaf.clone());
+                for c in cats {
+                    by_category.entry(c).or_default().push(leaf.clone());
+                }
+            }
+            commands.insert(name, sub_names);
+        }
+        Universe { commands, leaves, known, by_category }
+    })
 }
 
 /// Every ACL user; lives in [`Config`] so that `requirepass` and the
@@ -419,36 +498,45 @@ pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &CommandSpec, args: &[Bytes
     if user.unrestricted() {
         return Ok(());
     }
-    user_may_run(&user, spec, args).map_err(|m| Reply::error(format!("NOPERM {m}")))
+    user_may_run(&user, spec, args).map_err(|m| {
+        if m.starts_with(KEY_DENIED) {
+            Reply::error("NOPERM this user has no permissions to access one of the keys used as arguments")
+        } else {
+            Reply::error(format!("NOPERM {m}"))
+        }
+    })
 }
+
+/// Marks a key denial in `user_may_run`'s message, followed by the key.
+const KEY_DENIED: &str = "\0key:";
 
 /// Why `user` may not run `args` (the message after `NOPERM `), if it may not.
 fn user_may_run(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), String> {
-    let (top, sub) = match spec.name.split_once('|') {
-        Some((t, s)) => (t, Some(s)),
-        None => (spec.name, None),
-    };
-    // A first-argument rule (`+get|x`) on a plain command matches its first argument.
-    let first_arg = if sub.is_none() && args.len() > 1 {
-        Some(String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
-    } else {
+    let first_arg = if spec.name.contains('|') || args.len() < 2 {
         None
+    } else {
+        Some(String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
     };
-    let sub = sub.map(str::to_string).or(first_arg);
-    let cats = super::command::categories(spec);
-    let cats: Vec<&str> = cats.iter().map(String::as_str).collect();
-    if !user.may_run(top, sub.as_deref(), &cats) {
+    if !user.may_run(spec.name, first_arg.as_deref()) {
         return Err(format!("this user has no permissions to run the '{}' command", spec.name));
     }
     if !user.keys.iter().any(|k| k == "~*") {
         let write = spec.has_flag("write");
         for i in super::command::key_positions(spec, args) {
             if !user.may_access(&args[i], write) {
-                return Err("this user has no permissions to access one of the keys used as arguments".into());
+                return Err(KEY_DENIED.to_string() + &String::from_utf8_lossy(&args[i]));
             }
         }
     }
     Ok(())
+}
+
+/// ACL subcommands with optional arguments reject extra ones this way.
+fn too_many_args(sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+        String::from_utf8_lossy(sub)
+    ))
 }
 
 fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
@@ -581,7 +669,7 @@ fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn cat(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() > 3 {
-        return super::util::wrong_arity("acl|cat");
+        return too_many_args(&args[1]);
     }
     if args.len() == 2 {
         return Reply::Array(CATEGORIES.iter().map(|c| Reply::from(*c)).collect());
@@ -605,10 +693,11 @@ fn cat(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() > 3 {
-        return super::util::wrong_arity("acl|genpass");
+        return too_many_args(&args[1]);
     }
     let bits = if args.len() == 3 {
         match super::util::parse_i64(&args[2]) {
+            None => return super::util::not_integer(),
             Some(b) if (1..=4096).contains(&b) => b as usize,
             _ => return Reply::error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"),
         }
@@ -642,6 +731,10 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match user_may_run(&user, spec, cmd_args) {
         Ok(()) => Reply::ok(),
         Err(m) => {
+            let m = match m.strip_prefix(KEY_DENIED) {
+                Some(key) => format!("this user has no permissions to access the '{key}' key"),
+                None => m,
+            };
             let mut c = m.into_bytes();
             c[0] = c[0].to_ascii_uppercase();
             Reply::Bulk(Bytes::from(c))
@@ -652,7 +745,7 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn log(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // The fake keeps no ACL log: denied commands are not recorded.
     if args.len() > 3 {
-        return super::util::wrong_arity("acl|log");
+        return too_many_args(&args[1]);
     }
     if args.len() == 3 {
         if super::util::eq_ic(&args[2], "reset") {
@@ -736,8 +829,15 @@ mod tests {
         }
         assert!(u.describe("bob").starts_with("user bob on #30c952fab122c3f9"));
         assert!(u.describe("bob").ends_with("~k* resetchannels +@all -get"));
-        assert!(!u.may_run("get", None, &["read"]));
-        assert!(u.may_run("set", None, &["write"]));
+        assert!(!u.may_run("get", None));
+        assert!(u.may_run("set", None));
+        u.apply("+get|x").unwrap();
+        assert!(u.may_run("get", Some("x")));
+        let mut t = User::new();
+        for op in ["-@all", "-get", "+@hash"] {
+            t.apply(op).unwrap();
+        }
+        assert_eq!(t.commands_text(), "-@all +@hash");
         assert!(u.may_access(b"kx", false));
         assert!(!u.may_access(b"x", false));
     }

@@ -133,35 +133,48 @@ fn name_of(r: &Reply) -> Option<String> {
     }
 }
 
-/// Subcommand names (without `container|`) of a Redis command, `None` if Redis
-/// has no such command. ACL rules validate names with it.
-pub(crate) fn subcommand_names(name: &str) -> Option<Vec<String>> {
-    let Reply::Array(fields) = meta().info.get(name)? else { return None };
+fn cats_of(fields: &[Reply]) -> Vec<String> {
+    items(fields.get(6))
+        .map(|cats| {
+            cats.iter()
+                .filter_map(|c| match c {
+                    Reply::Status(s) => Some(String::from_utf8_lossy(s).trim_start_matches('@').to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A Redis command, its subcommands and their categories: (full name, categories).
+pub(crate) type RedisCommand = (String, Vec<(String, Vec<String>)>, Vec<String>);
+
+/// Every top-level Redis 7.0 command with its subcommands and ACL categories
+/// (the universe ACL rules are written against).
+pub(crate) fn redis_commands() -> Vec<RedisCommand> {
     let mut out = Vec::new();
-    if let Some(subs) = items(fields.get(9)) {
-        for s in subs {
+    for (name, entry) in &meta().info {
+        if name.contains('|') {
+            continue;
+        }
+        let Reply::Array(fields) = entry else { continue };
+        let mut subs = Vec::new();
+        for s in items(fields.get(9)).into_iter().flatten() {
             if let Reply::Array(f) = s {
                 if let Some(n) = f.first().and_then(name_of) {
-                    out.push(n.rsplit('|').next().unwrap_or_default().to_string());
+                    subs.push((n, cats_of(f)));
                 }
             }
         }
+        out.push((name.clone(), subs, cats_of(fields)));
     }
-    Some(out)
+    out
 }
 
 /// The ACL categories (without `@`) of a command or subcommand spec.
 pub(crate) fn categories(spec: &CommandSpec) -> Vec<String> {
     if let Some(Reply::Array(fields)) = meta().info.get(spec.name) {
-        if let Some(Reply::Set(cats)) = fields.get(6) {
-            return cats
-                .iter()
-                .filter_map(|c| match c {
-                    Reply::Status(s) => Some(String::from_utf8_lossy(s).trim_start_matches('@').to_string()),
-                    _ => None,
-                })
-                .collect();
-        }
+        return cats_of(fields);
     }
     spec.acl.iter().map(|s| s.to_string()).collect()
 }
@@ -431,20 +444,43 @@ fn getkeys_common(args: &[Bytes], with_flags: bool) -> Reply {
         Err(e) => return e,
     };
     match keys_with_flags(spec.name, cmd_args) {
-        Ok(keys) => Reply::Array(
-            keys.into_iter()
-                .map(|(i, flags)| {
-                    let key = Reply::Bulk(cmd_args[i].clone());
-                    if with_flags {
-                        Reply::Array(vec![key, flags])
-                    } else {
-                        key
-                    }
-                })
-                .collect(),
-        ),
+        Ok(mut keys) => {
+            resolve_variable_flags(spec.name, cmd_args, &mut keys);
+            Reply::Array(
+                keys.into_iter()
+                    .map(|(i, flags)| {
+                        let key = Reply::Bulk(cmd_args[i].clone());
+                        if with_flags {
+                            Reply::Array(vec![key, flags])
+                        } else {
+                            key
+                        }
+                    })
+                    .collect(),
+            )
+        }
         Err(KeysError::NoKeyArguments) => Reply::error("ERR The command has no key arguments"),
         Err(KeysError::InvalidArguments) => Reply::error("ERR Invalid arguments specified for command"),
+    }
+}
+
+/// Key specs flagged `variable_flags` get their real flags from the
+/// arguments, as Redis's per-command key procs do (SET: `GET` makes it a read too).
+fn resolve_variable_flags(name: &str, args: &[Bytes], keys: &mut [(usize, Reply)]) {
+    let status = |s: &'static str| Reply::Status(Bytes::from_static(s.as_bytes()));
+    for (_, flags) in keys.iter_mut() {
+        let variable = matches!(flags, Reply::Set(f) if f.contains(&status("variable_flags")));
+        if !variable {
+            continue;
+        }
+        if name == "set" {
+            let get = args.iter().skip(3).any(|a| eq_ic(a, "get"));
+            *flags = Reply::Set(if get {
+                vec![status("RW"), status("access"), status("update")]
+            } else {
+                vec![status("OW"), status("update")]
+            });
+        }
     }
 }
 
@@ -492,8 +528,10 @@ mod tests {
         assert!(m.info.len() > 300, "{}", m.info.len());
         assert!(m.docs.len() > 200);
         assert!(m.info.contains_key("config|get"));
-        assert_eq!(subcommand_names("get"), Some(vec![]));
-        assert!(subcommand_names("config").unwrap().contains(&"get".to_string()));
+        let all = redis_commands();
+        assert_eq!(all.len(), 240);
+        let config = all.iter().find(|c| c.0 == "config").unwrap();
+        assert!(config.1.iter().any(|(n, cats)| n == "config|get" && cats.contains(&"admin".to_string())));
     }
 
     #[test]

@@ -66,6 +66,19 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Verbatim("txt", Bytes::from(out))
 }
 
+/// Redis tracks at most this many distinct error codes.
+const MAX_ERROR_CODES: usize = 128;
+
+/// Counts an error reply for INFO errorstats (by its first word, as Redis does).
+pub(crate) fn count_error(st: &mut crate::server::state::State, e: &[u8]) {
+    let code = e.split(|&c| c == b' ').next().unwrap_or_default();
+    let code = String::from_utf8_lossy(code).into_owned();
+    let errors = &mut st.stats.errors;
+    if errors.contains_key(&code) || errors.len() < MAX_ERROR_CODES {
+        *errors.entry(code).or_default() += 1;
+    }
+}
+
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b < 1024.0 {
@@ -293,11 +306,11 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
                 "tracking_total_items:0",
                 "tracking_total_prefixes:0",
                 "unexpected_error_replies:0",
-                "total_error_replies:0",
-                "dump_payload_sanitizations:0",
             ] {
                 w(f.into());
             }
+            w(format!("total_error_replies:{}", s.errors.values().sum::<u64>()));
+            w("dump_payload_sanitizations:0".into());
             w(format!("total_reads_processed:{}", s.commands_processed));
             w(format!("total_writes_processed:{}", s.commands_processed));
             for f in [
@@ -339,7 +352,12 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         }
         "modules" => w("# Modules".into()),
         "commandstats" => w("# Commandstats".into()),
-        "errorstats" => w("# Errorstats".into()),
+        "errorstats" => {
+            w("# Errorstats".into());
+            for (code, n) in &st.stats.errors {
+                w(format!("errorstat_{code}:count={n}"));
+            }
+        }
         "latencystats" => w("# Latencystats".into()),
         "cluster" => {
             w("# Cluster".into());

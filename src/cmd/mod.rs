@@ -197,6 +197,9 @@ impl Ctx<'_> {
 /// then decide whether its reply (errors included) is sent.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let reply = dispatch_checked(ctx, args);
+    if let Reply::Error(e) = &reply {
+        info::count_error(ctx.st, e);
+    }
     client::filter_reply(ctx.conn, reply)
 }
 
