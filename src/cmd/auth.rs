@@ -1,24 +1,33 @@
-//! Authentication: `requirepass` for the default user.
+//! Authentication against the ACL users (`requirepass` is the default user's password).
 
 use bytes::Bytes;
 
 use super::Ctx;
 use crate::protocol::Reply;
+use crate::server::config::Config;
 
-/// Checks credentials and marks the connection authenticated, or returns
-/// Redis's WRONGPASS error.
+/// Checks credentials and marks the connection authenticated as `user`, or
+/// returns Redis's WRONGPASS error (also for unknown and disabled users).
 pub(crate) fn check(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let ok = user == b"default"
-        && match ctx.st.config.requirepass() {
-            // With no password the default user is `nopass`: any password works.
-            None => true,
-            Some(pw) => pw.as_bytes() == pass,
-        };
-    if ok {
+    if super::acl::authenticate(&ctx.st.config, user, pass) {
         ctx.conn.authenticated = true;
         ctx.conn.user = Bytes::copy_from_slice(user);
+        if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+            c.user = Bytes::copy_from_slice(user);
+        }
         Ok(())
     } else {
         Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))
     }
+}
+
+/// Whether a new (or RESET) connection is logged in as the default user
+/// without AUTH: the default user is `on` and `nopass`.
+pub(crate) fn default_user_autoauth(cfg: &Config) -> bool {
+    cfg.acl.default_autoauth().unwrap_or_else(|| cfg.requirepass().is_none())
+}
+
+/// Whether the default user has no password (`AUTH <password>` is then an error).
+pub(crate) fn default_user_nopass(cfg: &Config) -> bool {
+    super::acl::default_nopass(cfg)
 }

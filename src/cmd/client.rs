@@ -1,14 +1,443 @@
-//! CLIENT subcommands.
+//! CLIENT subcommands: ID, SETNAME, GETNAME, SETINFO, INFO, LIST, KILL,
+//! NO-EVICT, NO-TOUCH, REPLY, HELP.
+//!
+//! SETINFO and NO-TOUCH are Redis 7.2 subcommands (7.0 lacks them) that
+//! clients send on connect; they behave as in 7.2. KILL's MAXAGE filter is
+//! 7.4's. PAUSE/UNPAUSE and the tracking subcommands are not implemented.
+
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::server::help_reply;
+use super::util::{eq_ic, parse_i64, syntax_error};
+use super::{cmd, CommandSpec, ConnState, Ctx};
 use crate::protocol::Reply;
+use crate::server::state::ClientInfo;
+
+const CONN: &[&str] = &["noscript", "loading", "stale"];
+const CONN_ACL: &[&str] = &["slow", "connection"];
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous", "connection"];
+
+const CLIENT_SUBS: &[CommandSpec] = &[
+    cmd("client|help", 2, &["loading", "stale"], (0, 0, 0), CONN_ACL, help),
+    cmd("client|getname", 2, CONN, (0, 0, 0), CONN_ACL, getname),
+    cmd("client|kill", -3, ADMIN, (0, 0, 0), ADMIN_ACL, kill),
+    cmd("client|list", -2, ADMIN, (0, 0, 0), ADMIN_ACL, list),
+    cmd("client|id", 2, CONN, (0, 0, 0), CONN_ACL, id),
+    cmd("client|no-evict", 3, ADMIN, (0, 0, 0), ADMIN_ACL, no_evict),
+    cmd("client|no-touch", 3, &["noscript", "loading", "stale"], (0, 0, 0), CONN_ACL, no_touch),
+    cmd("client|info", 2, CONN, (0, 0, 0), CONN_ACL, info),
+    cmd("client|setname", 3, CONN, (0, 0, 0), CONN_ACL, setname),
+    cmd("client|setinfo", 4, CONN, (0, 0, 0), CONN_ACL, setinfo),
+    cmd("client|reply", 3, CONN, (0, 0, 0), CONN_ACL, reply),
+];
+
+pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
+    name: "client",
+    arity: -2,
+    flags: &[],
+    keys: (0, 0, 0),
+    acl: &["slow"],
+    handler: help,
+    subcommands: CLIENT_SUBS,
+}];
 
 /// Redis refuses connection names with spaces, newlines or other
 /// non-printable characters.
 pub(crate) fn validate_name(name: &Bytes) -> Result<(), Reply> {
-    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+    if !printable(name) {
         return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
     }
     Ok(())
+}
+
+fn printable(b: &[u8]) -> bool {
+    b.iter().all(|c| (b'!'..=b'~').contains(c))
+}
+
+/// CLIENT REPLY states kept in `ConnState::reply_mode`.
+pub(crate) const REPLY_ON: u8 = 0;
+const REPLY_OFF: u8 = 1;
+/// Set by CLIENT REPLY SKIP; becomes [`REPLY_SKIP`] once SKIP itself is done.
+const REPLY_SKIP_NEXT: u8 = 2;
+const REPLY_SKIP: u8 = 3;
+
+/// Applies CLIENT REPLY to a command's reply (called by `dispatch` after every command).
+pub(crate) fn filter_reply(conn: &mut ConnState, reply: Reply) -> Reply {
+    match conn.reply_mode {
+        REPLY_OFF => Reply::None,
+        REPLY_SKIP_NEXT => {
+            conn.reply_mode = REPLY_SKIP;
+            Reply::None
+        }
+        REPLY_SKIP => {
+            conn.reply_mode = REPLY_ON;
+            Reply::None
+        }
+        _ => reply,
+    }
+}
+
+/// RESET turns replies back on.
+pub(crate) fn reset_reply_mode(ctx: &mut Ctx<'_>) {
+    ctx.conn.reply_mode = REPLY_ON;
+}
+
+fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    help_reply(&[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}
+
+fn id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Int(ctx.conn.id as i64)
+}
+
+fn getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    match ctx.st.clients.get(&ctx.conn.id) {
+        Some(c) if !c.name.is_empty() => Reply::Bulk(c.name.clone()),
+        _ => Reply::Nil,
+    }
+}
+
+fn setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if let Err(e) = validate_name(&args[2]) {
+        return e;
+    }
+    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        c.name = args[2].clone();
+    }
+    Reply::ok()
+}
+
+fn setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let attr = String::from_utf8_lossy(&args[2]).into_owned();
+    let lib_name = eq_ic(&args[2], "lib-name");
+    if !lib_name && !eq_ic(&args[2], "lib-ver") {
+        return Reply::error(format!("ERR Unrecognized option '{attr}'"));
+    }
+    if !printable(&args[3]) {
+        return Reply::error(format!("ERR {attr} cannot contain spaces, newlines or special characters."));
+    }
+    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        if lib_name {
+            c.lib_name = args[3].clone();
+        } else {
+            c.lib_ver = args[3].clone();
+        }
+    }
+    Reply::ok()
+}
+
+fn on_off(arg: &[u8]) -> Option<bool> {
+    if eq_ic(arg, "on") {
+        Some(true)
+    } else if eq_ic(arg, "off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(on) = on_off(&args[2]) else { return syntax_error() };
+    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        c.no_evict = on;
+    }
+    Reply::ok()
+}
+
+fn no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(on) = on_off(&args[2]) else { return syntax_error() };
+    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        c.no_touch = on;
+    }
+    Reply::ok()
+}
+
+fn reply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if eq_ic(&args[2], "on") {
+        ctx.conn.reply_mode = REPLY_ON;
+        Reply::ok()
+    } else if eq_ic(&args[2], "off") {
+        ctx.conn.reply_mode = REPLY_OFF;
+        Reply::None
+    } else if eq_ic(&args[2], "skip") {
+        if ctx.conn.reply_mode != REPLY_OFF {
+            ctx.conn.reply_mode = REPLY_SKIP_NEXT;
+        }
+        Reply::None
+    } else {
+        syntax_error()
+    }
+}
+
+/// Client kinds for the TYPE filters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Master,
+    PubSub,
+}
+
+fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
+    let s = String::from_utf8_lossy(arg).to_ascii_lowercase();
+    match s.as_str() {
+        "normal" => Ok(ClientType::Normal),
+        "slave" | "replica" => Ok(ClientType::Replica),
+        "master" => Ok(ClientType::Master),
+        "pubsub" => Ok(ClientType::PubSub),
+        _ => Err(Reply::error(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(arg)))),
+    }
+}
+
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.sub + c.psub + c.ssub > 0 {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its order.
+fn line(c: &ClientInfo, now: Instant) -> String {
+    let mut flags = String::new();
+    if c.sub + c.psub + c.ssub > 0 {
+        flags.push('P');
+    }
+    if c.multi >= 0 {
+        flags.push('x');
+    }
+    if c.unix {
+        flags.push('U');
+    }
+    if c.no_evict {
+        flags.push('e');
+    }
+    if c.no_touch {
+        flags.push('T');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
+         qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 \
+         events=r cmd={} user={} redir=-1 resp={}\n",
+        c.id,
+        c.peer,
+        c.local,
+        c.fd,
+        String::from_utf8_lossy(&c.name),
+        now.duration_since(c.created).as_secs(),
+        now.duration_since(c.last_interaction).as_secs(),
+        flags,
+        c.db,
+        c.sub,
+        c.psub,
+        c.ssub,
+        c.multi,
+        c.last_cmd,
+        String::from_utf8_lossy(&c.user),
+        c.resp
+    )
+}
+
+fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let text = ctx.st.clients.get(&ctx.conn.id).map(|c| line(c, Instant::now())).unwrap_or_default();
+    Reply::Verbatim("txt", Bytes::from(text))
+}
+
+fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut ty: Option<ClientType> = None;
+    let mut ids: Option<Vec<u64>> = None;
+    if args.len() == 4 && eq_ic(&args[2], "type") {
+        ty = Some(match client_type(&args[3]) {
+            Ok(t) => t,
+            Err(e) => return e,
+        });
+    } else if args.len() > 3 && eq_ic(&args[2], "id") {
+        let mut v = Vec::new();
+        for a in &args[3..] {
+            match parse_i64(a) {
+                Some(n) if n > 0 => v.push(n as u64),
+                _ => return Reply::error("ERR Invalid client ID"),
+            }
+        }
+        ids = Some(v);
+    } else if args.len() != 2 {
+        return syntax_error();
+    }
+    let now = Instant::now();
+    let mut text = String::new();
+    match ids {
+        Some(ids) => {
+            for id in ids {
+                if let Some(c) = ctx.st.clients.get(&id) {
+                    text.push_str(&line(c, now));
+                }
+            }
+        }
+        None => {
+            for c in ctx.st.clients.values() {
+                if ty.is_none_or(|t| t == type_of(c)) {
+                    text.push_str(&line(c, now));
+                }
+            }
+        }
+    }
+    Reply::Verbatim("txt", Bytes::from(text))
+}
+
+/// CLIENT KILL's filters; every one given must match.
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    ty: Option<ClientType>,
+    addr: Option<Bytes>,
+    laddr: Option<Bytes>,
+    user: Option<Bytes>,
+    max_age: Option<u64>,
+    skipme: bool,
+}
+
+fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() == 3 {
+        // The old form: CLIENT KILL ip:port, replying +OK or an error.
+        let target = args[2].clone();
+        let found = ctx.st.clients.values().find(|c| c.peer.as_bytes() == target.as_ref()).map(|c| c.id);
+        return match found {
+            Some(id) => {
+                kill_one(ctx, id);
+                Reply::ok()
+            }
+            None => Reply::error("ERR No such client"),
+        };
+    }
+    let mut f = KillFilter { skipme: true, ..Default::default() };
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return syntax_error();
+        }
+        let (opt, val) = (&args[i], &args[i + 1]);
+        if eq_ic(opt, "id") {
+            match parse_i64(val) {
+                Some(n) if n > 0 => f.id = Some(n as u64),
+                _ => return Reply::error("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ic(opt, "type") {
+            f.ty = Some(match client_type(val) {
+                Ok(t) => t,
+                Err(e) => return e,
+            });
+        } else if eq_ic(opt, "addr") {
+            f.addr = Some(val.clone());
+        } else if eq_ic(opt, "laddr") {
+            f.laddr = Some(val.clone());
+        } else if eq_ic(opt, "user") {
+            let name = String::from_utf8_lossy(val).into_owned();
+            let exists = name == "default" || super::acl::user_exists(&ctx.st.config, &name);
+            if !exists {
+                return Reply::error(format!("ERR No such user '{name}'"));
+            }
+            f.user = Some(val.clone());
+        } else if eq_ic(opt, "skipme") {
+            f.skipme = match () {
+                _ if eq_ic(val, "yes") => true,
+                _ if eq_ic(val, "no") => false,
+                _ => return syntax_error(),
+            };
+        } else if eq_ic(opt, "maxage") {
+            match parse_i64(val) {
+                Some(n) if n >= 0 => f.max_age = Some(n as u64),
+                _ => return syntax_error(),
+            }
+        } else {
+            return syntax_error();
+        }
+        i += 2;
+    }
+    let now = Instant::now();
+    let me = ctx.conn.id;
+    let victims: Vec<u64> = ctx
+        .st
+        .clients
+        .values()
+        .filter(|c| {
+            f.id.is_none_or(|id| c.id == id)
+                && f.ty.is_none_or(|t| t == type_of(c))
+                && f.addr.as_ref().is_none_or(|a| c.peer.as_bytes() == a.as_ref())
+                && f.laddr.as_ref().is_none_or(|a| c.local.as_bytes() == a.as_ref())
+                && f.user.as_ref().is_none_or(|u| c.user.as_ref() == u.as_ref())
+                && f.max_age.is_none_or(|m| now.duration_since(c.created).as_secs() >= m)
+                && !(f.skipme && c.id == me)
+        })
+        .map(|c| c.id)
+        .collect();
+    for &id in &victims {
+        kill_one(ctx, id);
+    }
+    Reply::Int(victims.len() as i64)
+}
+
+/// Closes client `id`: the current connection after its reply, any other at once.
+fn kill_one(ctx: &mut Ctx<'_>, id: u64) {
+    if id == ctx.conn.id {
+        ctx.conn.effects.close = true;
+    }
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.killed = true;
+        c.kill.notify_one();
+    }
 }

@@ -1,4 +1,4 @@
-//! Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH.
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, SWAPDB, HELLO, AUTH.
 
 use bytes::Bytes;
 
@@ -34,6 +34,15 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         auth,
     ),
     cmd("select", 2, &["loading", "stale", "fast"], (0, 0, 0), &["fast", "connection"], select),
+    cmd(
+        "reset",
+        1,
+        &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"],
+        (0, 0, 0),
+        &["fast", "connection"],
+        reset,
+    ),
+    cmd("swapdb", 3, &["write", "fast"], (0, 0, 0), &["keyspace", "write", "fast", "dangerous"], swapdb),
 ];
 
 fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -69,7 +78,6 @@ fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
 
 fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut i = 1;
     let mut proto = ctx.conn.resp;
     if args.len() >= 2 {
         match super::util::parse_i64(&args[1]) {
@@ -77,34 +85,32 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
             None => return Reply::error("ERR Protocol version is not an integer or out of range"),
         }
-        i = 2;
     }
-    let mut auth: Option<(Bytes, Bytes)> = None;
+    // Options act in order, as in Redis: an AUTH before a bad SETNAME
+    // still authenticates the connection.
     let mut name: Option<Bytes> = None;
+    let mut i = 2;
     while i < args.len() {
         let more = args.len() - i - 1;
         if super::util::eq_ic(&args[i], "auth") && more >= 2 {
-            auth = Some((args[i + 1].clone(), args[i + 2].clone()));
+            if let Err(e) = super::auth::check(ctx, &args[i + 1], &args[i + 2]) {
+                return e;
+            }
             i += 3;
         } else if super::util::eq_ic(&args[i], "setname") && more >= 1 {
+            if let Err(e) = super::client::validate_name(&args[i + 1]) {
+                return e;
+            }
             name = Some(args[i + 1].clone());
             i += 2;
         } else {
             return Reply::error(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i])));
         }
     }
-    if let Some((user, pass)) = auth {
-        if let Err(e) = super::auth::check(ctx, &user, &pass) {
-            return e;
-        }
-    }
     if !ctx.conn.authenticated {
-        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
-        if let Err(e) = super::client::validate_name(&n) {
-            return e;
-        }
         if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
             c.name = n;
         }
@@ -124,13 +130,72 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ])
 }
 
+/// RESET: the connection goes back to the state of a fresh one.
+///
+/// Transaction and subscription state belong to the MULTI and pub/sub code,
+/// which clear their own parts of `ConnState`/`ClientInfo`.
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let id = ctx.conn.id;
+    ctx.st.dirty_clients.remove(&id);
+    ctx.st.watchers.retain(|_, ids| {
+        ids.retain(|c| *c != id);
+        !ids.is_empty()
+    });
+    ctx.conn.resp = 2;
+    ctx.conn.db = 0;
+    ctx.conn.user = Bytes::from_static(b"default");
+    ctx.conn.authenticated = super::auth::default_user_autoauth(&ctx.st.config);
+    if let Some(c) = ctx.st.clients.get_mut(&id) {
+        c.resp = 2;
+        c.db = 0;
+        c.name = Bytes::new();
+        c.user = Bytes::from_static(b"default");
+        c.no_evict = false;
+        c.no_touch = false;
+    }
+    super::client::reset_reply_mode(ctx);
+    Reply::status("RESET")
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(a) = super::util::parse_i64(&args[1]) else {
+        return Reply::error("ERR invalid first DB index");
+    };
+    let Some(b) = super::util::parse_i64(&args[2]) else {
+        return Reply::error("ERR invalid second DB index");
+    };
+    let n = ctx.st.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Reply::error("ERR DB index is out of range");
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        ctx.st.dbs.swap(a, b);
+        // WATCHed keys in either db now see different data.
+        ctx.st.signal_flushed(Some(a));
+        ctx.st.signal_flushed(Some(b));
+        // Clients blocked on keys that now exist in the swapped-in db may proceed.
+        for db in [a, b] {
+            let keys: Vec<Bytes> = ctx.st.dbs[db]
+                .iter()
+                .filter(|(_, e)| matches!(e.value.type_name(), "list" | "zset"))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in keys {
+                ctx.st.signal_ready(db, &k);
+            }
+        }
+    }
+    Reply::ok()
+}
+
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (user, pass) = match args.len() {
         2 => (Bytes::from_static(b"default"), args[1].clone()),
         3 => (args[1].clone(), args[2].clone()),
         _ => return super::util::syntax_error(),
     };
-    if args.len() == 2 && ctx.st.config.requirepass().is_none() {
+    if args.len() == 2 && super::auth::default_user_nopass(&ctx.st.config) {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     match super::auth::check(ctx, &user, &pass) {

@@ -13,10 +13,13 @@
 //! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
 //! - delete an aggregate that became empty.
 
+pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod client;
+pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod hashes;
+pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod pubsub;
@@ -70,9 +73,12 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 10] {
+fn groups() -> [&'static [CommandSpec]; 13] {
     [
         connection::COMMANDS,
+        client::COMMANDS,
+        command::COMMANDS,
+        acl::COMMANDS,
         server::COMMANDS,
         strings::COMMANDS,
         keys::COMMANDS,
@@ -151,6 +157,8 @@ pub(crate) struct ConnState {
     /// True while EXEC runs this connection's queued commands: blocking
     /// commands must then reply at once instead of blocking, as in Redis.
     pub in_exec: bool,
+    /// CLIENT REPLY state (see `client::filter_reply`).
+    pub reply_mode: u8,
 }
 
 impl ConnState {
@@ -163,6 +171,7 @@ impl ConnState {
             user: Bytes::from_static(b"default"),
             effects: Effects::default(),
             in_exec: false,
+            reply_mode: client::REPLY_ON,
         }
     }
 }
@@ -184,8 +193,17 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs one command with Redis's pre-execution checks.
+/// Runs one command with Redis's pre-execution checks; CLIENT REPLY OFF/SKIP
+/// then decide whether its reply (errors included) is sent.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let reply = dispatch_checked(ctx, args);
+    if let Reply::Error(e) = &reply {
+        info::count_error(ctx.st, e);
+    }
+    client::filter_reply(ctx.conn, reply)
+}
+
+fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let st = &mut *ctx.st;
     st.stats.commands_processed += 1;
     if st.record_commands {
@@ -207,6 +225,9 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if !ctx.conn.authenticated && !spec.has_flag("no_auth") {
         return Reply::error("NOAUTH Authentication required.");
+    }
+    if let Err(e) = acl::check_permissions(ctx, spec, args) {
+        return e;
     }
     if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
         info.last_cmd = spec.name.to_string();

@@ -1,38 +1,89 @@
-//! CONFIG parameters: every parameter Redis 7.0 has, with its default.
+//! CONFIG parameters: every parameter `CONFIG GET *` of a stock Redis
+//! 7.0.15 returns, with its default and the way CONFIG SET validates it.
+//!
+//! The table between the GENERATED markers comes from a real server
+//! (`fixtures/config/generate.py`). The fake overrides a few defaults to
+//! describe itself rather than a stock install: `port` (the bound port),
+//! `unixsocket` (when one is requested), `dir` (the process's working
+//! directory), `save` (empty: the fake never persists) and
+//! `enable-debug-command` (`local`: DEBUG SLEEP works from local
+//! connections, which every connection to the fake is).
 
 use std::collections::BTreeMap;
+
+/// How CONFIG SET validates a parameter (learned from a real server).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// Any string.
+    Str,
+    /// `yes` or `no`.
+    Bool,
+    /// An integer (Redis's string2ll) within a range.
+    Int { min: i128, max: i128 },
+    /// A memory value (`1gb`, `10k`, plain bytes) within a range.
+    Mem { min: i128, max: i128 },
+    /// A memory value or a percentage (`maxmemory-clients`).
+    MemPct,
+    /// One of these words.
+    Enum(&'static [&'static str]),
+    /// Several of these words, space separated.
+    Flags(&'static [&'static str]),
+    /// A parameter with its own syntax, validated by name.
+    Special,
+}
+
+/// Whether CONFIG SET may change a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mutability {
+    Mutable,
+    /// Only settable in the config file or on the command line.
+    Immutable,
+    /// Refused while `enable-protected-configs` is `no` (the default).
+    Protected,
+}
+
+/// One CONFIG parameter.
+#[derive(Debug)]
+pub(crate) struct Param {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: Kind,
+    pub mutability: Mutability,
+    /// The other name of the same setting (`slave-read-only` for `replica-read-only`), or "".
+    pub alias: &'static str,
+}
 
 /// Server configuration as CONFIG GET/SET sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// Parameter name -> value, as CONFIG GET prints it.
+    /// Parameter name -> value, as CONFIG GET prints it (aliases hold a copy).
     pub params: BTreeMap<String, String>,
-    /// Parsed `notify-keyspace-events` flags (empty = off).
+    /// `notify-keyspace-events` expanded for the notification code: the
+    /// class characters (`g $ l s h z x e t d m n`, with `A` already
+    /// expanded) plus `K` and/or `E`. Empty when no event can be delivered
+    /// (no class, or neither `K` nor `E`), which turns notifications off.
     pub notify_flags: String,
+    /// ACL users; the default user follows `requirepass` until ACL SETUSER changes it.
+    pub acl: crate::cmd::acl::Users,
 }
-
-/// Redis 7.0 parameters and defaults (name, default). Filled from
-/// `CONFIG GET *` of a stock redis-server 7.0.
-pub(crate) const DEFAULTS: &[(&str, &str)] = &[
-    ("bind", "* -::*"),
-    ("databases", "16"),
-    ("maxclients", "10000"),
-    ("notify-keyspace-events", ""),
-    ("port", "6379"),
-    ("proto-max-bulk-len", "536870912"),
-    ("requirepass", ""),
-    ("save", ""),
-    ("appendonly", "no"),
-    ("timeout", "0"),
-];
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            params: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            notify_flags: String::new(),
-        }
+        let mut params: BTreeMap<String, String> =
+            PARAMS.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
+        params.insert("port".into(), "6379".into());
+        params.insert("save".into(), String::new());
+        params.insert("enable-debug-command".into(), "local".into());
+        let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());
+        params.insert("dir".into(), dir);
+        Config { params, notify_flags: String::new(), acl: Default::default() }
     }
+}
+
+/// Finds a parameter by name, case-insensitively.
+pub(crate) fn param(name: &str) -> Option<&'static Param> {
+    let lower = name.to_ascii_lowercase();
+    PARAMS.binary_search_by(|p| p.name.cmp(lower.as_str())).ok().map(|i| &PARAMS[i])
 }
 
 impl Config {
@@ -41,13 +92,1319 @@ impl Config {
         self.params.get(name).map(String::as_str)
     }
 
-    /// The password clients must AUTH with, if any.
+    /// The password clients must AUTH with, if any. `Some("")` when the
+    /// default user was changed (ACL SETUSER) so that it needs AUTH but has
+    /// no password `requirepass` knows of.
     pub(crate) fn requirepass(&self) -> Option<&str> {
-        self.get("requirepass").filter(|p| !p.is_empty())
+        let pw = self.get("requirepass").filter(|p| !p.is_empty());
+        match self.acl.default_autoauth() {
+            None => pw,
+            Some(true) => None,
+            Some(false) => Some(pw.unwrap_or("")),
+        }
     }
 
     /// `proto-max-bulk-len` as a number.
     pub(crate) fn max_bulk_len(&self) -> u64 {
         self.get("proto-max-bulk-len").and_then(|v| v.parse().ok()).unwrap_or(512 * 1024 * 1024)
+    }
+
+    /// Validates `value` for `p` and returns the value CONFIG GET will print
+    /// afterwards, or the reason Redis gives (the text after
+    /// `possibly related to argument 'x' - `).
+    pub(crate) fn normalize(&self, p: &Param, value: &[u8]) -> Result<String, String> {
+        let v = String::from_utf8_lossy(value).into_owned();
+        match p.kind {
+            Kind::Str => Ok(v),
+            Kind::Bool => {
+                if v.eq_ignore_ascii_case("yes") {
+                    Ok("yes".into())
+                } else if v.eq_ignore_ascii_case("no") {
+                    Ok("no".into())
+                } else {
+                    Err("argument must be 'yes' or 'no'".into())
+                }
+            }
+            Kind::Int { min, max } => {
+                let n = parse_ll(&v).ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+                in_range(n as i128, min, max).map(|n| n.to_string())
+            }
+            Kind::Mem { min, max } => {
+                let n = parse_memory(&v).ok_or_else(|| "argument must be a memory value".to_string())?;
+                in_range(n as i128, min, max).map(|n| n.to_string())
+            }
+            Kind::MemPct => {
+                if let Some(pct) = v.strip_suffix('%') {
+                    match parse_ll(pct) {
+                        Some(n) if n > 100 => Err("percentage argument must be less or equal to 100".into()),
+                        Some(n) if n >= 0 => Ok(if n == 0 { "0".into() } else { format!("{n}%") }),
+                        _ => Err("argument must be a memory or percent value".into()),
+                    }
+                } else {
+                    let n = parse_memory(&v).ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+                    if n > i64::MAX as u64 {
+                        return Err(format!("argument must be between 0 and {} inclusive", i64::MAX));
+                    }
+                    Ok(n.to_string())
+                }
+            }
+            Kind::Enum(opts) => opts
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(&v))
+                .map(|o| o.to_string())
+                .ok_or_else(|| format!("argument(s) must be one of the following: {}", opts.join(", "))),
+            Kind::Flags(opts) => normalize_flags(&v, opts),
+            Kind::Special => self.normalize_special(p.name, &v),
+        }
+    }
+
+    fn normalize_special(&self, name: &str, v: &str) -> Result<String, String> {
+        match name {
+            "notify-keyspace-events" => {
+                let flags = parse_notify(v)
+                    .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+                Ok(notify_to_string(flags))
+            }
+            "save" => normalize_save(v).ok_or_else(|| "Invalid save parameters".to_string()),
+            "oom-score-adj-values" => {
+                let parts: Vec<&str> = v.split(' ').collect();
+                if parts.len() != 3 {
+                    return Err("wrong number of arguments".into());
+                }
+                let mut out = Vec::new();
+                for part in parts {
+                    match parse_ll(part) {
+                        Some(n) if (-2000..=2000).contains(&n) => out.push(n.to_string()),
+                        _ => {
+                            return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into())
+                        }
+                    }
+                }
+                Ok(out.join(" "))
+            }
+            "latency-tracking-info-percentiles" => {
+                let mut out = Vec::new();
+                for part in v.split(' ').filter(|s| !s.is_empty()) {
+                    let f: f64 = part
+                        .parse()
+                        .ok()
+                        .filter(|f: &f64| f.is_finite())
+                        .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+                    if !(0.0..=100.0).contains(&f) {
+                        return Err(
+                            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into()
+                        );
+                    }
+                    let s = format!("{f:.6}");
+                    out.push(s.trim_end_matches('0').trim_end_matches('.').to_string());
+                }
+                Ok(out.join(" "))
+            }
+            "client-output-buffer-limit" => self.normalize_obuf(v),
+            // `bind`: the fake keeps its listening socket; it records the value only.
+            _ => Ok(v.to_string()),
+        }
+    }
+
+    fn normalize_obuf(&self, v: &str) -> Result<String, String> {
+        let parts: Vec<&str> = v.split(' ').filter(|s| !s.is_empty()).collect();
+        if !parts.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let current = self.get("client-output-buffer-limit").unwrap_or_default();
+        let cur: Vec<&str> = current.split(' ').collect();
+        // [normal, slave, pubsub] x [hard, soft, seconds]
+        let mut classes: Vec<[String; 3]> = cur
+            .chunks(4)
+            .map(|c| [c.get(1), c.get(2), c.get(3)].map(|x| x.copied().unwrap_or("0").to_string()))
+            .collect();
+        classes.resize(3, ["0".into(), "0".into(), "0".into()]);
+        for chunk in parts.chunks(4) {
+            let idx = match chunk[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "slave" | "replica" => 1,
+                "pubsub" => 2,
+                _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            };
+            let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+            let hard = parse_memory(chunk[1]).ok_or_else(bad)?;
+            let soft = parse_memory(chunk[2]).ok_or_else(bad)?;
+            let secs = parse_ll(chunk[3]).filter(|s| *s >= 0).ok_or_else(bad)?;
+            classes[idx] = [hard.to_string(), soft.to_string(), secs.to_string()];
+        }
+        let names = ["normal", "slave", "pubsub"];
+        Ok(names
+            .iter()
+            .zip(&classes)
+            .map(|(n, c)| format!("{n} {} {} {}", c[0], c[1], c[2]))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// Stores an already normalized value under `p` and its alias, keeping
+    /// derived state (`notify_flags`) in step.
+    pub(crate) fn store(&mut self, p: &Param, value: String) {
+        if p.name == "requirepass" {
+            self.acl.set_requirepass(&value);
+        }
+        if p.name == "notify-keyspace-events" {
+            self.notify_flags = parse_notify(&value).map(expand_notify).unwrap_or_default();
+        }
+        if !p.alias.is_empty() {
+            self.params.insert(p.alias.to_string(), value.clone());
+        }
+        self.params.insert(p.name.to_string(), value);
+    }
+}
+
+fn in_range(n: i128, min: i128, max: i128) -> Result<i128, String> {
+    if n < min || n > max {
+        Err(format!("argument must be between {min} and {max} inclusive"))
+    } else {
+        Ok(n)
+    }
+}
+
+/// Redis's string2ll: no spaces, no '+', no leading zeros.
+fn parse_ll(s: &str) -> Option<i64> {
+    crate::cmd::util::parse_i64(s.as_bytes())
+}
+
+/// Redis's memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb,
+/// case-insensitive; k = 1000, kb = 1024). Like Redis, a number too large
+/// saturates and the unit multiplication wraps.
+pub(crate) fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let units: [(&str, u64); 7] = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ];
+    let (digits, mul) =
+        units.iter().find_map(|(u, m)| lower.strip_suffix(u).map(|d| (d, *m))).unwrap_or((lower.as_str(), 1));
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.bytes().fold(0u64, |acc, d| acc.saturating_mul(10).saturating_add((d - b'0') as u64));
+    Some(n.wrapping_mul(mul))
+}
+
+fn normalize_flags(v: &str, opts: &[&str]) -> Result<String, String> {
+    let err = || format!("argument(s) must be one of the following: {}", opts.join(", "));
+    let mut picked = Vec::new();
+    for word in v.split(' ').filter(|w| !w.is_empty()) {
+        let o = opts.iter().find(|o| o.eq_ignore_ascii_case(word)).ok_or_else(err)?;
+        if !picked.contains(o) {
+            picked.push(*o);
+        }
+    }
+    if picked.is_empty() {
+        return Err(err());
+    }
+    if picked.contains(&"save") && picked.contains(&"nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    // Redis prints the flags in its table order.
+    Ok(opts.iter().filter(|o| picked.contains(o)).copied().collect::<Vec<_>>().join(" "))
+}
+
+fn normalize_save(v: &str) -> Option<String> {
+    if v.is_empty() {
+        return Some(String::new());
+    }
+    let parts: Vec<&str> = v.split(' ').collect();
+    if !parts.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        let digits = p.strip_prefix('+').unwrap_or(p);
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        out.push(digits.parse::<i64>().ok()?.to_string());
+    }
+    Some(out.join(" "))
+}
+
+const N_GENERIC: u16 = 1 << 0;
+const N_STRING: u16 = 1 << 1;
+const N_LIST: u16 = 1 << 2;
+const N_SET: u16 = 1 << 3;
+const N_HASH: u16 = 1 << 4;
+const N_ZSET: u16 = 1 << 5;
+const N_EXPIRED: u16 = 1 << 6;
+const N_EVICTED: u16 = 1 << 7;
+const N_STREAM: u16 = 1 << 8;
+const N_MODULE: u16 = 1 << 9;
+const N_NEW: u16 = 1 << 10;
+const N_KEYSPACE: u16 = 1 << 11;
+const N_KEYEVENT: u16 = 1 << 12;
+const N_MISS: u16 = 1 << 13;
+/// Redis's `A`: every class except key-miss and new-key.
+const N_ALL: u16 =
+    N_GENERIC | N_STRING | N_LIST | N_SET | N_HASH | N_ZSET | N_EXPIRED | N_EVICTED | N_STREAM | N_MODULE;
+
+/// Class characters in the order Redis prints them.
+const CLASS_CHARS: [(u16, char); 11] = [
+    (N_GENERIC, 'g'),
+    (N_STRING, '$'),
+    (N_LIST, 'l'),
+    (N_SET, 's'),
+    (N_HASH, 'h'),
+    (N_ZSET, 'z'),
+    (N_EXPIRED, 'x'),
+    (N_EVICTED, 'e'),
+    (N_STREAM, 't'),
+    (N_MODULE, 'd'),
+    (N_NEW, 'n'),
+];
+
+fn parse_notify(v: &str) -> Option<u16> {
+    let mut f = 0;
+    for c in v.chars() {
+        f |= match c {
+            'A' => N_ALL,
+            'K' => N_KEYSPACE,
+            'E' => N_KEYEVENT,
+            'm' => N_MISS,
+            _ => CLASS_CHARS.iter().find(|(_, ch)| *ch == c)?.0,
+        };
+    }
+    Some(f)
+}
+
+fn notify_to_string(f: u16) -> String {
+    let mut s = String::new();
+    if f & N_ALL == N_ALL {
+        // Redis prints `A` alone here, dropping `n` (as 7.0 does).
+        s.push('A');
+    } else {
+        s.extend(CLASS_CHARS.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c));
+    }
+    if f & N_KEYSPACE != 0 {
+        s.push('K');
+    }
+    if f & N_KEYEVENT != 0 {
+        s.push('E');
+    }
+    if f & N_MISS != 0 {
+        s.push('m');
+    }
+    s
+}
+
+fn expand_notify(f: u16) -> String {
+    let classes = f & !(N_KEYSPACE | N_KEYEVENT);
+    if classes == 0 || f & (N_KEYSPACE | N_KEYEVENT) == 0 {
+        return String::new();
+    }
+    let mut s: String = CLASS_CHARS.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect();
+    if f & N_MISS != 0 {
+        s.push('m');
+    }
+    if f & N_KEYSPACE != 0 {
+        s.push('K');
+    }
+    if f & N_KEYEVENT != 0 {
+        s.push('E');
+    }
+    s
+}
+
+// BEGIN GENERATED
+// Generated by fixtures/config/generate.py from redis-server 7.0.15; do not edit.
+pub(crate) const PARAMS: &[Param] = &[
+    Param {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        kind: Kind::Enum(&["allchannels", "resetchannels"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "aclfile", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "acllog-max-len",
+        default: "128",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-cycle-max",
+        default: "25",
+        kind: Kind::Int { min: 1, max: 99 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-cycle-min",
+        default: "1",
+        kind: Kind::Int { min: 1, max: 99 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-ignore-bytes",
+        default: "104857600",
+        kind: Kind::Mem { min: 1, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-max-scan-fields",
+        default: "1000",
+        kind: Kind::Int { min: 1, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-threshold-lower",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 1000 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-defrag-threshold-upper",
+        default: "100",
+        kind: Kind::Int { min: 0, max: 1000 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "active-expire-effort",
+        default: "1",
+        kind: Kind::Int { min: 1, max: 10 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "activedefrag", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "activerehashing", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "always-show-logo", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "aof-disable-auto-gc", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "aof-load-truncated", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "aof-rewrite-incremental-fsync",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "aof-timestamp-enabled",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "aof-use-rdb-preamble",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "aof_rewrite_cpulist", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "appenddirname",
+        default: "appendonlydir",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param {
+        name: "appendfilename",
+        default: "appendonly.aof",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param {
+        name: "appendfsync",
+        default: "everysec",
+        kind: Kind::Enum(&["everysec", "always", "no"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "appendonly", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        default: "67108864",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "auto-aof-rewrite-percentage",
+        default: "100",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "bgsave_cpulist", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "bind", default: "* -::*", kind: Kind::Special, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "bind-source-addr", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "bio_cpulist", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "busy-reply-threshold",
+        default: "5000",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "lua-time-limit",
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        kind: Kind::Special,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        default: "1073741824",
+        kind: Kind::Mem { min: 1048576, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-allow-pubsubshard-when-down",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-allow-reads-when-down",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-allow-replica-migration",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-announce-bus-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-announce-hostname",
+        default: "",
+        kind: Kind::Str,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "cluster-announce-ip", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "cluster-announce-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-announce-tls-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-config-file",
+        default: "nodes.conf",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param { name: "cluster-enabled", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "cluster-link-sendbuf-limit",
+        default: "0",
+        kind: Kind::Mem { min: 0, max: 18446744073709551615 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-migration-barrier",
+        default: "1",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-node-timeout",
+        default: "15000",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "cluster-port", default: "0", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "cluster-preferred-endpoint-type",
+        default: "ip",
+        kind: Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-replica-no-failover",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "cluster-slave-no-failover",
+    },
+    Param {
+        name: "cluster-replica-validity-factor",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "cluster-slave-validity-factor",
+    },
+    Param {
+        name: "cluster-require-full-coverage",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "cluster-slave-no-failover",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "cluster-replica-no-failover",
+    },
+    Param {
+        name: "cluster-slave-validity-factor",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "cluster-replica-validity-factor",
+    },
+    Param { name: "crash-log-enabled", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "crash-memcheck-enabled",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "daemonize", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "databases", default: "16", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "dbfilename", default: "dump.rdb", kind: Kind::Str, mutability: Mutability::Protected, alias: "" },
+    Param { name: "dir", default: "/var/lib/redis", kind: Kind::Str, mutability: Mutability::Protected, alias: "" },
+    Param { name: "disable-thp", default: "yes", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "dynamic-hz", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "enable-debug-command",
+        default: "no",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param {
+        name: "enable-module-command",
+        default: "no",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param {
+        name: "enable-protected-configs",
+        default: "no",
+        kind: Kind::Str,
+        mutability: Mutability::Immutable,
+        alias: "",
+    },
+    Param {
+        name: "hash-max-listpack-entries",
+        default: "512",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "hash-max-ziplist-entries",
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        default: "64",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "hash-max-ziplist-value",
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        default: "512",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "hash-max-listpack-entries",
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        default: "64",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "hash-max-listpack-value",
+    },
+    Param {
+        name: "hll-sparse-max-bytes",
+        default: "3000",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "hz",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "ignore-warnings", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "io-threads", default: "1", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "io-threads-do-reads", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "jemalloc-bg-thread", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "latency-monitor-threshold",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "latency-tracking", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "latency-tracking-info-percentiles",
+        default: "50 99 99.9",
+        kind: Kind::Special,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lazyfree-lazy-eviction",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "lazyfree-lazy-expire", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "lazyfree-lazy-server-del",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lazyfree-lazy-user-del",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lazyfree-lazy-user-flush",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lfu-decay-time",
+        default: "1",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lfu-log-factor",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "list-compress-depth",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "list-max-listpack-size",
+        default: "-2",
+        kind: Kind::Int { min: -2147483648, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "list-max-ziplist-size",
+    },
+    Param {
+        name: "list-max-ziplist-size",
+        default: "-2",
+        kind: Kind::Int { min: -2147483648, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "list-max-listpack-size",
+    },
+    Param { name: "logfile", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "loglevel",
+        default: "notice",
+        kind: Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "lua-time-limit",
+        default: "5000",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "busy-reply-threshold",
+    },
+    Param { name: "masterauth", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "masteruser", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "maxclients",
+        default: "10000",
+        kind: Kind::Int { min: 1, max: 4294967295 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "maxmemory",
+        default: "0",
+        kind: Kind::Mem { min: 0, max: 18446744073709551615 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "maxmemory-clients", default: "0", kind: Kind::MemPct, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "maxmemory-eviction-tenacity",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 100 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "maxmemory-policy",
+        default: "noeviction",
+        kind: Kind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "maxmemory-samples",
+        default: "5",
+        kind: Kind::Int { min: 1, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "min-replicas-max-lag",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "min-slaves-max-lag",
+    },
+    Param {
+        name: "min-replicas-to-write",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "min-slaves-to-write",
+    },
+    Param {
+        name: "min-slaves-max-lag",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "min-replicas-max-lag",
+    },
+    Param {
+        name: "min-slaves-to-write",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "min-replicas-to-write",
+    },
+    Param {
+        name: "no-appendfsync-on-rewrite",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "notify-keyspace-events",
+        default: "",
+        kind: Kind::Special,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "oom-score-adj",
+        default: "no",
+        kind: Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "oom-score-adj-values",
+        default: "0 200 800",
+        kind: Kind::Special,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "pidfile", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "port",
+        default: "6379",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "proc-title-template",
+        default: "{title} {listen-addr} {server-mode}",
+        kind: Kind::Str,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "propagation-error-behavior",
+        default: "ignore",
+        kind: Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "protected-mode", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "proto-max-bulk-len",
+        default: "536870912",
+        kind: Kind::Mem { min: 1048576, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "rdb-del-sync-files", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "rdb-save-incremental-fsync",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "rdbchecksum", default: "yes", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "rdbcompression", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "repl-backlog-size",
+        default: "1048576",
+        kind: Kind::Mem { min: 1, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "repl-backlog-ttl",
+        default: "3600",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "repl-disable-tcp-nodelay",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "repl-diskless-load",
+        default: "disabled",
+        kind: Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "repl-diskless-sync", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "repl-diskless-sync-delay",
+        default: "5",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "repl-diskless-sync-max-replicas",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "repl-ping-replica-period",
+        default: "10",
+        kind: Kind::Int { min: 1, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "repl-ping-slave-period",
+    },
+    Param {
+        name: "repl-ping-slave-period",
+        default: "10",
+        kind: Kind::Int { min: 1, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "repl-ping-replica-period",
+    },
+    Param {
+        name: "repl-timeout",
+        default: "60",
+        kind: Kind::Int { min: 1, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "replica-announce-ip",
+        default: "",
+        kind: Kind::Str,
+        mutability: Mutability::Mutable,
+        alias: "slave-announce-ip",
+    },
+    Param {
+        name: "replica-announce-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "slave-announce-port",
+    },
+    Param { name: "replica-announced", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "replica-ignore-disk-write-errors",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "replica-ignore-maxmemory",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "slave-ignore-maxmemory",
+    },
+    Param {
+        name: "replica-lazy-flush",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "slave-lazy-flush",
+    },
+    Param {
+        name: "replica-priority",
+        default: "100",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "slave-priority",
+    },
+    Param {
+        name: "replica-read-only",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "slave-read-only",
+    },
+    Param {
+        name: "replica-serve-stale-data",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "slave-serve-stale-data",
+    },
+    Param { name: "replicaof", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "requirepass", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "sanitize-dump-payload",
+        default: "no",
+        kind: Kind::Enum(&["no", "yes", "clients"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "save",
+        default: "3600 1 300 100 60 10000",
+        kind: Kind::Special,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "server_cpulist", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "set-max-intset-entries",
+        default: "512",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "set-proc-title", default: "yes", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "shutdown-on-sigint",
+        default: "default",
+        kind: Kind::Flags(&["default", "save", "nosave", "now", "force"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "shutdown-on-sigterm",
+        default: "default",
+        kind: Kind::Flags(&["default", "save", "nosave", "now", "force"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "shutdown-timeout",
+        default: "10",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "slave-announce-ip",
+        default: "",
+        kind: Kind::Str,
+        mutability: Mutability::Mutable,
+        alias: "replica-announce-ip",
+    },
+    Param {
+        name: "slave-announce-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "replica-announce-port",
+    },
+    Param {
+        name: "slave-ignore-maxmemory",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "replica-ignore-maxmemory",
+    },
+    Param {
+        name: "slave-lazy-flush",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "replica-lazy-flush",
+    },
+    Param {
+        name: "slave-priority",
+        default: "100",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "replica-priority",
+    },
+    Param {
+        name: "slave-read-only",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "replica-read-only",
+    },
+    Param {
+        name: "slave-serve-stale-data",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "replica-serve-stale-data",
+    },
+    Param { name: "slaveof", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "slowlog-log-slower-than",
+        default: "10000",
+        kind: Kind::Int { min: -1, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "slowlog-max-len",
+        default: "128",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "socket-mark-id", default: "0", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "stop-writes-on-bgsave-error",
+        default: "yes",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "stream-node-max-bytes",
+        default: "4096",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "stream-node-max-entries",
+        default: "100",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "supervised", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "syslog-enabled", default: "no", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "syslog-facility", default: "local0", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "syslog-ident", default: "redis", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "tcp-backlog", default: "511", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "tcp-keepalive",
+        default: "300",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "timeout",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "tls-auth-clients",
+        default: "yes",
+        kind: Kind::Enum(&["no", "yes", "optional"]),
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "tls-ca-cert-dir", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-ca-cert-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-cert-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-ciphers", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-ciphersuites", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-client-cert-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-client-key-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "tls-client-key-file-pass",
+        default: "",
+        kind: Kind::Str,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "tls-cluster", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-dh-params-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-key-file", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-key-file-pass", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "tls-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "tls-prefer-server-ciphers",
+        default: "no",
+        kind: Kind::Bool,
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "tls-protocols", default: "", kind: Kind::Str, mutability: Mutability::Mutable, alias: "" },
+    Param { name: "tls-replication", default: "no", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "tls-session-cache-size",
+        default: "20480",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param {
+        name: "tls-session-cache-timeout",
+        default: "300",
+        kind: Kind::Int { min: 0, max: 2147483647 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "tls-session-caching", default: "yes", kind: Kind::Bool, mutability: Mutability::Mutable, alias: "" },
+    Param {
+        name: "tracking-table-max-keys",
+        default: "1000000",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "",
+    },
+    Param { name: "unixsocket", default: "", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param { name: "unixsocketperm", default: "0", kind: Kind::Str, mutability: Mutability::Immutable, alias: "" },
+    Param {
+        name: "zset-max-listpack-entries",
+        default: "128",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "zset-max-ziplist-entries",
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        default: "64",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "zset-max-ziplist-value",
+    },
+    Param {
+        name: "zset-max-ziplist-entries",
+        default: "128",
+        kind: Kind::Int { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "zset-max-listpack-entries",
+    },
+    Param {
+        name: "zset-max-ziplist-value",
+        default: "64",
+        kind: Kind::Mem { min: 0, max: 9223372036854775807 },
+        mutability: Mutability::Mutable,
+        alias: "zset-max-listpack-value",
+    },
+];
+// END GENERATED
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_for_binary_search() {
+        assert!(PARAMS.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(param("MAXMEMORY").is_some());
+    }
+
+    #[test]
+    fn notify_forms() {
+        assert_eq!(notify_to_string(parse_notify("KEA").unwrap()), "AKE");
+        assert_eq!(notify_to_string(parse_notify("nmKEg").unwrap()), "gnKEm");
+        assert_eq!(notify_to_string(parse_notify("An").unwrap()), "A");
+        assert_eq!(expand_notify(parse_notify("KA").unwrap()), "g$lshzxetdK");
+        assert_eq!(expand_notify(parse_notify("g").unwrap()), "");
+        assert!(parse_notify("KEq").is_none());
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1K"), Some(1000));
+        assert_eq!(parse_memory("1kB"), Some(1024));
+        assert_eq!(parse_memory("01"), Some(1));
+        assert_eq!(parse_memory("+1"), None);
+        assert_eq!(parse_memory("1 k"), None);
     }
 }

@@ -84,6 +84,8 @@ pub(crate) struct Stats {
     pub total_connections: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Error replies by error code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+    pub errors: BTreeMap<String, u64>,
 }
 
 /// Shared server state; see the module docs for the locking rule.
