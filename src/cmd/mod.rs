@@ -151,6 +151,11 @@ pub(crate) struct ConnState {
     /// True while EXEC runs this connection's queued commands: blocking
     /// commands must then reply at once instead of blocking, as in Redis.
     pub in_exec: bool,
+    /// Set while a blocked command is re-run because this key became ready.
+    /// Redis 7.0 serves a blocked client from the ready key only (not from
+    /// its first non-empty key), and leaves it blocked if that key holds
+    /// another type; handlers consult it through `blocking::candidate_keys`.
+    pub serving_key: Option<Bytes>,
 }
 
 impl ConnState {
@@ -163,6 +168,7 @@ impl ConnState {
             user: Bytes::from_static(b"default"),
             effects: Effects::default(),
             in_exec: false,
+            serving_key: None,
         }
     }
 }

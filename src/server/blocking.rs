@@ -1,0 +1,463 @@
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, ...): who waits on which key,
+//! in which order, and how a waiting client is served, timed out or unblocked.
+//!
+//! A handler that finds nothing to pop sets `ctx.conn.effects.block` and
+//! returns `Reply::None`; the connection then registers itself here with
+//! [`block`] and awaits the [`Waiter`] it gets back. Writes signal keys as
+//! ready (`State::signal_ready`); right after each command, still under the
+//! state lock, [`serve_ready`] re-runs the blocked commands of the clients
+//! waiting on those keys, oldest first, and hands each reply to the waiting
+//! connection through a oneshot channel. Serving inside the lock of the
+//! command that pushed is what makes it atomic, as in Redis: no other
+//! client's command can take the element between the push and the serve.
+//!
+//! Whatever ends a block (served, timeout, CLIENT UNBLOCK, disconnect, kill,
+//! shutdown) goes through [`Blocking::remove`], which clears the client from
+//! every queue it was in.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, watch};
+
+use super::clock::Clock;
+use super::state::State;
+use crate::cmd::util::{eq_ic, parse_f64, parse_i64};
+use crate::cmd::{BlockSpec, CommandSpec, ConnState, Ctx, Handler};
+use crate::protocol::Reply;
+
+/// One blocked client.
+struct Blocked {
+    db: usize,
+    /// Distinct keys it waits on (one queue entry each).
+    keys: Vec<Bytes>,
+    /// The command to re-run when a key is ready.
+    args: Arc<[Bytes]>,
+    handler: Handler,
+    resp: u8,
+    user: Bytes,
+    on_timeout: Reply,
+    wake: oneshot::Sender<Reply>,
+}
+
+/// The blocked clients and, per (db, key), the FIFO of clients waiting on it.
+pub(crate) struct Blocking {
+    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
+    clients: HashMap<u64, Blocked>,
+    /// Number of blocked clients, for waits that must not poll.
+    count: watch::Sender<usize>,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0 }
+    }
+}
+
+impl Blocking {
+    /// Number of blocked clients (INFO's `blocked_clients`).
+    pub(crate) fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Number of keys at least one client waits on (Redis 7.2's `total_blocking_keys`).
+    pub(crate) fn keys_len(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Whether client `id` is blocked (CLIENT LIST flag `b`).
+    pub(crate) fn is_blocked(&self, id: u64) -> bool {
+        self.clients.contains_key(&id)
+    }
+
+    /// Whether some client waits on `key` (signalling it ready is then useful).
+    pub(crate) fn has_waiters(&self, db: usize, key: &Bytes) -> bool {
+        !self.queues.is_empty() && self.queues.contains_key(&(db, key.clone()))
+    }
+
+    /// Follows the number of blocked clients.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<usize> {
+        self.count.subscribe()
+    }
+
+    fn publish(&self) {
+        let n = self.clients.len();
+        self.count.send_if_modified(|c| std::mem::replace(c, n) != n);
+    }
+
+    /// Unregisters a client from every queue; returns its entry if it was blocked.
+    fn remove(&mut self, id: u64) -> Option<Blocked> {
+        let b = self.clients.remove(&id)?;
+        for k in &b.keys {
+            let qk = (b.db, k.clone());
+            if let Some(q) = self.queues.get_mut(&qk) {
+                q.retain(|c| *c != id);
+                if q.is_empty() {
+                    self.queues.remove(&qk);
+                }
+            }
+        }
+        self.publish();
+        Some(b)
+    }
+}
+
+/// What a blocked connection awaits.
+pub(crate) struct Waiter {
+    /// Receives the reply once the client is served or unblocked.
+    pub rx: oneshot::Receiver<Reply>,
+    /// When the timeout reply is due; `None` waits forever.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+/// Registers the connection as blocked on `spec.keys`, behind every client
+/// already waiting on them. Call it under the same lock as the command that
+/// blocked, so that no push can slip in between.
+pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Option<Waiter> {
+    let handler = crate::cmd::lookup(&args[0])?.handler;
+    st.blocking.remove(conn.id);
+    let mut seen = HashSet::new();
+    let keys: Vec<Bytes> = spec.keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
+    for k in &keys {
+        st.blocking.queues.entry((spec.db, k.clone())).or_default().push_back(conn.id);
+    }
+    let (wake, rx) = oneshot::channel();
+    st.blocking.clients.insert(
+        conn.id,
+        Blocked {
+            db: spec.db,
+            keys,
+            args: args.into(),
+            handler,
+            resp: conn.resp,
+            user: conn.user.clone(),
+            on_timeout: spec.on_timeout,
+            wake,
+        },
+    );
+    st.blocking.publish();
+    let deadline = spec.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
+    Some(Waiter { rx, deadline })
+}
+
+/// Serves the clients blocked on every key signalled ready, until no key is
+/// left (serving BLMOVE pushes to its destination, which may serve others).
+///
+/// It ends: a key is only queued while someone waits on it, and a round
+/// that queues new keys has unblocked at least one client.
+pub(crate) fn serve_ready(st: &mut State, clock: &Clock) {
+    while !st.ready_keys.is_empty() {
+        let batch = std::mem::take(&mut st.ready_keys);
+        for (db, key) in batch {
+            serve_key(st, clock, db, key);
+        }
+    }
+}
+
+fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
+    let ids: Vec<u64> = match st.blocking.queues.get(&(db, key.clone())) {
+        Some(q) => q.iter().copied().collect(),
+        None => return,
+    };
+    for id in ids {
+        let now = clock.now_ms();
+        // A deleted key serves nobody; the rest keep their places.
+        if !st.exists(db, &key, now) {
+            break;
+        }
+        let Some(b) = st.blocking.clients.get(&id) else { continue };
+        let (args, handler) = (b.args.clone(), b.handler);
+        let mut conn = ConnState::new(id, true);
+        conn.db = db;
+        conn.resp = b.resp;
+        conn.user = b.user.clone();
+        conn.serving_key = Some(key.clone());
+        let reply = handler(&mut Ctx { st, conn: &mut conn, now, clock }, &args);
+        if conn.effects.block.is_some() || matches!(reply, Reply::None) {
+            // Nothing for it after all: it stays blocked, in its place.
+            continue;
+        }
+        if let Some(b) = st.blocking.remove(id) {
+            let _ = b.wake.send(reply);
+        }
+    }
+}
+
+/// The timeout reply for client `id` if it is still blocked (and unblocks
+/// it); `None` if a reply was already sent through its waiter.
+pub(crate) fn timed_out(st: &mut State, id: u64) -> Option<Reply> {
+    st.blocking.remove(id).map(|b| b.on_timeout)
+}
+
+/// Unblocks `id` when its connection goes away (disconnect, kill, shutdown).
+pub(crate) fn remove_client(st: &mut State, id: u64) {
+    st.blocking.remove(id);
+}
+
+/// Unblocks `id` with its timeout reply, or with the UNBLOCKED error;
+/// returns whether it was blocked (CLIENT UNBLOCK).
+pub(crate) fn unblock(st: &mut State, id: u64, error: bool) -> bool {
+    let Some(b) = st.blocking.remove(id) else { return false };
+    let reply = if error { Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK") } else { b.on_timeout };
+    let _ = b.wake.send(reply);
+    true
+}
+
+/// The keys a blocking command may take from now: all of them on its first
+/// run, only the ready key when it is re-run to be served (Redis 7.0 serves
+/// a blocked client from the key that became ready).
+pub(crate) fn candidate_keys(conn: &ConnState, keys: &[Bytes]) -> Vec<Bytes> {
+    match &conn.serving_key {
+        Some(k) => vec![k.clone()],
+        None => keys.to_vec(),
+    }
+}
+
+/// Ends a blocking command that found nothing: inside EXEC it replies
+/// `in_exec` at once (Redis never blocks a transaction); otherwise it blocks
+/// the connection on `keys`.
+pub(crate) fn block_on(
+    ctx: &mut Ctx<'_>,
+    keys: Vec<Bytes>,
+    timeout: Option<Duration>,
+    on_timeout: Reply,
+    in_exec: Reply,
+) -> Reply {
+    if ctx.conn.in_exec {
+        return in_exec;
+    }
+    ctx.conn.effects.block = Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout });
+    Reply::None
+}
+
+/// Parses a blocking command's timeout in seconds as Redis 7.0 does: a
+/// long double, rounded up to whole milliseconds, 0 meaning forever.
+pub(crate) fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+    let secs = parse_long_double(arg).ok_or_else(|| Reply::error("ERR timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    // Redis casts to long long; a value that does not fit becomes LLONG_MIN on x86.
+    if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    if ms == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_millis(ms as u64)))
+}
+
+/// `strtold` as Redis's string2ld uses it: decimal, exponent, hexadecimal
+/// and `inf` forms; no spaces, no NaN. Values too small for an f64 keep
+/// their sign as the smallest nonzero value, as a long double would keep them.
+fn parse_long_double(b: &[u8]) -> Option<f64> {
+    let (neg, body) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+        let v = parse_hex_float(&body[2..])?;
+        return Some(if neg { -v } else { v });
+    }
+    let v = parse_f64(b)?;
+    if v == 0.0 {
+        let mantissa = b.split(|&c| c == b'e' || c == b'E').next().unwrap_or_default();
+        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+            return Some(if neg { -f64::MIN_POSITIVE } else { f64::MIN_POSITIVE });
+        }
+    }
+    Some(v)
+}
+
+/// The part after `0x` of a C hexadecimal float: digits, an optional
+/// fraction, an optional binary exponent `p[+-]n`.
+fn parse_hex_float(b: &[u8]) -> Option<f64> {
+    let (mant, exp) = match b.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    let mut value = 0.0f64;
+    let mut scale = 0i64;
+    let mut digits = 0;
+    let mut seen_dot = false;
+    for &c in mant {
+        if c == b'.' && !seen_dot {
+            seen_dot = true;
+            continue;
+        }
+        let d = (c as char).to_digit(16)?;
+        value = value * 16.0 + d as f64;
+        if seen_dot {
+            scale -= 4;
+        }
+        digits += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(e) = exp {
+        let e = std::str::from_utf8(e).ok()?;
+        if e.is_empty() || !e.trim_start_matches(['+', '-']).bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let e: i64 = e.parse().unwrap_or(if e.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 });
+        scale = scale.saturating_add(e);
+    }
+    Some(value * 2f64.powf(scale.clamp(-100_000, 100_000) as f64))
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.
+pub(crate) const CLIENT_UNBLOCK: CommandSpec = crate::cmd::cmd(
+    "client|unblock",
+    -3,
+    &["admin", "noscript", "loading", "stale"],
+    (0, 0, 0),
+    &["admin", "slow", "dangerous", "connection"],
+    client_unblock,
+);
+
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+        ));
+    }
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = parse_i64(&args[2]) else { return crate::cmd::util::not_integer() };
+    let unblocked = u64::try_from(id).is_ok_and(|id| unblock(ctx.st, id, error));
+    Reply::Int(unblocked as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::Config;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn state() -> State {
+        State::new(Config::default(), 16, 1, false)
+    }
+
+    fn blpop(st: &mut State, id: u64, keys: &[&str]) -> Waiter {
+        let mut args: Vec<Bytes> = vec![b("BLPOP")];
+        args.extend(keys.iter().map(|k| b(k)));
+        args.push(b("0"));
+        let conn = ConnState::new(id, true);
+        let spec =
+            BlockSpec { db: 0, keys: keys.iter().map(|k| b(k)).collect(), timeout: None, on_timeout: Reply::NilArray };
+        block(st, &conn, &args, spec).expect("BLPOP is a known command")
+    }
+
+    fn run(st: &mut State, clock: &Clock, args: &[&str]) -> Reply {
+        let mut conn = ConnState::new(1000, true);
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        let r = crate::cmd::dispatch(&mut Ctx { st, conn: &mut conn, now: clock.now_ms(), clock }, &args);
+        serve_ready(st, clock);
+        r
+    }
+
+    #[test]
+    fn timeouts_parse_as_redis_7_0() {
+        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
+        assert_eq!(ms("0"), Ok(None));
+        assert_eq!(ms("1"), Ok(Some(1000)));
+        assert_eq!(ms("0.0001"), Ok(Some(1)));
+        assert_eq!(ms("1e-400"), Ok(Some(1)));
+        assert_eq!(ms("-0.0001"), Ok(None));
+        assert_eq!(ms("0x10"), Ok(Some(16000)));
+        assert_eq!(ms("0x1p-1"), Ok(Some(500)));
+        let neg = Err(Reply::error("ERR timeout is negative"));
+        assert_eq!(ms("-1"), neg);
+        assert_eq!(ms("inf"), neg);
+        assert_eq!(ms("1e30"), neg);
+        let bad = Err(Reply::error("ERR timeout is not a float or out of range"));
+        for s in ["", "x", " 1", "1 ", "nan", "0x", "1e", "0xg"] {
+            assert_eq!(ms(s), bad, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn unblock_by_id_replies_and_clears_every_queue() {
+        let mut st = state();
+        let mut w = blpop(&mut st, 7, &["a", "b", "a"]);
+        assert_eq!(st.blocking.len(), 1);
+        assert_eq!(st.blocking.keys_len(), 2);
+        assert!(unblock(&mut st, 7, true));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")));
+        assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
+        assert!(!unblock(&mut st, 7, false));
+
+        let mut w = blpop(&mut st, 8, &["a"]);
+        assert!(unblock(&mut st, 8, false));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::NilArray));
+    }
+
+    #[test]
+    fn client_unblock_handler() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w = blpop(&mut st, 5, &["k"]);
+        let mut conn = ConnState::new(1, true);
+        let mut call = |st: &mut State, args: &[&str]| {
+            let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+            client_unblock(&mut Ctx { st, conn: &mut conn, now: 0, clock: &clock }, &args)
+        };
+        assert_eq!(
+            call(&mut st, &["CLIENT", "UNBLOCK", "5", "bogus"]),
+            Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        );
+        assert_eq!(
+            call(&mut st, &["CLIENT", "UNBLOCK", "x"]),
+            Reply::error("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            call(&mut st, &["CLIENT", "unblock", "5", "timeout", "x"]),
+            Reply::error("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.")
+        );
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "-1"]), Reply::Int(0));
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "5", "TIMEOUT"]), Reply::Int(1));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::NilArray));
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "5"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn ready_key_serves_oldest_first_and_keeps_the_others_queued() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w1 = blpop(&mut st, 1, &["l"]);
+        let mut w2 = blpop(&mut st, 2, &["other", "l"]);
+        let mut w3 = blpop(&mut st, 3, &["l"]);
+        assert_eq!(run(&mut st, &clock, &["RPUSH", "l", "x", "y"]), Reply::Int(2));
+        assert_eq!(w1.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("l"), Reply::bulk("x")])));
+        assert_eq!(w2.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("l"), Reply::bulk("y")])));
+        assert!(w3.rx.try_recv().is_err());
+        assert_eq!(st.blocking.len(), 1);
+        assert_eq!(st.blocking.keys_len(), 1);
+        assert!(st.blocking.is_blocked(3));
+        assert!(st.ready_keys.is_empty());
+        // Nobody waits on "other": pushing it queues nothing.
+        run(&mut st, &clock, &["RPUSH", "other", "z"]);
+        assert!(st.ready_keys.is_empty());
+        remove_client(&mut st, 3);
+        assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
+    }
+
+    #[test]
+    fn timed_out_only_once() {
+        let mut st = state();
+        let _w = blpop(&mut st, 4, &["k"]);
+        assert_eq!(timed_out(&mut st, 4), Some(Reply::NilArray));
+        assert_eq!(timed_out(&mut st, 4), None);
+        assert_eq!(st.blocking.keys_len(), 0);
+    }
+}
