@@ -585,3 +585,74 @@ fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     blmove_generic(ctx, args, false, true, 3)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+
+    fn call(st: &mut State, conn: &mut super::super::ConnState, args: &[&str]) -> Reply {
+        let clock = Clock::real();
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        super::super::dispatch(&mut Ctx { st, conn, now: clock.now_ms(), clock: &clock }, &args)
+    }
+
+    #[test]
+    fn inside_exec_blocking_commands_reply_at_once() {
+        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut conn = super::super::ConnState::new(1, true);
+        conn.in_exec = true;
+        assert_eq!(call(&mut st, &mut conn, &["BLPOP", "q", "0"]), Reply::NilArray);
+        assert_eq!(call(&mut st, &mut conn, &["BRPOP", "q", "r", "0"]), Reply::NilArray);
+        assert_eq!(call(&mut st, &mut conn, &["BLMPOP", "0", "1", "q", "LEFT"]), Reply::NilArray);
+        assert_eq!(call(&mut st, &mut conn, &["BLMOVE", "q", "d", "LEFT", "RIGHT", "0"]), Reply::Nil);
+        assert_eq!(call(&mut st, &mut conn, &["BRPOPLPUSH", "q", "d", "0"]), Reply::Nil);
+        assert!(conn.effects.block.is_none());
+        // Argument errors still come first.
+        assert_eq!(call(&mut st, &mut conn, &["BLPOP", "q", "-1"]), Reply::error("ERR timeout is negative"));
+        call(&mut st, &mut conn, &["RPUSH", "q", "v"]);
+        assert_eq!(
+            call(&mut st, &mut conn, &["BLPOP", "q", "0"]),
+            Reply::Array(vec![Reply::bulk("q"), Reply::bulk("v")])
+        );
+    }
+
+    #[test]
+    fn outside_exec_an_empty_blpop_asks_to_block() {
+        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut conn = super::super::ConnState::new(1, true);
+        conn.db = 3;
+        assert_eq!(call(&mut st, &mut conn, &["BLPOP", "a", "b", "1.5"]), Reply::None);
+        let spec = conn.effects.block.take().expect("blocks");
+        assert_eq!(spec.db, 3);
+        assert_eq!(spec.keys, vec![Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(spec.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(spec.on_timeout, Reply::NilArray);
+    }
+
+    #[test]
+    fn serving_takes_only_the_ready_key_and_skips_other_types() {
+        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut setup = super::super::ConnState::new(1, true);
+        call(&mut st, &mut setup, &["RPUSH", "a", "1"]);
+        call(&mut st, &mut setup, &["RPUSH", "b", "2"]);
+        call(&mut st, &mut setup, &["SET", "s", "x"]);
+        let mut conn = super::super::ConnState::new(2, true);
+        conn.serving_key = Some(Bytes::from("b"));
+        assert_eq!(
+            call(&mut st, &mut conn, &["BLPOP", "a", "b", "0"]),
+            Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")])
+        );
+        // A ready key of another type leaves the client blocked instead of erroring.
+        conn.serving_key = Some(Bytes::from("s"));
+        assert_eq!(call(&mut st, &mut conn, &["BLPOP", "s", "0"]), Reply::None);
+        assert!(conn.effects.block.take().is_some());
+        assert_eq!(call(&mut st, &mut conn, &["BLMOVE", "s", "d", "LEFT", "LEFT", "0"]), Reply::None);
+        assert!(conn.effects.block.take().is_some());
+        // Outside a serve, the same command reports the type error.
+        conn.serving_key = None;
+        assert_eq!(call(&mut st, &mut conn, &["BLPOP", "s", "0"]), super::wrongtype());
+    }
+}

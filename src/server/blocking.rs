@@ -461,3 +461,69 @@ mod tests {
         assert_eq!(st.blocking.keys_len(), 0);
     }
 }
+
+#[cfg(test)]
+mod socket_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use crate::FakeRedis;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// Waits, bounded, until the server reports `n` blocked clients.
+    fn wait_blocked(server: &FakeRedis, n: usize) {
+        let mut rx = server.shared().lock().blocking.subscribe();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let r = rt.block_on(async { tokio::time::timeout(WAIT, rx.wait_for(|b| *b == n)).await });
+        assert!(matches!(r, Ok(Ok(_))), "expected {n} blocked clients within {WAIT:?}");
+    }
+
+    /// A socket that sent `cmd` and is now blocked, with its client id.
+    fn blocked(server: &FakeRedis, cmd: &[u8]) -> (TcpStream, u64) {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(cmd).unwrap();
+        wait_blocked(server, 1);
+        let id = *server.shared().lock().blocking.clients.keys().next().unwrap();
+        (s, id)
+    }
+
+    fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        s.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn client_unblock_end_to_end_then_buffered_commands_run() {
+        let server = FakeRedis::builder().start_blocking();
+        let (mut s, id) = blocked(&server, b"BLPOP q 0\r\nPING\r\n");
+        assert!(super::unblock(&mut server.shared().lock(), id, true));
+        let want = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n+PONG\r\n";
+        assert_eq!(read_exact(&mut s, want.len()), want);
+        assert_eq!(server.blocked_clients(), 0);
+
+        s.write_all(b"BRPOPLPUSH q d 0\r\n").unwrap();
+        wait_blocked(&server, 1);
+        assert!(super::unblock(&mut server.shared().lock(), id, false));
+        assert_eq!(read_exact(&mut s, 5), b"*-1\r\n");
+    }
+
+    #[test]
+    fn kill_while_blocked_closes_and_unqueues() {
+        let server = FakeRedis::builder().start_blocking();
+        let (mut s, id) = blocked(&server, b"BLPOP a b 0\r\n");
+        {
+            let mut st = server.shared().lock();
+            let c = st.clients.get_mut(&id).unwrap();
+            c.killed = true;
+            c.kill.notify_one();
+        }
+        let mut buf = [0u8; 16];
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+        server.wait_for_open_connections_blocking(0, WAIT).unwrap();
+        assert_eq!((server.blocked_clients(), server.blocking_keys()), (0, 0));
+    }
+}
