@@ -115,8 +115,12 @@ pub(crate) struct Waiter {
 /// Registers the connection as blocked on `spec.keys`, behind every client
 /// already waiting on them. Call it under the same lock as the command that
 /// blocked, so that no push can slip in between.
-pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Option<Waiter> {
-    let handler = crate::cmd::lookup(&args[0])?.handler;
+///
+/// Only a top-level command can be re-run; anything else gets its timeout
+/// reply at once (`Err`) rather than leaving the client without a reply.
+pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Result<Waiter, Reply> {
+    let Some(cmd) = args.first().and_then(|name| crate::cmd::lookup(name)) else { return Err(spec.on_timeout) };
+    let handler = cmd.handler;
     st.blocking.remove(conn.id);
     let mut seen = HashSet::new();
     let keys: Vec<Bytes> = spec.keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
@@ -139,7 +143,7 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
     );
     st.blocking.publish();
     let deadline = spec.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
-    Some(Waiter { rx, deadline })
+    Ok(Waiter { rx, deadline })
 }
 
 /// Serves the clients blocked on every key signalled ready, until no key is
@@ -181,6 +185,18 @@ fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
         }
         if let Some(b) = st.blocking.remove(id) {
             let _ = b.wake.send(reply);
+        }
+    }
+}
+
+/// Signals every key of `db` that blocked clients wait on and that now
+/// exists: for commands that change many keys at once (SWAPDB, whose
+/// blocked clients stay with their database index as in Redis).
+pub(crate) fn signal_waited_keys(st: &mut State, db: usize, now: u64) {
+    let keys: Vec<Bytes> = st.blocking.queues.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect();
+    for k in keys {
+        if st.exists(db, &k, now) {
+            st.signal_ready(db, &k);
         }
     }
 }
@@ -355,7 +371,7 @@ mod tests {
         let conn = ConnState::new(id, true);
         let spec =
             BlockSpec { db: 0, keys: keys.iter().map(|k| b(k)).collect(), timeout: None, on_timeout: Reply::NilArray };
-        block(st, &conn, &args, spec).expect("BLPOP is a known command")
+        block(st, &conn, &args, spec).unwrap_or_else(|r| panic!("BLPOP did not block: {r:?}"))
     }
 
     fn run(st: &mut State, clock: &Clock, args: &[&str]) -> Reply {
@@ -450,6 +466,20 @@ mod tests {
         assert!(st.ready_keys.is_empty());
         remove_client(&mut st, 3);
         assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
+    }
+
+    #[test]
+    fn waited_keys_of_a_db_can_be_signalled_at_once() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w = blpop(&mut st, 9, &["k"]);
+        // Written behind the blocking machinery's back, as SWAPDB would.
+        let now = clock.now_ms();
+        st.dbs[0].insert(b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
+        assert!(st.ready_keys.is_empty());
+        signal_waited_keys(&mut st, 0, now);
+        serve_ready(&mut st, &clock);
+        assert_eq!(w.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("k"), Reply::bulk("v")])));
     }
 
     #[test]

@@ -130,9 +130,14 @@ where
                         let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
                         let reply = cmd::dispatch(&mut ctx, &args);
                         // Registering under the same lock as the command: no push can slip in between.
-                        let waiter = match state.effects.block.take() {
-                            Some(spec) if matches!(reply, Reply::None) => blocking::block(&mut st, &state, &args, spec),
-                            _ => None,
+                        let (reply, waiter) = match state.effects.block.take() {
+                            Some(spec) if matches!(reply, Reply::None) => {
+                                match blocking::block(&mut st, &state, &args, spec) {
+                                    Ok(w) => (reply, Some(w)),
+                                    Err(r) => (r, None),
+                                }
+                            }
+                            _ => (reply, None),
                         };
                         blocking::serve_ready(&mut st, &shared.clock);
                         (reply, waiter)
