@@ -329,7 +329,7 @@ pub(crate) const CLIENT_UNBLOCK: CommandSpec = crate::cmd::cmd(
     -3,
     &["admin", "noscript", "loading", "stale"],
     (0, 0, 0),
-    &["admin", "slow", "dangerous", "connection"],
+    &["admin", "slow", "dangerous"],
     client_unblock,
 );
 
