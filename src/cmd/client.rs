@@ -32,6 +32,7 @@ const CLIENT_SUBS: &[CommandSpec] = &[
     cmd("client|setname", 3, CONN, (0, 0, 0), CONN_ACL, setname),
     cmd("client|setinfo", 4, CONN, (0, 0, 0), CONN_ACL, setinfo),
     cmd("client|reply", 3, CONN, (0, 0, 0), CONN_ACL, reply),
+    crate::server::blocking::CLIENT_UNBLOCK,
 ];
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -250,8 +251,11 @@ fn type_of(c: &ClientInfo) -> ClientType {
 }
 
 /// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its order.
-fn line(c: &ClientInfo, now: Instant) -> String {
+fn line(c: &ClientInfo, now: Instant, blocked: bool) -> String {
     let mut flags = String::new();
+    if blocked {
+        flags.push('b');
+    }
     if c.sub + c.psub + c.ssub > 0 {
         flags.push('P');
     }
@@ -294,7 +298,12 @@ fn line(c: &ClientInfo, now: Instant) -> String {
 }
 
 fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let text = ctx.st.clients.get(&ctx.conn.id).map(|c| line(c, Instant::now())).unwrap_or_default();
+    let text = ctx
+        .st
+        .clients
+        .get(&ctx.conn.id)
+        .map(|c| line(c, Instant::now(), ctx.st.blocking.is_blocked(c.id)))
+        .unwrap_or_default();
     Reply::Verbatim("txt", Bytes::from(text))
 }
 
@@ -324,14 +333,14 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(ids) => {
             for id in ids {
                 if let Some(c) = ctx.st.clients.get(&id) {
-                    text.push_str(&line(c, now));
+                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id)));
                 }
             }
         }
         None => {
             for c in ctx.st.clients.values() {
                 if ty.is_none_or(|t| t == type_of(c)) {
-                    text.push_str(&line(c, now));
+                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id)));
                 }
             }
         }

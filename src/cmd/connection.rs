@@ -176,14 +176,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.st.signal_flushed(Some(b));
         // Clients blocked on keys that now exist in the swapped-in db may proceed.
         for db in [a, b] {
-            let keys: Vec<Bytes> = ctx.st.dbs[db]
-                .iter()
-                .filter(|(_, e)| matches!(e.value.type_name(), "list" | "zset"))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in keys {
-                ctx.st.signal_ready(db, &k);
-            }
+            crate::server::blocking::signal_waited_keys(ctx.st, db, ctx.now);
         }
     }
     Reply::ok()

@@ -22,6 +22,7 @@ pub(crate) mod hashes;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod num;
 pub(crate) mod pubsub;
 pub(crate) mod server;
 pub(crate) mod sets;
@@ -159,6 +160,11 @@ pub(crate) struct ConnState {
     pub in_exec: bool,
     /// CLIENT REPLY state (see `client::filter_reply`).
     pub reply_mode: u8,
+    /// Set while a blocked command is re-run because this key became ready.
+    /// Redis 7.0 serves a blocked client from the ready key only (not from
+    /// its first non-empty key), and leaves it blocked if that key holds
+    /// another type; handlers consult it through `blocking::candidate_keys`.
+    pub serving_key: Option<Bytes>,
 }
 
 impl ConnState {
@@ -172,6 +178,7 @@ impl ConnState {
             effects: Effects::default(),
             in_exec: false,
             reply_mode: client::REPLY_ON,
+            serving_key: None,
         }
     }
 }

@@ -3,14 +3,14 @@
 //! WITHSCORES replies are arrays of `[member, score]` pairs), and the
 //! number parsing quirks of `strtod` that clients can observe.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 
+use super::num::{is_c_space, strtod};
 use super::util::{eq_ic, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
-use super::{cmd, BlockSpec, CommandSpec, Ctx};
+use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
+use crate::server::blocking;
 use crate::store::glob::glob_match;
 use crate::store::{scan_hash, Entry, Value, ZSet};
 
@@ -77,202 +77,6 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("zrandmember", -2, &["readonly"], (1, 1, 1), RS, zrandmember),
     cmd("zscan", -3, &["readonly"], (1, 1, 1), RS, zscan),
 ];
-
-// ---------------------------------------------------------------------------
-// Number parsing (C's strtod as Redis uses it)
-// ---------------------------------------------------------------------------
-
-/// What C's `strtod` makes of a byte string.
-#[derive(Debug, Clone, Copy)]
-struct Strtod {
-    value: f64,
-    /// Bytes consumed; 0 when no number was recognised.
-    used: usize,
-    /// `errno == ERANGE`: the value overflowed to ±inf or underflowed.
-    erange: bool,
-    /// Rough decimal exponent of the written number (for long-double range checks).
-    magnitude: i64,
-}
-
-/// C's `isspace` in the "C" locale.
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-fn starts_with_ic(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-/// glibc `strtod`: leading spaces, sign, `inf`/`infinity`, `nan(...)`,
-/// hexadecimal floats and decimal floats; stops at the first byte that
-/// cannot continue the number.
-fn strtod(b: &[u8]) -> Strtod {
-    let none = Strtod { value: 0.0, used: 0, erange: false, magnitude: 0 };
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
-    }
-    let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
-    let sign = if neg { -1.0 } else { 1.0 };
-    let rest = &b[i..];
-    if starts_with_ic(rest, b"inf") {
-        let n = if starts_with_ic(rest, b"infinity") { 8 } else { 3 };
-        return Strtod { value: sign * f64::INFINITY, used: i + n, erange: false, magnitude: 0 };
-    }
-    if starts_with_ic(rest, b"nan") {
-        let mut n = 3;
-        if rest.get(3) == Some(&b'(') {
-            let mut j = 4;
-            while j < rest.len() && (rest[j].is_ascii_alphanumeric() || rest[j] == b'_') {
-                j += 1;
-            }
-            if rest.get(j) == Some(&b')') {
-                n = j + 1;
-            }
-        }
-        return Strtod { value: f64::NAN, used: i + n, erange: false, magnitude: 0 };
-    }
-    if rest.len() >= 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
-        return match hex_float(&rest[2..]) {
-            Some((v, n, erange)) => Strtod { value: sign * v, used: i + 2 + n, erange, magnitude: 0 },
-            // "0x" without hex digits: only the "0" is a number.
-            None => Strtod { value: sign * 0.0, used: i + 1, erange: false, magnitude: 0 },
-        };
-    }
-    // Decimal: digits [. digits] [e [sign] digits]
-    let mut j = 0;
-    let mut digits = 0usize;
-    let mut int_sig = 0i64; // significant digits before the point
-    let mut lead_frac_zeros = 0i64; // zeros after the point before the first nonzero digit
-    let mut nonzero = false;
-    while j < rest.len() && rest[j].is_ascii_digit() {
-        if rest[j] != b'0' || nonzero {
-            nonzero = true;
-            int_sig += 1;
-        }
-        digits += 1;
-        j += 1;
-    }
-    if j < rest.len() && rest[j] == b'.' {
-        j += 1;
-        while j < rest.len() && rest[j].is_ascii_digit() {
-            if !nonzero {
-                if rest[j] == b'0' {
-                    lead_frac_zeros += 1;
-                } else {
-                    nonzero = true;
-                }
-            }
-            digits += 1;
-            j += 1;
-        }
-    }
-    if digits == 0 {
-        return none;
-    }
-    let mut exp: i64 = 0;
-    if j < rest.len() && (rest[j] | 0x20) == b'e' {
-        let mut k = j + 1;
-        let mut eneg = false;
-        if k < rest.len() && (rest[k] == b'+' || rest[k] == b'-') {
-            eneg = rest[k] == b'-';
-            k += 1;
-        }
-        if k < rest.len() && rest[k].is_ascii_digit() {
-            while k < rest.len() && rest[k].is_ascii_digit() {
-                exp = (exp * 10 + (rest[k] - b'0') as i64).min(1 << 40);
-                k += 1;
-            }
-            if eneg {
-                exp = -exp;
-            }
-            j = k;
-        }
-    }
-    let text = std::str::from_utf8(&rest[..j]).unwrap_or("0");
-    let v: f64 = text.parse().unwrap_or(0.0);
-    let magnitude = if !nonzero {
-        0
-    } else if int_sig > 0 {
-        int_sig - 1 + exp
-    } else {
-        exp - lead_frac_zeros - 1
-    };
-    let erange = v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
-    Strtod { value: sign * v, used: i + j, erange, magnitude }
-}
-
-/// The part of a hexadecimal float after "0x": (value, bytes used, ERANGE),
-/// or None without a single hex digit.
-fn hex_float(s: &[u8]) -> Option<(f64, usize, bool)> {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u64);
-    let (mut mant, mut exp2, mut sticky, mut any) = (0u64, 0i64, false, false);
-    let mut j = 0;
-    while let Some(d) = s.get(j).and_then(|&c| hex(c)) {
-        if mant < 1 << 60 {
-            mant = mant * 16 + d;
-        } else {
-            exp2 += 4;
-            sticky |= d != 0;
-        }
-        any = true;
-        j += 1;
-    }
-    if s.get(j) == Some(&b'.') {
-        let mut k = j + 1;
-        while let Some(d) = s.get(k).and_then(|&c| hex(c)) {
-            if mant < 1 << 60 {
-                mant = mant * 16 + d;
-                exp2 -= 4;
-            } else {
-                sticky |= d != 0;
-            }
-            any = true;
-            k += 1;
-        }
-        if any {
-            j = k;
-        }
-    }
-    if !any {
-        return None;
-    }
-    if s.get(j).is_some_and(|&c| c | 0x20 == b'p') {
-        let mut k = j + 1;
-        let mut neg = false;
-        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
-            neg = s[k] == b'-';
-            k += 1;
-        }
-        if k < s.len() && s[k].is_ascii_digit() {
-            let mut e: i64 = 0;
-            while k < s.len() && s[k].is_ascii_digit() {
-                e = (e * 10 + (s[k] - b'0') as i64).min(1 << 20);
-                k += 1;
-            }
-            exp2 += if neg { -e } else { e };
-            j = k;
-        }
-    }
-    if mant == 0 {
-        return Some((0.0, j, false));
-    }
-    if sticky {
-        mant |= 1;
-    }
-    let mut v = mant as f64;
-    let mut e = exp2;
-    while e != 0 && v != 0.0 && v.is_finite() {
-        let step = e.clamp(-1000, 1000);
-        v *= 2f64.powi(step as i32);
-        e -= step;
-    }
-    Some((v, j, v.is_infinite() || v == 0.0 || v.abs() < f64::MIN_POSITIVE))
-}
 
 /// Redis's `string2d` (scores, increments, weights): the whole argument is a
 /// number, no leading space, no overflow, no NaN.
@@ -417,47 +221,6 @@ impl LexRange {
             LexBound::Excl(s) => m < &s[..],
         }
     }
-}
-
-/// Blocking timeout in seconds (`getTimeoutFromObjectOrReply`): parsed as a
-/// long double, converted to whole milliseconds as x86 does (an overflow
-/// becomes a negative number). `None` means block forever.
-fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
-    let err = || Reply::error("ERR timeout is not a float or out of range");
-    if b.is_empty() || b.len() >= 5 * 1024 || is_c_space(b[0]) {
-        return Err(err());
-    }
-    let r = strtod(b);
-    if r.used != b.len() || r.value.is_nan() {
-        return Err(err());
-    }
-    // A long double reaches about 1e±4932: beyond that strtold reports ERANGE too.
-    let mut secs = r.value;
-    if r.erange && r.magnitude != 0 {
-        if r.magnitude > 4931 || r.magnitude < -4950 {
-            return Err(err());
-        }
-        if secs == 0.0 {
-            // Too small for a double, but a positive long double.
-            secs = if b.first() == Some(&b'-') { -f64::MIN_POSITIVE } else { f64::MIN_POSITIVE };
-        }
-    }
-    let ms = secs * 1000.0;
-    let tval: i64 = if !ms.is_finite() || !(-9.223372036854775e18..9.223372036854775e18).contains(&ms) {
-        i64::MIN
-    } else {
-        ms.trunc() as i64
-    };
-    if tval < 0 {
-        return Err(Reply::error("ERR timeout is negative"));
-    }
-    if tval == 0 && ms <= 0.0 {
-        return Ok(None);
-    }
-    // Redis times out a positive sub-millisecond timeout at once rather than
-    // blocking forever; cap the far future so deadline arithmetic cannot overflow.
-    const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
-    Ok(Some(Duration::from_millis(tval.clamp(1, CAP_MS) as u64)))
 }
 
 /// Redis's `getRangeLongFromObjectOrReply` with a custom message for both
@@ -1168,19 +931,22 @@ fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// Redis's `blockingGenericZpopCommand`: pops at once from the first
 /// non-empty key, otherwise blocks (or, inside EXEC, replies a null array).
+/// Re-run for a key that became ready, it considers only that key, and
+/// stays blocked if the key now holds another type (as Redis 7.0 does).
 fn blocking_pop(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, timeout: &[u8], count: i64, shape: PopShape) -> Reply {
-    let timeout = tri!(parse_timeout(timeout));
-    for (i, key) in keys.iter().enumerate() {
-        if tri!(write_zset(ctx, key)).is_some_and(|z| !z.is_empty()) {
-            return pop_generic(ctx, &keys[i..=i], max, count, shape, true);
+    let timeout = tri!(blocking::parse_timeout(timeout));
+    let serving = ctx.conn.serving_key.is_some();
+    for key in blocking::candidate_keys(ctx.conn, keys) {
+        match write_zset(ctx, &key) {
+            Ok(Some(z)) if !z.is_empty() => {
+                return pop_generic(ctx, std::slice::from_ref(&key), max, count, shape, true)
+            }
+            Ok(_) => {}
+            Err(e) if !serving => return e,
+            Err(_) => {}
         }
     }
-    if ctx.conn.in_exec {
-        return Reply::NilArray;
-    }
-    let db = ctx.db();
-    ctx.conn.effects.block = Some(BlockSpec { db, keys: keys.to_vec(), timeout, on_timeout: Reply::NilArray });
-    Reply::None
+    blocking::block_on(ctx, keys.to_vec(), timeout, Reply::NilArray, Reply::NilArray)
 }
 
 // ---------------------------------------------------------------------------
@@ -1584,6 +1350,7 @@ mod tests {
     use crate::server::clock::Clock;
     use crate::server::config::Config;
     use crate::server::state::State;
+    use std::time::Duration;
 
     /// A server state with keyspace events on, and one connection.
     fn setup() -> (State, ConnState, Clock) {
@@ -1650,7 +1417,6 @@ mod tests {
             ]
         );
         assert!(!st.exists(0, b"z", clock.now_ms()));
-        assert_eq!(st.ready_keys.len(), 2, "the two ZADDs that created keys");
     }
 
     #[test]
@@ -1749,16 +1515,19 @@ mod tests {
 
     #[test]
     fn timeouts_like_redis() {
-        assert_eq!(parse_timeout(b"0").unwrap(), None);
-        assert_eq!(parse_timeout(b"-0.0001").unwrap(), None);
-        assert_eq!(parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
-        assert_eq!(parse_timeout(b"1e-400").unwrap(), Some(Duration::from_millis(1)));
+        assert_eq!(blocking::parse_timeout(b"0").unwrap(), None);
+        assert_eq!(blocking::parse_timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(blocking::parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(blocking::parse_timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
+        assert_eq!(blocking::parse_timeout(b"1e-400").unwrap(), Some(Duration::from_millis(1)));
         for neg in [&b"-1"[..], b"inf", b"1e400", b"1e30"] {
-            assert_eq!(parse_timeout(neg).unwrap_err(), Reply::error("ERR timeout is negative"));
+            assert_eq!(blocking::parse_timeout(neg).unwrap_err(), Reply::error("ERR timeout is negative"));
         }
         for bad in [&b" 1"[..], b"", b"x", b"nan", b"1e5000"] {
-            assert_eq!(parse_timeout(bad).unwrap_err(), Reply::error("ERR timeout is not a float or out of range"));
+            assert_eq!(
+                blocking::parse_timeout(bad).unwrap_err(),
+                Reply::error("ERR timeout is not a float or out of range")
+            );
         }
     }
 

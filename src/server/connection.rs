@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::blocking;
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -37,6 +38,7 @@ impl Drop for Registration {
         st.clients.remove(&self.id);
         st.dirty_clients.remove(&self.id);
         let id = self.id;
+        blocking::remove_client(&mut st, id);
         st.watchers.retain(|_, ids| {
             ids.retain(|c| *c != id);
             !ids.is_empty()
@@ -131,14 +133,39 @@ where
             };
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
-                    let reply = {
+                    let (reply, waiter) = {
                         let mut st = shared.lock();
                         if let Some(c) = st.clients.get_mut(&id) {
                             c.last_interaction = Instant::now();
                         }
                         let now = shared.clock.now_ms();
                         let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
-                        cmd::dispatch(&mut ctx, &args)
+                        let reply = cmd::dispatch(&mut ctx, &args);
+                        // Registering under the same lock as the command: no push can slip in between.
+                        let (reply, waiter) = match state.effects.block.take() {
+                            Some(spec) if matches!(reply, Reply::None) => {
+                                match blocking::block(&mut st, &state, &args, spec) {
+                                    Ok(w) => (reply, Some(w)),
+                                    Err(r) => (r, None),
+                                }
+                            }
+                            _ => (reply, None),
+                        };
+                        blocking::serve_ready(&mut st, &shared.clock);
+                        (reply, waiter)
+                    };
+                    let reply = match waiter {
+                        None => reply,
+                        Some(w) => {
+                            if write_out(&mut conn.stream, &mut out).await.is_err() {
+                                return;
+                            }
+                            match wait_blocked(&mut conn.stream, &mut inbuf, &shared, id, w, &kill, &mut shutdown).await
+                            {
+                                Some(r) => r,
+                                None => return,
+                            }
+                        }
                     };
                     if let Some(d) = state.effects.sleep.take() {
                         // Write what came before, then wait on this connection only.
@@ -176,6 +203,50 @@ where
             },
             _ = kill.notified() => return,
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Redis closes a client whose query buffer passes 1 GiB (`client-query-buffer-limit`).
+const MAX_QUERY_BUFFER: usize = 1 << 30;
+
+/// Waits while the connection is blocked, until it is served or unblocked
+/// (the reply to write), times out (its timeout reply), or must close
+/// (`None`: EOF, kill, shutdown). The socket is still read meanwhile, as
+/// Redis does: EOF ends the block, and commands sent meanwhile are buffered
+/// to run once it ends.
+async fn wait_blocked<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    inbuf: &mut BytesMut,
+    shared: &Arc<Shared>,
+    id: u64,
+    waiter: blocking::Waiter,
+    kill: &tokio::sync::Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Reply> {
+    let blocking::Waiter { mut rx, deadline } = waiter;
+    let timeout = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    loop {
+        tokio::select! {
+            r = &mut rx => return r.ok(),
+            _ = &mut timeout => {
+                let timed_out = blocking::timed_out(&mut shared.lock(), id);
+                // None: it was served just before the timer fired; the reply is in the channel.
+                return timed_out.or_else(|| rx.try_recv().ok());
+            }
+            r = stream.read_buf(inbuf) => match r {
+                Ok(0) | Err(_) => return None,
+                Ok(_) if inbuf.len() > MAX_QUERY_BUFFER => return None,
+                Ok(_) => {}
+            },
+            _ = kill.notified() => return None,
+            _ = shutdown.wait_for(|s| *s) => return None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! over the machinery in `bare`, `connection` and `state`.
 
 pub(crate) mod bare;
+pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
@@ -471,6 +472,32 @@ impl FakeRedis {
         }
     }
 
+    /// Clients blocked right now in BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, ...
+    /// (INFO's `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.shared().lock().blocking.len()
+    }
+
+    /// Keys that at least one blocked client waits on (what Redis 7.2 reports
+    /// as `total_blocking_keys`). It drops back to 0 once no client is
+    /// blocked: nothing is left queued for a client that timed out or went away.
+    pub fn blocking_keys(&self) -> usize {
+        self.shared().lock().blocking.keys_len()
+    }
+
+    /// Waits until exactly `n` clients are blocked, so a test can push only
+    /// once its clients are waiting. Fails after `timeout` with the number
+    /// blocked at that moment.
+    pub async fn wait_for_blocked_clients(&self, n: usize, timeout: Duration) -> Result<(), usize> {
+        let mut rx = self.shared().lock().blocking.subscribe();
+        let reached = matches!(tokio::time::timeout(timeout, rx.wait_for(|b| *b == n)).await, Ok(Ok(_)));
+        if reached {
+            Ok(())
+        } else {
+            Err(self.blocked_clients())
+        }
+    }
+
     /// Every command received so far, in order (empty if recording is off).
     pub fn commands(&self) -> Vec<RecordedCommand> {
         self.shared().lock().recorded.clone()
@@ -525,7 +552,14 @@ impl FakeRedis {
         conn.db = db;
         let now = shared.clock.now_ms();
         let mut ctx = Ctx { st: &mut st, conn: &mut conn, now, clock: &shared.clock };
-        let reply = cmd::dispatch(&mut ctx, &args);
+        let mut reply = cmd::dispatch(&mut ctx, &args);
+        // No connection can wait here: a command that would block gets its timeout reply.
+        if let Some(spec) = conn.effects.block.take() {
+            if matches!(reply, Reply::None) {
+                reply = spec.on_timeout;
+            }
+        }
+        blocking::serve_ready(&mut st, &shared.clock);
         st.record_commands = record;
         reply
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
+use super::blocking::Blocking;
 use super::clock::Clock;
 use super::config::Config;
 use crate::store::{Db, Entry, Value};
@@ -102,6 +103,8 @@ pub(crate) struct State {
     pub events: Vec<KeyEvent>,
     /// Keys that became ready for blocked clients (db, key).
     pub ready_keys: Vec<(usize, Bytes)>,
+    /// Clients blocked in BLPOP, BZPOPMIN, ... and the per-key FIFO queues.
+    pub blocking: Blocking,
     pub stats: Stats,
     pub record_commands: bool,
     pub recorded: Vec<RecordedCommand>,
@@ -121,6 +124,7 @@ impl State {
             dirty_clients: HashSet::new(),
             events: Vec::new(),
             ready_keys: Vec::new(),
+            blocking: Blocking::default(),
             stats: Stats::default(),
             record_commands,
             recorded: Vec::new(),
@@ -185,8 +189,13 @@ impl State {
     /// Stores `value` under `key` (replacing any value and clearing its TTL),
     /// and signals the write.
     pub(crate) fn set_value(&mut self, db: usize, key: Bytes, value: Value, now: u64) {
+        // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
+        let ready = matches!(value, Value::List(_) | Value::ZSet(_));
         self.dbs[db].insert(key.clone(), Entry::new(value, now));
         self.signal_modified(db, &key);
+        if ready {
+            self.signal_ready(db, &key);
+        }
     }
 
     /// Deletes `key`; returns whether it existed. Signals the write.
@@ -222,7 +231,12 @@ impl State {
     }
 
     /// Redis's `signalKeyAsReady`: a list/zset key got elements; blocked clients may proceed.
+    /// Only keys someone waits on are queued, once each until served, so
+    /// pushes with nobody blocked cost nothing and the queue stays bounded.
     pub(crate) fn signal_ready(&mut self, db: usize, key: &Bytes) {
+        if !self.blocking.has_waiters(db, key) || self.ready_keys.iter().any(|(d, k)| *d == db && k == key) {
+            return;
+        }
         self.ready_keys.push((db, key.clone()));
     }
 

@@ -1,0 +1,526 @@
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, ...): who waits on which key,
+//! in which order, and how a waiting client is served, timed out or unblocked.
+//!
+//! A handler that finds nothing to pop sets `ctx.conn.effects.block` and
+//! returns `Reply::None`; the connection then registers itself here with
+//! [`block`] and awaits the [`Waiter`] it gets back. Writes signal keys as
+//! ready (`State::signal_ready`); right after each command, still under the
+//! state lock, [`serve_ready`] re-runs the blocked commands of the clients
+//! waiting on those keys, oldest first, and hands each reply to the waiting
+//! connection through a oneshot channel. Serving inside the lock of the
+//! command that pushed is what makes it atomic, as in Redis: no other
+//! client's command can take the element between the push and the serve.
+//!
+//! Whatever ends a block (served, timeout, CLIENT UNBLOCK, disconnect, kill,
+//! shutdown) goes through [`Blocking::remove`], which clears the client from
+//! every queue it was in.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, watch};
+
+use super::clock::Clock;
+use super::state::State;
+use crate::cmd::num::{is_c_space, strtod};
+use crate::cmd::util::{eq_ic, parse_i64};
+use crate::cmd::{BlockSpec, CommandSpec, ConnState, Ctx, Handler};
+use crate::protocol::Reply;
+
+/// One blocked client.
+struct Blocked {
+    db: usize,
+    /// Distinct keys it waits on (one queue entry each).
+    keys: Vec<Bytes>,
+    /// The command to re-run when a key is ready.
+    args: Arc<[Bytes]>,
+    handler: Handler,
+    resp: u8,
+    user: Bytes,
+    on_timeout: Reply,
+    wake: oneshot::Sender<Reply>,
+}
+
+/// The blocked clients and, per (db, key), the FIFO of clients waiting on it.
+pub(crate) struct Blocking {
+    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
+    clients: HashMap<u64, Blocked>,
+    /// Number of blocked clients, for waits that must not poll.
+    count: watch::Sender<usize>,
+}
+
+impl Default for Blocking {
+    fn default() -> Self {
+        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0 }
+    }
+}
+
+impl Blocking {
+    /// Number of blocked clients (INFO's `blocked_clients`).
+    pub(crate) fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Number of keys at least one client waits on (Redis 7.2's `total_blocking_keys`).
+    pub(crate) fn keys_len(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Whether client `id` is blocked (CLIENT LIST flag `b`).
+    pub(crate) fn is_blocked(&self, id: u64) -> bool {
+        self.clients.contains_key(&id)
+    }
+
+    /// Whether some client waits on `key` (signalling it ready is then useful).
+    pub(crate) fn has_waiters(&self, db: usize, key: &Bytes) -> bool {
+        !self.queues.is_empty() && self.queues.contains_key(&(db, key.clone()))
+    }
+
+    /// Follows the number of blocked clients.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<usize> {
+        self.count.subscribe()
+    }
+
+    fn publish(&self) {
+        let n = self.clients.len();
+        self.count.send_if_modified(|c| std::mem::replace(c, n) != n);
+    }
+
+    /// Unregisters a client from every queue; returns its entry if it was blocked.
+    fn remove(&mut self, id: u64) -> Option<Blocked> {
+        let b = self.clients.remove(&id)?;
+        for k in &b.keys {
+            let qk = (b.db, k.clone());
+            if let Some(q) = self.queues.get_mut(&qk) {
+                q.retain(|c| *c != id);
+                if q.is_empty() {
+                    self.queues.remove(&qk);
+                }
+            }
+        }
+        self.publish();
+        Some(b)
+    }
+}
+
+/// What a blocked connection awaits.
+pub(crate) struct Waiter {
+    /// Receives the reply once the client is served or unblocked.
+    pub rx: oneshot::Receiver<Reply>,
+    /// When the timeout reply is due; `None` waits forever.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+/// Registers the connection as blocked on `spec.keys`, behind every client
+/// already waiting on them. Call it under the same lock as the command that
+/// blocked, so that no push can slip in between.
+///
+/// Only a top-level command can be re-run; anything else gets its timeout
+/// reply at once (`Err`) rather than leaving the client without a reply.
+pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Result<Waiter, Reply> {
+    let Some(cmd) = args.first().and_then(|name| crate::cmd::lookup(name)) else { return Err(spec.on_timeout) };
+    let handler = cmd.handler;
+    st.blocking.remove(conn.id);
+    let mut seen = HashSet::new();
+    let keys: Vec<Bytes> = spec.keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
+    for k in &keys {
+        st.blocking.queues.entry((spec.db, k.clone())).or_default().push_back(conn.id);
+    }
+    let (wake, rx) = oneshot::channel();
+    st.blocking.clients.insert(
+        conn.id,
+        Blocked {
+            db: spec.db,
+            keys,
+            args: args.into(),
+            handler,
+            resp: conn.resp,
+            user: conn.user.clone(),
+            on_timeout: spec.on_timeout,
+            wake,
+        },
+    );
+    st.blocking.publish();
+    let deadline = spec.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
+    Ok(Waiter { rx, deadline })
+}
+
+/// Serves the clients blocked on every key signalled ready, until no key is
+/// left (serving BLMOVE pushes to its destination, which may serve others).
+///
+/// It ends: a key is only queued while someone waits on it, and a round
+/// that queues new keys has unblocked at least one client.
+pub(crate) fn serve_ready(st: &mut State, clock: &Clock) {
+    while !st.ready_keys.is_empty() {
+        let batch = std::mem::take(&mut st.ready_keys);
+        for (db, key) in batch {
+            serve_key(st, clock, db, key);
+        }
+    }
+}
+
+fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
+    let ids: Vec<u64> = match st.blocking.queues.get(&(db, key.clone())) {
+        Some(q) => q.iter().copied().collect(),
+        None => return,
+    };
+    for id in ids {
+        let now = clock.now_ms();
+        // A deleted key serves nobody; the rest keep their places.
+        if !st.exists(db, &key, now) {
+            break;
+        }
+        let Some(b) = st.blocking.clients.get(&id) else { continue };
+        let (args, handler) = (b.args.clone(), b.handler);
+        let mut conn = ConnState::new(id, true);
+        conn.db = db;
+        conn.resp = b.resp;
+        conn.user = b.user.clone();
+        conn.serving_key = Some(key.clone());
+        let reply = handler(&mut Ctx { st, conn: &mut conn, now, clock }, &args);
+        if conn.effects.block.is_some() || matches!(reply, Reply::None) {
+            // Nothing for it after all: it stays blocked, in its place.
+            continue;
+        }
+        if let Some(b) = st.blocking.remove(id) {
+            let _ = b.wake.send(reply);
+        }
+    }
+}
+
+/// Signals every key of `db` that blocked clients wait on and that now
+/// exists: for commands that change many keys at once (SWAPDB, whose
+/// blocked clients stay with their database index as in Redis).
+pub(crate) fn signal_waited_keys(st: &mut State, db: usize, now: u64) {
+    let keys: Vec<Bytes> = st.blocking.queues.keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect();
+    for k in keys {
+        if st.exists(db, &k, now) {
+            st.signal_ready(db, &k);
+        }
+    }
+}
+
+/// The timeout reply for client `id` if it is still blocked (and unblocks
+/// it); `None` if a reply was already sent through its waiter.
+pub(crate) fn timed_out(st: &mut State, id: u64) -> Option<Reply> {
+    st.blocking.remove(id).map(|b| b.on_timeout)
+}
+
+/// Unblocks `id` when its connection goes away (disconnect, kill, shutdown).
+pub(crate) fn remove_client(st: &mut State, id: u64) {
+    st.blocking.remove(id);
+}
+
+/// Unblocks `id` with its timeout reply, or with the UNBLOCKED error;
+/// returns whether it was blocked (CLIENT UNBLOCK).
+pub(crate) fn unblock(st: &mut State, id: u64, error: bool) -> bool {
+    let Some(b) = st.blocking.remove(id) else { return false };
+    let reply = if error { Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK") } else { b.on_timeout };
+    let _ = b.wake.send(reply);
+    true
+}
+
+/// The keys a blocking command may take from now: all of them on its first
+/// run, only the ready key when it is re-run to be served (Redis 7.0 serves
+/// a blocked client from the key that became ready).
+pub(crate) fn candidate_keys(conn: &ConnState, keys: &[Bytes]) -> Vec<Bytes> {
+    match &conn.serving_key {
+        Some(k) => vec![k.clone()],
+        None => keys.to_vec(),
+    }
+}
+
+/// Ends a blocking command that found nothing: inside EXEC it replies
+/// `in_exec` at once (Redis never blocks a transaction); otherwise it blocks
+/// the connection on `keys`.
+pub(crate) fn block_on(
+    ctx: &mut Ctx<'_>,
+    keys: Vec<Bytes>,
+    timeout: Option<Duration>,
+    on_timeout: Reply,
+    in_exec: Reply,
+) -> Reply {
+    if ctx.conn.in_exec {
+        return in_exec;
+    }
+    ctx.conn.effects.block = Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout });
+    Reply::None
+}
+
+/// Parses a blocking command's timeout in seconds (`getTimeoutFromObjectOrReply`):
+/// a long double, converted to whole milliseconds as x86 does (an overflow
+/// becomes a negative number). `None` means block forever.
+pub(crate) fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
+    let err = || Reply::error("ERR timeout is not a float or out of range");
+    if b.is_empty() || b.len() >= 5 * 1024 || is_c_space(b[0]) {
+        return Err(err());
+    }
+    let r = strtod(b);
+    if r.used != b.len() || r.value.is_nan() {
+        return Err(err());
+    }
+    // A long double reaches about 1e±4932: beyond that strtold reports ERANGE too.
+    let mut secs = r.value;
+    if r.erange && r.magnitude != 0 {
+        if r.magnitude > 4931 || r.magnitude < -4950 {
+            return Err(err());
+        }
+        if secs == 0.0 {
+            // Too small for a double, but a positive long double.
+            secs = if b.first() == Some(&b'-') { -f64::MIN_POSITIVE } else { f64::MIN_POSITIVE };
+        }
+    }
+    let ms = secs * 1000.0;
+    let tval: i64 = if !ms.is_finite() || !(-9.223372036854775e18..9.223372036854775e18).contains(&ms) {
+        i64::MIN
+    } else {
+        ms.trunc() as i64
+    };
+    if tval < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    if tval == 0 && ms <= 0.0 {
+        return Ok(None);
+    }
+    // Redis times out a positive sub-millisecond timeout at once rather than
+    // blocking forever; cap the far future so deadline arithmetic cannot overflow.
+    const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+    Ok(Some(Duration::from_millis(tval.clamp(1, CAP_MS) as u64)))
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.
+pub(crate) const CLIENT_UNBLOCK: CommandSpec = crate::cmd::cmd(
+    "client|unblock",
+    -3,
+    &["admin", "noscript", "loading", "stale"],
+    (0, 0, 0),
+    &["admin", "slow", "dangerous"],
+    client_unblock,
+);
+
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+        ));
+    }
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = parse_i64(&args[2]) else { return crate::cmd::util::not_integer() };
+    let unblocked = u64::try_from(id).is_ok_and(|id| unblock(ctx.st, id, error));
+    Reply::Int(unblocked as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::Config;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn state() -> State {
+        State::new(Config::default(), 16, 1, false)
+    }
+
+    fn blpop(st: &mut State, id: u64, keys: &[&str]) -> Waiter {
+        let mut args: Vec<Bytes> = vec![b("BLPOP")];
+        args.extend(keys.iter().map(|k| b(k)));
+        args.push(b("0"));
+        let conn = ConnState::new(id, true);
+        let spec =
+            BlockSpec { db: 0, keys: keys.iter().map(|k| b(k)).collect(), timeout: None, on_timeout: Reply::NilArray };
+        block(st, &conn, &args, spec).unwrap_or_else(|r| panic!("BLPOP did not block: {r:?}"))
+    }
+
+    fn run(st: &mut State, clock: &Clock, args: &[&str]) -> Reply {
+        let mut conn = ConnState::new(1000, true);
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        let r = crate::cmd::dispatch(&mut Ctx { st, conn: &mut conn, now: clock.now_ms(), clock }, &args);
+        serve_ready(st, clock);
+        r
+    }
+
+    #[test]
+    fn timeouts_parse_as_redis_7_0() {
+        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
+        assert_eq!(ms("0"), Ok(None));
+        assert_eq!(ms("1"), Ok(Some(1000)));
+        assert_eq!(ms("0.0001"), Ok(Some(1)));
+        assert_eq!(ms("1e-400"), Ok(Some(1)));
+        assert_eq!(ms("-0.0001"), Ok(None));
+        assert_eq!(ms("0x10"), Ok(Some(16000)));
+        assert_eq!(ms("0x1p-1"), Ok(Some(500)));
+        let neg = Err(Reply::error("ERR timeout is negative"));
+        assert_eq!(ms("-1"), neg);
+        assert_eq!(ms("inf"), neg);
+        assert_eq!(ms("1e30"), neg);
+        let bad = Err(Reply::error("ERR timeout is not a float or out of range"));
+        for s in ["", "x", " 1", "1 ", "nan", "0x", "1e", "0xg"] {
+            assert_eq!(ms(s), bad, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn unblock_by_id_replies_and_clears_every_queue() {
+        let mut st = state();
+        let mut w = blpop(&mut st, 7, &["a", "b", "a"]);
+        assert_eq!(st.blocking.len(), 1);
+        assert_eq!(st.blocking.keys_len(), 2);
+        assert!(unblock(&mut st, 7, true));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")));
+        assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
+        assert!(!unblock(&mut st, 7, false));
+
+        let mut w = blpop(&mut st, 8, &["a"]);
+        assert!(unblock(&mut st, 8, false));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::NilArray));
+    }
+
+    #[test]
+    fn client_unblock_handler() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w = blpop(&mut st, 5, &["k"]);
+        let mut conn = ConnState::new(1, true);
+        let mut call = |st: &mut State, args: &[&str]| {
+            let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+            client_unblock(&mut Ctx { st, conn: &mut conn, now: 0, clock: &clock }, &args)
+        };
+        assert_eq!(
+            call(&mut st, &["CLIENT", "UNBLOCK", "5", "bogus"]),
+            Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        );
+        assert_eq!(
+            call(&mut st, &["CLIENT", "UNBLOCK", "x"]),
+            Reply::error("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            call(&mut st, &["CLIENT", "unblock", "5", "timeout", "x"]),
+            Reply::error("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.")
+        );
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "-1"]), Reply::Int(0));
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "5", "TIMEOUT"]), Reply::Int(1));
+        assert_eq!(w.rx.try_recv(), Ok(Reply::NilArray));
+        assert_eq!(call(&mut st, &["CLIENT", "UNBLOCK", "5"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn ready_key_serves_oldest_first_and_keeps_the_others_queued() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w1 = blpop(&mut st, 1, &["l"]);
+        let mut w2 = blpop(&mut st, 2, &["other", "l"]);
+        let mut w3 = blpop(&mut st, 3, &["l"]);
+        assert_eq!(run(&mut st, &clock, &["RPUSH", "l", "x", "y"]), Reply::Int(2));
+        assert_eq!(w1.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("l"), Reply::bulk("x")])));
+        assert_eq!(w2.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("l"), Reply::bulk("y")])));
+        assert!(w3.rx.try_recv().is_err());
+        assert_eq!(st.blocking.len(), 1);
+        assert_eq!(st.blocking.keys_len(), 1);
+        assert!(st.blocking.is_blocked(3));
+        assert!(st.ready_keys.is_empty());
+        // Nobody waits on "other": pushing it queues nothing.
+        run(&mut st, &clock, &["RPUSH", "other", "z"]);
+        assert!(st.ready_keys.is_empty());
+        remove_client(&mut st, 3);
+        assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
+    }
+
+    #[test]
+    fn waited_keys_of_a_db_can_be_signalled_at_once() {
+        let mut st = state();
+        let clock = Clock::real();
+        let mut w = blpop(&mut st, 9, &["k"]);
+        // Written behind the blocking machinery's back, as SWAPDB would.
+        let now = clock.now_ms();
+        st.dbs[0].insert(b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
+        assert!(st.ready_keys.is_empty());
+        signal_waited_keys(&mut st, 0, now);
+        serve_ready(&mut st, &clock);
+        assert_eq!(w.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("k"), Reply::bulk("v")])));
+    }
+
+    #[test]
+    fn timed_out_only_once() {
+        let mut st = state();
+        let _w = blpop(&mut st, 4, &["k"]);
+        assert_eq!(timed_out(&mut st, 4), Some(Reply::NilArray));
+        assert_eq!(timed_out(&mut st, 4), None);
+        assert_eq!(st.blocking.keys_len(), 0);
+    }
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use crate::FakeRedis;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// Waits, bounded, until the server reports `n` blocked clients.
+    fn wait_blocked(server: &FakeRedis, n: usize) {
+        let mut rx = server.shared().lock().blocking.subscribe();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let r = rt.block_on(async { tokio::time::timeout(WAIT, rx.wait_for(|b| *b == n)).await });
+        assert!(matches!(r, Ok(Ok(_))), "expected {n} blocked clients within {WAIT:?}");
+    }
+
+    /// A socket that sent `cmd` and is now blocked, with its client id.
+    fn blocked(server: &FakeRedis, cmd: &[u8]) -> (TcpStream, u64) {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(cmd).unwrap();
+        wait_blocked(server, 1);
+        let id = *server.shared().lock().blocking.clients.keys().next().unwrap();
+        (s, id)
+    }
+
+    fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        s.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn client_unblock_end_to_end_then_buffered_commands_run() {
+        let server = FakeRedis::builder().start_blocking();
+        let (mut s, id) = blocked(&server, b"BLPOP q 0\r\nPING\r\n");
+        assert!(super::unblock(&mut server.shared().lock(), id, true));
+        let want = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n+PONG\r\n";
+        assert_eq!(read_exact(&mut s, want.len()), want);
+        assert_eq!(server.blocked_clients(), 0);
+
+        s.write_all(b"BRPOPLPUSH q d 0\r\n").unwrap();
+        wait_blocked(&server, 1);
+        assert!(super::unblock(&mut server.shared().lock(), id, false));
+        assert_eq!(read_exact(&mut s, 5), b"*-1\r\n");
+    }
+
+    #[test]
+    fn kill_while_blocked_closes_and_unqueues() {
+        let server = FakeRedis::builder().start_blocking();
+        let (mut s, id) = blocked(&server, b"BLPOP a b 0\r\n");
+        {
+            let mut st = server.shared().lock();
+            let c = st.clients.get_mut(&id).unwrap();
+            c.killed = true;
+            c.kill.notify_one();
+        }
+        let mut buf = [0u8; 16];
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+        server.wait_for_open_connections_blocking(0, WAIT).unwrap();
+        assert_eq!((server.blocked_clients(), server.blocking_keys()), (0, 0));
+    }
+}
