@@ -386,10 +386,10 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if eq_ic(&args[i], "replace") {
             replace = true;
         } else if eq_ic(&args[i], "db") && i + 1 < args.len() {
-            // getIntFromObjectOrReply: the index must fit a C int.
-            let n = match parse_i64(&args[i + 1]).and_then(|n| i32::try_from(n).ok()) {
-                Some(n) => n,
-                None => return super::util::not_integer(),
+            // getIntFromObjectOrReply: an integer, then one that fits a C int.
+            let Some(n) = parse_i64(&args[i + 1]) else { return super::util::not_integer() };
+            let Ok(n) = i32::try_from(n) else {
+                return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
             };
             if n < 0 || n as usize >= ctx.st.dbs.len() {
                 return Reply::error("ERR DB index is out of range");
