@@ -621,3 +621,101 @@ fn lcs_reply(a: &[u8], b: &[u8], o: &LcsOpts) -> Reply {
         Reply::Bulk(Bytes::from(result))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::cmd::{dispatch, ConnState};
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+
+    /// Runs commands against a state holding a list under `l` (no other
+    /// command group is needed to create one).
+    fn with_list(cmds: &[&[&str]]) -> Vec<Reply> {
+        let mut st = State::new(Config::default(), 16, 1, false);
+        let clock = Clock::paused_at(1_700_000_000_000);
+        st.dbs[0].insert(Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
+        let mut conn = ConnState::new(1, true);
+        cmds.iter()
+            .map(|args| {
+                let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+                let mut ctx = Ctx { st: &mut st, conn: &mut conn, now: clock.now_ms(), clock: &clock };
+                dispatch(&mut ctx, &args)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn string_commands_refuse_other_types() {
+        let cmds: &[&[&str]] = &[
+            &["GET", "l"],
+            &["SET", "l", "v", "GET"],
+            &["SET", "l", "v", "NX", "GET"],
+            &["GETSET", "l", "v"],
+            &["GETDEL", "l"],
+            &["GETEX", "l"],
+            &["GETEX", "l", "EX", "abc"],
+            &["APPEND", "l", "x"],
+            &["STRLEN", "l"],
+            &["INCR", "l"],
+            &["DECR", "l"],
+            &["INCRBY", "l", "1"],
+            &["DECRBY", "l", "1"],
+            &["INCRBYFLOAT", "l", "1"],
+            &["INCRBYFLOAT", "l", "abc"],
+            &["GETRANGE", "l", "0", "1"],
+            &["SUBSTR", "l", "0", "1"],
+            &["SETRANGE", "l", "0", "x"],
+            &["SETRANGE", "l", "0", ""],
+        ];
+        for (args, r) in cmds.iter().zip(with_list(cmds)) {
+            assert_eq!(r, wrongtype(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn argument_errors_come_before_the_type_check() {
+        let cmds: &[&[&str]] = &[
+            &["INCRBY", "l", "abc"],
+            &["DECRBY", "l", "-9223372036854775808"],
+            &["GETRANGE", "l", "a", "1"],
+            &["GETEX", "l", "foo"],
+            &["SET", "l", "v", "EX", "0", "GET"],
+            &["SETRANGE", "l", "-1", "x"],
+        ];
+        let got = with_list(cmds);
+        assert_eq!(got[0], not_integer());
+        assert_eq!(got[1], Reply::error("ERR decrement would overflow"));
+        assert_eq!(got[2], not_integer());
+        assert_eq!(got[3], syntax_error());
+        assert_eq!(got[4], Reply::error("ERR invalid expire time in 'set' command"));
+        assert_eq!(got[5], Reply::error("ERR offset is out of range"));
+    }
+
+    #[test]
+    fn other_types_in_multi_key_and_overwriting_commands() {
+        let got = with_list(&[
+            &["MGET", "l", "nokey"],
+            &["LCS", "l", "nokey"],
+            &["SETNX", "l", "v"],
+            &["MSETNX", "l", "v", "x", "y"],
+            &["TYPE", "l"],
+            &["OBJECT", "ENCODING", "l"],
+            &["SET", "l", "v", "XX"],
+            &["TYPE", "l"],
+            &["GET", "l"],
+        ]);
+        assert_eq!(got[0], Reply::Array(vec![Reply::Nil, Reply::Nil]));
+        assert_eq!(got[1], Reply::error("ERR The specified keys must contain string values"));
+        assert_eq!(got[2], Reply::Int(0));
+        assert_eq!(got[3], Reply::Int(0));
+        assert_eq!(got[4], Reply::status("list"));
+        assert_eq!(got[5], Reply::bulk("quicklist"));
+        assert_eq!(got[6], Reply::ok());
+        assert_eq!(got[7], Reply::status("string"));
+        assert_eq!(got[8], Reply::bulk("v"));
+    }
+}

@@ -128,7 +128,9 @@ fn string_encoding(s: &[u8]) -> &'static str {
 }
 
 /// The thresholds behind Redis's compact encodings (`hash-max-listpack-*`,
-/// `set-max-intset-entries`, `zset-max-listpack-*`); defaults are Redis 7.0's.
+/// `set-max-intset-entries`, `zset-max-listpack-*`); defaults are the ones
+/// redis-server 7.0 is compiled with (note `hash-max-listpack-entries` is
+/// 512 there, not the 128 some documentation gives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EncodingLimits {
     pub hash_entries: usize,
@@ -140,7 +142,7 @@ pub(crate) struct EncodingLimits {
 
 impl Default for EncodingLimits {
     fn default() -> Self {
-        EncodingLimits { hash_entries: 128, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64 }
+        EncodingLimits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64 }
     }
 }
 
@@ -345,5 +347,91 @@ impl Db {
             return Vec::new();
         }
         self.map.iter().filter(|(_, e)| e.expire_at.is_some_and(|at| at <= now)).map(|(k, _)| k.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn hash(n: usize, value: &str) -> Value {
+        Value::Hash((0..n).map(|i| (b(&format!("f{i}")), b(value))).collect())
+    }
+
+    fn zset(members: &[String]) -> Value {
+        let mut z = ZSet::default();
+        for (i, m) in members.iter().enumerate() {
+            z.insert(b(m), i as f64);
+        }
+        Value::ZSet(z)
+    }
+
+    #[test]
+    fn string_encodings() {
+        let enc = |s: &str| Value::Str(b(s)).encoding();
+        assert_eq!(enc("123"), "int");
+        assert_eq!(enc("-9223372036854775808"), "int");
+        assert_eq!(enc("9223372036854775808"), "embstr");
+        assert_eq!(enc("01"), "embstr");
+        assert_eq!(enc("-0"), "embstr");
+        assert_eq!(enc(""), "embstr");
+        assert_eq!(enc(&"a".repeat(44)), "embstr");
+        assert_eq!(enc(&"a".repeat(45)), "raw");
+    }
+
+    #[test]
+    fn aggregate_encodings_follow_the_default_thresholds() {
+        assert_eq!(Value::List(VecDeque::new()).encoding(), "quicklist");
+        assert_eq!(hash(512, "v").encoding(), "listpack");
+        assert_eq!(hash(513, "v").encoding(), "hashtable");
+        assert_eq!(hash(1, &"v".repeat(64)).encoding(), "listpack");
+        assert_eq!(hash(1, &"v".repeat(65)).encoding(), "hashtable");
+        let ints: IndexSet<Bytes> = (0..512).map(|i| b(&i.to_string())).collect();
+        assert_eq!(Value::Set(ints.clone()).encoding(), "intset");
+        let mut more = ints;
+        more.insert(b("512"));
+        assert_eq!(Value::Set(more).encoding(), "hashtable");
+        assert_eq!(Value::Set([b("1"), b("x")].into_iter().collect()).encoding(), "hashtable");
+        assert_eq!(Value::Set([b(" 1")].into_iter().collect()).encoding(), "hashtable");
+        let names: Vec<String> = (0..128).map(|i| format!("m{i}")).collect();
+        assert_eq!(zset(&names).encoding(), "listpack");
+        let mut more = names;
+        more.push("m128".into());
+        assert_eq!(zset(&more).encoding(), "skiplist");
+        assert_eq!(zset(&["a".repeat(64)]).encoding(), "listpack");
+        assert_eq!(zset(&["a".repeat(65)]).encoding(), "skiplist");
+    }
+
+    #[test]
+    fn a_converted_aggregate_never_returns_to_its_compact_encoding() {
+        let mut db = Db::default();
+        let key = b("h");
+        db.insert(key.clone(), Entry::new(hash(1, &"v".repeat(65)), 0));
+        // A write command looks the key up before changing it.
+        let e = db.raw_get_mut(&key).unwrap();
+        e.value = hash(1, "v");
+        assert_eq!(db.raw_get(&key).unwrap().encoding(), "hashtable");
+        // A new value under the key starts over.
+        db.insert(key.clone(), Entry::new(hash(1, "v"), 0));
+        assert_eq!(db.raw_get(&key).unwrap().encoding(), "listpack");
+    }
+
+    #[test]
+    fn string_history_and_refcounts() {
+        let mut e = Entry::new(Value::Str(b("5")), 0);
+        assert_eq!((e.encoding(), e.refcount(true)), ("int", i32::MAX as i64));
+        assert_eq!(e.refcount(false), 1);
+        e.enc = EncodingHint::Unshared;
+        assert_eq!((e.encoding(), e.refcount(true)), ("int", 1));
+        e.enc = EncodingHint::Raw;
+        assert_eq!((e.encoding(), e.refcount(true)), ("raw", 1));
+        e.enc = EncodingHint::NoInt;
+        assert_eq!(e.encoding(), "embstr");
+        let big = Entry::new(Value::Str(b("10000")), 0);
+        assert_eq!(big.refcount(true), 1);
     }
 }
