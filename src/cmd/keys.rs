@@ -187,8 +187,9 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> Reply
     let Some(e) = peek(ctx, key) else { return Reply::Int(-2) };
     let Some(at) = e.expire_at else { return Reply::Int(-1) };
     let at = at as i64;
-    let t = if absolute { at } else { at - now }.max(0);
-    Reply::Int(if ms { t } else { (t + 500) / 1000 })
+    let t = if absolute { at } else { at.saturating_sub(now) }.max(0);
+    // Rounded in unsigned arithmetic, so times near i64::MAX do not wrap.
+    Reply::Int(if ms { t } else { ((t as u64 + 500) / 1000) as i64 })
 }
 
 fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

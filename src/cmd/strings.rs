@@ -165,6 +165,9 @@ fn expire_at_ms(ctx: &Ctx<'_>, kind: ExpireKind, arg: &[u8], cmd: &str) -> Resul
 /// natural encoding), dropping the TTL unless `keep_ttl`.
 fn store_string(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, keep_ttl: bool) {
     let db = ctx.db();
+    // Redis looks the key up first, so an expired old value is reclaimed
+    // (and its "expired" event sent) before the new one is stored.
+    ctx.st.expire_if_needed(db, key, ctx.now);
     let old_expire = if keep_ttl { ctx.st.dbs[db].raw_get(key).and_then(|e| e.expire_at) } else { None };
     ctx.st.set_value(db, key.clone(), Value::Str(val.clone()), ctx.now);
     if old_expire.is_some() {
