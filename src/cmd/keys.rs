@@ -1,14 +1,66 @@
-//! Generic key commands: DEL, EXISTS.
+//! Generic key commands: DEL, UNLINK, EXISTS, TYPE, TOUCH, the EXPIRE and
+//! TTL families, PERSIST, KEYS, SCAN, RENAME(NX), RANDOMKEY, COPY, OBJECT.
 
 use bytes::Bytes;
 
+use super::util::{eq_ic, int_arg, parse_i64, syntax_error, tri};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
+use crate::store::glob::glob_match;
+use crate::store::{EncodingHint, EncodingLimits, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("del", -2, &["write"], (1, -1, 1), &["keyspace", "write", "slow"], del),
+    cmd("unlink", -2, &["write", "fast"], (1, -1, 1), &["keyspace", "write", "fast"], del),
     cmd("exists", -2, &["readonly", "fast"], (1, -1, 1), &["keyspace", "read", "fast"], exists),
+    cmd("type", 2, &["readonly", "fast"], (1, 1, 1), &["keyspace", "read", "fast"], type_),
+    cmd("touch", -2, &["readonly", "fast"], (1, -1, 1), &["keyspace", "read", "fast"], touch),
+    cmd("expire", -3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], expire),
+    cmd("pexpire", -3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], pexpire),
+    cmd("expireat", -3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], expireat),
+    cmd("pexpireat", -3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], pexpireat),
+    cmd("ttl", 2, &["readonly", "fast"], (1, 1, 1), &["keyspace", "read", "fast"], ttl),
+    cmd("pttl", 2, &["readonly", "fast"], (1, 1, 1), &["keyspace", "read", "fast"], pttl),
+    cmd("expiretime", 2, &["readonly", "fast"], (1, 1, 1), &["keyspace", "read", "fast"], expiretime),
+    cmd("pexpiretime", 2, &["readonly", "fast"], (1, 1, 1), &["keyspace", "read", "fast"], pexpiretime),
+    cmd("persist", 2, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], persist),
+    cmd("keys", 2, &["readonly"], (0, 0, 0), &["keyspace", "read", "slow", "dangerous"], keys),
+    cmd("scan", -2, &["readonly"], (0, 0, 0), &["keyspace", "read", "slow"], scan),
+    cmd("rename", 3, &["write"], (1, 2, 1), &["keyspace", "write", "slow"], rename),
+    cmd("renamenx", 3, &["write", "fast"], (1, 2, 1), &["keyspace", "write", "fast"], renamenx),
+    cmd("randomkey", 1, &["readonly"], (0, 0, 0), &["keyspace", "read", "slow"], randomkey),
+    cmd("copy", -3, &["write", "denyoom"], (1, 2, 1), &["keyspace", "write", "slow"], copy),
+    CommandSpec {
+        name: "object",
+        arity: -2,
+        flags: &[],
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        handler: object_container,
+        subcommands: &[
+            cmd("object|help", 2, &["loading", "stale"], (0, 0, 0), &["keyspace", "slow"], object_help),
+            cmd("object|freq", 3, &["readonly"], (2, 2, 1), &["keyspace", "read", "slow"], object_freq),
+            cmd("object|encoding", 3, &["readonly"], (2, 2, 1), &["keyspace", "read", "slow"], object_encoding),
+            cmd("object|idletime", 3, &["readonly"], (2, 2, 1), &["keyspace", "read", "slow"], object_idletime),
+            cmd("object|refcount", 3, &["readonly"], (2, 2, 1), &["keyspace", "read", "slow"], object_refcount),
+        ],
+    },
 ];
+
+/// Redis's `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`: expires the key lazily
+/// and counts a keyspace hit or miss, but leaves the access time alone
+/// (TYPE, TTL, EXISTS and OBJECT must not make a key look recently used).
+fn peek<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a Entry> {
+    let db = ctx.db();
+    ctx.st.expire_if_needed(db, key, ctx.now);
+    let e = ctx.st.dbs[db].raw_get(key);
+    if e.is_some() {
+        ctx.st.stats.keyspace_hits += 1;
+    } else {
+        ctx.st.stats.keyspace_misses += 1;
+    }
+    ctx.st.dbs[db].raw_get(key)
+}
 
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
@@ -23,7 +75,446 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let db = ctx.db();
-    let n = args[1..].iter().filter(|k| ctx.st.exists(db, k, ctx.now)).count();
+    let n = args[1..].iter().filter(|k| peek(ctx, k).is_some()).count();
     Reply::Int(n as i64)
+}
+
+fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let name = peek(ctx, &args[1]).map_or("none", |e| e.value.type_name());
+    Reply::status(name)
+}
+
+fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let n = args[1..].iter().filter(|k| ctx.st.lookup_read(db, k, ctx.now).is_some()).count();
+    Reply::Int(n as i64)
+}
+
+/// EXPIRE's NX/XX/GT/LT flags.
+#[derive(Default)]
+struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_expire_flags(args: &[Bytes]) -> Result<ExpireFlags, Reply> {
+    let mut f = ExpireFlags::default();
+    for a in args {
+        if eq_ic(a, "nx") {
+            f.nx = true;
+        } else if eq_ic(a, "xx") {
+            f.xx = true;
+        } else if eq_ic(a, "gt") {
+            f.gt = true;
+        } else if eq_ic(a, "lt") {
+            f.lt = true;
+        } else {
+            let opt = String::from_utf8_lossy(a).replace(['\r', '\n'], " ");
+            return Err(Reply::error(format!("ERR Unsupported option {opt}")));
+        }
+    }
+    if f.nx && (f.xx || f.gt || f.lt) {
+        return Err(Reply::error("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if f.gt && f.lt {
+        return Err(Reply::error("ERR GT and LT options at the same time are not compatible"));
+    }
+    Ok(f)
+}
+
+/// Redis's `expireGenericCommand`. `relative` adds the current time;
+/// `seconds` scales the argument to milliseconds.
+fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], relative: bool, seconds: bool, name: &str) -> Reply {
+    let flags = tri!(parse_expire_flags(&args[3..]));
+    let mut when = tri!(int_arg(&args[2]));
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
+    if seconds {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return invalid();
+        }
+        when *= 1000;
+    }
+    let base = if relative { ctx.now as i64 } else { 0 };
+    if when > i64::MAX - base {
+        return invalid();
+    }
+    when += base;
+    let db = ctx.db();
+    let key = &args[1];
+    let Some(e) = ctx.st.lookup(db, key, ctx.now) else { return Reply::Int(0) };
+    // -1 stands for "no expiry" (an infinite TTL), as in Redis.
+    let current = e.expire_at.map_or(-1, |t| t as i64);
+    if (flags.nx && current != -1)
+        || (flags.xx && current == -1)
+        || (flags.gt && (when <= current || current == -1))
+        || (flags.lt && current != -1 && when >= current)
+    {
+        return Reply::Int(0);
+    }
+    if when <= ctx.now as i64 {
+        ctx.st.delete(db, key, ctx.now);
+        ctx.st.notify(db, 'g', "del", key.clone());
+    } else {
+        ctx.st.dbs[db].set_expire(key, Some(when as u64));
+        ctx.st.signal_modified(db, key);
+        ctx.st.notify(db, 'g', "expire", key.clone());
+    }
+    Reply::Int(1)
+}
+
+fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, true, true, "expire")
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, true, false, "pexpire")
+}
+
+fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, false, true, "expireat")
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    expire_generic(ctx, args, false, false, "pexpireat")
+}
+
+/// Redis's `ttlGenericCommand`: -2 missing, -1 no expiry, otherwise the
+/// remaining (or absolute) time, seconds rounded to the nearest.
+fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> Reply {
+    let now = ctx.now as i64;
+    let Some(e) = peek(ctx, key) else { return Reply::Int(-2) };
+    let Some(at) = e.expire_at else { return Reply::Int(-1) };
+    let at = at as i64;
+    let t = if absolute { at } else { at.saturating_sub(now) }.max(0);
+    // Rounded in unsigned arithmetic, so times near i64::MAX do not wrap.
+    Reply::Int(if ms { t } else { ((t as u64 + 500) / 1000) as i64 })
+}
+
+fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &args[1], false, false)
+}
+
+fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &args[1], true, false)
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &args[1], false, true)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &args[1], true, true)
+}
+
+fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    let key = &args[1];
+    match ctx.st.lookup(db, key, ctx.now) {
+        Some(e) if e.expire_at.is_some() => {
+            ctx.st.dbs[db].set_expire(key, None);
+            ctx.st.signal_modified(db, key);
+            ctx.st.notify(db, 'g', "persist", key.clone());
+            Reply::Int(1)
+        }
+        _ => Reply::Int(0),
+    }
+}
+
+fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let pattern = &args[1];
+    let all = pattern.as_ref() == b"*";
+    let now = ctx.now;
+    // Expired keys are skipped but, as in Redis, not deleted here.
+    let out = ctx.st.dbs[ctx.conn.db]
+        .iter()
+        .filter(|(k, e)| e.expire_at.is_none_or(|at| at > now) && (all || glob_match(pattern, k, false)))
+        .map(|(k, _)| Reply::Bulk(k.clone()))
+        .collect();
+    Reply::Array(out)
+}
+
+/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a
+/// negative number wraps around), decimal digits, nothing else; the empty
+/// string is cursor 0.
+fn parse_cursor(b: &[u8]) -> Option<u64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if b.is_empty() {
+        return Some(0);
+    }
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(cursor) = parse_cursor(&args[1]) else { return Reply::error("ERR invalid cursor") };
+    let mut count: usize = 10;
+    let mut pattern: Option<&Bytes> = None;
+    let mut type_filter: Option<&Bytes> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let has_next = i + 1 < args.len();
+        if eq_ic(&args[i], "count") && has_next {
+            let n = tri!(int_arg(&args[i + 1]));
+            if n < 1 {
+                return syntax_error();
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+            i += 2;
+        } else if eq_ic(&args[i], "match") && has_next {
+            pattern = (args[i + 1].as_ref() != b"*").then_some(&args[i + 1]);
+            i += 2;
+        } else if eq_ic(&args[i], "type") && has_next {
+            type_filter = Some(&args[i + 1]);
+            i += 2;
+        } else {
+            return syntax_error();
+        }
+    }
+    let db = ctx.db();
+    // Visit `count` keys in the fixed hash order starting at the cursor; the
+    // next cursor is the hash of the first key not visited. Keys that share
+    // a hash are never split across calls, so the cursor always advances.
+    let mut visited: Vec<Bytes> = Vec::new();
+    let mut next = 0u64;
+    let mut last_hash = None;
+    for (h, k) in ctx.st.dbs[db].scan_from(cursor) {
+        if visited.len() >= count && last_hash != Some(*h) {
+            next = *h;
+            break;
+        }
+        last_hash = Some(*h);
+        visited.push(k.clone());
+    }
+    let mut out = Vec::new();
+    for k in visited {
+        if pattern.is_some_and(|p| !glob_match(p, &k, false)) {
+            continue;
+        }
+        if ctx.st.expire_if_needed(db, &k, ctx.now) {
+            continue;
+        }
+        if let Some(t) = type_filter {
+            let name = ctx.st.dbs[db].raw_get(&k).map_or("none", |e| e.value.type_name());
+            if !t.eq_ignore_ascii_case(name.as_bytes()) {
+                continue;
+            }
+        }
+        out.push(Reply::Bulk(k));
+    }
+    Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(out)])
+}
+
+/// Lists and sorted sets wake clients blocked on the key when they appear
+/// under it (Redis's `dbAdd` signals them ready).
+fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
+    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_))) {
+        ctx.st.signal_ready(db, key);
+    }
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
+    let (src, dst) = (&args[1], &args[2]);
+    let db = ctx.db();
+    if ctx.st.lookup(db, src, ctx.now).is_none() {
+        return Reply::error("ERR no such key");
+    }
+    if src == dst {
+        return if nx { Reply::Int(0) } else { Reply::ok() };
+    }
+    if ctx.st.lookup(db, dst, ctx.now).is_some() {
+        if nx {
+            return Reply::Int(0);
+        }
+        ctx.st.dbs[db].remove(dst);
+    }
+    let Some(entry) = ctx.st.dbs[db].remove(src) else { return Reply::error("ERR no such key") };
+    ctx.st.dbs[db].insert(dst.clone(), entry);
+    signal_ready_if_blocking_type(ctx, db, dst);
+    ctx.st.signal_modified(db, src);
+    ctx.st.signal_modified(db, dst);
+    ctx.st.notify(db, 'g', "rename_from", src.clone());
+    ctx.st.notify(db, 'g', "rename_to", dst.clone());
+    if nx {
+        Reply::Int(1)
+    } else {
+        Reply::ok()
+    }
+}
+
+fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, false)
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_generic(ctx, args, true)
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let db = ctx.db();
+    // Each expired pick is deleted, so this ends within len + 1 rounds.
+    loop {
+        let len = ctx.st.dbs[db].len();
+        if len == 0 {
+            return Reply::Nil;
+        }
+        let n = ctx.st.rng.usize(..len);
+        let Some(key) = ctx.st.dbs[db].nth_key(n).cloned() else { return Reply::Nil };
+        if !ctx.st.expire_if_needed(db, &key, ctx.now) {
+            return Reply::Bulk(key);
+        }
+    }
+}
+
+fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (src, dst) = (&args[1], &args[2]);
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if eq_ic(&args[i], "replace") {
+            replace = true;
+        } else if eq_ic(&args[i], "db") && i + 1 < args.len() {
+            // getIntFromObjectOrReply: an integer, then one that fits a C int.
+            let Some(n) = parse_i64(&args[i + 1]) else { return super::util::not_integer() };
+            let Ok(n) = i32::try_from(n) else {
+                return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
+            };
+            if n < 0 || n as usize >= ctx.st.dbs.len() {
+                return Reply::error("ERR DB index is out of range");
+            }
+            dst_db = n as usize;
+            i += 1;
+        } else {
+            return syntax_error();
+        }
+        i += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let now = ctx.now;
+    let Some(e) = ctx.st.lookup_read(src_db, src, now) else { return Reply::Int(0) };
+    let mut dup = e.clone();
+    dup.last_access = now;
+    // Redis duplicates the object: an int string is then a private object
+    // rather than a shared integer.
+    if dup.enc == EncodingHint::Natural && matches!(&dup.value, Value::Str(_)) && dup.encoding() == "int" {
+        dup.enc = EncodingHint::Unshared;
+    }
+    if ctx.st.lookup(dst_db, dst, now).is_some() {
+        if !replace {
+            return Reply::Int(0);
+        }
+        ctx.st.dbs[dst_db].remove(dst);
+    }
+    ctx.st.dbs[dst_db].insert(dst.clone(), dup);
+    signal_ready_if_blocking_type(ctx, dst_db, dst);
+    ctx.st.signal_modified(dst_db, dst);
+    ctx.st.notify(dst_db, 'g', "copy_to", dst.clone());
+    Reply::Int(1)
+}
+
+/// Never called: dispatch resolves OBJECT to a subcommand first.
+fn object_container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::util::unknown_subcommand("object", args.get(1).map_or(&b""[..], |a| a.as_ref()))
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    Reply::Array(OBJECT_HELP.iter().map(|l| Reply::status(l)).collect())
+}
+
+/// The eviction policy, which decides what OBJECT FREQ/IDLETIME may report.
+fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
+    ctx.st.config.get("maxmemory-policy").unwrap_or("noeviction").to_ascii_lowercase()
+}
+
+/// The compact-encoding thresholds from the config, Redis's defaults if unset.
+fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
+    let d = EncodingLimits::default();
+    let get = |names: &[&str], default: usize| {
+        names.iter().find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)
+    };
+    EncodingLimits {
+        hash_entries: get(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], d.hash_entries),
+        hash_value: get(&["hash-max-listpack-value", "hash-max-ziplist-value"], d.hash_value),
+        set_intset_entries: get(&["set-max-intset-entries"], d.set_intset_entries),
+        zset_entries: get(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], d.zset_entries),
+        zset_value: get(&["zset-max-listpack-value", "zset-max-ziplist-value"], d.zset_value),
+    }
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let limits = encoding_limits(ctx);
+    match peek(ctx, &args[2]) {
+        Some(e) => Reply::bulk(e.encoding_with(&limits)),
+        None => Reply::Nil,
+    }
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // Redis stops sharing integer objects under an LRU/LFU maxmemory policy.
+    let policy = maxmemory_policy(ctx);
+    let maxmemory = ctx.st.config.get("maxmemory").is_some_and(|m| m != "0");
+    let shared = !(maxmemory && (policy.contains("lru") || policy.contains("lfu")));
+    match peek(ctx, &args[2]) {
+        Some(e) => Reply::Int(e.refcount(shared)),
+        None => Reply::Nil,
+    }
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let lfu = maxmemory_policy(ctx).contains("lfu");
+    if peek(ctx, &args[2]).is_none() {
+        return Reply::Nil;
+    }
+    if !lfu {
+        return Reply::error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+    }
+    // Access frequencies are not tracked; report the counter every key starts with.
+    Reply::Int(5)
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let lfu = maxmemory_policy(ctx).contains("lfu");
+    let now = ctx.now;
+    let Some(last) = peek(ctx, &args[2]).map(|e| e.last_access) else { return Reply::Nil };
+    if lfu {
+        return Reply::error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+    }
+    Reply::Int((now.saturating_sub(last) / 1000) as i64)
 }

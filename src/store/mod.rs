@@ -34,6 +34,62 @@ impl Value {
         }
     }
 
+    /// The encoding OBJECT ENCODING reports for a value built from scratch
+    /// with Redis 7.0's default thresholds (see [`Value::encoding_with`]).
+    pub(crate) fn encoding(&self) -> &'static str {
+        self.encoding_with(&EncodingLimits::default())
+    }
+
+    /// The encoding Redis 7.0 gives this content: what `tryObjectEncoding`
+    /// picks for a string, and the compact form for an aggregate while it is
+    /// within `limits`. Lists are always quicklists in 7.0 (listpack lists
+    /// came with 7.2), and sets have no listpack form before 7.2 either.
+    pub(crate) fn encoding_with(&self, limits: &EncodingLimits) -> &'static str {
+        match self {
+            Value::Str(s) => string_encoding(s),
+            Value::List(_) => "quicklist",
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
+                if self.fits_compact(limits) {
+                    self.compact_name()
+                } else {
+                    self.big_name()
+                }
+            }
+        }
+    }
+
+    /// Whether an aggregate still qualifies for its compact encoding.
+    /// Redis converts when a count goes over the limit or an element is longer
+    /// than the value limit; a set leaves intset for any non-integer member.
+    fn fits_compact(&self, l: &EncodingLimits) -> bool {
+        match self {
+            Value::Hash(h) => {
+                h.len() <= l.hash_entries && h.iter().all(|(f, v)| f.len() <= l.hash_value && v.len() <= l.hash_value)
+            }
+            Value::Set(s) => s.len() <= l.set_intset_entries && s.iter().all(|m| parse_ll(m).is_some()),
+            Value::ZSet(z) => z.len() <= l.zset_entries && z.scores.keys().all(|m| m.len() <= l.zset_value),
+            Value::Str(_) | Value::List(_) => true,
+        }
+    }
+
+    fn compact_name(&self) -> &'static str {
+        match self {
+            Value::Set(_) => "intset",
+            Value::List(_) => "quicklist",
+            Value::Str(_) => "embstr",
+            Value::Hash(_) | Value::ZSet(_) => "listpack",
+        }
+    }
+
+    fn big_name(&self) -> &'static str {
+        match self {
+            Value::ZSet(_) => "skiplist",
+            Value::List(_) => "quicklist",
+            Value::Str(_) => "raw",
+            Value::Hash(_) | Value::Set(_) => "hashtable",
+        }
+    }
+
     /// Whether an aggregate became empty (Redis deletes empty aggregates).
     pub(crate) fn is_empty_aggregate(&self) -> bool {
         match self {
@@ -46,6 +102,72 @@ impl Value {
     }
 }
 
+/// Redis's longest embedded string (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
+const EMBSTR_MAX: usize = 44;
+
+/// Redis's shared integer objects are 0..10000 (`OBJ_SHARED_INTEGERS`).
+const SHARED_INTEGERS: i64 = 10_000;
+
+/// Redis reports a shared object's refcount as `INT_MAX`.
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+/// Parses like Redis's `string2ll` (what decides int encodings and intsets).
+fn parse_ll(b: &[u8]) -> Option<i64> {
+    crate::cmd::util::parse_i64(b)
+}
+
+/// What `tryObjectEncoding` makes of a string argument.
+fn string_encoding(s: &[u8]) -> &'static str {
+    if s.len() <= 20 && parse_ll(s).is_some() {
+        "int"
+    } else if s.len() <= EMBSTR_MAX {
+        "embstr"
+    } else {
+        "raw"
+    }
+}
+
+/// The thresholds behind Redis's compact encodings (`hash-max-listpack-*`,
+/// `set-max-intset-entries`, `zset-max-listpack-*`); defaults are the ones
+/// redis-server 7.0 is compiled with (note `hash-max-listpack-entries` is
+/// 512 there, not the 128 some documentation gives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EncodingLimits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits { hash_entries: 512, hash_value: 64, set_intset_entries: 512, zset_entries: 128, zset_value: 64 }
+    }
+}
+
+/// How a value's encoding differs from what its content alone implies.
+///
+/// Redis keeps an object's encoding until the object is replaced, so the
+/// history matters: an aggregate that outgrew its compact form never goes
+/// back, APPEND leaves a raw string even if it is short, and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum EncodingHint {
+    /// As Redis encodes this content when it builds the value from scratch.
+    #[default]
+    Natural,
+    /// A string turned raw by an in-place edit (APPEND, SETRANGE).
+    Raw,
+    /// A string Redis built from a formatted buffer (INCRBYFLOAT): embstr
+    /// or raw by length, never int.
+    NoInt,
+    /// An int-encoded string duplicated by COPY: a private object, not one
+    /// of the shared integers (its refcount is 1).
+    Unshared,
+    /// An aggregate already converted to its big encoding.
+    Converted,
+}
+
 /// One key's value with its metadata.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -54,11 +176,59 @@ pub(crate) struct Entry {
     pub expire_at: Option<u64>,
     /// Last access, unix milliseconds (OBJECT IDLETIME).
     pub last_access: u64,
+    /// Encoding history (OBJECT ENCODING / REFCOUNT); `Natural` for new values.
+    pub enc: EncodingHint,
 }
 
 impl Entry {
     pub(crate) fn new(value: Value, now: u64) -> Entry {
-        Entry { value, expire_at: None, last_access: now }
+        Entry { value, expire_at: None, last_access: now, enc: EncodingHint::Natural }
+    }
+
+    /// OBJECT ENCODING: the content's encoding, corrected by its history.
+    pub(crate) fn encoding_with(&self, limits: &EncodingLimits) -> &'static str {
+        match (&self.value, self.enc) {
+            (Value::Str(_), EncodingHint::Raw) => "raw",
+            (Value::Str(s), EncodingHint::NoInt) => {
+                if s.len() <= EMBSTR_MAX {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+            (Value::Hash(_) | Value::Set(_) | Value::ZSet(_), EncodingHint::Converted) => self.value.big_name(),
+            (v, _) => v.encoding_with(limits),
+        }
+    }
+
+    /// OBJECT ENCODING with the default thresholds.
+    pub(crate) fn encoding(&self) -> &'static str {
+        self.encoding_with(&EncodingLimits::default())
+    }
+
+    /// OBJECT REFCOUNT: small integers set from a client argument or an
+    /// INCR are Redis's shared objects unless `shared_ints` is false (a
+    /// maxmemory LRU/LFU policy disables sharing); everything else is 1.
+    pub(crate) fn refcount(&self, shared_ints: bool) -> i64 {
+        match (&self.value, self.enc) {
+            (Value::Str(s), EncodingHint::Natural) if shared_ints && s.len() <= 20 => match parse_ll(s) {
+                Some(n) if (0..SHARED_INTEGERS).contains(&n) => SHARED_REFCOUNT,
+                _ => 1,
+            },
+            _ => 1,
+        }
+    }
+
+    /// Records that an aggregate has reached its big encoding, which Redis
+    /// keeps even after elements are removed again. Called on each write
+    /// access, before the command changes the value.
+    fn note_encoding(&mut self) {
+        if self.enc == EncodingHint::Natural
+            && matches!(self.value, Value::Hash(_) | Value::Set(_) | Value::ZSet(_))
+            && !self.value.fits_compact(&EncodingLimits::default())
+        {
+            self.enc = EncodingHint::Converted;
+        }
     }
 }
 
@@ -98,8 +268,13 @@ impl Db {
         self.map.get(key)
     }
 
+    /// Mutable raw access. Every command that may change a value comes
+    /// through here first, so this is where an aggregate that outgrew its
+    /// compact encoding is remembered as converted (see [`EncodingHint`]).
     pub(crate) fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.map.get_mut(key)
+        let e = self.map.get_mut(key)?;
+        e.note_encoding();
+        Some(e)
     }
 
     /// Inserts or replaces `key`, keeping the expiry bookkeeping right.
@@ -172,5 +347,91 @@ impl Db {
             return Vec::new();
         }
         self.map.iter().filter(|(_, e)| e.expire_at.is_some_and(|at| at <= now)).map(|(k, _)| k.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn hash(n: usize, value: &str) -> Value {
+        Value::Hash((0..n).map(|i| (b(&format!("f{i}")), b(value))).collect())
+    }
+
+    fn zset(members: &[String]) -> Value {
+        let mut z = ZSet::default();
+        for (i, m) in members.iter().enumerate() {
+            z.insert(b(m), i as f64);
+        }
+        Value::ZSet(z)
+    }
+
+    #[test]
+    fn string_encodings() {
+        let enc = |s: &str| Value::Str(b(s)).encoding();
+        assert_eq!(enc("123"), "int");
+        assert_eq!(enc("-9223372036854775808"), "int");
+        assert_eq!(enc("9223372036854775808"), "embstr");
+        assert_eq!(enc("01"), "embstr");
+        assert_eq!(enc("-0"), "embstr");
+        assert_eq!(enc(""), "embstr");
+        assert_eq!(enc(&"a".repeat(44)), "embstr");
+        assert_eq!(enc(&"a".repeat(45)), "raw");
+    }
+
+    #[test]
+    fn aggregate_encodings_follow_the_default_thresholds() {
+        assert_eq!(Value::List(VecDeque::new()).encoding(), "quicklist");
+        assert_eq!(hash(512, "v").encoding(), "listpack");
+        assert_eq!(hash(513, "v").encoding(), "hashtable");
+        assert_eq!(hash(1, &"v".repeat(64)).encoding(), "listpack");
+        assert_eq!(hash(1, &"v".repeat(65)).encoding(), "hashtable");
+        let ints: IndexSet<Bytes> = (0..512).map(|i| b(&i.to_string())).collect();
+        assert_eq!(Value::Set(ints.clone()).encoding(), "intset");
+        let mut more = ints;
+        more.insert(b("512"));
+        assert_eq!(Value::Set(more).encoding(), "hashtable");
+        assert_eq!(Value::Set([b("1"), b("x")].into_iter().collect()).encoding(), "hashtable");
+        assert_eq!(Value::Set([b(" 1")].into_iter().collect()).encoding(), "hashtable");
+        let names: Vec<String> = (0..128).map(|i| format!("m{i}")).collect();
+        assert_eq!(zset(&names).encoding(), "listpack");
+        let mut more = names;
+        more.push("m128".into());
+        assert_eq!(zset(&more).encoding(), "skiplist");
+        assert_eq!(zset(&["a".repeat(64)]).encoding(), "listpack");
+        assert_eq!(zset(&["a".repeat(65)]).encoding(), "skiplist");
+    }
+
+    #[test]
+    fn a_converted_aggregate_never_returns_to_its_compact_encoding() {
+        let mut db = Db::default();
+        let key = b("h");
+        db.insert(key.clone(), Entry::new(hash(1, &"v".repeat(65)), 0));
+        // A write command looks the key up before changing it.
+        let e = db.raw_get_mut(&key).unwrap();
+        e.value = hash(1, "v");
+        assert_eq!(db.raw_get(&key).unwrap().encoding(), "hashtable");
+        // A new value under the key starts over.
+        db.insert(key.clone(), Entry::new(hash(1, "v"), 0));
+        assert_eq!(db.raw_get(&key).unwrap().encoding(), "listpack");
+    }
+
+    #[test]
+    fn string_history_and_refcounts() {
+        let mut e = Entry::new(Value::Str(b("5")), 0);
+        assert_eq!((e.encoding(), e.refcount(true)), ("int", i32::MAX as i64));
+        assert_eq!(e.refcount(false), 1);
+        e.enc = EncodingHint::Unshared;
+        assert_eq!((e.encoding(), e.refcount(true)), ("int", 1));
+        e.enc = EncodingHint::Raw;
+        assert_eq!((e.encoding(), e.refcount(true)), ("raw", 1));
+        e.enc = EncodingHint::NoInt;
+        assert_eq!(e.encoding(), "embstr");
+        let big = Entry::new(Value::Str(b("10000")), 0);
+        assert_eq!(big.refcount(true), 1);
     }
 }
