@@ -18,4 +18,7 @@ pub(crate) mod server;
 pub(crate) mod store;
 
 pub use protocol::Reply;
-pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};
+pub use server::{
+    Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
+    SubscriptionKind,
+};

@@ -36,7 +36,12 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("select", 2, &["loading", "stale", "fast"], (0, 0, 0), &["fast", "connection"], select),
 ];
 
-fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // A subscribed RESP2 connection gets PING's answer in pub/sub message form.
+    if args.len() <= 2 && ctx.conn.resp == 2 && super::pubsub::is_subscribed(ctx) {
+        let arg = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::from("pong"), Reply::Bulk(arg)]);
+    }
     match args.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(args[1].clone()),

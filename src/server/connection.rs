@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::pubsub;
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -26,12 +27,8 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.clients.remove(&self.id);
-        st.dirty_clients.remove(&self.id);
-        let id = self.id;
-        st.watchers.retain(|_, ids| {
-            ids.retain(|c| *c != id);
-            !ids.is_empty()
-        });
+        st.unwatch_all(self.id);
+        st.pubsub.detach(self.id);
         drop(st);
         self.shared.open.send_modify(|n| *n -= 1);
     }
@@ -98,8 +95,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Conn { stream, _registration: Registration { shared: shared.clone(), id } };
-    let authenticated = shared.lock().config.requirepass().is_none();
+    let (authenticated, pushes) = {
+        let mut st = shared.lock();
+        (st.config.requirepass().is_none(), st.pubsub.attach(id))
+    };
     let mut state = ConnState::new(id, authenticated);
+    state.pushes = Some(pushes);
     let mut shutdown = shared.shutdown.subscribe();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
@@ -125,8 +126,14 @@ where
                             c.last_interaction = Instant::now();
                         }
                         let now = shared.clock.now_ms();
+                        // Pushes queued before this command go out before its reply;
+                        // those it caused itself (keyspace events, PUBLISH to itself)
+                        // too, as Redis writes them while the command runs.
+                        drain_pushes(&mut state, &mut out);
                         let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
-                        cmd::dispatch(&mut ctx, &args)
+                        let reply = cmd::dispatch(&mut ctx, &args);
+                        drain_pushes(&mut state, &mut out);
+                        reply
                     };
                     if let Some(d) = state.effects.sleep.take() {
                         // Write what came before, then wait on this connection only.
@@ -162,8 +169,21 @@ where
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             },
+            push = pubsub::next_push(&mut state.pushes) => {
+                push.encode(state.resp, &mut out);
+                drain_pushes(&mut state, &mut out);
+            }
             _ = kill.notified() => return,
             _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Encodes every push already queued for this connection.
+fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
+    if let Some(rx) = state.pushes.as_mut() {
+        while let Some(p) = rx.try_recv() {
+            p.encode(state.resp, out);
         }
     }
 }

@@ -5,6 +5,8 @@ pub(crate) mod bare;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
+pub(crate) mod notify;
+pub(crate) mod pubsub;
 pub(crate) mod state;
 
 use std::fmt;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use clock::Clock;
+pub use pubsub::{Subscription, SubscriptionKind};
 pub use state::RecordedCommand;
 
 use crate::cmd::{self, ConnState, Ctx};
@@ -514,7 +517,29 @@ impl FakeRedis {
         let shared = self.shared();
         shared.clock.advance(by);
         let now = shared.clock.now_ms();
-        shared.lock().expire_cycle(now);
+        let mut st = shared.lock();
+        st.expire_cycle(now);
+        st.deliver_events();
+    }
+
+    /// Publishes `message` on `channel` as a client's PUBLISH would, and
+    /// returns how many subscriptions received it (pattern matches included).
+    ///
+    /// ```
+    /// # let server = redis_harness::FakeRedis::builder().start_blocking();
+    /// assert_eq!(server.publish("news", "hello"), 0); // nobody subscribed yet
+    /// ```
+    pub fn publish(&self, channel: impl AsRef<[u8]>, message: impl AsRef<[u8]>) -> usize {
+        let channel = Bytes::copy_from_slice(channel.as_ref());
+        let message = Bytes::copy_from_slice(message.as_ref());
+        self.shared().lock().publish(&channel, &message)
+    }
+
+    /// Every current channel, pattern and shard-channel subscription with
+    /// the id of the client holding it, ordered by client id, then kind,
+    /// then the order the client subscribed in.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.shared().lock().pubsub.snapshot()
     }
 
     /// Stops the server, closes every client socket, and reports what it closed.
