@@ -58,6 +58,7 @@ pub struct Builder {
     paused_clock_at: Option<u64>,
     databases: usize,
     seed: Option<u64>,
+    notify_keyspace_events: Option<String>,
 }
 
 impl Default for Builder {
@@ -71,6 +72,7 @@ impl Default for Builder {
             paused_clock_at: None,
             databases: 16,
             seed: None,
+            notify_keyspace_events: None,
         }
     }
 }
@@ -162,6 +164,14 @@ impl Builder {
         self
     }
 
+    /// Starts with `notify-keyspace-events` set to `flags` (Redis's syntax,
+    /// e.g. `"KEA"` or `"Ex"`), as CONFIG SET would set it. An invalid flag
+    /// makes [`Builder::try_start`] fail.
+    pub fn notify_keyspace_events(mut self, flags: impl Into<String>) -> Self {
+        self.notify_keyspace_events = Some(flags.into());
+        self
+    }
+
     /// Starts the server. Usable from any async runtime.
     pub async fn start(self) -> FakeRedis {
         self.start_blocking()
@@ -204,6 +214,12 @@ impl Builder {
             }
         };
         let mut config = Config::default();
+        if let Some(flags) = &self.notify_keyspace_events {
+            config.set_notify_keyspace_events(flags).map_err(|reason| StartError {
+                what: format!("notify-keyspace-events {flags:?}"),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+            })?;
+        }
         config.params.insert("port".into(), addr.port().to_string());
         if let Some(p) = &self.requirepass {
             config.params.insert("requirepass".into(), p.clone());

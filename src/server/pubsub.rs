@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use indexmap::IndexSet;
+use indexmap::{IndexMap, IndexSet};
 use tokio::sync::mpsc;
 
 use super::state::State;
@@ -82,6 +82,8 @@ pub(crate) async fn next_push(rx: &mut Option<PushReceiver>) -> Reply {
 }
 
 /// One client's side of the registry.
+type Index = IndexMap<Bytes, IndexSet<u64>>;
+
 #[derive(Debug, Default)]
 struct ClientSubs {
     tx: Option<mpsc::UnboundedSender<Reply>>,
@@ -106,16 +108,19 @@ impl ClientSubs {
 }
 
 /// Channel/pattern -> subscribers (in subscription order), and the reverse.
+///
+/// Index maps keep delivery to several matching patterns, and PUBSUB
+/// CHANNELS, in a reproducible order (Redis's order is its hash table's).
 #[derive(Debug, Default)]
 pub(crate) struct PubSub {
-    channels: HashMap<Bytes, IndexSet<u64>>,
-    patterns: HashMap<Bytes, IndexSet<u64>>,
-    shard: HashMap<Bytes, IndexSet<u64>>,
+    channels: Index,
+    patterns: Index,
+    shard: Index,
     clients: HashMap<u64, ClientSubs>,
 }
 
 impl PubSub {
-    fn index(&mut self, kind: SubscriptionKind) -> &mut HashMap<Bytes, IndexSet<u64>> {
+    fn index(&mut self, kind: SubscriptionKind) -> &mut Index {
         match kind {
             SubscriptionKind::Channel => &mut self.channels,
             SubscriptionKind::Pattern => &mut self.patterns,
@@ -123,7 +128,7 @@ impl PubSub {
         }
     }
 
-    fn index_ref(&self, kind: SubscriptionKind) -> &HashMap<Bytes, IndexSet<u64>> {
+    fn index_ref(&self, kind: SubscriptionKind) -> &Index {
         match kind {
             SubscriptionKind::Channel => &self.channels,
             SubscriptionKind::Pattern => &self.patterns,
@@ -293,11 +298,11 @@ impl PubSub {
     }
 }
 
-fn remove_from_index(index: &mut HashMap<Bytes, IndexSet<u64>>, name: &[u8], client: u64) {
+fn remove_from_index(index: &mut Index, name: &[u8], client: u64) {
     if let Some(ids) = index.get_mut(name) {
         ids.shift_remove(&client);
         if ids.is_empty() {
-            index.remove(name);
+            index.swap_remove(name);
         }
     }
 }

@@ -218,8 +218,8 @@ impl State {
         if self.watchers.is_empty() {
             return;
         }
-        let gone = self.dbs[db].raw_get(key).is_none();
         if let Some(ws) = self.watchers.get_mut(&(db, key.clone())) {
+            let gone = self.dbs[db].raw_get(key).is_none();
             for w in ws.iter_mut() {
                 if w.expired && gone {
                     // A key already expired when WATCHed was reclaimed: no logical change.
