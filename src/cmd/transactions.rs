@@ -178,3 +178,177 @@ fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.st.unwatch_all(ctx.conn.id);
     Reply::ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::cmd::{dispatch, ConnState, Ctx};
+    use crate::protocol::Reply;
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+    use crate::store::{Entry, Value};
+
+    /// Two connections (ids 1 and 2) on one state, with a hand-driven clock.
+    struct Fixture {
+        st: State,
+        conns: [ConnState; 2],
+        clock: Clock,
+        now: u64,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                st: State::new(Config::default(), 16, 1, false),
+                conns: [ConnState::new(1, true), ConnState::new(2, true)],
+                clock: Clock::paused_at(1_000_000),
+                now: 1_000_000,
+            }
+        }
+
+        fn run(&mut self, conn: usize, args: &[&str]) -> Reply {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            let mut ctx = Ctx { st: &mut self.st, conn: &mut self.conns[conn], now: self.now, clock: &self.clock };
+            dispatch(&mut ctx, &args)
+        }
+
+        /// A key whose expiry has passed but that nothing has reclaimed yet.
+        fn put_stale(&mut self, db: usize, key: &str) {
+            let mut e = Entry::new(Value::Str(Bytes::from_static(b"old")), self.now);
+            e.expire_at = Some(self.now - 1);
+            self.st.dbs[db].insert(Bytes::copy_from_slice(key.as_bytes()), e);
+        }
+
+        /// Runs MULTI PING EXEC on connection 0; true if EXEC ran.
+        fn exec_runs(&mut self) -> bool {
+            assert_eq!(self.run(0, &["MULTI"]), Reply::ok());
+            match self.run(0, &["EXEC"]) {
+                Reply::Array(_) => true,
+                Reply::NilArray => false,
+                other => panic!("unexpected EXEC reply {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stale_watched_keys_do_not_fail_exec_when_reclaimed_or_flushed() {
+        let mut f = Fixture::new();
+        f.put_stale(0, "k");
+        f.run(0, &["WATCH", "k"]);
+        assert_eq!(f.run(1, &["GET", "k"]), Reply::Nil);
+        assert!(f.exec_runs(), "lazy reclaim of an already stale key changes nothing");
+
+        f.put_stale(0, "k");
+        f.run(0, &["WATCH", "k"]);
+        f.run(1, &["FLUSHDB"]);
+        assert!(f.exec_runs(), "flushing a stale key changes nothing");
+
+        f.put_stale(0, "k");
+        f.run(0, &["WATCH", "k"]);
+        assert_eq!(f.run(1, &["DEL", "k"]), Reply::Int(0));
+        assert!(f.exec_runs());
+
+        f.put_stale(0, "k");
+        f.run(0, &["WATCH", "k"]);
+        f.run(1, &["SET", "k", "new"]);
+        assert!(!f.exec_runs(), "writing the key is a change");
+    }
+
+    #[test]
+    fn a_watched_key_expiring_fails_exec_even_before_reclaim() {
+        let mut f = Fixture::new();
+        f.run(1, &["SET", "k", "v", "PX", "100"]);
+        f.run(0, &["WATCH", "k"]);
+        f.now += 200;
+        assert!(!f.exec_runs());
+    }
+
+    #[test]
+    fn flushes_touch_only_keys_that_exist() {
+        let mut f = Fixture::new();
+        f.run(0, &["WATCH", "nokey"]);
+        f.run(1, &["FLUSHDB"]);
+        assert!(f.exec_runs());
+
+        f.run(1, &["SET", "k", "v"]);
+        f.run(0, &["WATCH", "nokey", "k"]);
+        f.run(1, &["FLUSHDB"]);
+        assert!(!f.exec_runs());
+
+        f.run(1, &["SET", "k", "v"]);
+        f.run(0, &["WATCH", "k"]);
+        f.run(1, &["SELECT", "2"]);
+        f.run(1, &["FLUSHALL"]);
+        assert!(!f.exec_runs());
+    }
+
+    #[test]
+    fn swapdb_touches_keys_present_on_either_side() {
+        let swap = |f: &mut Fixture| {
+            f.st.dbs.swap(0, 1);
+            let now = f.now;
+            f.st.signal_swapped(0, 1, now);
+        };
+        let mut f = Fixture::new();
+        f.run(0, &["WATCH", "a"]);
+        swap(&mut f);
+        assert!(f.exec_runs(), "absent on both sides");
+
+        f.run(1, &["SELECT", "1"]);
+        f.run(1, &["SET", "a", "1"]);
+        f.run(0, &["WATCH", "a"]);
+        swap(&mut f);
+        assert!(!f.exec_runs(), "replaced by an existing key");
+
+        f.run(1, &["FLUSHALL"]);
+        f.put_stale(1, "a");
+        f.run(0, &["WATCH", "a"]);
+        swap(&mut f);
+        assert!(f.exec_runs(), "replaced by a stale key");
+
+        f.run(1, &["FLUSHALL"]);
+        f.run(1, &["SELECT", "0"]);
+        f.run(1, &["SET", "a", "1"]);
+        f.run(0, &["WATCH", "a"]);
+        swap(&mut f);
+        assert!(!f.exec_runs(), "swapped away");
+    }
+
+    #[test]
+    fn rejected_exec_discards_and_unwatches() {
+        let mut f = Fixture::new();
+        f.run(0, &["WATCH", "k"]);
+        assert_eq!(
+            f.run(0, &["EXEC", "x"]),
+            Reply::error("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command")
+        );
+        f.run(1, &["SET", "k", "v"]);
+        assert!(f.exec_runs(), "the rejected EXEC dropped the watch");
+
+        f.run(0, &["MULTI"]);
+        f.run(0, &["SET", "k", "1"]);
+        assert_eq!(
+            f.run(0, &["EXEC", "x"]),
+            Reply::error("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command")
+        );
+        assert_eq!(f.run(0, &["EXEC"]), Reply::error("ERR EXEC without MULTI"));
+        assert_eq!(f.run(0, &["GET", "k"]), Reply::bulk("v"));
+    }
+
+    #[test]
+    fn exec_reports_runtime_errors_inside_the_array() {
+        let mut f = Fixture::new();
+        f.run(0, &["MULTI"]);
+        assert_eq!(f.run(0, &["SET", "k", "v", "EX", "0"]), Reply::status("QUEUED"));
+        assert_eq!(f.run(0, &["SET", "k", "v"]), Reply::status("QUEUED"));
+        assert_eq!(f.conns[0].multi.as_ref().map(|m| m.queued.len()), Some(2));
+        assert_eq!(
+            f.run(0, &["EXEC"]),
+            Reply::Array(vec![Reply::error("ERR invalid expire time in 'set' command"), Reply::ok()])
+        );
+        assert!(!f.conns[0].in_exec);
+        assert!(f.conns[0].multi.is_none());
+    }
+}

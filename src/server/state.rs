@@ -154,17 +154,15 @@ impl State {
     /// Like [`State::lookup`] but counts a keyspace hit or miss (read commands).
     pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        match self.dbs[db].raw_get_mut(key) {
-            Some(e) => {
-                self.stats.keyspace_hits += 1;
-                e.last_access = now;
-                Some(e)
-            }
-            None => {
-                self.stats.keyspace_misses += 1;
-                None
-            }
+        if self.dbs[db].raw_get(key).is_none() {
+            self.stats.keyspace_misses += 1;
+            self.notify(db, 'm', "keymiss", Bytes::copy_from_slice(key));
+            return None;
         }
+        self.stats.keyspace_hits += 1;
+        let e = self.dbs[db].raw_get_mut(key)?;
+        e.last_access = now;
+        Some(e)
     }
 
     /// Whether a live key exists (expires it lazily if due).
