@@ -505,6 +505,10 @@ impl FakeRedis {
         let now = shared.clock.now_ms();
         let mut ctx = Ctx { st: &mut st, conn: &mut conn, now, clock: &shared.clock };
         let reply = cmd::dispatch(&mut ctx, &args);
+        // The handle's client has no connection: nothing it subscribes to
+        // or WATCHes may outlive the call.
+        st.pubsub.detach(0);
+        st.unwatch_all(0);
         st.record_commands = record;
         reply
     }

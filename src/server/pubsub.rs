@@ -264,6 +264,11 @@ impl PubSub {
         self.index_ref(kind).keys().filter(|c| pattern.is_none_or(|p| glob_match(p, c, false))).cloned().collect()
     }
 
+    /// Number of active channels, patterns or shard channels (INFO stats).
+    pub(crate) fn num_active(&self, kind: SubscriptionKind) -> usize {
+        self.index_ref(kind).len()
+    }
+
     /// Subscribers of one channel (or shard channel).
     pub(crate) fn numsub(&self, kind: SubscriptionKind, channel: &[u8]) -> usize {
         self.index_ref(kind).get(channel).map_or(0, IndexSet::len)
