@@ -22,4 +22,7 @@ pub mod tls;
 pub use protocol::Reply;
 #[cfg(feature = "tls")]
 pub use server::TlsFault;
-pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};
+pub use server::{
+    Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
+    SubscriptionKind,
+};

@@ -45,7 +45,12 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("swapdb", 3, &["write", "fast"], (0, 0, 0), &["keyspace", "write", "fast", "dangerous"], swapdb),
 ];
 
-fn ping(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // A subscribed RESP2 connection gets PING's answer in pub/sub message form.
+    if args.len() <= 2 && ctx.conn.resp == 2 && super::pubsub::is_subscribed(ctx) {
+        let arg = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::from("pong"), Reply::Bulk(arg)]);
+    }
     match args.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(args[1].clone()),
@@ -132,15 +137,12 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// RESET: the connection goes back to the state of a fresh one.
 ///
-/// Transaction and subscription state belong to the MULTI and pub/sub code,
-/// which clear their own parts of `ConnState`/`ClientInfo`.
+/// Transaction (MULTI, WATCH) and subscription state are cleared by the
+/// transaction and pub/sub code.
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let id = ctx.conn.id;
-    ctx.st.dirty_clients.remove(&id);
-    ctx.st.watchers.retain(|_, ids| {
-        ids.retain(|c| *c != id);
-        !ids.is_empty()
-    });
+    super::transactions::reset(ctx);
+    super::pubsub::reset(ctx);
     ctx.conn.resp = 2;
     ctx.conn.db = 0;
     ctx.conn.user = Bytes::from_static(b"default");
@@ -172,8 +174,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if a != b {
         ctx.st.dbs.swap(a, b);
         // WATCHed keys in either db now see different data.
-        ctx.st.signal_flushed(Some(a));
-        ctx.st.signal_flushed(Some(b));
+        ctx.st.signal_swapped(a, b, ctx.now);
         // Clients blocked on keys that now exist in the swapped-in db may proceed.
         for db in [a, b] {
             crate::server::blocking::signal_waited_keys(ctx.st, db, ctx.now);

@@ -165,6 +165,11 @@ pub(crate) struct ConnState {
     /// its first non-empty key), and leaves it blocked if that key holds
     /// another type; handlers consult it through `blocking::candidate_keys`.
     pub serving_key: Option<Bytes>,
+    /// The open transaction (between MULTI and EXEC/DISCARD), if any.
+    pub multi: Option<transactions::Multi>,
+    /// Pub/sub messages and keyspace notifications for this connection
+    /// (`None` for the test handle's socketless client).
+    pub pushes: Option<crate::server::pubsub::PushReceiver>,
 }
 
 impl ConnState {
@@ -179,6 +184,8 @@ impl ConnState {
             in_exec: false,
             reply_mode: client::REPLY_ON,
             serving_key: None,
+            multi: None,
+            pushes: None,
         }
     }
 }
@@ -216,30 +223,49 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if st.record_commands {
         st.recorded.push(RecordedCommand { client_id: ctx.conn.id, args: args.to_vec() });
     }
+    let spec = match check(ctx, args) {
+        Ok(spec) => spec,
+        Err(e) => return transactions::rejected(ctx, args, e),
+    };
+    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        info.last_cmd = spec.name.to_string();
+    }
+    if ctx.conn.multi.is_some() && !transactions::runs_inside_multi(spec) {
+        return transactions::queue(ctx, spec, args);
+    }
+    execute(ctx, spec, args)
+}
+
+/// The checks Redis makes before running (or queueing) a command.
+fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     let Some(spec) = lookup(&args[0]) else {
-        return util::unknown_command(args);
+        return Err(util::unknown_command(args));
     };
     let spec = if spec.subcommands.is_empty() || args.len() < 2 {
         spec
     } else {
         match lookup_sub(spec, &args[1]) {
             Some(sub) => sub,
-            None => return util::unknown_subcommand(spec.name, &args[1]),
+            None => return Err(util::unknown_subcommand(spec.name, &args[1])),
         }
     };
     if !spec.arity_ok(args.len()) {
-        return util::wrong_arity(spec.name);
+        return Err(util::wrong_arity(spec.name));
     }
     if !ctx.conn.authenticated && !spec.has_flag("no_auth") {
-        return Reply::error("NOAUTH Authentication required.");
+        return Err(Reply::error("NOAUTH Authentication required."));
     }
-    if let Err(e) = acl::check_permissions(ctx, spec, args) {
-        return e;
-    }
-    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        info.last_cmd = spec.name.to_string();
-    }
-    (spec.handler)(ctx, args)
+    acl::check_permissions(ctx, spec, args)?;
+    pubsub::check_context(ctx, spec)?;
+    Ok(spec)
+}
+
+/// Runs a checked command and publishes the keyspace events it caused
+/// (EXEC runs its queued commands through this too).
+pub(crate) fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let reply = (spec.handler)(ctx, args);
+    ctx.st.deliver_events();
+    reply
 }
 
 /// Builds a [`CommandSpec`] without subcommands (keeps the tables short).

@@ -492,12 +492,13 @@ mod tests {
 
         /// The keyspace events queued since the last call, as "event:key".
         fn events(&mut self) -> Vec<String> {
-            self.st.events.drain(..).map(|e| format!("{}:{}", e.event, String::from_utf8_lossy(&e.key))).collect()
+            self.st.event_log.drain(..).map(|e| format!("{}:{}", e.event, String::from_utf8_lossy(&e.key))).collect()
         }
 
         /// Watches `key` as client 99 and clears earlier dirtiness.
         fn watch(&mut self, key: &str) {
-            self.st.watchers.insert((0, Bytes::copy_from_slice(key.as_bytes())), vec![99]);
+            let now = self.clock.now_ms();
+            self.st.watch(99, 0, &Bytes::copy_from_slice(key.as_bytes()), now);
             self.st.dirty_clients.clear();
         }
 

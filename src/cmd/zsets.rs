@@ -1403,7 +1403,7 @@ mod tests {
         run(&mut st, &mut c, &clock, "ZUNIONSTORE d 1 nokey");
         run(&mut st, &mut c, &clock, "ZADD d 1 a");
         run(&mut st, &mut c, &clock, "ZINTERSTORE d 1 nokey");
-        let events: Vec<(char, &str)> = st.events.iter().map(|e| (e.class, e.event)).collect();
+        let events: Vec<(char, &str)> = st.event_log.iter().map(|e| (e.class, e.event)).collect();
         assert_eq!(
             events,
             vec![

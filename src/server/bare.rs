@@ -187,7 +187,9 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
             }
             _ = expiry_tick.tick() => {
                 let now = shared.clock.now_ms();
-                shared.lock().expire_cycle(now);
+                let mut st = shared.lock();
+                st.expire_cycle(now);
+                st.deliver_events();
             }
         }
     }

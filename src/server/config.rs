@@ -161,9 +161,9 @@ impl Config {
     fn normalize_special(&self, name: &str, v: &str) -> Result<String, String> {
         match name {
             "notify-keyspace-events" => {
-                let flags = parse_notify(v)
-                    .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
-                Ok(notify_to_string(flags))
+                let flags = super::notify::parse_notify_flags(v)
+                    .ok_or_else(|| super::notify::NOTIFY_FLAGS_ERROR.to_string())?;
+                Ok(super::notify::notify_flags_to_string(&flags))
             }
             "save" => normalize_save(v).ok_or_else(|| "Invalid save parameters".to_string()),
             "oom-score-adj-values" => {
@@ -248,7 +248,7 @@ impl Config {
             self.acl.set_requirepass(&value);
         }
         if p.name == "notify-keyspace-events" {
-            self.notify_flags = parse_notify(&value).map(expand_notify).unwrap_or_default();
+            self.notify_flags = super::notify::parse_notify_flags(&value).unwrap_or_default();
         }
         if !p.alias.is_empty() {
             self.params.insert(p.alias.to_string(), value.clone());
@@ -329,91 +329,6 @@ fn normalize_save(v: &str) -> Option<String> {
         out.push(digits.parse::<i64>().ok()?.to_string());
     }
     Some(out.join(" "))
-}
-
-const N_GENERIC: u16 = 1 << 0;
-const N_STRING: u16 = 1 << 1;
-const N_LIST: u16 = 1 << 2;
-const N_SET: u16 = 1 << 3;
-const N_HASH: u16 = 1 << 4;
-const N_ZSET: u16 = 1 << 5;
-const N_EXPIRED: u16 = 1 << 6;
-const N_EVICTED: u16 = 1 << 7;
-const N_STREAM: u16 = 1 << 8;
-const N_MODULE: u16 = 1 << 9;
-const N_NEW: u16 = 1 << 10;
-const N_KEYSPACE: u16 = 1 << 11;
-const N_KEYEVENT: u16 = 1 << 12;
-const N_MISS: u16 = 1 << 13;
-/// Redis's `A`: every class except key-miss and new-key.
-const N_ALL: u16 =
-    N_GENERIC | N_STRING | N_LIST | N_SET | N_HASH | N_ZSET | N_EXPIRED | N_EVICTED | N_STREAM | N_MODULE;
-
-/// Class characters in the order Redis prints them.
-const CLASS_CHARS: [(u16, char); 11] = [
-    (N_GENERIC, 'g'),
-    (N_STRING, '$'),
-    (N_LIST, 'l'),
-    (N_SET, 's'),
-    (N_HASH, 'h'),
-    (N_ZSET, 'z'),
-    (N_EXPIRED, 'x'),
-    (N_EVICTED, 'e'),
-    (N_STREAM, 't'),
-    (N_MODULE, 'd'),
-    (N_NEW, 'n'),
-];
-
-fn parse_notify(v: &str) -> Option<u16> {
-    let mut f = 0;
-    for c in v.chars() {
-        f |= match c {
-            'A' => N_ALL,
-            'K' => N_KEYSPACE,
-            'E' => N_KEYEVENT,
-            'm' => N_MISS,
-            _ => CLASS_CHARS.iter().find(|(_, ch)| *ch == c)?.0,
-        };
-    }
-    Some(f)
-}
-
-fn notify_to_string(f: u16) -> String {
-    let mut s = String::new();
-    if f & N_ALL == N_ALL {
-        // Redis prints `A` alone here, dropping `n` (as 7.0 does).
-        s.push('A');
-    } else {
-        s.extend(CLASS_CHARS.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c));
-    }
-    if f & N_KEYSPACE != 0 {
-        s.push('K');
-    }
-    if f & N_KEYEVENT != 0 {
-        s.push('E');
-    }
-    if f & N_MISS != 0 {
-        s.push('m');
-    }
-    s
-}
-
-fn expand_notify(f: u16) -> String {
-    let classes = f & !(N_KEYSPACE | N_KEYEVENT);
-    if classes == 0 || f & (N_KEYSPACE | N_KEYEVENT) == 0 {
-        return String::new();
-    }
-    let mut s: String = CLASS_CHARS.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect();
-    if f & N_MISS != 0 {
-        s.push('m');
-    }
-    if f & N_KEYSPACE != 0 {
-        s.push('K');
-    }
-    if f & N_KEYEVENT != 0 {
-        s.push('E');
-    }
-    s
 }
 
 // BEGIN GENERATED
@@ -1387,16 +1302,6 @@ mod tests {
     fn table_is_sorted_for_binary_search() {
         assert!(PARAMS.windows(2).all(|w| w[0].name < w[1].name));
         assert!(param("MAXMEMORY").is_some());
-    }
-
-    #[test]
-    fn notify_forms() {
-        assert_eq!(notify_to_string(parse_notify("KEA").unwrap()), "AKE");
-        assert_eq!(notify_to_string(parse_notify("nmKEg").unwrap()), "gnKEm");
-        assert_eq!(notify_to_string(parse_notify("An").unwrap()), "A");
-        assert_eq!(expand_notify(parse_notify("KA").unwrap()), "g$lshzxetdK");
-        assert_eq!(expand_notify(parse_notify("g").unwrap()), "");
-        assert!(parse_notify("KEq").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::blocking;
+use super::pubsub;
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -36,13 +37,9 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.clients.remove(&self.id);
-        st.dirty_clients.remove(&self.id);
-        let id = self.id;
-        blocking::remove_client(&mut st, id);
-        st.watchers.retain(|_, ids| {
-            ids.retain(|c| *c != id);
-            !ids.is_empty()
-        });
+        blocking::remove_client(&mut st, self.id);
+        st.unwatch_all(self.id);
+        st.pubsub.detach(self.id);
         drop(st);
         self.shared.open.send_modify(|n| *n -= 1);
     }
@@ -112,8 +109,12 @@ where
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
-    let authenticated = shared.lock().config.requirepass().is_none();
+    let (authenticated, pushes) = {
+        let mut st = shared.lock();
+        (st.config.requirepass().is_none(), st.pubsub.attach(id))
+    };
     let mut state = ConnState::new(id, authenticated);
+    state.pushes = Some(pushes);
     let mut shutdown = shared.shutdown.subscribe();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
@@ -139,8 +140,13 @@ where
                             c.last_interaction = Instant::now();
                         }
                         let now = shared.clock.now_ms();
+                        // Pushes queued before this command go out before its reply;
+                        // those it caused itself (keyspace events, PUBLISH to itself)
+                        // too, as Redis writes them while the command runs.
+                        drain_pushes(&mut state, &mut out);
                         let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
                         let reply = cmd::dispatch(&mut ctx, &args);
+                        drain_pushes(&mut state, &mut out);
                         // Registering under the same lock as the command: no push can slip in between.
                         let (reply, waiter) = match state.effects.block.take() {
                             Some(spec) if matches!(reply, Reply::None) => {
@@ -160,7 +166,9 @@ where
                             if write_out(&mut conn.stream, &mut out).await.is_err() {
                                 return;
                             }
-                            match wait_blocked(&mut conn.stream, &mut inbuf, &shared, id, w, &kill, &mut shutdown).await
+                            let blocked = Blocked { shared: &shared, id, kill: &kill };
+                            match wait_blocked(&mut conn.stream, &mut inbuf, &mut state, blocked, w, &mut shutdown)
+                                .await
                             {
                                 Some(r) => r,
                                 None => return,
@@ -201,10 +209,30 @@ where
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             },
+            push = pubsub::next_push(&mut state.pushes) => {
+                push.encode(state.resp, &mut out);
+                drain_pushes(&mut state, &mut out);
+            }
             _ = kill.notified() => return,
             _ = shutdown.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// Encodes every push already queued for this connection.
+fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
+    if let Some(rx) = state.pushes.as_mut() {
+        while let Some(p) = rx.try_recv() {
+            p.encode(state.resp, out);
+        }
+    }
+}
+
+/// Who is blocked, for [`wait_blocked`].
+struct Blocked<'a> {
+    shared: &'a Arc<Shared>,
+    id: u64,
+    kill: &'a tokio::sync::Notify,
 }
 
 /// Redis closes a client whose query buffer passes 1 GiB (`client-query-buffer-limit`).
@@ -215,15 +243,16 @@ const MAX_QUERY_BUFFER: usize = 1 << 30;
 /// (`None`: EOF, kill, shutdown). The socket is still read meanwhile, as
 /// Redis does: EOF ends the block, and commands sent meanwhile are buffered
 /// to run once it ends.
-async fn wait_blocked<S: AsyncRead + Unpin>(
+async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     inbuf: &mut BytesMut,
-    shared: &Arc<Shared>,
-    id: u64,
+    state: &mut ConnState,
+    who: Blocked<'_>,
     waiter: blocking::Waiter,
-    kill: &tokio::sync::Notify,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<Reply> {
+    let Blocked { shared, id, kill } = who;
+    let mut pending = BytesMut::new();
     let blocking::Waiter { mut rx, deadline } = waiter;
     let timeout = async {
         match deadline {
@@ -245,8 +274,17 @@ async fn wait_blocked<S: AsyncRead + Unpin>(
                 Ok(_) if inbuf.len() > MAX_QUERY_BUFFER => return None,
                 Ok(_) => {}
             },
+            // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
+            push = pubsub::next_push(&mut state.pushes) => {
+                push.encode(state.resp, &mut pending);
+                drain_pushes(state, &mut pending);
+            }
             _ = kill.notified() => return None,
             _ = shutdown.wait_for(|s| *s) => return None,
+        }
+        // Written outside the select: the shutdown watch's guard type must not live across an await.
+        if !pending.is_empty() && write_out(stream, &mut pending).await.is_err() {
+            return None;
         }
     }
 }

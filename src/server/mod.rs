@@ -6,6 +6,8 @@ pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
+pub(crate) mod notify;
+pub(crate) mod pubsub;
 pub(crate) mod state;
 pub(crate) mod tls;
 
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use clock::Clock;
+pub use pubsub::{Subscription, SubscriptionKind};
 pub use state::RecordedCommand;
 #[cfg(feature = "tls")]
 pub use tls::TlsFault;
@@ -62,6 +65,7 @@ pub struct Builder {
     seed: Option<u64>,
     /// None = plaintext; Some(require_client_cert) = TLS.
     tls: Option<bool>,
+    notify_keyspace_events: Option<String>,
 }
 
 impl Default for Builder {
@@ -76,6 +80,7 @@ impl Default for Builder {
             databases: 16,
             seed: None,
             tls: None,
+            notify_keyspace_events: None,
         }
     }
 }
@@ -183,6 +188,14 @@ impl Builder {
         self
     }
 
+    /// Starts with `notify-keyspace-events` set to `flags` (Redis's syntax,
+    /// e.g. `"KEA"` or `"Ex"`), as CONFIG SET would set it. An invalid flag
+    /// makes [`Builder::try_start`] fail.
+    pub fn notify_keyspace_events(mut self, flags: impl Into<String>) -> Self {
+        self.notify_keyspace_events = Some(flags.into());
+        self
+    }
+
     /// Starts the server. Usable from any async runtime.
     pub async fn start(self) -> FakeRedis {
         self.start_blocking()
@@ -226,6 +239,12 @@ impl Builder {
             }
         };
         let mut config = Config::default();
+        if let Some(flags) = &self.notify_keyspace_events {
+            config.set_notify_keyspace_events(flags).map_err(|reason| StartError {
+                what: format!("notify-keyspace-events {flags:?}"),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+            })?;
+        }
         config.params.insert("port".into(), addr.port().to_string());
         if let Some(p) = &self.requirepass {
             config.params.insert("requirepass".into(), p.clone());
@@ -560,6 +579,10 @@ impl FakeRedis {
             }
         }
         blocking::serve_ready(&mut st, &shared.clock);
+        // The handle's client has no connection: nothing it subscribes to
+        // or WATCHes may outlive the call.
+        st.pubsub.detach(0);
+        st.unwatch_all(0);
         st.record_commands = record;
         reply
     }
@@ -588,7 +611,29 @@ impl FakeRedis {
         let shared = self.shared();
         shared.clock.advance(by);
         let now = shared.clock.now_ms();
-        shared.lock().expire_cycle(now);
+        let mut st = shared.lock();
+        st.expire_cycle(now);
+        st.deliver_events();
+    }
+
+    /// Publishes `message` on `channel` as a client's PUBLISH would, and
+    /// returns how many subscriptions received it (pattern matches included).
+    ///
+    /// ```
+    /// # let server = redis_harness::FakeRedis::builder().start_blocking();
+    /// assert_eq!(server.publish("news", "hello"), 0); // nobody subscribed yet
+    /// ```
+    pub fn publish(&self, channel: impl AsRef<[u8]>, message: impl AsRef<[u8]>) -> usize {
+        let channel = Bytes::copy_from_slice(channel.as_ref());
+        let message = Bytes::copy_from_slice(message.as_ref());
+        self.shared().lock().publish(&channel, &message)
+    }
+
+    /// Every current channel, pattern and shard-channel subscription with
+    /// the id of the client holding it, ordered by client id, then kind,
+    /// then the order the client subscribed in.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.shared().lock().pubsub.snapshot()
     }
 
     /// Stops the server, closes every client socket, and reports what it closed.

@@ -74,6 +74,18 @@ pub(crate) struct KeyEvent {
     pub key: Bytes,
 }
 
+/// One client WATCHing one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Watcher {
+    pub client: u64,
+    /// The key was in the db when WATCHed: emptying the db (FLUSHDB,
+    /// FLUSHALL, SWAPDB) counts as touching it only then, as in Redis 7.0.
+    pub existed: bool,
+    /// The key was already logically expired when WATCHed: its deletion
+    /// then changes nothing, and its expiry does not fail EXEC.
+    pub expired: bool,
+}
+
 /// Counters INFO stats reports.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Stats {
@@ -96,11 +108,16 @@ pub(crate) struct State {
     pub next_client_id: u64,
     pub config: Config,
     /// (db, key) -> clients WATCHing it.
-    pub watchers: HashMap<(usize, Bytes), Vec<u64>>,
+    pub watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
+    /// Pub/sub subscriptions and each connection's push queue.
+    pub pubsub: super::pubsub::PubSub,
     /// Clients whose WATCHed keys were touched: their EXEC fails.
     pub dirty_clients: HashSet<u64>,
     /// Keyspace events produced by the current command, delivered after it.
     pub events: Vec<KeyEvent>,
+    /// Every event delivery saw, for unit tests of the event names commands raise.
+    #[cfg(test)]
+    pub event_log: Vec<KeyEvent>,
     /// Keys that became ready for blocked clients (db, key).
     pub ready_keys: Vec<(usize, Bytes)>,
     /// Clients blocked in BLPOP, BZPOPMIN, ... and the per-key FIFO queues.
@@ -121,8 +138,11 @@ impl State {
             next_client_id: 1,
             config,
             watchers: HashMap::new(),
+            pubsub: Default::default(),
             dirty_clients: HashSet::new(),
             events: Vec::new(),
+            #[cfg(test)]
+            event_log: Vec::new(),
             ready_keys: Vec::new(),
             blocking: Blocking::default(),
             stats: Stats::default(),
@@ -145,17 +165,15 @@ impl State {
     /// Like [`State::lookup`] but counts a keyspace hit or miss (read commands).
     pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        match self.dbs[db].raw_get_mut(key) {
-            Some(e) => {
-                self.stats.keyspace_hits += 1;
-                e.last_access = now;
-                Some(e)
-            }
-            None => {
-                self.stats.keyspace_misses += 1;
-                None
-            }
+        if self.dbs[db].raw_get(key).is_none() {
+            self.stats.keyspace_misses += 1;
+            self.notify(db, 'm', "keymiss", Bytes::copy_from_slice(key));
+            return None;
         }
+        self.stats.keyspace_hits += 1;
+        let e = self.dbs[db].raw_get_mut(key)?;
+        e.last_access = now;
+        Some(e)
     }
 
     /// Whether a live key exists (expires it lazily if due).
@@ -208,26 +226,110 @@ impl State {
         true
     }
 
-    /// Redis's `signalModifiedKey`: every write to a key calls this, so that
-    /// clients WATCHing it fail their EXEC.
+    /// Redis's `signalModifiedKey`: every write to a key calls this (after
+    /// the change), so that clients WATCHing it fail their EXEC.
     pub(crate) fn signal_modified(&mut self, db: usize, key: &Bytes) {
         if self.watchers.is_empty() {
             return;
         }
-        if let Some(ids) = self.watchers.get(&(db, key.clone())) {
-            self.dirty_clients.extend(ids.iter().copied());
+        if let Some(ws) = self.watchers.get_mut(&(db, key.clone())) {
+            let gone = self.dbs[db].raw_get(key).is_none();
+            for w in ws.iter_mut() {
+                if w.expired && gone {
+                    // A key already expired when WATCHed was reclaimed: no logical change.
+                    *w = Watcher { client: w.client, existed: false, expired: false };
+                } else {
+                    self.dirty_clients.insert(w.client);
+                }
+            }
         }
     }
 
-    /// Marks every WATCHing client of `db` (or of all dbs) dirty (FLUSHDB/FLUSHALL/SWAPDB).
+    /// FLUSHDB (`Some(db)`) / FLUSHALL (`None`): marks dirty the clients
+    /// WATCHing a key that was in an emptied db. Works whether it is called
+    /// before or after the db is emptied. SWAPDB uses [`State::signal_swapped`].
     pub(crate) fn signal_flushed(&mut self, db: Option<usize>) {
-        let ids: Vec<u64> = self
-            .watchers
-            .iter()
-            .filter(|((d, _), _)| db.is_none_or(|db| *d == db))
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        self.dirty_clients.extend(ids);
+        let mut dirty = Vec::new();
+        for ((d, key), ws) in self.watchers.iter_mut() {
+            if db.is_some_and(|db| *d != db) {
+                continue;
+            }
+            let present = self.dbs[*d].raw_get(key).is_some();
+            for w in ws.iter_mut() {
+                if w.expired {
+                    // Emptying a db that held only a stale copy changes nothing.
+                    *w = Watcher { client: w.client, existed: false, expired: false };
+                } else if w.existed || present {
+                    dirty.push(w.client);
+                }
+            }
+        }
+        self.dirty_clients.extend(dirty);
+    }
+
+    /// SWAPDB a b, called after the swap: a WATCHed key is touched if it was
+    /// in its db before or is there now (unless only stale copies are involved).
+    pub(crate) fn signal_swapped(&mut self, a: usize, b: usize, now: u64) {
+        let mut dirty = Vec::new();
+        for ((d, key), ws) in self.watchers.iter_mut() {
+            if *d != a && *d != b {
+                continue;
+            }
+            let entry = self.dbs[*d].raw_get(key);
+            let present = entry.is_some();
+            let stale = entry.is_some_and(|e| e.expire_at.is_some_and(|at| at <= now));
+            for w in ws.iter_mut() {
+                if w.expired || (!w.existed && stale) {
+                    // Stale before and stale (or absent) after: no logical change.
+                    *w = Watcher { client: w.client, existed: present, expired: stale };
+                    if present && !stale {
+                        dirty.push(w.client);
+                    }
+                } else if w.existed || present {
+                    dirty.push(w.client);
+                }
+            }
+        }
+        self.dirty_clients.extend(dirty);
+    }
+
+    /// WATCH: starts watching `key` in `db` for `client` (no-op if it already does).
+    pub(crate) fn watch(&mut self, client: u64, db: usize, key: &Bytes, now: u64) {
+        let entry = self.dbs[db].raw_get(key);
+        let existed = entry.is_some();
+        let expired = entry.is_some_and(|e| e.expire_at.is_some_and(|at| at <= now));
+        let ws = self.watchers.entry((db, key.clone())).or_default();
+        if !ws.iter().any(|w| w.client == client) {
+            ws.push(Watcher { client, existed, expired });
+        }
+    }
+
+    /// UNWATCH (also EXEC, DISCARD, RESET, disconnect): forgets every key
+    /// `client` watches and whether one was touched.
+    pub(crate) fn unwatch_all(&mut self, client: u64) {
+        self.dirty_clients.remove(&client);
+        if self.watchers.is_empty() {
+            return;
+        }
+        self.watchers.retain(|_, ws| {
+            ws.retain(|w| w.client != client);
+            !ws.is_empty()
+        });
+    }
+
+    /// Whether EXEC must fail for `client`: a WATCHed key was touched, or
+    /// expired since WATCH (even if not reclaimed yet).
+    pub(crate) fn watch_failed(&self, client: u64, now: u64) -> bool {
+        if self.dirty_clients.contains(&client) {
+            return true;
+        }
+        self.watchers.iter().any(|((db, key), ws)| {
+            ws.iter().any(|w| {
+                w.client == client
+                    && !w.expired
+                    && self.dbs[*db].raw_get(key).is_some_and(|e| e.expire_at.is_some_and(|at| at <= now))
+            })
+        })
     }
 
     /// Redis's `signalKeyAsReady`: a list/zset key got elements; blocked clients may proceed.
