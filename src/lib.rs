@@ -10,12 +10,18 @@
 // - `cmd`: one module per command group, the dispatch table.
 // - `server`: the public facade (`FakeRedis`, `Builder`) over the server
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
+// - `fault`: the fault model, rule text, rule table and how faults act on sockets.
+// - `proxy`: `FaultProxy`, the same faults in front of a real Redis.
 
 pub mod backend;
 pub(crate) mod cmd;
+pub mod fault;
 pub mod protocol;
+//PROXY pub mod proxy;
 pub(crate) mod server;
 pub(crate) mod store;
 
+pub use fault::{FaultGuard, FaultRule};
 pub use protocol::Reply;
+//PROXY pub use proxy::FaultProxy;
 pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};

@@ -72,16 +72,18 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
-            r = tcp.accept() => {
-                if let Ok((stream, peer)) = r {
+            // Fault hooks: `accepting` holds accepts under a stop-accepting rule,
+            // `admit` lets a refuse/max-clients rule take the new socket.
+            r = shared.faults.accepting_then(tcp.accept()) => {
+                if let Some((stream, peer)) = r.ok().and_then(|(s, p)| Some((crate::fault::server::admit(&shared, s)?, p))) {
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
                     let (id, kill) = connection::register(&shared, Peer { peer: peer.to_string(), local: local.clone(), unix: false, fd });
                     tokio::spawn(connection::serve(stream, shared.clone(), id, kill));
                 }
             }
-            r = accept_unix(unix.as_ref()) => {
-                if let Ok(stream) = r {
+            r = shared.faults.accepting_then(accept_unix(unix.as_ref())) => {
+                if let Some(stream) = r.ok().and_then(|s| crate::fault::server::admit(&shared, s)) {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
                     let (id, kill) = connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd });

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
+use crate::fault::server::{Before, Stop};
 use crate::protocol::request::{Limits, Parsed, Parser};
 use crate::protocol::Reply;
 
@@ -95,7 +96,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> (u64, Arc<tokio::syn
 /// Serves one registered connection until it closes.
 pub(crate) async fn serve<S>(stream: S, shared: Arc<Shared>, id: u64, kill: Arc<tokio::sync::Notify>)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + crate::fault::Abort,
 {
     let mut conn = Conn { stream, _registration: Registration { shared: shared.clone(), id } };
     let authenticated = shared.lock().config.requirepass().is_none();
@@ -119,6 +120,26 @@ where
             };
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
+                    // Fault hook 1/2 (src/fault/server.rs): HARNESS admin commands, and
+                    // rules that delay, replace or swallow this command before it runs.
+                    let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                    let fault = match crate::fault::server::before_command(
+                        &shared,
+                        id,
+                        &args,
+                        &mut conn.stream,
+                        &mut out,
+                        stop,
+                    )
+                    .await
+                    {
+                        Before::Run(f) => f,
+                        Before::Reply(r) => {
+                            r.encode(state.resp, &mut out);
+                            continue;
+                        }
+                        Before::Closed => return,
+                    };
                     let reply = {
                         let mut st = shared.lock();
                         if let Some(c) = st.clients.get_mut(&id) {
@@ -139,7 +160,15 @@ where
                             _ = shutdown.wait_for(|s| *s) => return,
                         }
                     }
+                    let mark = out.len();
                     reply.encode(state.resp, &mut out);
+                    // Fault hook 2/2: this reply (out[mark..]) goes out through the rule that fired.
+                    if let Some(action) = fault {
+                        let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                        if !crate::fault::server::deliver(&mut conn.stream, &mut out, mark, action, stop).await {
+                            return;
+                        }
+                    }
                     if state.effects.close {
                         close = true;
                         break;

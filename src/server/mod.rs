@@ -55,6 +55,7 @@ pub struct Builder {
     paused_clock_at: Option<u64>,
     databases: usize,
     seed: Option<u64>,
+    admin: bool,
 }
 
 impl Default for Builder {
@@ -68,6 +69,7 @@ impl Default for Builder {
             paused_clock_at: None,
             databases: 16,
             seed: None,
+            admin: false,
         }
     }
 }
@@ -159,6 +161,14 @@ impl Builder {
         self
     }
 
+    /// Enables the `HARNESS` admin namespace (fault rules, kill-all, password
+    /// rotation over RESP, for clients in other languages). Off by default:
+    /// `HARNESS` is then an unknown command, exactly as in Redis.
+    pub fn admin(mut self, on: bool) -> Self {
+        self.admin = on;
+        self
+    }
+
     /// Starts the server. Usable from any async runtime.
     pub async fn start(self) -> FakeRedis {
         self.start_blocking()
@@ -219,6 +229,7 @@ impl Builder {
             None => Clock::real(),
         };
         let shared = Shared::new(state, clock);
+        shared.faults.set_admin(self.admin);
         let bare = BareServer::spawn(shared, Listeners { tcp, unix })
             .map_err(|source| StartError { what: "spawning the server thread".into(), source })?;
         Ok(FakeRedis { bare, addr, unix_path, _tempdir: tempdir })
@@ -517,12 +528,49 @@ impl FakeRedis {
         shared.lock().expire_cycle(now);
     }
 
+    /// Installs a fault rule until the returned guard is dropped; see [`crate::fault`].
+    ///
+    /// Rules are tried in installation order and the first that fires wins.
+    /// The guard checks the rule's [`FaultRule::expect`](crate::fault::FaultRule::expect)
+    /// when dropped (or the server does, if it goes first).
+    pub fn fault(&self, rule: crate::fault::FaultRule) -> crate::fault::FaultGuard {
+        let host: Arc<dyn crate::fault::FaultHost> = self.shared().clone();
+        crate::fault::FaultGuard::install(&host, rule)
+    }
+
+    /// The rules installed now, in the order they are tried.
+    pub fn fault_rules(&self) -> Vec<crate::fault::RuleInfo> {
+        self.shared().faults.list()
+    }
+
+    /// Closes every client connection now (FIN), as if the server crashed
+    /// and came back; returns how many it closed. The server keeps accepting.
+    pub fn kill_all(&self) -> usize {
+        crate::fault::server::kill_all(self.shared(), None)
+    }
+
+    /// Changes `requirepass` at runtime (empty: no password). Connections
+    /// already authenticated keep working; new ones need the new password.
+    pub fn set_password(&self, password: impl AsRef<str>) {
+        crate::fault::server::set_password(self.shared(), password.as_ref());
+    }
+
     /// Stops the server, closes every client socket, and reports what it closed.
     pub async fn shutdown(mut self) -> ShutdownReport {
         let closed = self.clients();
         let total_connections = self.total_connections();
         self.bare.stop();
         ShutdownReport { closed, total_connections }
+    }
+}
+
+impl Drop for FakeRedis {
+    /// Stops the server, then verifies the expectations of fault rules whose
+    /// guards are still alive (panicking, unless already panicking, with
+    /// every failure).
+    fn drop(&mut self) {
+        self.bare.stop();
+        crate::fault::verify_on_drop(&**self.shared());
     }
 }
 
