@@ -17,11 +17,11 @@ pub mod backend;
 pub(crate) mod cmd;
 pub mod fault;
 pub mod protocol;
-//PROXY pub mod proxy;
+pub mod proxy;
 pub(crate) mod server;
 pub(crate) mod store;
 
 pub use fault::{FaultGuard, FaultRule};
 pub use protocol::Reply;
-//PROXY pub use proxy::FaultProxy;
+pub use proxy::FaultProxy;
 pub use server::{Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError};

@@ -26,6 +26,13 @@ impl Abort for tokio::net::TcpStream {
     }
 }
 
+impl Abort for tokio::net::tcp::WriteHalf<'_> {
+    fn abort_on_close(&self) {
+        let stream: &tokio::net::TcpStream = self.as_ref();
+        stream.abort_on_close();
+    }
+}
+
 impl Abort for tokio::net::UnixStream {
     fn abort_on_close(&self) {}
 }

@@ -32,6 +32,7 @@
 //! [`rules`] for the grammar) used by the CLI's `--fault` flag and by the
 //! `HARNESS FAULT ADD` admin command.
 
+pub(crate) mod admin;
 mod apply;
 mod engine;
 mod model;
@@ -42,5 +43,5 @@ pub use engine::{FaultGuard, RuleInfo};
 pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
 
-pub(crate) use apply::Abort;
-pub(crate) use engine::{verify_on_drop, FaultHost, Hub};
+pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
+pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};

@@ -478,6 +478,11 @@ impl FaultRule {
         &self.fault
     }
 
+    /// The expected number of firings, if one was set with [`FaultRule::expect`].
+    pub fn expectation(&self) -> Option<Times> {
+        self.expect
+    }
+
     /// Whether the command `args` passes the command and predicate filters.
     pub(crate) fn matches_command(&self, args: &[Bytes]) -> bool {
         let Some(name) = args.first() else { return false };
@@ -575,10 +580,10 @@ impl fmt::Display for FaultRule {
             ConnTarget::New => f.write_str(" new-connections")?,
         }
         if let Some(o) = self.occurrences {
-            if o.min == o.max {
-                write!(f, " nth={}", o.min)?;
-            } else if o.min == 1 {
+            if o.min == 1 {
                 write!(f, " times={}", o.max)?;
+            } else if o.min == o.max {
+                write!(f, " nth={}", o.min)?;
             } else {
                 write!(f, " times={o}")?;
             }

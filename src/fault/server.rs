@@ -10,7 +10,6 @@ use tokio::sync::{watch, Notify};
 
 use super::apply::{self, Abort, Next};
 use super::engine::{render_command, Action, ConnInfo, FaultHost, Hub, ReplyAction};
-use super::model::FaultRule;
 use crate::protocol::Reply;
 use crate::server::state::{RecordedCommand, Shared};
 
@@ -67,7 +66,11 @@ where
 {
     let hub = &shared.faults;
     if hub.admin_enabled() && args[0].eq_ignore_ascii_case(b"harness") {
-        return Before::Reply(admin(shared, id, args));
+        let ops = super::admin::Ops {
+            kill_all: &|| kill_all(shared, Some(id)),
+            set_password: Some(&|pw: &str| set_password(shared, pw)),
+        };
+        return Before::Reply(super::admin::run(hub, args, ops));
     }
     if !hub.has_rules() {
         return Before::Run(None);
@@ -178,92 +181,4 @@ pub(crate) fn kill_all(shared: &Shared, except: Option<u64>) -> usize {
 /// Sets `requirepass` (empty: none). Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
     shared.lock().config.params.insert("requirepass".into(), password.to_string());
-}
-
-const HELP: &[&str] = &[
-    "HARNESS <subcommand> [<arg> ...]. redis-harness test controls (enabled with --admin). Subcommands are:",
-    "FAULT ADD <rule>",
-    "    Install a fault rule (rule text as in docs/faults.md); replies with its id.",
-    "FAULT LIST",
-    "    List installed rules with their ids and hit counts.",
-    "FAULT DEL <id>",
-    "    Remove one rule; replies 1 if it existed.",
-    "FAULT CLEAR",
-    "    Remove every rule.",
-    "KILL-ALL",
-    "    Close every other client connection now; replies with how many.",
-    "SET-PASSWORD <password>",
-    "    Change requirepass for new connections (empty: none).",
-    "SEED",
-    "    The seed behind every random choice.",
-    "HELP",
-    "    Print this help.",
-];
-
-/// The `HARNESS` admin namespace (only reachable when enabled).
-fn admin(shared: &Shared, id: u64, args: &[Bytes]) -> Reply {
-    let word = |i: usize| args.get(i).map(|a| String::from_utf8_lossy(a).to_ascii_uppercase()).unwrap_or_default();
-    let arity = |name: &str| Reply::error(format!("ERR wrong number of arguments for 'harness|{name}' command"));
-    match (word(1).as_str(), word(2).as_str()) {
-        ("", _) => arity("help"),
-        ("HELP", _) => Reply::Array(HELP.iter().map(|l| Reply::Status(Bytes::from_static(l.as_bytes()))).collect()),
-        ("FAULT", "ADD") => {
-            if args.len() < 4 {
-                return arity("fault|add");
-            }
-            let text = rule_text(&args[3..]);
-            match text.parse::<FaultRule>() {
-                Ok(rule) => Reply::Int(shared.faults.add(rule, false).0 as i64),
-                Err(e) => Reply::error(format!("ERR {e}").replace(['\r', '\n'], " ")),
-            }
-        }
-        ("FAULT", "LIST") => Reply::Array(
-            shared
-                .faults
-                .list()
-                .into_iter()
-                .map(|r| Reply::Bulk(Bytes::from(format!("id={} hits={} rule={}", r.id, r.hits, r.text))))
-                .collect(),
-        ),
-        ("FAULT", "DEL") => match args.get(3).and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok()) {
-            Some(rid) if args.len() == 4 => Reply::Int(shared.faults.remove(rid).is_some() as i64),
-            _ if args.len() != 4 => arity("fault|del"),
-            _ => Reply::error("ERR value is not an integer or out of range"),
-        },
-        ("FAULT", "CLEAR") => {
-            shared.faults.clear();
-            Reply::ok()
-        }
-        ("KILL-ALL", _) => Reply::Int(kill_all(shared, Some(id)) as i64),
-        ("SET-PASSWORD", _) if args.len() == 3 => {
-            set_password(shared, &String::from_utf8_lossy(&args[2]));
-            Reply::ok()
-        }
-        ("SET-PASSWORD", _) => arity("set-password"),
-        ("SEED", _) => Reply::Bulk(Bytes::from(shared.faults.seed().to_string())),
-        _ => {
-            let sub = args[1..].iter().take(2).map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>().join(" ");
-            Reply::error(format!("ERR unknown subcommand '{sub}'. Try HARNESS HELP.").replace(['\r', '\n'], " "))
-        }
-    }
-}
-
-/// The rule text of `HARNESS FAULT ADD`: one argument is the whole text;
-/// several are words (quoted again where needed, so `error "BUSY x"` from
-/// redis-cli arrives intact).
-pub(crate) fn rule_text(args: &[Bytes]) -> String {
-    if args.len() == 1 {
-        return String::from_utf8_lossy(&args[0]).into_owned();
-    }
-    args.iter()
-        .map(|a| {
-            let s = String::from_utf8_lossy(a);
-            if s.contains(char::is_whitespace) {
-                super::model::quote(&s)
-            } else {
-                s.into_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -87,6 +87,13 @@ impl fmt::Display for StartError {
     }
 }
 
+impl StartError {
+    /// What failed (`what`, as "binding 127.0.0.1:6379") and the I/O error behind it.
+    pub(crate) fn new(what: impl Into<String>, source: std::io::Error) -> StartError {
+        StartError { what: what.into(), source }
+    }
+}
+
 impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.source)
@@ -236,7 +243,7 @@ impl Builder {
     }
 }
 
-fn seed_from_env() -> Option<u64> {
+pub(crate) fn seed_from_env() -> Option<u64> {
     std::env::var("REDIS_HARNESS_SEED").ok()?.trim().parse().ok()
 }
 
