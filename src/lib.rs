@@ -10,16 +10,22 @@
 // - `cmd`: one module per command group, the dispatch table.
 // - `server`: the public facade (`FakeRedis`, `Builder`) over the server
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
+// - `fault`: the fault model, rule text, rule table and how faults act on sockets.
+// - `proxy`: `FaultProxy`, the same faults in front of a real Redis.
 
 pub mod backend;
 pub(crate) mod cmd;
+pub mod fault;
 pub mod protocol;
+pub mod proxy;
 pub(crate) mod server;
 pub(crate) mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use fault::{FaultGuard, FaultRule};
 pub use protocol::Reply;
+pub use proxy::FaultProxy;
 #[cfg(feature = "tls")]
 pub use server::TlsFault;
 pub use server::{

@@ -11,6 +11,7 @@ use super::blocking;
 use super::pubsub;
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
+use crate::fault::server::{Before, Stop};
 use crate::protocol::request::{Limits, Parsed, Parser};
 use crate::protocol::Reply;
 
@@ -103,7 +104,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
 /// Serves one registered connection until it closes.
 pub(crate) async fn serve<S>(stream: S, registration: Registration)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + crate::fault::Abort,
 {
     let shared = registration.shared.clone();
     let id = registration.id;
@@ -134,6 +135,26 @@ where
             };
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
+                    // Fault hook 1/2 (src/fault/server.rs): HARNESS admin commands, and
+                    // rules that delay, replace or swallow this command before it runs.
+                    let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                    let fault = match crate::fault::server::before_command(
+                        &shared,
+                        id,
+                        &args,
+                        &mut conn.stream,
+                        &mut out,
+                        stop,
+                    )
+                    .await
+                    {
+                        Before::Run(f) => f,
+                        Before::Reply(r) => {
+                            r.encode(state.resp, &mut out);
+                            continue;
+                        }
+                        Before::Closed => return,
+                    };
                     let (reply, waiter) = {
                         let mut st = shared.lock();
                         if let Some(c) = st.clients.get_mut(&id) {
@@ -186,7 +207,15 @@ where
                             _ = shutdown.wait_for(|s| *s) => return,
                         }
                     }
+                    let mark = out.len();
                     reply.encode(state.resp, &mut out);
+                    // Fault hook 2/2: this reply (out[mark..]) goes out through the rule that fired.
+                    if let Some(action) = fault {
+                        let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                        if !crate::fault::server::deliver(&mut conn.stream, &mut out, mark, action, stop).await {
+                            return;
+                        }
+                    }
                     if state.effects.close {
                         close = true;
                         break;

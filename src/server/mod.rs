@@ -66,6 +66,7 @@ pub struct Builder {
     /// None = plaintext; Some(require_client_cert) = TLS.
     tls: Option<bool>,
     notify_keyspace_events: Option<String>,
+    admin: bool,
 }
 
 impl Default for Builder {
@@ -81,6 +82,7 @@ impl Default for Builder {
             seed: None,
             tls: None,
             notify_keyspace_events: None,
+            admin: false,
         }
     }
 }
@@ -95,6 +97,13 @@ pub struct StartError {
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "redis-harness: could not start the fake server: {}: {}", self.what, self.source)
+    }
+}
+
+impl StartError {
+    /// What failed (`what`, as "binding 127.0.0.1:6379") and the I/O error behind it.
+    pub(crate) fn new(what: impl Into<String>, source: std::io::Error) -> StartError {
+        StartError { what: what.into(), source }
     }
 }
 
@@ -196,6 +205,14 @@ impl Builder {
         self
     }
 
+    /// Enables the `HARNESS` admin namespace (fault rules, kill-all, password
+    /// rotation over RESP, for clients in other languages). Off by default:
+    /// `HARNESS` is then an unknown command, exactly as in Redis.
+    pub fn admin(mut self, on: bool) -> Self {
+        self.admin = on;
+        self
+    }
+
     /// Starts the server. Usable from any async runtime.
     pub async fn start(self) -> FakeRedis {
         self.start_blocking()
@@ -263,6 +280,7 @@ impl Builder {
             None => Clock::real(),
         };
         let shared = Shared::new(state, clock);
+        shared.faults.set_admin(self.admin);
         let bare = BareServer::spawn(shared, Listeners { tcp, unix, tls: tls.clone() })
             .map_err(|source| StartError { what: "spawning the server thread".into(), source })?;
         Ok(FakeRedis { bare, addr, unix_path, tls, _tempdir: tempdir })
@@ -283,7 +301,7 @@ impl Builder {
     }
 }
 
-fn seed_from_env() -> Option<u64> {
+pub(crate) fn seed_from_env() -> Option<u64> {
     std::env::var("REDIS_HARNESS_SEED").ok()?.trim().parse().ok()
 }
 
@@ -636,6 +654,33 @@ impl FakeRedis {
         self.shared().lock().pubsub.snapshot()
     }
 
+    /// Installs a fault rule until the returned guard is dropped; see [`crate::fault`].
+    ///
+    /// Rules are tried in installation order and the first that fires wins.
+    /// The guard checks the rule's [`FaultRule::expect`](crate::fault::FaultRule::expect)
+    /// when dropped (or the server does, if it goes first).
+    pub fn fault(&self, rule: crate::fault::FaultRule) -> crate::fault::FaultGuard {
+        let host: Arc<dyn crate::fault::FaultHost> = self.shared().clone();
+        crate::fault::FaultGuard::install(&host, rule)
+    }
+
+    /// The rules installed now, in the order they are tried.
+    pub fn fault_rules(&self) -> Vec<crate::fault::RuleInfo> {
+        self.shared().faults.list()
+    }
+
+    /// Closes every client connection now (FIN), as if the server crashed
+    /// and came back; returns how many it closed. The server keeps accepting.
+    pub fn kill_all(&self) -> usize {
+        crate::fault::server::kill_all(self.shared(), None)
+    }
+
+    /// Changes `requirepass` at runtime (empty: no password). Connections
+    /// already authenticated keep working; new ones need the new password.
+    pub fn set_password(&self, password: impl AsRef<str>) {
+        crate::fault::server::set_password(self.shared(), password.as_ref());
+    }
+
     /// Stops the server, closes every client socket, and reports what it closed.
     pub async fn shutdown(mut self) -> ShutdownReport {
         let closed = self.clients();
@@ -687,6 +732,16 @@ impl FakeRedis {
     /// Injects a handshake fault into new connections (`TlsFault::None` to stop).
     pub fn set_tls_fault(&self, fault: TlsFault) {
         self.tls_state().set_fault(fault);
+    }
+}
+
+impl Drop for FakeRedis {
+    /// Stops the server, then verifies the expectations of fault rules whose
+    /// guards are still alive (panicking, unless already panicking, with
+    /// every failure).
+    fn drop(&mut self) {
+        self.bare.stop();
+        crate::fault::verify_on_drop(&**self.shared());
     }
 }
 

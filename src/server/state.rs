@@ -361,11 +361,15 @@ pub(crate) struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Woken whenever keys become ready for blocked clients.
     pub ready: Notify,
+    /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
+    pub faults: crate::fault::Hub,
 }
 
 impl Shared {
     pub(crate) fn new(state: State, clock: Clock) -> Arc<Shared> {
+        let faults = crate::fault::Hub::new(state.seed);
         Arc::new(Shared {
+            faults,
             state: Mutex::new(state),
             clock,
             open: watch::channel(0).0,

@@ -19,7 +19,7 @@ pub(crate) enum TlsState {}
 /// Serves an accepted socket, after a TLS handshake if the listener is TLS.
 pub(crate) async fn accept<S>(stream: S, registration: connection::Registration, tls: Option<Arc<TlsState>>)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + crate::fault::Abort + 'static,
 {
     match tls {
         #[cfg(feature = "tls")]
@@ -100,7 +100,7 @@ mod enabled {
 
         pub(crate) async fn serve<S>(self: Arc<Self>, mut stream: S, registration: connection::Registration)
         where
-            S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+            S: AsyncRead + AsyncWrite + Unpin + Send + crate::fault::Abort + 'static,
         {
             let fault = self.settings.lock().unwrap_or_else(|e| e.into_inner()).fault;
             let config = self.config.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -1,0 +1,455 @@
+//! The rule table a server consults: installed rules, their counters, the
+//! seeded RNG, and the guards that remove rules and check expectations.
+//!
+//! Implementation notes
+//! - The table has its own std `Mutex`, taken briefly to decide; the
+//!   decision ([`Action`]) is carried out after the lock is released, so an
+//!   injected delay never holds up another connection or the handle.
+//! - Fault decisions draw from their own RNG seeded with the server's seed,
+//!   so commands that use randomness (SPOP, RANDOMKEY) do not shift which
+//!   faults fire: the same seed and the same commands give the same firings.
+//! - `active` mirrors "has rules" in an atomic, so a server without rules
+//!   pays one relaxed load per command.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::model::{ConnTarget, Fault, FaultRule, LatencyPhase, Times};
+
+/// What a connection looks like to the rule matcher.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnInfo<'a> {
+    pub id: u64,
+    pub name: &'a [u8],
+    pub created: Instant,
+}
+
+/// What to do with one command, decided under the lock and carried out after.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    /// Wait, then run the command normally.
+    DelayCommand(Duration),
+    /// Do not run the command; reply with this error.
+    Error(Bytes),
+    /// Do not run the command; never answer again.
+    Stall,
+    /// Run the command, then deliver its reply this way.
+    Reply(ReplyAction),
+}
+
+/// How a reply is delivered (or not).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ReplyAction {
+    Delay(Duration),
+    Close { after: usize, reset: bool },
+    SlowClose(Duration),
+    Partial { chunk: usize, delay: Duration },
+    Bandwidth(u64),
+    Drop,
+}
+
+/// What to do with a freshly accepted connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcceptAction {
+    Close,
+    MaxClients,
+}
+
+struct Installed {
+    id: u64,
+    rule: FaultRule,
+    installed: Instant,
+    /// Matching occurrences seen so far.
+    seen: u64,
+    hits: Arc<AtomicU64>,
+    /// Whether a guard owns it (guard-less rules come from the CLI/admin).
+    guarded: bool,
+    /// For stop-accepting: whether it is holding accepts right now (counts one hit per spell).
+    holding: bool,
+}
+
+impl Installed {
+    fn in_window(&self, now: Instant) -> bool {
+        let age = now.saturating_duration_since(self.installed);
+        self.rule.from.is_none_or(|f| age >= f) && self.rule.until.is_none_or(|u| age < u)
+    }
+
+    fn matches_conn(&self, conn: &ConnInfo<'_>) -> bool {
+        match &self.rule.connection {
+            ConnTarget::Any => true,
+            ConnTarget::Id(id) => *id == conn.id,
+            ConnTarget::Name(n) => n.as_bytes() == conn.name,
+            ConnTarget::New => conn.created >= self.installed,
+        }
+    }
+
+    /// Counts an occurrence and rolls the dice; true if the rule fires.
+    fn fire(&mut self, rng: &mut fastrand::Rng) -> bool {
+        self.seen += 1;
+        if self.rule.occurrences.is_some_and(|o| !o.contains(self.seen)) {
+            return false;
+        }
+        if self.rule.probability < 1.0 && rng.f64() >= self.rule.probability {
+            return false;
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// A rule as listed by `FakeRedis::fault_rules` and `HARNESS FAULT LIST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Its id (for `HARNESS FAULT DEL`).
+    pub id: u64,
+    /// Its rule text.
+    pub text: String,
+    /// How often it has fired.
+    pub hits: u64,
+}
+
+struct Engine {
+    rules: Vec<Installed>,
+    rng: fastrand::Rng,
+    next_id: u64,
+}
+
+/// One server's rule table.
+pub(crate) struct Hub {
+    engine: Mutex<Engine>,
+    seed: u64,
+    active: AtomicUsize,
+    admin: AtomicBool,
+    /// Woken when rules change (the stop-accepting gate waits on it).
+    changed: Notify,
+}
+
+impl Hub {
+    pub(crate) fn new(seed: u64) -> Hub {
+        Hub {
+            engine: Mutex::new(Engine { rules: Vec::new(), rng: fastrand::Rng::with_seed(seed), next_id: 1 }),
+            seed,
+            active: AtomicUsize::new(0),
+            admin: AtomicBool::new(false),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether any rule is installed (cheap; checked before every command).
+    pub(crate) fn has_rules(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0
+    }
+
+    pub(crate) fn admin_enabled(&self) -> bool {
+        self.admin.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_admin(&self, on: bool) {
+        self.admin.store(on, Ordering::Relaxed);
+    }
+
+    /// Installs a rule; returns its id and hit counter.
+    pub(crate) fn add(&self, rule: FaultRule, guarded: bool) -> (u64, Arc<AtomicU64>) {
+        let hits = Arc::new(AtomicU64::new(0));
+        let mut e = self.lock();
+        let id = e.next_id;
+        e.next_id += 1;
+        e.rules.push(Installed {
+            id,
+            rule,
+            installed: Instant::now(),
+            seen: 0,
+            hits: hits.clone(),
+            guarded,
+            holding: false,
+        });
+        self.active.store(e.rules.len(), Ordering::Relaxed);
+        drop(e);
+        self.changed.notify_waiters();
+        (id, hits)
+    }
+
+    /// Removes a rule; returns it if it was still installed.
+    pub(crate) fn remove(&self, id: u64) -> Option<FaultRule> {
+        let mut e = self.lock();
+        let pos = e.rules.iter().position(|r| r.id == id)?;
+        let r = e.rules.remove(pos);
+        self.active.store(e.rules.len(), Ordering::Relaxed);
+        drop(e);
+        self.changed.notify_waiters();
+        Some(r.rule)
+    }
+
+    /// Removes every rule; returns the guarded ones with their hit counts
+    /// (for the server's end-of-life verification).
+    pub(crate) fn clear(&self) -> Vec<(FaultRule, u64)> {
+        let mut e = self.lock();
+        let gone = std::mem::take(&mut e.rules);
+        self.active.store(0, Ordering::Relaxed);
+        drop(e);
+        self.changed.notify_waiters();
+        gone.into_iter().filter(|r| r.guarded).map(|r| (r.rule, r.hits.load(Ordering::Relaxed))).collect()
+    }
+
+    pub(crate) fn list(&self) -> Vec<RuleInfo> {
+        self.lock()
+            .rules
+            .iter()
+            .map(|r| RuleInfo { id: r.id, text: r.rule.to_string(), hits: r.hits.load(Ordering::Relaxed) })
+            .collect()
+    }
+
+    /// Decides what happens to one command. Accept-time faults are skipped.
+    pub(crate) fn on_command(&self, conn: &ConnInfo<'_>, args: &[Bytes]) -> Option<Action> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let e = &mut *guard;
+        for r in e.rules.iter_mut() {
+            if r.rule.fault.is_at_accept()
+                || !r.in_window(now)
+                || !r.matches_conn(conn)
+                || !r.rule.matches_command(args)
+                || !r.fire(&mut e.rng)
+            {
+                continue;
+            }
+            return Some(match &r.rule.fault {
+                Fault::Latency { delay, jitter, phase } => {
+                    let extra = if jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_nanos(e.rng.u64(0..=jitter.as_nanos().min(u64::MAX as u128) as u64))
+                    };
+                    match phase {
+                        LatencyPhase::BeforeCommand => Action::DelayCommand(*delay + extra),
+                        LatencyPhase::BeforeReply => Action::Reply(ReplyAction::Delay(*delay + extra)),
+                    }
+                }
+                Fault::Stall => Action::Stall,
+                Fault::Close { after_bytes } => Action::Reply(ReplyAction::Close { after: *after_bytes, reset: false }),
+                Fault::Reset { after_bytes } => Action::Reply(ReplyAction::Close { after: *after_bytes, reset: true }),
+                Fault::SlowClose { delay } => Action::Reply(ReplyAction::SlowClose(*delay)),
+                Fault::Partial { chunk, delay } => {
+                    Action::Reply(ReplyAction::Partial { chunk: (*chunk).max(1), delay: *delay })
+                }
+                Fault::Bandwidth { bytes_per_sec } => Action::Reply(ReplyAction::Bandwidth((*bytes_per_sec).max(1))),
+                Fault::Error(t) => Action::Error(Bytes::from(t.clone())),
+                Fault::DropReply => Action::Reply(ReplyAction::Drop),
+                Fault::RefuseConnections | Fault::StopAccepting | Fault::MaxClients => continue,
+            });
+        }
+        None
+    }
+
+    /// Decides what happens to a connection just accepted. Rules aimed at
+    /// a client id or name never match here: the connection has neither yet.
+    pub(crate) fn on_accept(&self) -> Option<AcceptAction> {
+        if !self.has_rules() {
+            return None;
+        }
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let e = &mut *guard;
+        for r in e.rules.iter_mut() {
+            let action = match r.rule.fault {
+                Fault::RefuseConnections => AcceptAction::Close,
+                Fault::MaxClients => AcceptAction::MaxClients,
+                _ => continue,
+            };
+            if !r.rule.commands.is_empty()
+                || r.rule.predicate.is_some()
+                || !matches!(r.rule.connection, ConnTarget::Any | ConnTarget::New)
+                || !r.in_window(now)
+                || !r.fire(&mut e.rng)
+            {
+                continue;
+            }
+            return Some(action);
+        }
+        None
+    }
+
+    /// Whether a stop-accepting rule holds accepts now. Counts one hit each
+    /// time a rule starts holding.
+    fn holding_accepts(&self) -> bool {
+        if !self.has_rules() {
+            return false;
+        }
+        let now = Instant::now();
+        let mut e = self.lock();
+        let mut any = false;
+        for r in e.rules.iter_mut().filter(|r| r.rule.fault == Fault::StopAccepting) {
+            let on = r.in_window(now);
+            if on && !r.holding {
+                r.hits.fetch_add(1, Ordering::Relaxed);
+            }
+            r.holding = on;
+            any |= on;
+        }
+        any
+    }
+
+    /// Waits while a stop-accepting rule is active. Rechecks at least every
+    /// 20 ms because `from`/`until` windows open and close without a signal.
+    pub(crate) async fn accepting(&self) {
+        while self.holding_accepts() {
+            let _ = tokio::time::timeout(Duration::from_millis(20), self.changed.notified()).await;
+        }
+    }
+
+    /// Waits while accepts are held, then runs `accept` (cancel-safe if it is).
+    pub(crate) async fn accepting_then<F: std::future::Future>(&self, accept: F) -> F::Output {
+        self.accepting().await;
+        accept.await
+    }
+}
+
+/// Something that owns a rule table: the fake server or the proxy.
+pub(crate) trait FaultHost: Send + Sync {
+    fn hub(&self) -> &Hub;
+    /// The commands received so far, one line each, for failure messages.
+    fn received(&self) -> Vec<String>;
+}
+
+/// Renders a command for messages: `GET key`, binary escaped, long args cut.
+pub(crate) fn render_command(args: &[Bytes]) -> String {
+    let mut s = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        if a.len() > 64 {
+            let _ = write!(s, "{}...({} bytes)", a[..64].escape_ascii(), a.len());
+        } else {
+            let _ = write!(s, "{}", a.escape_ascii());
+        }
+    }
+    s
+}
+
+/// The expectation failure message, or `None` if the count is allowed.
+pub(crate) fn check_expectation(rule: &FaultRule, hits: u64, seed: u64, received: &[String]) -> Option<String> {
+    let expect = rule.expect?;
+    if expect.contains(hits) {
+        return None;
+    }
+    let mut msg = format!(
+        "redis-harness: fault rule `{rule}` was expected to fire {} but fired {hits} time(s) (seed {seed}; rerun with REDIS_HARNESS_SEED={seed})\n",
+        describe(expect)
+    );
+    let _ = writeln!(msg, "commands received ({}):", received.len());
+    for line in received.iter().take(200) {
+        let _ = writeln!(msg, "  {line}");
+    }
+    if received.len() > 200 {
+        let _ = writeln!(msg, "  ... and {} more", received.len() - 200);
+    }
+    Some(msg)
+}
+
+fn describe(t: Times) -> String {
+    if t.exact {
+        format!("exactly {} time(s)", t.max)
+    } else if t.max == u64::MAX {
+        format!("at least {} time(s)", t.min)
+    } else if t.min == 0 {
+        format!("at most {} time(s)", t.max)
+    } else {
+        format!("between {} and {} time(s)", t.min, t.max)
+    }
+}
+
+/// Verifies the expectations of every guarded rule still installed when a
+/// server goes away, and removes them. Panics (unless already panicking)
+/// with every failure.
+pub(crate) fn verify_on_drop(host: &dyn FaultHost) {
+    let gone = host.hub().clear();
+    if gone.iter().all(|(r, _)| r.expect.is_none()) {
+        return;
+    }
+    let received = host.received();
+    let failures: Vec<String> =
+        gone.iter().filter_map(|(r, hits)| check_expectation(r, *hits, host.hub().seed(), &received)).collect();
+    if !failures.is_empty() && !std::thread::panicking() {
+        panic!("{}", failures.join("\n"));
+    }
+}
+
+/// Keeps a fault rule installed; dropping it removes the rule and checks
+/// the rule's [`expect`](super::FaultRule::expect)ation.
+///
+/// ```
+/// # let server = redis_harness::FakeRedis::builder().start_blocking();
+/// use redis_harness::fault::FaultRule;
+/// let guard = server.fault(FaultRule::error("ERR nope").on(["GET"]));
+/// assert_eq!(guard.hits(), 0);
+/// drop(guard); // the rule is gone
+/// ```
+#[must_use = "the rule is removed as soon as the guard is dropped; bind it with `let _guard = ...` or call keep()"]
+pub struct FaultGuard {
+    /// `None` once kept.
+    host: Option<Weak<dyn FaultHost>>,
+    id: u64,
+    hits: Arc<AtomicU64>,
+    rule: String,
+}
+
+impl FaultGuard {
+    pub(crate) fn install(host: &Arc<dyn FaultHost>, rule: FaultRule) -> FaultGuard {
+        let text = rule.to_string();
+        let (id, hits) = host.hub().add(rule, true);
+        FaultGuard { host: Some(Arc::downgrade(host)), id, hits, rule: text }
+    }
+
+    /// How many times the rule has fired.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// The rule's id (as `HARNESS FAULT LIST` shows it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Leaves the rule installed for the rest of the server's life; its
+    /// expectation is then checked when the server is dropped.
+    pub fn keep(mut self) {
+        self.host = None;
+    }
+}
+
+impl std::fmt::Debug for FaultGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultGuard")
+            .field("id", &self.id)
+            .field("rule", &self.rule)
+            .field("hits", &self.hits())
+            .finish()
+    }
+}
+
+impl Drop for FaultGuard {
+    fn drop(&mut self) {
+        let Some(host) = self.host.take().and_then(|h| h.upgrade()) else { return };
+        let Some(rule) = host.hub().remove(self.id) else { return };
+        if rule.expect.is_none() || std::thread::panicking() {
+            return;
+        }
+        if let Some(msg) = check_expectation(&rule, self.hits(), host.hub().seed(), &host.received()) {
+            panic!("{msg}");
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! The fault model: plain data describing what goes wrong ([`Fault`]) and
+//! when ([`FaultRule`]'s targeting), with no I/O and no serde, so that the
+//! fake server, the proxy, the CLI and chaos files can all share it.
+
+use std::fmt;
+use std::ops::{Range, RangeFrom, RangeInclusive, RangeTo, RangeToInclusive};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Redis's error texts for the conditions clients most often have to survive,
+/// for use with [`FaultRule::error`]. Each is the text after the leading `-`.
+pub mod errors {
+    /// The server is still loading its dataset.
+    pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+    /// A script is running too long.
+    pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    /// A write was sent to a read-only replica.
+    pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+    /// `maxmemory` is reached.
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    /// A replica lost its master and does not serve stale data.
+    pub const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    /// The cluster is down.
+    pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
+    /// A wrong password (what the next AUTH gets under [`FaultRule::auth_failures`](super::FaultRule::auth_failures)).
+    pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+    /// What Redis sends a connection it accepts beyond `maxclients`.
+    pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+
+    /// The short names the rule text accepts (`error LOADING`), with their texts.
+    pub const NAMED: &[(&str, &str)] = &[
+        ("LOADING", LOADING),
+        ("BUSY", BUSY),
+        ("READONLY", READONLY),
+        ("OOM", OOM),
+        ("MASTERDOWN", MASTERDOWN),
+        ("CLUSTERDOWN", CLUSTERDOWN),
+        ("WRONGPASS", WRONGPASS),
+    ];
+}
+
+/// When a latency fault waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyPhase {
+    /// Before the request is read and run: when the client gives up, the
+    /// command has not happened.
+    BeforeCommand,
+    /// After the command ran, before its reply is written: when the client
+    /// gives up, the command has happened.
+    BeforeReply,
+}
+
+/// What goes wrong. Faults marked *at accept* apply to new connections; the
+/// others to the commands a rule selects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Wait `delay` plus a random extra of up to `jitter` (from the seeded RNG).
+    Latency {
+        /// The fixed part of the wait.
+        delay: Duration,
+        /// The most the random part adds.
+        jitter: Duration,
+        /// Before the command runs or before its reply.
+        phase: LatencyPhase,
+    },
+    /// Read the request and never answer it, nor anything after it, until
+    /// the client hangs up. The command does not run.
+    Stall,
+    /// Run the command, write the first `after_bytes` of its reply (0: none),
+    /// then close the connection cleanly (FIN: the client reads EOF).
+    Close {
+        /// Reply bytes written before closing.
+        after_bytes: usize,
+    },
+    /// Like [`Fault::Close`] but abortive (RST: the client reads
+    /// `ECONNRESET`). Unix sockets cannot send a reset and close cleanly.
+    Reset {
+        /// Reply bytes written before resetting.
+        after_bytes: usize,
+    },
+    /// Run the command, send nothing, wait `delay`, then close (FIN).
+    SlowClose {
+        /// How long the connection hangs before closing.
+        delay: Duration,
+    },
+    /// Write the reply in slices of `chunk` bytes, waiting `delay` between
+    /// slices, so that clients see several partial reads.
+    Partial {
+        /// Bytes per slice (at least 1).
+        chunk: usize,
+        /// Wait between slices.
+        delay: Duration,
+    },
+    /// Write the reply no faster than `bytes_per_sec`.
+    Bandwidth {
+        /// The rate limit (at least 1).
+        bytes_per_sec: u64,
+    },
+    /// Reply with this error instead of running the command (text without
+    /// the leading `-`; see [`errors`] for Redis's texts).
+    Error(String),
+    /// Run the command but never send its reply; later commands are answered.
+    DropReply,
+    /// *At accept*: accept new connections and close them at once.
+    RefuseConnections,
+    /// *At accept*: stop accepting; connections wait in the listen backlog
+    /// (connect succeeds, nothing answers) until the rule goes.
+    StopAccepting,
+    /// *At accept*: write `-ERR max number of clients reached` and close, as
+    /// Redis does beyond `maxclients`.
+    MaxClients,
+}
+
+impl Fault {
+    /// Whether the fault acts when a connection is accepted rather than on a command.
+    pub fn is_at_accept(&self) -> bool {
+        matches!(self, Fault::RefuseConnections | Fault::StopAccepting | Fault::MaxClients)
+    }
+}
+
+/// Which connections a rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnTarget {
+    /// Every connection.
+    #[default]
+    Any,
+    /// The connection with this client id (`CLIENT ID`; the proxy numbers
+    /// its client connections from 1 in accept order).
+    Id(u64),
+    /// Connections whose `CLIENT SETNAME` name is this.
+    Name(String),
+    /// Only connections accepted after the rule was installed.
+    New,
+}
+
+/// A count or a range of counts, like wiremock's `Times`:
+/// `3`, `2..5`, `2..=4`, `1..`, `..3`.
+///
+/// [`FaultRule::expect`] reads it as the number of firings allowed;
+/// [`FaultRule::times`] as which matching occurrences fire (a plain count
+/// `n` meaning the first `n`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    pub(crate) min: u64,
+    /// Inclusive.
+    pub(crate) max: u64,
+    /// Built from a plain count.
+    pub(crate) exact: bool,
+}
+
+impl Times {
+    /// Whether `n` lies in the range.
+    pub fn contains(&self, n: u64) -> bool {
+        self.min <= n && n <= self.max
+    }
+
+    /// The occurrence numbers (1-based) that [`FaultRule::times`] lets fire.
+    pub(crate) fn as_occurrences(self) -> Times {
+        if self.exact {
+            Times { min: 1, max: self.max, exact: false }
+        } else {
+            self
+        }
+    }
+}
+
+impl From<u64> for Times {
+    fn from(n: u64) -> Times {
+        Times { min: n, max: n, exact: true }
+    }
+}
+
+impl From<Range<u64>> for Times {
+    fn from(r: Range<u64>) -> Times {
+        Times { min: r.start, max: r.end.saturating_sub(1), exact: false }
+    }
+}
+
+impl From<RangeInclusive<u64>> for Times {
+    fn from(r: RangeInclusive<u64>) -> Times {
+        Times { min: *r.start(), max: *r.end(), exact: false }
+    }
+}
+
+impl From<RangeFrom<u64>> for Times {
+    fn from(r: RangeFrom<u64>) -> Times {
+        Times { min: r.start, max: u64::MAX, exact: false }
+    }
+}
+
+impl From<RangeTo<u64>> for Times {
+    fn from(r: RangeTo<u64>) -> Times {
+        Times { min: 0, max: r.end.saturating_sub(1), exact: false }
+    }
+}
+
+impl From<RangeToInclusive<u64>> for Times {
+    fn from(r: RangeToInclusive<u64>) -> Times {
+        Times { min: 0, max: r.end, exact: false }
+    }
+}
+
+impl fmt::Display for Times {
+    /// Renders as the rule text writes it: `3`, `2..=4`, `2..`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.exact {
+            write!(f, "{}", self.max)
+        } else if self.max == u64::MAX {
+            write!(f, "{}..", self.min)
+        } else {
+            write!(f, "{}..={}", self.min, self.max)
+        }
+    }
+}
+
+/// A closure over a command's arguments (`args[0]` is the command name).
+pub type Predicate = Arc<dyn Fn(&[Bytes]) -> bool + Send + Sync>;
+
+/// A [`Fault`] and the commands and connections it applies to.
+///
+/// Build one with a constructor per fault, narrow it with the targeting
+/// methods, and install it with `FakeRedis::fault` or `FaultProxy::fault`:
+///
+/// ```
+/// use std::time::Duration;
+/// use redis_harness::fault::{errors, FaultRule};
+///
+/// let rule = FaultRule::error(errors::LOADING).on(["GET", "MGET"]).times(2).expect(2);
+/// assert_eq!(rule.to_string(), format!("error \"{}\" cmd=GET,MGET times=2 expect=2", errors::LOADING));
+/// let slow = FaultRule::latency(Duration::from_millis(50)).jitter(Duration::from_millis(10)).probability(0.5);
+/// assert_eq!(slow.to_string(), "latency 50ms jitter=10ms prob=0.5");
+/// ```
+///
+/// # Matching
+///
+/// A server tries its rules in the order they were installed, and the first
+/// rule that *fires* decides what happens to a command (or a new
+/// connection); later rules are not consulted for it. A rule fires when the
+/// command is one of [`FaultRule::on`] (any, if none given), the predicate
+/// of [`FaultRule::when`] holds, the connection fits [`FaultRule::client_id`]
+/// / [`FaultRule::client_name`] / [`FaultRule::new_connections`], the time
+/// is inside [`FaultRule::from`] / [`FaultRule::until`], the occurrence
+/// (counted over the commands that matched so far, from 1) is allowed by
+/// [`FaultRule::times`] / [`FaultRule::nth`], and the seeded RNG says yes
+/// under [`FaultRule::probability`]. A rule that matches but does not fire
+/// lets the next rule try.
+#[derive(Clone)]
+pub struct FaultRule {
+    pub(crate) fault: Fault,
+    /// Upper-case command names; empty matches every command.
+    pub(crate) commands: Vec<String>,
+    pub(crate) predicate: Option<Predicate>,
+    pub(crate) connection: ConnTarget,
+    /// Occurrence numbers that may fire (1-based); `None`: every one.
+    pub(crate) occurrences: Option<Times>,
+    pub(crate) probability: f64,
+    pub(crate) from: Option<Duration>,
+    pub(crate) until: Option<Duration>,
+    pub(crate) expect: Option<Times>,
+    pub(crate) label: Option<String>,
+}
+
+impl FaultRule {
+    /// A rule for `fault` that applies to every command (or every new
+    /// connection, for faults at accept).
+    pub fn new(fault: Fault) -> FaultRule {
+        FaultRule {
+            fault,
+            commands: Vec::new(),
+            predicate: None,
+            connection: ConnTarget::Any,
+            occurrences: None,
+            probability: 1.0,
+            from: None,
+            until: None,
+            expect: None,
+            label: None,
+        }
+    }
+
+    /// Waits `delay` before writing the reply (the command has run).
+    /// Change the phase with [`FaultRule::before_command`].
+    pub fn latency(delay: Duration) -> FaultRule {
+        FaultRule::new(Fault::Latency { delay, jitter: Duration::ZERO, phase: LatencyPhase::BeforeReply })
+    }
+
+    /// Reads the request and never answers ([`Fault::Stall`]).
+    pub fn stall() -> FaultRule {
+        FaultRule::new(Fault::Stall)
+    }
+
+    /// Runs the command, then closes with FIN instead of replying
+    /// ([`Fault::Close`]); see [`FaultRule::after_bytes`].
+    pub fn close() -> FaultRule {
+        FaultRule::new(Fault::Close { after_bytes: 0 })
+    }
+
+    /// Runs the command, then resets the connection (RST) instead of
+    /// replying ([`Fault::Reset`]); see [`FaultRule::after_bytes`].
+    pub fn reset() -> FaultRule {
+        FaultRule::new(Fault::Reset { after_bytes: 0 })
+    }
+
+    /// Sends nothing, waits `delay`, then closes ([`Fault::SlowClose`]).
+    pub fn slow_close(delay: Duration) -> FaultRule {
+        FaultRule::new(Fault::SlowClose { delay })
+    }
+
+    /// Slices the reply into `chunk`-byte writes `delay` apart ([`Fault::Partial`]).
+    pub fn partial(chunk: usize, delay: Duration) -> FaultRule {
+        FaultRule::new(Fault::Partial { chunk: chunk.max(1), delay })
+    }
+
+    /// Limits the reply to `bytes_per_sec` ([`Fault::Bandwidth`]).
+    pub fn bandwidth(bytes_per_sec: u64) -> FaultRule {
+        FaultRule::new(Fault::Bandwidth { bytes_per_sec: bytes_per_sec.max(1) })
+    }
+
+    /// Replies with this error instead of running the command. `text` is
+    /// everything after the `-`, code first (`"LOADING ..."`); line breaks
+    /// become spaces so the reply stays one RESP line.
+    pub fn error(text: impl Into<String>) -> FaultRule {
+        let text: String = text.into();
+        FaultRule::new(Fault::Error(text.replace(['\r', '\n'], " ")))
+    }
+
+    /// Runs the command and swallows its reply ([`Fault::DropReply`]).
+    pub fn drop_reply() -> FaultRule {
+        FaultRule::new(Fault::DropReply)
+    }
+
+    /// Accepts new connections and closes them at once.
+    pub fn refuse_connections() -> FaultRule {
+        FaultRule::new(Fault::RefuseConnections)
+    }
+
+    /// Stops accepting new connections while the rule is installed.
+    pub fn stop_accepting() -> FaultRule {
+        FaultRule::new(Fault::StopAccepting)
+    }
+
+    /// Answers new connections with `-ERR max number of clients reached` and closes them.
+    pub fn max_clients() -> FaultRule {
+        FaultRule::new(Fault::MaxClients)
+    }
+
+    /// The next `n` authentication attempts (`AUTH`, or `HELLO ... AUTH`)
+    /// fail with `WRONGPASS`, whatever the password; the connection stays
+    /// unauthenticated. Independent of ACLs: only the reply is replaced.
+    pub fn auth_failures(n: u64) -> FaultRule {
+        FaultRule::error(errors::WRONGPASS)
+            .on(["AUTH", "HELLO"])
+            .when(|args: &[Bytes]| {
+                args[0].eq_ignore_ascii_case(b"auth") || args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"auth"))
+            })
+            .times(n)
+            .labelled(format!("auth-fail {n}"))
+    }
+
+    /// Makes a latency fault wait before the command runs instead of before the reply.
+    pub fn before_command(mut self) -> FaultRule {
+        if let Fault::Latency { phase, .. } = &mut self.fault {
+            *phase = LatencyPhase::BeforeCommand;
+        }
+        self
+    }
+
+    /// Adds a random extra of up to `jitter` to a latency fault.
+    pub fn jitter(mut self, jitter: Duration) -> FaultRule {
+        if let Fault::Latency { jitter: j, .. } = &mut self.fault {
+            *j = jitter;
+        }
+        self
+    }
+
+    /// For close and reset faults: write this many bytes of the reply first.
+    pub fn after_bytes(mut self, n: usize) -> FaultRule {
+        if let Fault::Close { after_bytes } | Fault::Reset { after_bytes } = &mut self.fault {
+            *after_bytes = n;
+        }
+        self
+    }
+
+    /// Only these commands (case-insensitive; subcommands are not told apart:
+    /// use [`FaultRule::when`] for `CLIENT SETNAME` and the like).
+    pub fn on<I, S>(mut self, commands: I) -> FaultRule
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.commands.extend(commands.into_iter().map(|c| c.as_ref().to_ascii_uppercase()));
+        self
+    }
+
+    /// Only this command; shorthand for `.on([name])`.
+    pub fn command(self, name: &str) -> FaultRule {
+        self.on([name])
+    }
+
+    /// Only commands for which `predicate(args)` holds (`args[0]` is the
+    /// command name as sent). Combined with [`FaultRule::on`], both must hold.
+    pub fn when<F>(mut self, predicate: F) -> FaultRule
+    where
+        F: Fn(&[Bytes]) -> bool + Send + Sync + 'static,
+    {
+        self.predicate = Some(Arc::new(predicate));
+        self
+    }
+
+    /// Only the connection with this client id.
+    pub fn client_id(mut self, id: u64) -> FaultRule {
+        self.connection = ConnTarget::Id(id);
+        self
+    }
+
+    /// Only connections named `name` with `CLIENT SETNAME` (or `HELLO ... SETNAME`).
+    pub fn client_name(mut self, name: impl Into<String>) -> FaultRule {
+        self.connection = ConnTarget::Name(name.into());
+        self
+    }
+
+    /// Only connections accepted after the rule is installed.
+    pub fn new_connections(mut self) -> FaultRule {
+        self.connection = ConnTarget::New;
+        self
+    }
+
+    /// Fires only on the `n`th matching occurrence (1-based).
+    pub fn nth(mut self, n: u64) -> FaultRule {
+        self.occurrences = Some(Times::from(n..=n));
+        self
+    }
+
+    /// Which matching occurrences fire: `times(3)` the first three,
+    /// `times(2..4)` the second and third, `times(5..)` from the fifth on.
+    pub fn times(mut self, t: impl Into<Times>) -> FaultRule {
+        self.occurrences = Some(t.into().as_occurrences());
+        self
+    }
+
+    /// Fires with probability `p` (clamped to 0..=1), drawn from the
+    /// server's seeded RNG: the same seed and the same commands give the
+    /// same firings.
+    pub fn probability(mut self, p: f64) -> FaultRule {
+        self.probability = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        self
+    }
+
+    /// Active only from `after` past the moment the rule is installed.
+    pub fn from(mut self, after: Duration) -> FaultRule {
+        self.from = Some(after);
+        self
+    }
+
+    /// Active only until `after` past the moment the rule is installed.
+    pub fn until(mut self, after: Duration) -> FaultRule {
+        self.until = Some(after);
+        self
+    }
+
+    /// Expects the rule to fire this many times (a count or a range); checked
+    /// when its [`FaultGuard`](super::FaultGuard) or the server is dropped.
+    pub fn expect(mut self, t: impl Into<Times>) -> FaultRule {
+        self.expect = Some(t.into());
+        self
+    }
+
+    /// A name shown in listings and failure messages instead of the rule text.
+    pub fn labelled(mut self, label: impl Into<String>) -> FaultRule {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The fault this rule injects.
+    pub fn fault(&self) -> &Fault {
+        &self.fault
+    }
+
+    /// The expected number of firings, if one was set with [`FaultRule::expect`].
+    pub fn expectation(&self) -> Option<Times> {
+        self.expect
+    }
+
+    /// Whether the command `args` passes the command and predicate filters.
+    pub(crate) fn matches_command(&self, args: &[Bytes]) -> bool {
+        let Some(name) = args.first() else { return false };
+        if !self.commands.is_empty() && !self.commands.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(name)) {
+            return false;
+        }
+        self.predicate.as_ref().is_none_or(|p| p(args))
+    }
+}
+
+impl fmt::Debug for FaultRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FaultRule({self})")
+    }
+}
+
+/// `100ms`, `2s`, `1500us`: the shortest exact form the rule text parses back.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us.is_multiple_of(1_000_000) {
+        format!("{}s", us / 1_000_000)
+    } else if us.is_multiple_of(1000) {
+        format!("{}ms", us / 1000)
+    } else {
+        format!("{us}us")
+    }
+}
+
+/// Quotes a word for the rule text if it needs it.
+pub(crate) fn quote(s: &str) -> String {
+    if !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '=') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+impl fmt::Display for Fault {
+    /// The fault in rule-text syntax (see [`FaultRule`]'s `FromStr`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Latency { delay, jitter, phase } => {
+                write!(f, "latency {}", fmt_duration(*delay))?;
+                if !jitter.is_zero() {
+                    write!(f, " jitter={}", fmt_duration(*jitter))?;
+                }
+                if *phase == LatencyPhase::BeforeCommand {
+                    f.write_str(" phase=command")?;
+                }
+                Ok(())
+            }
+            Fault::Stall => f.write_str("stall"),
+            Fault::Close { after_bytes: 0 } => f.write_str("close"),
+            Fault::Close { after_bytes } => write!(f, "close after={after_bytes}"),
+            Fault::Reset { after_bytes: 0 } => f.write_str("reset"),
+            Fault::Reset { after_bytes } => write!(f, "reset after={after_bytes}"),
+            Fault::SlowClose { delay } => write!(f, "slow-close {}", fmt_duration(*delay)),
+            Fault::Partial { chunk, delay } => write!(f, "partial {chunk} delay={}", fmt_duration(*delay)),
+            Fault::Bandwidth { bytes_per_sec } => write!(f, "bandwidth {bytes_per_sec}"),
+            Fault::Error(text) => write!(f, "error {}", quote(text)),
+            Fault::DropReply => f.write_str("drop-reply"),
+            Fault::RefuseConnections => f.write_str("refuse"),
+            Fault::StopAccepting => f.write_str("stop-accepting"),
+            Fault::MaxClients => f.write_str("max-clients"),
+        }
+    }
+}
+
+impl fmt::Display for FaultRule {
+    /// The rule in the text syntax `FromStr` parses (a [`FaultRule::when`]
+    /// predicate shows as `when=<closure>` and does not parse back).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(l) = &self.label {
+            return f.write_str(l);
+        }
+        write!(f, "{}", self.fault)?;
+        if !self.commands.is_empty() {
+            write!(f, " cmd={}", self.commands.join(","))?;
+        }
+        if self.predicate.is_some() {
+            f.write_str(" when=<closure>")?;
+        }
+        match &self.connection {
+            ConnTarget::Any => {}
+            ConnTarget::Id(id) => write!(f, " client-id={id}")?,
+            ConnTarget::Name(n) => write!(f, " client-name={}", quote(n))?,
+            ConnTarget::New => f.write_str(" new-connections")?,
+        }
+        if let Some(o) = self.occurrences {
+            if o.min == 1 {
+                write!(f, " times={}", o.max)?;
+            } else if o.min == o.max {
+                write!(f, " nth={}", o.min)?;
+            } else {
+                write!(f, " times={o}")?;
+            }
+        }
+        if self.probability < 1.0 {
+            write!(f, " prob={}", self.probability)?;
+        }
+        if let Some(d) = self.from {
+            write!(f, " from={}", fmt_duration(d))?;
+        }
+        if let Some(d) = self.until {
+            write!(f, " until={}", fmt_duration(d))?;
+        }
+        if let Some(e) = self.expect {
+            write!(f, " expect={e}")?;
+        }
+        Ok(())
+    }
+}

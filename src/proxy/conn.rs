@@ -1,0 +1,404 @@
+//! One proxied connection: two pumps in one task.
+//!
+//! `requests` reads the client, decides a fault per command, and forwards;
+//! for every command it queues a [`Slot`] saying what to do with its reply
+//! (or an injected reply in its place). `replies` reads the upstream, cuts
+//! the stream into frames, and pairs each non-push frame with the next
+//! slot, so replies keep their order even when some are injected, delayed
+//! or swallowed. A slot is queued before its command is written upstream,
+//! so a reply never arrives before its slot.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp3::types::FrameKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use super::{ProxyClient, ProxyShared};
+use crate::fault::{Action, ConnInfo, Next, ReplyAction};
+use crate::protocol::Reply;
+use crate::server::RecordedCommand;
+
+/// How long to wait for the upstream to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to do with the next reply, in command order.
+#[derive(Debug)]
+enum Slot {
+    /// The upstream will answer; deliver its reply plainly or through the action.
+    Upstream(Option<ReplyAction>),
+    /// The proxy answers itself (injected error, admin reply); nothing was forwarded.
+    Injected(Bytes),
+    /// Never write to the client again.
+    Stall,
+    /// Replies can no longer be paired with commands: forward raw from here on.
+    Passthrough,
+}
+
+/// Removes the client from the table when the connection ends, however it ends.
+struct Registration {
+    shared: Arc<ProxyShared>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.lock().clients.remove(&self.id);
+        self.shared.open.send_modify(|n| *n -= 1);
+    }
+}
+
+/// Registers an accepted socket synchronously, so counts are right the moment accept returns.
+pub(crate) fn register(shared: &Arc<ProxyShared>, peer: SocketAddr) -> (u64, Arc<Notify>) {
+    let kill = Arc::new(Notify::new());
+    let mut st = shared.lock();
+    let id = st.next_id;
+    st.next_id += 1;
+    st.total_connections += 1;
+    let now = Instant::now();
+    st.clients.insert(
+        id,
+        ProxyClient {
+            peer: peer.to_string(),
+            name: Bytes::new(),
+            created: now,
+            last_interaction: now,
+            last_command: "NULL".into(),
+            kill: kill.clone(),
+        },
+    );
+    drop(st);
+    shared.open.send_modify(|n| *n += 1);
+    (id, kill)
+}
+
+/// Serves one client until either side closes, a fault ends it, it is
+/// killed, or the proxy stops.
+pub(crate) async fn serve(shared: Arc<ProxyShared>, mut client: TcpStream, id: u64, kill: Arc<Notify>) {
+    // Declared before the sockets so that it drops after them: a client
+    // socket is counted until it is really closed.
+    let _registration = Registration { shared: shared.clone(), id };
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!("redis-harness proxy: cannot connect to upstream {}: {e}", shared.upstream);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(
+                "redis-harness proxy: upstream {} did not accept within {CONNECT_TIMEOUT:?}",
+                shared.upstream
+            );
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let created = shared.lock().clients.get(&id).map_or_else(Instant::now, |c| c.created);
+    let (cr, cw) = client.split();
+    let (ur, uw) = upstream.split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::select! {
+        _ = requests(&shared, id, created, cr, uw, tx) => {}
+        _ = replies(ur, cw, rx) => {}
+        _ = kill.notified() => {}
+        _ = shutdown.wait_for(|s| *s) => {}
+    }
+}
+
+/// A command parsed from the client stream: its arguments and raw bytes.
+enum Parsed {
+    Command(Vec<Bytes>, usize),
+    /// Bytes that carry no command (an empty inline line): forward, expect no reply.
+    Nothing(usize),
+    Incomplete,
+    Invalid,
+}
+
+fn parse_command(buf: &[u8]) -> Parsed {
+    if buf.is_empty() {
+        return Parsed::Incomplete;
+    }
+    if buf[0] == b'*' {
+        return match redis_protocol::resp2::decode::decode_range(buf) {
+            Ok(Some((redis_protocol::resp2::types::RangeFrame::Array(items), n))) => {
+                let mut args = Vec::with_capacity(items.len().min(1024));
+                for item in items {
+                    match item {
+                        redis_protocol::resp2::types::RangeFrame::BulkString((a, b)) => {
+                            args.push(Bytes::copy_from_slice(&buf[a..b]))
+                        }
+                        _ => return Parsed::Invalid,
+                    }
+                }
+                if args.is_empty() {
+                    Parsed::Nothing(n)
+                } else {
+                    Parsed::Command(args, n)
+                }
+            }
+            Ok(Some(_)) | Err(_) => Parsed::Invalid,
+            Ok(None) => Parsed::Incomplete,
+        };
+    }
+    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+        return if buf.len() > crate::protocol::request::INLINE_MAX { Parsed::Invalid } else { Parsed::Incomplete };
+    };
+    let line = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
+    match crate::protocol::request::split_args(line) {
+        Some(words) if words.is_empty() => Parsed::Nothing(end + 1),
+        Some(words) => Parsed::Command(words.into_iter().map(Bytes::from).collect(), end + 1),
+        None => Parsed::Invalid,
+    }
+}
+
+fn is_ic(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+/// Commands after which replies no longer pair one-to-one with commands.
+fn breaks_pairing(args: &[Bytes], resp3: bool) -> bool {
+    let name = &args[0];
+    let subscribe = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"];
+    is_ic(name, "monitor")
+        || (is_ic(name, "client") && args.get(1).is_some_and(|s| is_ic(s, "reply")))
+        || (!resp3 && subscribe.iter().any(|s| is_ic(name, s)))
+}
+
+/// RESP3 subscription commands answer with push frames only.
+fn answered_by_pushes(args: &[Bytes]) -> bool {
+    let subscribe = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"];
+    subscribe.iter().any(|s| is_ic(&args[0], s))
+}
+
+/// Client → upstream.
+async fn requests(
+    shared: &Arc<ProxyShared>,
+    id: u64,
+    created: Instant,
+    mut client: ReadHalf<'_>,
+    mut upstream: WriteHalf<'_>,
+    slots: mpsc::UnboundedSender<Slot>,
+) {
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut forward = BytesMut::with_capacity(16 * 1024);
+    let mut name = Bytes::new();
+    let mut resp3 = false;
+    let mut passthrough = false;
+    loop {
+        while !passthrough {
+            let (args, len) = match parse_command(&inbuf) {
+                Parsed::Incomplete => break,
+                Parsed::Nothing(n) => {
+                    forward.extend_from_slice(&inbuf.split_to(n));
+                    continue;
+                }
+                Parsed::Invalid => {
+                    // Let the upstream answer the garbage as it sees fit.
+                    passthrough = true;
+                    let _ = slots.send(Slot::Passthrough);
+                    break;
+                }
+                Parsed::Command(args, n) => (args, n),
+            };
+            let raw = inbuf.split_to(len);
+            track(shared, id, &args, &mut name, &mut resp3);
+            let resp = if resp3 { 3 } else { 2 };
+            let hub = &shared.faults;
+            if hub.admin_enabled() && is_ic(&args[0], "harness") {
+                let ops = crate::fault::admin::Ops { kill_all: &|| shared.kill_all(Some(id)), set_password: None };
+                let mut out = BytesMut::new();
+                crate::fault::admin::run(hub, &args, ops).encode(resp, &mut out);
+                let _ = slots.send(Slot::Injected(out.freeze()));
+                continue;
+            }
+            let action =
+                if hub.has_rules() { hub.on_command(&ConnInfo { id, name: &name, created }, &args) } else { None };
+            let reply_action = match action {
+                None => None,
+                Some(Action::Reply(r)) => Some(r),
+                Some(Action::Error(text)) => {
+                    let mut out = BytesMut::new();
+                    Reply::Error(text).encode(resp, &mut out);
+                    let _ = slots.send(Slot::Injected(out.freeze()));
+                    continue;
+                }
+                Some(Action::Stall) => {
+                    let _ = slots.send(Slot::Stall);
+                    if upstream.write_all(&forward).await.is_err() {
+                        return;
+                    }
+                    crate::fault::stall(&mut client).await;
+                    return;
+                }
+                Some(Action::DelayCommand(d)) => {
+                    if upstream.write_all(&forward).await.is_err() {
+                        return;
+                    }
+                    forward.clear();
+                    tokio::time::sleep(d).await;
+                    None
+                }
+            };
+            if breaks_pairing(&args, resp3) {
+                let _ = slots.send(Slot::Passthrough);
+                passthrough = true;
+            } else if !(resp3 && answered_by_pushes(&args)) {
+                let _ = slots.send(Slot::Upstream(reply_action));
+            }
+            forward.extend_from_slice(&raw);
+        }
+        if passthrough && !inbuf.is_empty() {
+            forward.extend_from_slice(&inbuf.split());
+        }
+        if !forward.is_empty() {
+            if upstream.write_all(&forward).await.is_err() {
+                return;
+            }
+            forward.clear();
+        }
+        match client.read_buf(&mut inbuf).await {
+            Ok(0) | Err(_) => {
+                // Half-close: let the upstream finish answering what it got.
+                let _ = upstream.shutdown().await;
+                std::future::pending::<()>().await;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Bookkeeping from the commands themselves: connection name, protocol, recording.
+fn track(shared: &ProxyShared, id: u64, args: &[Bytes], name: &mut Bytes, resp3: &mut bool) {
+    let cmd = &args[0];
+    if is_ic(cmd, "hello") {
+        if let Some(v) = args.get(1) {
+            *resp3 = v.as_ref() == b"3";
+        }
+        if let Some(i) = args.iter().position(|a| is_ic(a, "setname")) {
+            if let Some(n) = args.get(i + 1) {
+                *name = n.clone();
+            }
+        }
+    } else if is_ic(cmd, "client") && args.len() == 3 && is_ic(&args[1], "setname") {
+        *name = args[2].clone();
+    }
+    let mut st = shared.lock();
+    if let Some(c) = st.clients.get_mut(&id) {
+        c.name = name.clone();
+        c.last_interaction = Instant::now();
+        c.last_command = String::from_utf8_lossy(cmd).to_ascii_lowercase();
+    }
+    if st.record_commands {
+        st.recorded.push(RecordedCommand { client_id: id, args: args.to_vec() });
+    }
+}
+
+/// Length of the first complete reply frame in `buf`, and whether it is a push.
+fn reply_frame(buf: &[u8]) -> Result<Option<(usize, bool)>, ()> {
+    match redis_protocol::resp3::decode::complete::decode_range(buf) {
+        Ok(Some((f, n))) => Ok(Some((n, f.kind() == FrameKind::Push))),
+        Ok(None) => Ok(None),
+        // RESP2-only forms (`$-1`, `*-1`) are not RESP3.
+        Err(_) => match redis_protocol::resp2::decode::decode_range(buf) {
+            Ok(Some((_, n))) => Ok(Some((n, false))),
+            Ok(None) => Ok(None),
+            Err(_) => Err(()),
+        },
+    }
+}
+
+/// Upstream → client.
+async fn replies(mut upstream: ReadHalf<'_>, mut client: WriteHalf<'_>, mut slots: mpsc::UnboundedReceiver<Slot>) {
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut pending: VecDeque<Slot> = VecDeque::new();
+    let mut passthrough = false;
+    let mut slots_open = true;
+    loop {
+        while let Ok(s) = slots.try_recv() {
+            pending.push_back(s);
+        }
+        loop {
+            // Slots that need no upstream reply go out as soon as they are at the head.
+            while let Some(front) = pending.front() {
+                match front {
+                    Slot::Injected(b) => {
+                        out.extend_from_slice(b);
+                        pending.pop_front();
+                    }
+                    Slot::Passthrough => {
+                        passthrough = true;
+                        pending.pop_front();
+                    }
+                    Slot::Stall => {
+                        let _ = client.write_all(&out).await;
+                        std::future::pending::<()>().await;
+                    }
+                    Slot::Upstream(_) => break,
+                }
+            }
+            if passthrough {
+                out.extend_from_slice(&inbuf.split());
+                break;
+            }
+            let (len, push) = match reply_frame(&inbuf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(()) => {
+                    passthrough = true;
+                    continue;
+                }
+            };
+            let frame = inbuf.split_to(len);
+            if push {
+                out.extend_from_slice(&frame);
+                continue;
+            }
+            // The loop above left an upstream slot (or nothing) at the head.
+            let slot = match pending.front() {
+                Some(Slot::Upstream(_)) => pending.pop_front(),
+                _ => None,
+            };
+            match slot {
+                Some(Slot::Upstream(Some(action))) => {
+                    if client.write_all(&out).await.is_err() {
+                        return;
+                    }
+                    out.clear();
+                    match crate::fault::deliver(&mut client, &frame, action).await {
+                        Ok(Next::Continue) => {}
+                        Ok(Next::Close) | Err(_) => return,
+                    }
+                }
+                // Plain replies, and replies with no command of their own (unsolicited).
+                _ => out.extend_from_slice(&frame),
+            }
+            while let Ok(s) = slots.try_recv() {
+                pending.push_back(s);
+            }
+        }
+        if !out.is_empty() {
+            if client.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        tokio::select! {
+            s = slots.recv(), if slots_open => match s {
+                Some(s) => pending.push_back(s),
+                None => slots_open = false,
+            },
+            r = upstream.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! [`FaultProxy`]: the fault rules of the fake server, in front of any Redis.
+//!
+//! The proxy parses RESP both ways (with the `redis-protocol` crate):
+//! client commands so rules can match them, server replies so it knows
+//! where each reply ends. Replies map to commands in order, as Redis sends
+//! them; RESP3 push frames are passed through as they come. What it cannot
+//! map — after `MONITOR`, `CLIENT REPLY`, RESP2 `SUBSCRIBE`, or bytes that
+//! do not parse — it forwards untouched from then on, with faults on
+//! replies no longer applied on that connection.
+//!
+//! Like the fake server it runs on its own thread and runtime, counts its
+//! client sockets exactly, and closes everything when dropped.
+
+mod conn;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{watch, Notify};
+
+use crate::fault::{FaultGuard, FaultHost, FaultRule, Hub, RuleInfo};
+use crate::server::{ClientSnapshot, LeakError, RecordedCommand, StartError};
+
+/// A TCP proxy that forwards to a real Redis and injects faults.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use redis_harness::{fault::FaultRule, FaultProxy};
+///
+/// let proxy = FaultProxy::start("127.0.0.1:6379".parse().unwrap()).await;
+/// let _slow = proxy.fault(FaultRule::latency(Duration::from_millis(200)).on(["GET"]));
+/// let client = redis::Client::open(proxy.url()).unwrap();
+/// // ... code under test talks to the real Redis through the proxy ...
+/// # }
+/// ```
+pub struct FaultProxy {
+    shared: Arc<ProxyShared>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+    upstream: SocketAddr,
+}
+
+/// Configures a [`FaultProxy`].
+#[derive(Debug, Clone)]
+#[must_use = "a ProxyBuilder does nothing until you call start()"]
+pub struct ProxyBuilder {
+    upstream: SocketAddr,
+    bind: SocketAddr,
+    seed: Option<u64>,
+    admin: bool,
+    record_commands: bool,
+}
+
+/// One client connection as the proxy tracks it.
+pub(crate) struct ProxyClient {
+    pub peer: String,
+    pub name: Bytes,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    pub last_command: String,
+    pub kill: Arc<Notify>,
+}
+
+#[derive(Default)]
+pub(crate) struct ProxyState {
+    pub clients: BTreeMap<u64, ProxyClient>,
+    pub next_id: u64,
+    pub total_connections: u64,
+    pub record_commands: bool,
+    pub recorded: Vec<RecordedCommand>,
+}
+
+/// What the accept loop, the connections and the handle share.
+pub(crate) struct ProxyShared {
+    state: Mutex<ProxyState>,
+    pub faults: Hub,
+    pub upstream: SocketAddr,
+    /// Open client sockets.
+    pub open: watch::Sender<usize>,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl ProxyShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ProxyState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes every client connection except `except`; returns how many.
+    pub(crate) fn kill_all(&self, except: Option<u64>) -> usize {
+        let st = self.lock();
+        let mut n = 0;
+        for (id, c) in &st.clients {
+            if Some(*id) != except {
+                c.kill.notify_one();
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+impl FaultHost for ProxyShared {
+    fn hub(&self) -> &Hub {
+        &self.faults
+    }
+
+    fn received(&self) -> Vec<String> {
+        self.lock()
+            .recorded
+            .iter()
+            .map(|c| format!("[client {}] {}", c.client_id, crate::fault::render_command(&c.args)))
+            .collect()
+    }
+}
+
+impl ProxyBuilder {
+    /// Listens on `addr` instead of `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Seed for every random choice (probability, jitter). Defaults to
+    /// `REDIS_HARNESS_SEED` or a random seed; see [`FaultProxy::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Answers `HARNESS ...` admin commands itself instead of forwarding them.
+    pub fn admin(mut self, on: bool) -> Self {
+        self.admin = on;
+        self
+    }
+
+    /// Whether to record every command forwarded (default on).
+    pub fn record_commands(mut self, on: bool) -> Self {
+        self.record_commands = on;
+        self
+    }
+
+    /// Starts the proxy. Usable from any async runtime.
+    pub async fn start(self) -> FaultProxy {
+        self.start_blocking()
+    }
+
+    /// Starts the proxy, panicking with the reason if it cannot.
+    pub fn start_blocking(self) -> FaultProxy {
+        match self.try_start() {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the proxy, returning why it could not. The upstream is not
+    /// contacted until a client connects.
+    pub fn try_start(self) -> Result<FaultProxy, StartError> {
+        let listener = std::net::TcpListener::bind(self.bind)
+            .map_err(|e| StartError::new(format!("binding the proxy to {} (is the port in use?)", self.bind), e))?;
+        let addr = listener.local_addr().map_err(|e| StartError::new("reading the proxy's address", e))?;
+        listener.set_nonblocking(true).map_err(|e| StartError::new("making the listener non-blocking", e))?;
+        let seed = self.seed.or_else(crate::server::seed_from_env).unwrap_or_else(|| fastrand::u64(..));
+        let shared = Arc::new(ProxyShared {
+            state: Mutex::new(ProxyState { next_id: 1, record_commands: self.record_commands, ..Default::default() }),
+            faults: Hub::new(seed),
+            upstream: self.upstream,
+            open: watch::channel(0).0,
+            shutdown: watch::channel(false).0,
+        });
+        shared.faults.set_admin(self.admin);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StartError::new("building the proxy runtime", e))?;
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("redis-harness-proxy".into())
+            .spawn(move || {
+                rt.block_on(accept_loop(sh, listener));
+                // Dropping the runtime drops every connection task and closes its sockets.
+                drop(rt);
+            })
+            .map_err(|e| StartError::new("spawning the proxy thread", e))?;
+        Ok(FaultProxy { shared, thread: Some(thread), addr, upstream: self.upstream })
+    }
+}
+
+async fn accept_loop(shared: Arc<ProxyShared>, listener: std::net::TcpListener) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("redis-harness proxy: cannot register the listener: {e}");
+            return;
+        }
+    };
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            r = shared.faults.accepting_then(listener.accept()) => {
+                let Ok((stream, peer)) = r else { continue };
+                let _ = stream.set_nodelay(true);
+                if let Some(action) = shared.faults.on_accept() {
+                    crate::fault::refuse(stream, action);
+                    continue;
+                }
+                let (id, kill) = conn::register(&shared, peer);
+                tokio::spawn(conn::serve(shared.clone(), stream, id, kill));
+            }
+        }
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy on `127.0.0.1:0` in front of the Redis at `upstream`.
+    pub async fn start(upstream: SocketAddr) -> FaultProxy {
+        FaultProxy::builder(upstream).start().await
+    }
+
+    /// A builder for the non-default cases.
+    pub fn builder(upstream: SocketAddr) -> ProxyBuilder {
+        ProxyBuilder {
+            upstream,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: None,
+            admin: false,
+            record_commands: true,
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `redis://ADDR` of the proxy (add credentials the upstream needs yourself).
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// The Redis it forwards to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// The seed behind every random choice.
+    pub fn seed(&self) -> u64 {
+        self.shared.faults.seed()
+    }
+
+    /// Installs a fault rule until the guard is dropped (as [`crate::FakeRedis::fault`]).
+    pub fn fault(&self, rule: FaultRule) -> FaultGuard {
+        let host: Arc<dyn FaultHost> = self.shared.clone();
+        FaultGuard::install(&host, rule)
+    }
+
+    /// The rules installed now, in the order they are tried.
+    pub fn fault_rules(&self) -> Vec<RuleInfo> {
+        self.shared.faults.list()
+    }
+
+    /// Closes every client connection now (and its upstream connection);
+    /// returns how many.
+    pub fn kill_all(&self) -> usize {
+        self.shared.kill_all(None)
+    }
+
+    /// Client sockets open right now.
+    pub fn open_connections(&self) -> usize {
+        *self.shared.open.borrow()
+    }
+
+    /// Client connections accepted since start (refused ones excluded).
+    pub fn total_connections(&self) -> u64 {
+        self.shared.lock().total_connections
+    }
+
+    /// Every command forwarded or faulted, in order (empty if recording is off).
+    pub fn commands(&self) -> Vec<RecordedCommand> {
+        self.shared.lock().recorded.clone()
+    }
+
+    /// The client connections open now (only the fields the proxy knows are filled).
+    pub fn clients(&self) -> Vec<ClientSnapshot> {
+        let st = self.shared.lock();
+        let now = Instant::now();
+        st.clients
+            .iter()
+            .map(|(id, c)| ClientSnapshot {
+                id: *id,
+                peer: c.peer.clone(),
+                name: String::from_utf8_lossy(&c.name).into_owned(),
+                lib_name: String::new(),
+                lib_ver: String::new(),
+                db: 0,
+                resp: 2,
+                age: now.duration_since(c.created),
+                idle: now.duration_since(c.last_interaction),
+                last_command: c.last_command.clone(),
+            })
+            .collect()
+    }
+
+    /// Waits until exactly `n` client sockets are open, or fails after
+    /// `timeout` with the clients still open.
+    pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
+        let mut rx = self.shared.open.subscribe();
+        let started = Instant::now();
+        if matches!(tokio::time::timeout(timeout, rx.wait_for(|open| *open == n)).await, Ok(Ok(_))) {
+            Ok(())
+        } else {
+            Err(LeakError { expected: n, open: self.clients(), waited: started.elapsed(), addr: self.addr })
+        }
+    }
+
+    /// Panics unless every client socket is closed within `timeout`.
+    pub async fn assert_no_leaks(&self, timeout: Duration) {
+        if let Err(e) = self.wait_for_open_connections(0, timeout).await {
+            panic!("socket leak through the fault proxy in front of {}: {e}", self.upstream);
+        }
+    }
+
+    /// Stops the proxy and closes every socket it holds.
+    pub fn stop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    /// Stops the proxy, then verifies the expectations of rules whose guards
+    /// are still alive (panicking, unless already panicking).
+    fn drop(&mut self) {
+        self.stop();
+        crate::fault::verify_on_drop(&*self.shared);
+    }
+}
+
+impl fmt::Debug for FaultProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultProxy").field("addr", &self.addr).field("upstream", &self.upstream).finish()
+    }
+}

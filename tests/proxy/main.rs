@@ -1,0 +1,259 @@
+//! The fault proxy in front of a real redis-server (skipped, with the
+//! reason printed, when none is installed; a failure under
+//! `REDIS_HARNESS_REQUIRE_REAL=1`).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use redis_harness::fault::{errors, FaultRule};
+use redis_harness::FaultProxy;
+
+#[path = "../common/mod.rs"]
+mod common;
+use common::{real_redis_or_skip, RawConn};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn connect(proxy: &FaultProxy, response_timeout: Option<Duration>) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(proxy.url()).unwrap();
+    let cfg = redis::AsyncConnectionConfig::new().set_response_timeout(response_timeout);
+    client.get_multiplexed_async_connection_with_config(&cfg).await.unwrap()
+}
+
+fn raw(proxy: &FaultProxy) -> TcpStream {
+    let s = TcpStream::connect(proxy.addr()).unwrap();
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+fn read_to_end(s: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, Ok(())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Err(e.kind())),
+        }
+    }
+}
+
+fn read_exact_counting(s: &mut TcpStream, n: usize) -> (Vec<u8>, usize) {
+    let mut got = Vec::new();
+    let mut reads = 0;
+    let mut buf = [0u8; 4096];
+    while got.len() < n {
+        let k = s.read(&mut buf[..n - got.len()]).unwrap();
+        assert!(k > 0, "EOF after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..k]);
+        reads += 1;
+    }
+    (got, reads)
+}
+
+#[test]
+fn proxy_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<FaultProxy>();
+}
+
+#[tokio::test]
+async fn forwards_transparently_with_pipelining() {
+    let Some(redis) = real_redis_or_skip("forwards_transparently_with_pipelining") else { return };
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let mut con = connect(&proxy, None).await;
+    let (a, b, c): (String, i64, Option<String>) = redis::pipe()
+        .cmd("SET")
+        .arg("k")
+        .arg("v")
+        .ignore()
+        .cmd("GET")
+        .arg("k")
+        .cmd("INCR")
+        .arg("n")
+        .cmd("GET")
+        .arg("missing")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!((a.as_str(), b, c), ("v", 1, None));
+    assert!(proxy.commands().iter().any(|c| c.name() == "INCR"));
+    drop(con);
+    proxy.assert_no_leaks(BOUND).await;
+}
+
+#[tokio::test]
+async fn injected_error_keeps_pipeline_order() {
+    let Some(redis) = real_redis_or_skip("injected_error_keeps_pipeline_order") else { return };
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let guard = proxy.fault(FaultRule::error(errors::READONLY).on(["SET"]).nth(1).expect(1));
+    let mut c = RawConn::tcp(proxy.addr());
+    c.send_raw(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n");
+    assert_eq!(c.read_reply().unwrap(), b"+PONG\r\n");
+    assert_eq!(c.read_reply().unwrap(), b"-READONLY You can't write against a read only replica.\r\n");
+    assert_eq!(c.read_reply().unwrap(), b"$2\r\nhi\r\n");
+    // The faulted SET never reached Redis.
+    assert_eq!(c.call(&["EXISTS", "k"]), b":0\r\n");
+    assert_eq!(guard.hits(), 1);
+}
+
+#[tokio::test]
+async fn latency_is_at_least_the_injected_delay() {
+    let Some(redis) = real_redis_or_skip("latency_is_at_least_the_injected_delay") else { return };
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let delay = Duration::from_millis(250);
+    let _g = proxy.fault(FaultRule::latency(delay).on(["PING"]));
+    let _h = proxy.fault(FaultRule::latency(delay).before_command().on(["ECHO"]));
+    let mut con = connect(&proxy, None).await;
+    let started = Instant::now();
+    assert_eq!(redis::cmd("PING").query_async::<String>(&mut con).await.unwrap(), "PONG");
+    assert!(started.elapsed() >= delay);
+    let started = Instant::now();
+    assert_eq!(redis::cmd("ECHO").arg("x").query_async::<String>(&mut con).await.unwrap(), "x");
+    assert!(started.elapsed() >= delay);
+}
+
+#[tokio::test]
+async fn stall_times_the_client_out() {
+    let Some(redis) = real_redis_or_skip("stall_times_the_client_out") else { return };
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let _g = proxy.fault(FaultRule::stall().on(["GET"]));
+    let mut con = connect(&proxy, Some(Duration::from_millis(200))).await;
+    let err = redis::cmd("GET").arg("k").query_async::<Option<String>>(&mut con).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    drop(con);
+    proxy.assert_no_leaks(BOUND).await;
+}
+
+#[test]
+fn close_and_reset_after_part_of_a_reply() {
+    let Some(redis) = real_redis_or_skip("close_and_reset_after_part_of_a_reply") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let fin = proxy.fault(FaultRule::close().after_bytes(3).on(["ECHO"]).client_id(1));
+    let mut s = raw(&proxy);
+    s.write_all(b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n").unwrap();
+    assert_eq!(read_to_end(&mut s), (b"$5\r".to_vec(), Ok(())));
+    drop(fin);
+    let _rst = proxy.fault(FaultRule::reset().on(["ECHO"]));
+    let mut s = raw(&proxy);
+    s.write_all(b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n").unwrap();
+    assert_eq!(read_to_end(&mut s), (Vec::new(), Err(ErrorKind::ConnectionReset)));
+}
+
+#[test]
+fn partial_reply_arrives_in_slices() {
+    let Some(redis) = real_redis_or_skip("partial_reply_arrives_in_slices") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let _g = proxy.fault(FaultRule::partial(3, Duration::from_millis(30)).on(["ECHO"]));
+    let mut s = raw(&proxy);
+    s.write_all(b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n").unwrap();
+    let (got, reads) = read_exact_counting(&mut s, 11);
+    assert_eq!(got, b"$5\r\nhello\r\n");
+    assert!(reads >= 2, "{reads}");
+}
+
+#[test]
+fn drop_reply_swallows_one_reply_of_an_executed_command() {
+    let Some(redis) = real_redis_or_skip("drop_reply_swallows_one_reply_of_an_executed_command") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let _g = proxy.fault(FaultRule::drop_reply().on(["SET"]));
+    let mut c = RawConn::tcp(proxy.addr());
+    c.send(&["SET", "k", "v"]);
+    assert_eq!(c.call(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+#[test]
+fn resp3_pushes_pass_through_between_replies() {
+    let Some(redis) = real_redis_or_skip("resp3_pushes_pass_through_between_replies") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let _g = proxy.fault(FaultRule::error("ERR injected").on(["ECHO"]));
+    let mut sub = RawConn::tcp(proxy.addr());
+    sub.hello3();
+    sub.send(&["SUBSCRIBE", "ch"]);
+    let confirm = sub.read_reply().unwrap();
+    assert!(confirm.starts_with(b">3\r\n"), "{confirm:?}");
+    let mut publisher = RawConn::tcp(redis.addr());
+    assert_eq!(publisher.call(&["PUBLISH", "ch", "m1"]), b":1\r\n");
+    // The message push arrives, then the injected error in place of ECHO's reply, then PING's.
+    let push = sub.read_reply().unwrap();
+    assert!(push.starts_with(b">3\r\n$7\r\nmessage\r\n"), "{push:?}");
+    sub.send(&["ECHO", "x"]);
+    assert_eq!(sub.read_reply().unwrap(), b"-ERR injected\r\n");
+    sub.send(&["PING"]);
+    assert_eq!(sub.read_reply().unwrap(), b"+PONG\r\n");
+}
+
+#[test]
+fn max_clients_and_refuse_at_accept() {
+    let Some(redis) = real_redis_or_skip("max_clients_and_refuse_at_accept") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let g = proxy.fault(FaultRule::max_clients().times(1));
+    let mut s = raw(&proxy);
+    assert_eq!(read_to_end(&mut s), (b"-ERR max number of clients reached\r\n".to_vec(), Ok(())));
+    drop(g);
+    let _g = proxy.fault(FaultRule::refuse_connections());
+    let mut s = raw(&proxy);
+    assert_eq!(read_to_end(&mut s), (Vec::new(), Ok(())));
+    assert_eq!(proxy.total_connections(), 0);
+}
+
+#[tokio::test]
+async fn kill_all_and_socket_accounting() {
+    let Some(redis) = real_redis_or_skip("kill_all_and_socket_accounting") else { return };
+    let proxy = FaultProxy::start(redis.addr()).await;
+    let mut a = connect(&proxy, None).await;
+    let _b = connect(&proxy, None).await;
+    proxy.wait_for_open_connections(2, BOUND).await.unwrap();
+    assert_eq!(proxy.kill_all(), 2);
+    proxy.assert_no_leaks(BOUND).await;
+    assert!(redis::cmd("PING").query_async::<String>(&mut a).await.is_err());
+}
+
+#[test]
+fn seeded_probability_is_reproducible_through_the_proxy() {
+    let Some(redis) = real_redis_or_skip("seeded_probability_is_reproducible_through_the_proxy") else { return };
+    let pattern = |seed: u64| {
+        let proxy = FaultProxy::builder(redis.addr()).seed(seed).start_blocking();
+        let _g = proxy.fault(FaultRule::error("ERR coin").on(["PING"]).probability(0.5));
+        let mut c = RawConn::tcp(proxy.addr());
+        (0..32).map(|_| c.call(&["PING"])[0] == b'-').collect::<Vec<bool>>()
+    };
+    let a = pattern(11);
+    assert_eq!(a, pattern(11));
+    assert!(a.contains(&true) && a.contains(&false));
+}
+
+#[test]
+#[should_panic(expected = "was expected to fire exactly 1 time(s) but fired 0 time(s) (seed 5")]
+fn expectation_failure_through_the_proxy() {
+    // No traffic is needed, so no upstream either: the proxy contacts it only when a client connects.
+    let proxy = FaultProxy::builder("127.0.0.1:1".parse().unwrap()).seed(5).start_blocking();
+    let _g = proxy.fault(FaultRule::drop_reply().on(["DEL"]).expect(1));
+}
+
+#[test]
+fn admin_namespace_through_the_proxy() {
+    let Some(redis) = real_redis_or_skip("admin_namespace_through_the_proxy") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).admin(true).start_blocking();
+    let mut c = RawConn::tcp(proxy.addr());
+    assert_eq!(c.call(&["HARNESS", "FAULT", "ADD", "error OOM cmd=SET"]), b":1\r\n");
+    assert_eq!(c.call(&["SET", "k", "v"]), b"-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    assert_eq!(c.call(&["HARNESS", "FAULT", "CLEAR"]), b"+OK\r\n");
+    assert_eq!(c.call(&["SET", "k", "v"]), b"+OK\r\n");
+    // Without --admin the real Redis answers HARNESS itself.
+    let plain = FaultProxy::builder(redis.addr()).start_blocking();
+    let mut d = RawConn::tcp(plain.addr());
+    assert_eq!(d.call(&["HARNESS", "SEED"]), b"-ERR unknown command 'HARNESS', with args beginning with: 'SEED' \r\n");
+}
+
+#[test]
+fn dropping_the_proxy_closes_client_sockets() {
+    let Some(redis) = real_redis_or_skip("dropping_the_proxy_closes_client_sockets") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).start_blocking();
+    let mut c = RawConn::tcp(proxy.addr());
+    assert_eq!(c.call(&["PING"]), b"+PONG\r\n");
+    drop(proxy);
+    assert_eq!(c.read_reply(), None);
+}
