@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub(crate) mod cmd;
+pub mod pool;
 pub mod protocol;
 pub(crate) mod server;
 pub(crate) mod store;
