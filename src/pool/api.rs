@@ -472,6 +472,18 @@ impl Pool {
         }
     }
 
+    /// Background tasks still running (reaper, min-idle filler): 0 after close().
+    pub fn background_tasks(&self) -> usize {
+        self.inner().tracker.len()
+    }
+
+    /// The tracker of the background tasks, so a test can await them after
+    /// dropping the pool.
+    #[doc(hidden)]
+    pub fn task_tracker(&self) -> tokio_util::task::TaskTracker {
+        self.inner().tracker.clone()
+    }
+
     /// Whether close() has started (or the pool was dropped).
     pub fn is_closed(&self) -> bool {
         self.inner().is_closed()
@@ -701,6 +713,11 @@ impl PooledConnection {
                 detail: format!("unexpected reply to SET: {other:?}"),
             }),
         }
+    }
+
+    /// The underlying connection's id (None once it was discarded).
+    pub fn connection_id(&self) -> Option<u64> {
+        self.slot.lock().as_ref().map(Connection::id)
     }
 
     /// Whether the connection is still usable (no earlier error, cancellation or close).

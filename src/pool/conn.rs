@@ -32,6 +32,9 @@ use super::value::{Cmd, Value};
 /// reason to keep allocating.
 const MAX_REPLY_BUFFER: usize = 1 << 30;
 
+/// Added to a blocking command's own timeout (see `exec`).
+const BLOCK_SLACK: Duration = Duration::from_secs(1);
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The byte stream under a connection.
@@ -415,7 +418,10 @@ impl Connection {
             None => self.timeouts.read,
             // Blocking forever: no read deadline at all.
             Some(None) => None,
-            Some(Some(extra)) => Some(self.timeouts.read.unwrap_or_default() + extra),
+            // Redis checks blocked clients' timeouts on its cron (100ms at
+            // the default hz), so the reply may come a little after the
+            // command's own timeout: allow a second of slack (go-redis: 10s).
+            Some(Some(extra)) => Some(self.timeouts.read.unwrap_or_default() + extra + BLOCK_SLACK),
         };
         // Bounded by the command count the caller built, not by server input.
         let mut out = Vec::with_capacity(cmds.len());
