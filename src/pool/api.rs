@@ -566,12 +566,15 @@ impl Pool {
         let mut unresponsive = 0;
         if aborted > 0 && inner.opts.sabotage != Sabotage::KeepSocketAfterDeadline {
             inner.hard.cancel();
-            for slot in &remaining {
-                // Held but idle: close its socket here.
-                if slot.lock().take().is_some() {
-                    inner.stats.closed(CloseReason::Close);
+            let sweep = || {
+                for slot in &remaining {
+                    // Held but idle: close its socket here.
+                    if slot.lock().take().is_some() {
+                        inner.stats.closed(CloseReason::Close);
+                    }
                 }
-            }
+            };
+            sweep();
             // Running: the command sees `hard`, fails and drops its socket.
             let grace_end = Instant::now() + ABORT_GRACE;
             loop {
@@ -590,6 +593,9 @@ impl Pool {
                     }
                 }
             }
+            // A command that completed just before it could see `hard` may
+            // have put its connection back after the first sweep.
+            sweep();
         }
         let s = &inner.stats;
         let report = CloseReport {
@@ -815,7 +821,14 @@ impl<'a> InFlight<'a> {
 
     fn finish(&mut self) {
         if let Some(c) = self.conn.take() {
-            *self.slot.lock() = Some(c);
+            if self.inner.hard.is_cancelled() {
+                // The close deadline passed while the reply arrived: close()
+                // may already have swept the slots, so do not put it back.
+                self.inner.stats.closed(CloseReason::Close);
+                drop(c);
+            } else {
+                *self.slot.lock() = Some(c);
+            }
         }
     }
 

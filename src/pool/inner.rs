@@ -209,6 +209,15 @@ impl Inner {
         }
         let permit = self.acquire().await?;
         let mut permit = PermitGuard { permit: Some(permit), leak: self.opts.sabotage == Sabotage::LeakPermitOnCancel };
+        let result = self.checkout(&mut permit).await;
+        if result.is_err() {
+            // An error, not a cancellation: the turn goes back in every mode.
+            drop(permit.take());
+        }
+        result
+    }
+
+    async fn checkout(self: &Arc<Self>, permit: &mut PermitGuard) -> Result<super::PooledConnection, Error> {
         loop {
             let candidate = {
                 let mut st = self.lock();
@@ -235,7 +244,7 @@ impl Inner {
 
     /// The checkout checks: age, idleness, the non-blocking socket check,
     /// and a PING only after long idleness. Returns None if it was closed.
-    async fn vet(&self, mut conn: Connection) -> Option<Connection> {
+    async fn vet(&self, conn: Connection) -> Option<Connection> {
         let now = Instant::now();
         let reason = if conn.expires.is_some_and(|e| now >= e) {
             Some(CloseReason::Lifetime)
@@ -252,11 +261,17 @@ impl Inner {
             return None;
         }
         if self.opts.ping_after_idle.is_some_and(|t| now.duration_since(conn.last_used) >= t) {
-            if let Err(e) = conn.ping().await {
+            // Counted as broken if the PING fails or the checkout is cancelled.
+            let mut guard = CountOnDrop { inner: self, conn: Some(conn) };
+            let ping = match guard.conn.as_mut() {
+                Some(c) => c.ping().await,
+                None => return None,
+            };
+            if let Err(e) = ping {
                 tracing::debug!(addr = %self.addr, error = %e, "idle connection failed its PING");
-                self.stats.closed(CloseReason::Broken);
                 return None;
             }
+            return guard.conn.take();
         }
         Some(conn)
     }
@@ -452,6 +467,21 @@ fn counts_for_breaker(e: &Error) -> bool {
             | Error::Tls { .. }
             | Error::Timeout { kind: TimeoutKind::Dial, .. }
     )
+}
+
+/// A connection being PINGed at checkout: closed and counted as broken
+/// unless the PING succeeds and it is taken back out.
+struct CountOnDrop<'a> {
+    inner: &'a Inner,
+    conn: Option<Connection>,
+}
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.inner.stats.closed(CloseReason::Broken);
+        }
+    }
 }
 
 /// A turn held by a `get()` in progress. Dropped with the future, it gives

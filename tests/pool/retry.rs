@@ -136,3 +136,22 @@ async fn a_cancelled_probe_does_not_latch_the_breaker() {
     server.release(10);
     pool.get().await.expect("a new probe is allowed after a cancelled one");
 }
+
+#[tokio::test]
+async fn dial_errors_give_the_turn_back() {
+    let addr = refused_addr();
+    // Even under the permit-leak sabotage, which only leaks on cancellation.
+    for sabotage in [redis_harness::pool::Sabotage::None, redis_harness::pool::Sabotage::LeakPermitOnCancel] {
+        let pool = Pool::builder(&format!("redis://{addr}"))
+            .pool_size(1)
+            .max_retries(0)
+            .breaker(0, Duration::ZERO)
+            .pool_timeout(Duration::from_millis(200))
+            .sabotage(sabotage)
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            assert!(matches!(pool.get().await.unwrap_err(), Error::ConnectionRefused { .. }));
+        }
+    }
+}
