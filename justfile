@@ -25,3 +25,7 @@ serve *ARGS:
 # Benchmarks: start-up time and redis-benchmark throughput, fake vs real.
 bench:
     bash scripts/bench.sh
+
+# Pool benchmark: redis-harness pool vs deadpool-redis, bb8-redis and redis-rs, fake and real server.
+bench-pool:
+    cargo bench --bench pool_bench
