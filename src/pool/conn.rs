@@ -51,12 +51,24 @@ impl Stream {
     /// reply (or a TLS alert): either way it must not be handed out.
     /// Reads from a duplicate of the descriptor so tokio's readiness cache
     /// cannot hide an event the reactor has not processed yet.
-    fn idle_check(&self) -> Result<(), &'static str> {
+    fn idle_check(&mut self) -> Result<(), &'static str> {
         let fd = match self {
             Stream::Tcp(s) => s.as_fd().try_clone_to_owned(),
             Stream::Unix(s) => s.as_fd().try_clone_to_owned(),
+            // Raw bytes on a TLS socket may be records that are not data
+            // (TLS 1.3 session tickets): ask rustls, without waiting.
             #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.get_ref().0.as_fd().try_clone_to_owned(),
+            Stream::Tls(s) => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let mut byte = [0u8; 1];
+                let mut rb = ReadBuf::new(&mut byte);
+                return match Pin::new(s.as_mut()).poll_read(&mut cx, &mut rb) {
+                    Poll::Pending => Ok(()),
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => Err("closed by the server"),
+                    Poll::Ready(Ok(())) => Err("unexpected bytes on an idle connection"),
+                    Poll::Ready(Err(_)) => Err("socket error"),
+                };
+            }
         };
         let fd = fd.map_err(|_| "cannot duplicate the socket")?;
         // The duplicate shares the file status flags, so it is non-blocking
@@ -326,7 +338,7 @@ impl Connection {
     }
 
     /// The free checks before a pooled connection is handed out.
-    pub(crate) fn idle_check(&self) -> Result<(), &'static str> {
+    pub(crate) fn idle_check(&mut self) -> Result<(), &'static str> {
         if !self.is_reusable() {
             return Err("broken or dirty");
         }

@@ -195,6 +195,10 @@ fn auth_message(kind: &AuthErrorKind, addr: &str, message: &str) -> String {
 impl Error {
     /// Maps an I/O error to the variant a caller would match on.
     pub(crate) fn from_io(addr: &Arc<str>, e: io::Error) -> Error {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = super::tls::classify_io(addr, &e) {
+            return tls;
+        }
         match e.kind() {
             io::ErrorKind::ConnectionRefused => Error::ConnectionRefused { addr: addr.clone() },
             io::ErrorKind::ConnectionReset

@@ -244,7 +244,7 @@ impl Inner {
 
     /// The checkout checks: age, idleness, the non-blocking socket check,
     /// and a PING only after long idleness. Returns None if it was closed.
-    async fn vet(&self, conn: Connection) -> Option<Connection> {
+    async fn vet(&self, mut conn: Connection) -> Option<Connection> {
         let now = Instant::now();
         let reason = if conn.expires.is_some_and(|e| now >= e) {
             Some(CloseReason::Lifetime)

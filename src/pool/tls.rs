@@ -64,17 +64,28 @@ fn rustls_pemfile_certs(rd: &mut &[u8]) -> Result<Vec<rustls::pki_types::Certifi
 
 #[cfg(feature = "tls")]
 fn classify(addr: &Arc<str>, e: std::io::Error) -> Error {
-    use rustls::{CertificateError, Error as R};
-    let detail = e.to_string();
-    let kind = match e.get_ref().and_then(|inner| inner.downcast_ref::<R>()) {
-        Some(R::InvalidCertificate(CertificateError::UnknownIssuer)) => TlsErrorKind::UnknownCa,
-        Some(R::InvalidCertificate(CertificateError::NotValidForName))
-        | Some(R::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
-            TlsErrorKind::HostnameMismatch
+    classify_io(addr, &e).unwrap_or_else(|| Error::from_io(addr, e))
+}
+
+/// The TLS variant for an I/O error that carries a rustls error (also
+/// after the handshake: TLS 1.3 reports a refused client certificate on
+/// the first read).
+#[cfg(feature = "tls")]
+pub(crate) fn classify_io(addr: &Arc<str>, e: &std::io::Error) -> Option<Error> {
+    use rustls::{AlertDescription as A, CertificateError, Error as R};
+    let inner = e.get_ref()?.downcast_ref::<R>()?;
+    let kind = match inner {
+        R::InvalidCertificate(CertificateError::UnknownIssuer) | R::AlertReceived(A::UnknownCA) => {
+            TlsErrorKind::UnknownCa
         }
-        Some(R::InvalidCertificate(_)) => TlsErrorKind::BadCertificate,
-        Some(_) => TlsErrorKind::Other,
-        None => return Error::from_io(addr, e),
+        R::InvalidCertificate(CertificateError::NotValidForName)
+        | R::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => TlsErrorKind::HostnameMismatch,
+        R::InvalidCertificate(_)
+        | R::AlertReceived(A::BadCertificate)
+        | R::AlertReceived(A::CertificateRequired)
+        | R::AlertReceived(A::CertificateExpired)
+        | R::AlertReceived(A::UnsupportedCertificate) => TlsErrorKind::BadCertificate,
+        _ => TlsErrorKind::Other,
     };
-    Error::Tls { kind, addr: addr.clone(), detail }
+    Some(Error::Tls { kind, addr: addr.clone(), detail: inner.to_string() })
 }

@@ -10,3 +10,5 @@ mod real;
 mod retry;
 mod support;
 mod timeouts;
+#[cfg(feature = "tls")]
+mod tls;

@@ -8,7 +8,7 @@ use crate::support::WAIT;
 
 #[path = "../common/mod.rs"]
 #[allow(unused_imports)]
-mod common;
+pub(crate) mod common;
 
 #[tokio::test]
 async fn real_server_handshake_blocking_and_timeouts() {
