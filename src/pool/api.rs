@@ -501,9 +501,7 @@ impl Pool {
                 },
                 Err(f) => f,
             };
-            let may_retry =
-                if failure.maybe_sent { retry_safe && transient(&failure.err) } else { transient(&failure.err) };
-            if !may_retry || attempt >= inner.opts.max_retries || inner.soft.is_cancelled() {
+            if !may_retry(&failure, retry_safe) || attempt >= inner.opts.max_retries || inner.soft.is_cancelled() {
                 return Err(failure.err);
             }
             let backoff = backoff(attempt, inner.opts.min_retry_backoff, inner.opts.max_retry_backoff);
@@ -626,6 +624,12 @@ fn refused(addr: &Arc<str>, cmds: &[Cmd], v: &[Value]) -> Option<Error> {
 /// Error replies that mean the server did not run the command.
 fn not_executed(code: &str) -> bool {
     matches!(code, "LOADING" | "TRYAGAIN" | "MASTERDOWN")
+}
+
+/// The retry rule: a transient failure is retried if the command never
+/// reached the server, or if running it twice is harmless.
+pub(crate) fn may_retry(f: &Failure, retry_safe: bool) -> bool {
+    transient(&f.err) && (!f.maybe_sent || retry_safe)
 }
 
 /// Errors worth another attempt on a fresh connection.
@@ -870,6 +874,23 @@ mod tests {
             assert!(b <= cap);
         }
         assert_eq!(backoff(0, min, max), min);
+    }
+
+    #[test]
+    fn retry_rule() {
+        let addr: Arc<str> = Arc::from("h:1");
+        let reset = || Error::Reset { addr: addr.clone() };
+        let read_timeout = || Error::Timeout { kind: TimeoutKind::Read, addr: addr.clone(), after: None };
+        assert!(may_retry(&Failure::unsent(reset()), false), "never sent: always safe");
+        assert!(!may_retry(&Failure::sent(reset()), false), "maybe ran: only if safe");
+        assert!(may_retry(&Failure::sent(reset()), true));
+        assert!(!may_retry(&Failure::sent(read_timeout()), false), "a write after a timeout post-write");
+        assert!(may_retry(&Failure::sent(read_timeout()), true));
+        let pool_wait =
+            Error::Timeout { kind: TimeoutKind::PoolWait { pool_size: 1 }, addr: addr.clone(), after: None };
+        assert!(!may_retry(&Failure::unsent(pool_wait), true));
+        assert!(!may_retry(&Failure::unsent(Error::Closed { addr: addr.clone() }), true));
+        assert!(!may_retry(&Failure::sent(Error::Aborted { addr: addr.clone() }), true));
     }
 
     #[test]

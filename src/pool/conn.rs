@@ -539,3 +539,49 @@ async fn write_counted(stream: &mut Stream, buf: &[u8], sent: &mut usize) -> io:
     }
     stream.flush().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pair() -> (Connection, UnixStream, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let mut cfg = ConnectionConfig::unix(&path);
+        // No handshake commands at all: RESP2, no auth, db 0, no SETINFO.
+        cfg.protocol = Protocol::Resp2;
+        cfg.set_lib_info = false;
+        let (conn, accepted) = tokio::join!(Connection::connect(&cfg, Timeouts::default()), listener.accept());
+        (conn.unwrap(), accepted.unwrap().0, dir)
+    }
+
+    /// A write to a peer that is gone fails before its first byte: the
+    /// failure must say so, because that is what makes a retry safe.
+    #[tokio::test]
+    async fn write_to_a_closed_peer_is_known_unsent() {
+        let (mut conn, server, _dir) = pair().await;
+        drop(server);
+        let failure = conn.exec(&[Cmd::from_args(["SET", "k", "v"])], None).await.unwrap_err();
+        assert!(!failure.maybe_sent, "{failure:?}");
+        assert!(matches!(failure.err, Error::Reset { .. }), "{failure:?}");
+        assert!(!conn.is_reusable());
+    }
+
+    #[tokio::test]
+    async fn a_reply_cut_short_is_a_reset_after_sending() {
+        let (mut conn, mut server, _dir) = pair().await;
+        let cmds = [Cmd::from_args(["GET", "k"])];
+        let exec = conn.exec(&cmds, None);
+        let serve = async {
+            let mut buf = [0u8; 64];
+            let _ = server.read(&mut buf).await;
+            server.write_all(b"$10\r\nabc").await.unwrap();
+            drop(server);
+        };
+        let (failure, ()) = tokio::join!(exec, serve);
+        let failure = failure.unwrap_err();
+        assert!(failure.maybe_sent);
+        assert!(matches!(failure.err, Error::Reset { .. }));
+    }
+}

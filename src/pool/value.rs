@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use redis_protocol::resp2::types::BytesFrame as Frame2;
-use redis_protocol::resp3::types::BytesFrame as Frame3;
+use redis_protocol::resp3::types::{BytesFrame as Frame3, VerbatimStringFormat};
 
 /// A decoded reply, RESP2 or RESP3.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ pub enum Value {
     Bool(bool),
     /// A RESP3 big number, as its decimal text.
     BigNumber(String),
-    /// A RESP3 verbatim string (format, text).
+    /// A RESP3 verbatim string: its format (`txt`, `mkd`) and text.
     Verbatim(String, Bytes),
     /// A RESP3 out-of-band push (pub/sub message, client-side caching invalidation).
     Push(Vec<Value>),
@@ -110,7 +110,13 @@ impl From<Frame3> for Value {
             Frame3::Number { data, .. } => Value::Int(data),
             Frame3::Double { data, .. } => Value::Double(data),
             Frame3::BigNumber { data, .. } => Value::BigNumber(String::from_utf8_lossy(&data).into_owned()),
-            Frame3::VerbatimString { data, format, .. } => Value::Verbatim(format!("{format:?}").to_lowercase(), data),
+            Frame3::VerbatimString { data, format, .. } => {
+                let format = match format {
+                    VerbatimStringFormat::Text => "txt",
+                    VerbatimStringFormat::Markdown => "mkd",
+                };
+                Value::Verbatim(format.to_string(), data)
+            }
             Frame3::Array { data, .. } => Value::Array(data.into_iter().map(Value::from).collect()),
             Frame3::Map { data, .. } => {
                 Value::Map(data.into_iter().map(|(k, v)| (Value::from(k), Value::from(v))).collect())
