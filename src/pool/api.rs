@@ -20,6 +20,9 @@ use super::value::{Cmd, ToArg, Value};
 /// polled cannot respond; it is reported as `unresponsive`.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 
+/// Upper bound on waiting for the background tasks to stop at close.
+const TASK_STOP_BOUND: Duration = Duration::from_secs(5);
+
 /// A Redis connection pool with go-redis's options and a graceful close.
 ///
 /// Cloning is cheap and shares the pool. Dropping the last clone without
@@ -543,7 +546,11 @@ impl Pool {
         let started = Instant::now();
         tracing::info!(addr = %inner.addr, "closing the pool");
         let idle_closed = inner.begin_close();
-        inner.tracker.wait().await;
+        // The tasks select on the close token at every await, so they end
+        // at once; the bound only guards against a bug turning close() into a hang.
+        if tokio::time::timeout(TASK_STOP_BOUND, inner.tracker.wait()).await.is_err() {
+            tracing::error!(addr = %inner.addr, tasks = inner.tracker.len(), "background tasks did not stop");
+        }
 
         // Drain: wait for checked-out connections to come back.
         loop {
