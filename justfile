@@ -33,3 +33,7 @@ certs:
 # Build the local Redis image (no registry needed) for container tests.
 redis-image:
     bash scripts/redis-image.sh
+
+# Pool benchmark: redis-harness pool vs deadpool-redis, bb8-redis and redis-rs, fake and real server.
+bench-pool:
+    cargo bench --bench pool_bench

@@ -16,6 +16,7 @@
 pub mod backend;
 pub(crate) mod cmd;
 pub mod fault;
+pub mod pool;
 pub mod protocol;
 pub mod proxy;
 pub(crate) mod server;

@@ -310,10 +310,28 @@ impl Hub {
         }
     }
 
-    /// Waits while accepts are held, then runs `accept` (cancel-safe if it is).
-    pub(crate) async fn accepting_then<F: std::future::Future>(&self, accept: F) -> F::Output {
-        self.accepting().await;
-        accept.await
+    /// Waits while accepts are held, then accepts. An accept already waiting
+    /// when the rules change is abandoned and the rules checked again, so a
+    /// stop-accepting rule holds the very next connection (`accept` must be
+    /// cancel-safe, as tokio's listeners' are).
+    pub(crate) async fn accepting_then<F, Fut>(&self, mut accept: F) -> Fut::Output
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future,
+    {
+        loop {
+            self.accepting().await;
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.holding_accepts() {
+                continue;
+            }
+            tokio::select! {
+                r = accept() => return r,
+                _ = &mut changed => {}
+            }
+        }
     }
 }
 

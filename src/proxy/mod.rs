@@ -203,7 +203,7 @@ async fn accept_loop(shared: Arc<ProxyShared>, listener: std::net::TcpListener) 
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
-            r = shared.faults.accepting_then(listener.accept()) => {
+            r = shared.faults.accepting_then(|| listener.accept()) => {
                 let Ok((stream, peer)) = r else { continue };
                 let _ = stream.set_nodelay(true);
                 if let Some(action) = shared.faults.on_accept() {

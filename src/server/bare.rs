@@ -171,7 +171,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             // Fault hooks: `accepting` holds accepts under a stop-accepting rule,
             // `admit` lets a refuse/max-clients rule take the new socket.
-            r = shared.faults.accepting_then(tcp.accept()) => {
+            r = shared.faults.accepting_then(|| tcp.accept()) => {
                 if let Some((stream, peer)) = r.ok().and_then(|(s, p)| Some((crate::fault::server::admit(&shared, s)?, p))) {
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
@@ -179,7 +179,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                     tasks.spawn(super::tls::accept(stream, reg, listeners.tls.clone()));
                 }
             }
-            r = shared.faults.accepting_then(accept_unix(unix.as_ref())) => {
+            r = shared.faults.accepting_then(|| accept_unix(unix.as_ref())) => {
                 if let Some(stream) = r.ok().and_then(|s| crate::fault::server::admit(&shared, s)) {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
