@@ -1,0 +1,143 @@
+//! The `redis-harness serve` binary, driven by redis-cli and redis-benchmark
+//! (Debian's redis-tools), then stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use redis_harness::backend::require_real;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Served {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-harness serve --port 0` and reads the port it prints.
+fn serve(extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redis-harness"))
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn redis-harness serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines.recv_timeout(WAIT).expect("serve prints its address");
+    let port =
+        first.rsplit(':').next().and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| panic!("no port in {first:?}"));
+    Served { child, port, lines }
+}
+
+fn tool(name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !require_real(),
+            "REDIS_HARNESS_REQUIRE_REAL=1 but {name} is not installed (apt-get install redis-tools)"
+        );
+        eprintln!("skipped: {name} is not installed (apt-get install redis-tools)");
+    }
+    found
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().expect("run redis-cli");
+    assert!(out.status.success(), "redis-cli {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+fn sigterm_and_wait(mut served: Served) {
+    let status = Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().expect("run kill");
+    assert!(status.success());
+    let (tx, rx) = mpsc::channel();
+    let mut child = std::mem::replace(&mut served.child, Command::new("true").spawn().unwrap());
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let exit = rx.recv_timeout(WAIT).expect("serve exits within the bound after SIGTERM").unwrap();
+    assert!(exit.success(), "serve must exit 0 after SIGTERM, got {exit}");
+    // The reader thread ends when the process's stdout closes.
+    let mut last = Vec::new();
+    while let Ok(line) = served.lines.recv_timeout(WAIT) {
+        last.push(line);
+    }
+    assert!(last.iter().any(|l| l.contains("stopped; closed")), "{last:?}");
+}
+
+#[test]
+fn redis_cli_talks_to_serve_and_sigterm_exits_zero() {
+    if !tool("redis-cli") {
+        return;
+    }
+    let served = serve(&[]);
+    let p = served.port;
+    assert_eq!(cli(p, &["PING"]), "PONG");
+    assert_eq!(cli(p, &["SET", "k", "v"]), "OK");
+    assert_eq!(cli(p, &["GET", "k"]), "v");
+    assert_eq!(cli(p, &["-3", "HSET", "h", "f", "1"]), "1");
+    // RESP3 map, as redis-cli prints it when its output is not a terminal.
+    assert_eq!(cli(p, &["-3", "HGETALL", "h"]), "f 1");
+    sigterm_and_wait(served);
+}
+
+#[test]
+fn redis_benchmark_runs_against_serve() {
+    if !tool("redis-benchmark") {
+        return;
+    }
+    let served = serve(&[]);
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &served.port.to_string(),
+            "-t",
+            "ping,set,get,incr,lpush,mset",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-P",
+            "4",
+            "--csv",
+        ])
+        .output()
+        .expect("run redis-benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for t in ["SET", "GET", "INCR", "LPUSH", "MSET"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("\"{t}")) && !l.contains(",\"0.00\"")),
+            "no {t} result in {text}"
+        );
+    }
+    sigterm_and_wait(served);
+}
+
+#[test]
+fn requirepass_on_the_command_line() {
+    if !tool("redis-cli") {
+        return;
+    }
+    let served = serve(&["--requirepass", "s3cret"]);
+    let p = served.port;
+    assert_eq!(cli(p, &["PING"]), "NOAUTH Authentication required.");
+    assert_eq!(cli(p, &["--no-auth-warning", "-a", "s3cret", "PING"]), "PONG");
+    sigterm_and_wait(served);
+}
