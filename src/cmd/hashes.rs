@@ -4,18 +4,17 @@
 //! listpack encoding (small hashes) iterates in; an update keeps a field's
 //! place and a delete closes the gap, as in a listpack.
 
-mod longdouble;
-
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use super::longdouble::{self, LongDouble};
+use super::num::parse_cursor;
 use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong_arity, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
 use crate::store::glob::glob_match;
 use crate::store::{scan_hash, Entry, Value};
-use longdouble::Ld;
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), &["write", "hash", "fast"], hset),
@@ -227,22 +226,22 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, field) = (&args[1], &args[2]);
-    let incr = match Ld::parse(&args[3]) {
-        Ok(Some(v)) => v,
-        Ok(None) => return not_float(),
-        Err(_) => return Reply::error("ERR value is NaN or Infinity"),
+    let incr = match longdouble::parse(&args[3]) {
+        Some(v) if v.is_inf() => return Reply::error("ERR value is NaN or Infinity"),
+        Some(v) => v,
+        None => return not_float(),
     };
     let old = match tri!(get_hash(ctx, key, false)).and_then(|h| h.get(field)) {
-        Some(v) => match Ld::parse(v) {
-            Ok(Some(v)) => Some(v),
-            // A stored "inf" parses, and any sum with it is infinite.
-            Err(_) => None,
-            Ok(None) => return Reply::error("ERR hash value is not a float"),
+        // A stored "inf" parses, and any sum with it is infinite.
+        Some(v) => match longdouble::parse(v) {
+            Some(v) => v,
+            None => return Reply::error("ERR hash value is not a float"),
         },
-        None => Some(Ld::from_i64(0)),
+        None => LongDouble::ZERO,
     };
-    let Some(sum) = old.and_then(|old| old.add(incr)) else {
-        return Reply::error("ERR increment would produce NaN or Infinity");
+    let sum = match old.add(incr) {
+        Some(v) if !v.is_inf() => v,
+        _ => return Reply::error("ERR increment would produce NaN or Infinity"),
     };
     let text = Bytes::from(sum.to_human());
     tri!(hash_or_create(ctx, key)).insert(field.clone(), text.clone());
@@ -340,33 +339,6 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     Reply::Array(out)
-}
-
-/// Parses a SCAN cursor like Redis's strtoul-based parseScanCursorOrReply:
-/// optional sign (a negative value wraps), leading zeros, the empty string
-/// as 0; no leading space, no trailing garbage, no overflow.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || Reply::error("ERR invalid cursor");
-    if arg.first().is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b) {
-        return Err(invalid());
-    }
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        // strtoul consumed nothing: the cursor is 0 only if nothing follows either.
-        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(invalid());
-        }
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// HSCAN/SSCAN options after the cursor: COUNT (>= 1) and MATCH.

@@ -235,30 +235,8 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(out)
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a
-/// negative number wraps around), decimal digits, nothing else; the empty
-/// string is cursor 0.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if b.is_empty() {
-        return Some(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(cursor) = parse_cursor(&args[1]) else { return Reply::error("ERR invalid cursor") };
+    let cursor = tri!(super::num::parse_cursor(&args[1]));
     let mut count: usize = 10;
     let mut pattern: Option<&Bytes> = None;
     let mut type_filter: Option<&Bytes> = None;

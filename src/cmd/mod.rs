@@ -22,6 +22,7 @@ pub(crate) mod hashes;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod longdouble;
 pub(crate) mod num;
 pub(crate) mod pubsub;
 pub(crate) mod server;

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use indexmap::IndexSet;
 
 use super::hashes::{
-    config_usize, count_too_large, parse_count, parse_cursor, parse_scan_opts, scan_batch, scan_reply, MAX_RANDOM_REPLY,
+    config_usize, count_too_large, parse_count, parse_scan_opts, scan_batch, scan_reply, MAX_RANDOM_REPLY,
 };
+use super::num::parse_cursor;
 use super::util::{eq_ic, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;

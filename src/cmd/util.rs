@@ -101,30 +101,6 @@ pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(not_integer)
 }
 
-/// Parses a double as Redis's `string2d`/`strtold` accept it: decimal or
-/// exponent notation, `inf`/`-inf`/`+inf`; no NaN, no spaces.
-pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        _ => {}
-    }
-    if lower.contains("nan") || lower.contains("inf") {
-        return None;
-    }
-    let v: f64 = s.parse().ok()?;
-    if v.is_nan() {
-        None
-    } else {
-        Some(v)
-    }
-}
-
 /// Case-insensitive comparison of an argument with an option name.
 pub(crate) fn eq_ic(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::num::{is_c_space, strtod};
+use super::num::{c_str, parse_cursor, string2d, strtod};
 use super::util::{eq_ic, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::reply::format_double;
@@ -77,24 +77,6 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("zrandmember", -2, &["readonly"], (1, 1, 1), RS, zrandmember),
     cmd("zscan", -3, &["readonly"], (1, 1, 1), RS, zscan),
 ];
-
-/// Redis's `string2d` (scores, increments, weights): the whole argument is a
-/// number, no leading space, no overflow, no NaN.
-fn parse_score(b: &[u8]) -> Option<f64> {
-    if b.is_empty() || is_c_space(b[0]) {
-        return None;
-    }
-    let r = strtod(b);
-    if r.used != b.len() || r.value.is_nan() || (r.erange && (r.value.is_infinite() || r.value == 0.0)) {
-        return None;
-    }
-    Some(r.value)
-}
-
-/// The argument as C sees it: up to the first NUL byte.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
-}
 
 /// One end of a score range (`zslParseRange`): `(` makes it exclusive; the
 /// rest goes through plain strtod, so spaces in front, an empty string and
@@ -431,7 +413,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     }
     let mut pairs = Vec::with_capacity(rest / 2);
     for p in args[idx..].chunks(2) {
-        match parse_score(&p[0]) {
+        match string2d(&p[0]) {
             Some(s) => pairs.push((s, &p[1])),
             None => return not_float(),
         }
@@ -1090,7 +1072,7 @@ fn setop_generic(
         let a = &args[j];
         if op != SetOp::Diff && !cardinality_only && remaining > setnum && eq_ic(a, "weights") {
             for (i, w) in args[j + 1..j + 1 + setnum].iter().enumerate() {
-                weights[i] = tri!(parse_score(w).ok_or_else(|| Reply::error("ERR weight value is not a float")));
+                weights[i] = tri!(string2d(w).ok_or_else(|| Reply::error("ERR weight value is not a float")));
             }
             j += 1 + setnum;
         } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && eq_ic(a, "aggregate") {
@@ -1262,32 +1244,6 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     members_reply(resp, picked, withscores)
 }
 
-/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the whole argument.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let b = c_str(b);
-    if b.first().is_some_and(|&c| is_c_space(c)) {
-        return None;
-    }
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        // No digits at all: strtoul converts nothing, which only ends the
-        // string when the string was empty.
-        return b.is_empty().then_some(0);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// A score as a listpack holds it: integral values in ±2^62 as integers.
 fn listpack_score(s: f64) -> Bytes {
     const LIM: f64 = 4611686018427387904.0;
@@ -1299,7 +1255,7 @@ fn listpack_score(s: f64) -> Bytes {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(cursor) = parse_cursor(&args[2]) else { return Reply::error("ERR invalid cursor") };
+    let cursor = tri!(parse_cursor(&args[2]));
     let Some(z) = tri!(read_zset(ctx, &args[1])) else {
         return Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]);
     };
@@ -1489,22 +1445,7 @@ mod tests {
     }
 
     #[test]
-    fn strtod_like_glibc() {
-        assert_eq!(parse_score(b"0x10"), Some(16.0));
-        assert_eq!(parse_score(b"0x1p3"), Some(8.0));
-        assert_eq!(parse_score(b"1e400"), None);
-        assert_eq!(parse_score(b"1e-400"), None);
-        assert_eq!(parse_score(b"4.9e-324"), Some(4.9e-324));
-        assert_eq!(parse_score(b" 1"), None);
-        assert_eq!(parse_score(b"1 "), None);
-        assert_eq!(parse_score(b""), None);
-        assert_eq!(parse_score(b"nan"), None);
-        assert_eq!(parse_score(b".5"), Some(0.5));
-        assert_eq!(parse_score(b"5."), Some(5.0));
-        assert_eq!(parse_score(b"-INF"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_score(b"infinity"), Some(f64::INFINITY));
-        assert_eq!(parse_score(b"1e"), None);
-        assert_eq!(parse_score(b"."), None);
+    fn range_items_like_strtod() {
         assert_eq!(parse_range_item(b""), Some((0.0, false)));
         assert_eq!(parse_range_item(b"("), Some((0.0, true)));
         assert_eq!(parse_range_item(b" 1"), Some((1.0, false)));
@@ -1529,17 +1470,6 @@ mod tests {
                 Reply::error("ERR timeout is not a float or out of range")
             );
         }
-    }
-
-    #[test]
-    fn cursors_like_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"+"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"7\0x"), Some(7));
     }
 
     #[test]
