@@ -25,6 +25,8 @@ pub(crate) mod lists;
 pub(crate) mod longdouble;
 pub(crate) mod num;
 pub(crate) mod pubsub;
+pub(crate) mod random;
+pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
+use super::Ctx;
 use crate::protocol::Reply;
+use crate::store::Value;
 
 /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
 pub(crate) fn wrongtype() -> Reply {
@@ -99,6 +101,82 @@ pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
 /// Parses an integer argument or returns Redis's "not an integer" error.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(not_integer)
+}
+
+/// Redis's `getRangeLongFromObjectOrReply` with one message (`msg`) for
+/// both a non-integer and a value outside `min..=max`.
+pub(crate) fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, Reply> {
+    match parse_i64(b) {
+        Some(v) if v >= min && v <= max => Ok(v),
+        _ => Err(Reply::error(msg)),
+    }
+}
+
+/// [`range_long`] for counts that must be at least `min` (0 or 1).
+pub(crate) fn count_arg(b: &[u8], min: i64, msg: &'static str) -> Result<u64, Reply> {
+    range_long(b, min, i64::MAX, msg).map(|v| v as u64)
+}
+
+/// Parsed `numkeys key... WHERE [COUNT n]` of LMPOP/ZMPOP and their blocking forms.
+pub(crate) struct Mpop {
+    /// Where the keys are in the arguments.
+    pub keys: std::ops::Range<usize>,
+    /// Whether WHERE is the first of the two ends (LEFT, MIN).
+    pub first_end: bool,
+    /// At least 1.
+    pub count: u64,
+}
+
+/// Parses `numkeys key... WHERE [COUNT n]` from `args[numkeys_idx]` on,
+/// WHERE being one of `ends` (`["left", "right"]`, `["min", "max"]`).
+pub(crate) fn parse_mpop(args: &[Bytes], numkeys_idx: usize, ends: [&str; 2]) -> Result<Mpop, Reply> {
+    let numkeys = count_arg(&args[numkeys_idx], 1, "ERR numkeys should be greater than 0")?;
+    let where_idx = match numkeys.checked_add(numkeys_idx as u64 + 1) {
+        Some(w) if w < args.len() as u64 => w as usize,
+        _ => return Err(syntax_error()),
+    };
+    let first_end = if eq_ic(&args[where_idx], ends[0]) {
+        true
+    } else if eq_ic(&args[where_idx], ends[1]) {
+        false
+    } else {
+        return Err(syntax_error());
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
+            count = Some(count_arg(&args[j + 1], 1, "ERR count should be greater than 0")?);
+            j += 2;
+        } else {
+            return Err(syntax_error());
+        }
+    }
+    Ok(Mpop { keys: numkeys_idx + 1..where_idx, first_end, count: count.unwrap_or(1) })
+}
+
+/// Writes the result of a *STORE command (SINTERSTORE, ZUNIONSTORE,
+/// ZRANGESTORE, ...): a non-empty `value` (of `len` elements) replaces
+/// whatever `dst` held, an empty one deletes `dst`; replies with `len`.
+/// `set_value` signals WATCH and, for a sorted set, blocked clients.
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &Bytes,
+    value: Value,
+    len: usize,
+    class: char,
+    event: &'static str,
+) -> Reply {
+    let db = ctx.db();
+    if len == 0 {
+        if ctx.st.delete(db, dst, ctx.now) {
+            ctx.st.notify(db, 'g', "del", dst.clone());
+        }
+        return Reply::Int(0);
+    }
+    ctx.st.set_value(db, dst.clone(), value, ctx.now);
+    ctx.st.notify(db, class, event, dst.clone());
+    Reply::Int(len as i64)
 }
 
 /// Case-insensitive comparison of an argument with an option name.

@@ -6,13 +6,16 @@
 use bytes::Bytes;
 
 use super::num::{c_str, parse_cursor, string2d, strtod};
-use super::util::{eq_ic, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
+use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::{parse_scan_opts, scan_batch, scan_reply};
+use super::util::{
+    self, eq_ic, not_float, not_integer, parse_i64, parse_mpop, range_long, syntax_error, tri, wrongtype,
+};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::server::blocking;
-use crate::store::glob::glob_match;
-use crate::store::{scan_hash, Entry, Value, ZSet};
+use crate::store::{Entry, Value, ZSet};
 
 const W: &[&str] = &["write", "sortedset", "fast"];
 const WS: &[&str] = &["write", "sortedset", "slow"];
@@ -205,15 +208,6 @@ impl LexRange {
     }
 }
 
-/// Redis's `getRangeLongFromObjectOrReply` with a custom message for both
-/// a non-integer and an out-of-range value.
-fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, Reply> {
-    match parse_i64(b) {
-        Some(v) if v >= min && v <= max => Ok(v),
-        _ => Err(Reply::error(msg)),
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Key access and replies
 // ---------------------------------------------------------------------------
@@ -251,22 +245,11 @@ fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     }
 }
 
-/// Writes the result of a *STORE command: a non-empty result replaces
-/// whatever `dst` held; an empty one deletes `dst`.
+/// Writes the result of a *STORE command.
 fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, event: &'static str) -> Reply {
-    let db = ctx.db();
-    if items.is_empty() {
-        if ctx.st.delete(db, dst, ctx.now) {
-            ctx.st.notify(db, 'g', "del", dst.clone());
-        }
-        return Reply::Int(0);
-    }
     let z = ZSet::from_items(items);
-    let n = z.len() as i64;
-    ctx.st.set_value(db, dst.clone(), Value::ZSet(z), ctx.now);
-    ctx.st.signal_ready(db, dst);
-    ctx.st.notify(db, 'z', event, dst.clone());
-    Reply::Int(n)
+    let len = z.len();
+    util::store_result(ctx, dst, Value::ZSet(z), len, 'z', event)
 }
 
 /// Members (and scores): RESP2 flat `[m, s, m, s]`, RESP3 `[[m, s], [m, s]]`.
@@ -858,42 +841,9 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
     pop_generic(ctx, &args[1..2], max, count, shape, false)
 }
 
-/// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
-struct MpopArgs {
-    keys: std::ops::Range<usize>,
-    max: bool,
-    count: i64,
-}
-
-fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs, Reply> {
-    let numkeys = range_long(&args[numkeys_idx], 1, i64::MAX, "ERR numkeys should be greater than 0")?;
-    let where_idx = match (numkeys as u64).checked_add(numkeys_idx as u64 + 1) {
-        Some(w) if w < args.len() as u64 => w as usize,
-        _ => return Err(syntax_error()),
-    };
-    let max = if eq_ic(&args[where_idx], "min") {
-        false
-    } else if eq_ic(&args[where_idx], "max") {
-        true
-    } else {
-        return Err(syntax_error());
-    };
-    let mut count = -1;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count == -1 && eq_ic(&args[j], "count") && j + 1 < args.len() {
-            count = range_long(&args[j + 1], 1, i64::MAX, "ERR count should be greater than 0")?;
-            j += 2;
-        } else {
-            return Err(syntax_error());
-        }
-    }
-    Ok(MpopArgs { keys: numkeys_idx + 1..where_idx, max, count: if count == -1 { 1 } else { count } })
-}
-
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let p = tri!(parse_mpop(args, 1));
-    pop_generic(ctx, &args[p.keys], p.max, p.count, PopShape { emitkey: true, nested: true }, true)
+    let p = tri!(parse_mpop(args, 1, ["min", "max"]));
+    pop_generic(ctx, &args[p.keys], !p.first_end, p.count as i64, PopShape { emitkey: true, nested: true }, true)
 }
 
 fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -907,8 +857,8 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let p = tri!(parse_mpop(args, 2));
-    blocking_pop(ctx, &args[p.keys], p.max, &args[1], p.count, PopShape { emitkey: true, nested: true })
+    let p = tri!(parse_mpop(args, 2, ["min", "max"]));
+    blocking_pop(ctx, &args[p.keys], !p.first_end, &args[1], p.count as i64, PopShape { emitkey: true, nested: true })
 }
 
 /// Redis's `blockingGenericZpopCommand`: pops at once from the first
@@ -1181,11 +1131,6 @@ fn setop_generic(
 // ZRANDMEMBER, ZSCAN
 // ---------------------------------------------------------------------------
 
-/// The most elements a negative ZRANDMEMBER count may ask for. Redis would
-/// stream any number; the fake builds replies in memory, so it refuses
-/// absurd counts instead of exhausting memory.
-const MAX_RANDOM_REPEATS: u64 = 1 << 20;
-
 fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let resp = ctx.conn.resp;
     if args.len() < 3 {
@@ -1197,49 +1142,26 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
         return z.iter().nth(i).map_or(Reply::Nil, |(m, _)| Reply::Bulk(m.clone()));
     }
-    let l = tri!(parse_i64(&args[2]).ok_or_else(not_integer));
-    if l == i64::MIN {
-        return Reply::error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        );
-    }
+    let l = tri!(parse_count(&args[2]));
     let mut withscores = false;
     if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "withscores")) {
         return syntax_error();
     } else if args.len() == 4 {
         withscores = true;
-        if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-            return Reply::error("ERR value is out of range");
-        }
+        tri!(check_paired_count(l));
     }
     let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Array(Vec::new()) };
     if l == 0 {
         return Reply::Array(Vec::new());
     }
     let all: Vec<(Bytes, f64)> = cloned(z.iter());
-    let size = all.len();
-    let count = l.unsigned_abs();
     let rng = &mut ctx.st.rng;
-    let picked: Vec<(Bytes, f64)> = if l < 0 || count == 1 {
-        if count > MAX_RANDOM_REPEATS {
-            return Reply::error("ERR value is out of range");
-        }
-        (0..count).map(|_| all[rng.usize(0..size)].clone()).collect()
-    } else if count >= size as u64 {
+    let picked: Vec<(Bytes, f64)> = match tri!(random::plan(rng, all.len(), l)) {
+        Picks::Repeated(picks) => picks.into_iter().map(|i| all[i].clone()).collect(),
         // The whole set, in the order Redis's set-operation iterator walks
         // it: from the highest score down.
-        let mut all = all;
-        all.reverse();
-        all
-    } else {
-        // Distinct members in random order.
-        let mut idx: Vec<usize> = (0..size).collect();
-        let count = count as usize;
-        for i in 0..count {
-            let j = rng.usize(i..size);
-            idx.swap(i, j);
-        }
-        idx[..count].iter().map(|&i| all[i].clone()).collect()
+        Picks::All => all.into_iter().rev().collect(),
+        Picks::Distinct(k) => random::distinct(rng, all.len(), k).into_iter().map(|i| all[i].clone()).collect(),
     };
     members_reply(resp, picked, withscores)
 }
@@ -1256,47 +1178,23 @@ fn listpack_score(s: f64) -> Bytes {
 
 fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let cursor = tri!(parse_cursor(&args[2]));
-    let Some(z) = tri!(read_zset(ctx, &args[1])) else {
-        return Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]);
-    };
-    let mut count = 10i64;
-    let mut pattern: Option<&Bytes> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let left = args.len() - i;
-        if eq_ic(&args[i], "count") && left >= 2 {
-            count = tri!(parse_i64(&args[i + 1]).ok_or_else(not_integer));
-            if count < 1 {
-                return syntax_error();
-            }
-            i += 2;
-        } else if eq_ic(&args[i], "match") && left >= 2 {
-            let p = &args[i + 1];
-            pattern = (&p[..] != b"*").then_some(p);
-            i += 2;
-        } else {
-            return syntax_error();
-        }
-    }
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return scan_reply(0, Vec::new()) };
+    let opts = tri!(parse_scan_opts(&args[3..], false));
     let (next, batch): (u64, Vec<(Bytes, Bytes)>) = if z.is_listpack() {
         (0, z.iter().map(|(m, s)| (m.clone(), listpack_score(s))).collect())
     } else {
-        let mut order: Vec<(u64, &Bytes, f64)> =
-            z.iter().map(|(m, s)| (scan_hash(m), m, s)).filter(|(h, _, _)| *h >= cursor).collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        let take = (count as usize).min(order.len());
-        let next = order.get(take).map_or(0, |(h, _, _)| *h);
-        (next, order[..take].iter().map(|(_, m, s)| ((*m).clone(), Bytes::from(format_double(*s)))).collect())
+        let all: Vec<(&Bytes, f64)> = z.iter().collect();
+        let (indexes, next) = scan_batch(all.iter().map(|(m, _)| *m), cursor, opts.count);
+        (next, indexes.into_iter().map(|i| (all[i].0.clone(), Bytes::from(format_double(all[i].1)))).collect())
     };
     let mut out = Vec::with_capacity(batch.len() * 2);
     for (m, s) in batch {
-        if pattern.is_some_and(|p| !glob_match(p, &m, false)) {
-            continue;
+        if opts.matches(&m) {
+            out.push(Reply::Bulk(m));
+            out.push(Reply::Bulk(s));
         }
-        out.push(Reply::Bulk(m));
-        out.push(Reply::Bulk(s));
     }
-    Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(out)])
+    scan_reply(next, out)
 }
 
 #[cfg(test)]
