@@ -52,16 +52,6 @@ fn is_listpack(st: &State, h: &Hash) -> bool {
     h.len() <= entries && h.iter().all(|(f, v)| f.len() <= value && v.len() <= value)
 }
 
-/// The encoding OBJECT ENCODING reports for a hash (approximate: Redis never
-/// converts a hash table back to a listpack, the fake cannot tell).
-pub(crate) fn hash_encoding(st: &State, h: &Hash) -> &'static str {
-    if is_listpack(st, h) {
-        "listpack"
-    } else {
-        "hashtable"
-    }
-}
-
 /// Looks a hash up: `Ok(None)` if missing, WRONGTYPE for another type.
 /// `read` counts keyspace hits/misses as Redis's lookupKeyRead does.
 fn get_hash<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&'a mut Hash>, Reply> {

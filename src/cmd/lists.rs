@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::util::{count_arg, eq_ic, int_arg, not_integer, parse_i64, parse_mpop, syntax_error, tri, wrongtype};
+use super::util::{
+    count_arg, drop_if_empty, eq_ic, int_arg, not_integer, parse_i64, parse_mpop, syntax_error, tri, wrongtype,
+};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::blocking::{block_on, candidate_keys, parse_timeout};
@@ -94,11 +96,7 @@ fn direction(arg: &[u8]) -> Result<bool, Reply> {
 fn popped(ctx: &mut Ctx<'_>, key: &Bytes, left: bool) {
     let db = ctx.db();
     ctx.st.notify(db, 'l', pop_event(left), key.clone());
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::List(l), .. }) if l.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
 }
 
@@ -311,17 +309,10 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if removed > 0 {
         let db = ctx.db();
         ctx.st.notify(db, 'l', "lrem", key.clone());
-        if l_is_empty(ctx, key) {
-            ctx.st.dbs[db].remove(key);
-            ctx.st.notify(db, 'g', "del", key.clone());
-        }
+        drop_if_empty(ctx, key);
         ctx.st.signal_modified(db, key);
     }
     Reply::Int(removed as i64)
-}
-
-fn l_is_empty(ctx: &Ctx<'_>, key: &[u8]) -> bool {
-    matches!(ctx.st.dbs[ctx.conn.db].raw_get(key), Some(Entry { value: Value::List(l), .. }) if l.is_empty())
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -338,10 +329,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let db = ctx.db();
     ctx.st.notify(db, 'l', "ltrim", key.clone());
-    if l_is_empty(ctx, key) {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     Reply::ok()
 }

@@ -13,7 +13,7 @@ use super::hashes::config_usize;
 use super::num::parse_cursor;
 use super::random::{self, parse_count, Picks};
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
-use super::util::{self, count_arg, eq_ic, parse_i64, syntax_error, tri, wrongtype};
+use super::util::{self, count_arg, drop_if_empty, eq_ic, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
@@ -52,16 +52,6 @@ fn is_intset(set: &Set, limit: usize) -> bool {
     set.len() <= limit && set.iter().all(|m| parse_i64(m).is_some())
 }
 
-/// The encoding OBJECT ENCODING reports for a set (approximate in the same
-/// way as for hashes: Redis never converts back to an intset).
-pub(crate) fn set_encoding(st: &State, set: &Set) -> &'static str {
-    if is_intset(set, intset_limit(st)) {
-        "intset"
-    } else {
-        "hashtable"
-    }
-}
-
 /// Sorts a set Redis would keep as an intset into intset order (ascending
 /// numeric); leaves any other set alone (its order is undefined in Redis).
 pub(crate) fn normalize(set: &mut Set, limit: usize) {
@@ -94,17 +84,6 @@ fn get_set<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&'
 
 fn bulk_all<'a>(it: impl Iterator<Item = &'a Bytes>) -> Vec<Reply> {
     it.cloned().map(Reply::Bulk).collect()
-}
-
-/// Removes `key` if its set became empty, with the `del` event; returns whether it did.
-fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
-    let db = ctx.db();
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::Set(s), .. }) if s.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
-    empty
 }
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -155,6 +155,18 @@ pub(crate) fn parse_mpop(args: &[Bytes], numkeys_idx: usize, ends: [&str; 2]) ->
     Ok(Mpop { keys: numkeys_idx + 1..where_idx, first_end, count: count.unwrap_or(1) })
 }
 
+/// Deletes `key` if it holds an aggregate that became empty, with the
+/// `del` event (Redis deletes empty aggregates); returns whether it did.
+pub(crate) fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
+    let db = ctx.db();
+    let empty = ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.value.is_empty_aggregate());
+    if empty {
+        ctx.st.dbs[db].remove(key);
+        ctx.st.notify(db, 'g', "del", key.clone());
+    }
+    empty
+}
+
 /// Writes the result of a *STORE command (SINTERSTORE, ZUNIONSTORE,
 /// ZRANGESTORE, ...): a non-empty `value` (of `len` elements) replaces
 /// whatever `dst` held, an empty one deletes `dst`; replies with `len`.

@@ -238,11 +238,7 @@ fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
     ctx.st.notify(db, 'z', event, key.clone());
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::ZSet(z), .. }) if z.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    util::drop_if_empty(ctx, key);
 }
 
 /// Writes the result of a *STORE command.
