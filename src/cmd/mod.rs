@@ -15,6 +15,8 @@
 
 pub(crate) mod acl;
 pub(crate) mod auth;
+#[cfg(test)]
+mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
