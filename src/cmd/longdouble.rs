@@ -226,32 +226,27 @@ impl LongDouble {
         }
     }
 
-    /// C's `(long long)` cast: truncation toward zero; `None` where x86
-    /// produces its "integer indefinite" (`LLONG_MIN`) for an out-of-range value.
-    pub(crate) fn trunc_i64(self) -> Option<i64> {
+    /// C's `(long long) ceill(x)`: rounded up to an integer; `None` where
+    /// x86 produces its "integer indefinite" (`LLONG_MIN`) for an
+    /// out-of-range value.
+    pub(crate) fn ceil_i64(self) -> Option<i64> {
         let LongDouble::Finite { neg, m, e } = self else { return None };
-        let magnitude: u128 = if e >= 0 {
+        let (int, frac) = if e >= 0 {
             if e >= 64 {
                 return if m == 0 { Some(0) } else { None };
             }
-            u128::from(m) << e
+            (u128::from(m) << e, false)
         } else if e <= -64 {
-            0
+            (0, m != 0)
         } else {
-            u128::from(m >> (-e))
+            (u128::from(m >> (-e)), m & ((1u64 << (-e)) - 1) != 0)
         };
+        // Up is toward zero for a negative value.
+        let magnitude = if frac && !neg { int + 1 } else { int };
         if neg {
             0i128.checked_sub_unsigned(magnitude).and_then(|v| i64::try_from(v).ok())
         } else {
             i64::try_from(magnitude).ok()
-        }
-    }
-
-    /// Whether the value is above zero.
-    pub(crate) fn is_positive(self) -> bool {
-        match self {
-            LongDouble::Inf { neg } => !neg,
-            LongDouble::Finite { neg, m, .. } => !neg && m != 0,
         }
     }
 
@@ -633,17 +628,24 @@ mod tests {
     }
 
     #[test]
-    fn scaled_truncation_like_x86() {
+    fn scaled_ceiling_like_x86() {
         let ms = |s: &str| parse(s.as_bytes()).unwrap().mul_u64(1000);
-        assert_eq!(ms("1.5").trunc_i64(), Some(1500));
-        assert_eq!(ms("-0.0001").trunc_i64(), Some(0));
-        assert!(!ms("-0.0001").is_positive());
-        assert!(ms("1e-400").is_positive());
-        let exact = |s: &str| parse(s.as_bytes()).unwrap().mul_u64(1).trunc_i64();
+        assert_eq!(ms("1.5").ceil_i64(), Some(1500));
+        assert_eq!(ms("0.0015").ceil_i64(), Some(2));
+        assert_eq!(ms("-0.0015").ceil_i64(), Some(-1));
+        assert_eq!(ms("-0.0001").ceil_i64(), Some(0));
+        assert_eq!(ms("1e-400").ceil_i64(), Some(1));
+        assert_eq!(ms("-0.001").ceil_i64(), Some(0), "rounds to just above -1 ms");
+        assert_eq!(ms("-0.0010001").ceil_i64(), Some(-1));
+        let exact = |s: &str| parse(s.as_bytes()).unwrap().mul_u64(1).ceil_i64();
         assert_eq!(exact("-0x1p63"), Some(i64::MIN));
         assert_eq!(exact("0x1p63"), None);
-        assert_eq!(exact("0x1.fffffffffffffffep62"), Some(i64::MAX));
-        assert_eq!(ms("1e30").trunc_i64(), None);
-        assert_eq!(ms("inf").trunc_i64(), None);
+        assert_eq!(exact("0x1.fffffffffffffffcp62"), Some(i64::MAX));
+        assert_eq!(exact("0x1.fffffffffffffffep62"), None, "2^63 - 0.5 rounds up");
+        // Both sides of redis-server 7.0's boundary: 2^63 - 0.5 ms rounds up out of range.
+        assert_eq!(ms("9223372036854775.807").ceil_i64(), Some(i64::MAX));
+        assert_eq!(ms("9223372036854775.808").ceil_i64(), None);
+        assert_eq!(ms("1e30").ceil_i64(), None);
+        assert_eq!(ms("inf").ceil_i64(), None);
     }
 }

@@ -250,24 +250,25 @@ pub(crate) fn block_on(
 }
 
 /// Parses a blocking command's timeout in seconds (`getTimeoutFromObjectOrReply`):
-/// a long double, converted to whole milliseconds as x86 does (an overflow
-/// becomes a negative number). `None` means block forever.
+/// a long double times 1000, rounded up to whole milliseconds (`ceill`) and
+/// cast as x86 does (an overflow becomes a negative number, so
+/// 9223372036854775.808 seconds is "negative" in redis-server 7.0 while
+/// .807 blocks). `None` means block forever.
 pub(crate) fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
     let Some(secs) = longdouble::parse(b) else {
         return Err(Reply::error("ERR timeout is not a float or out of range"));
     };
     let ms = secs.mul_u64(1000);
-    let tval = ms.trunc_i64().unwrap_or(i64::MIN);
+    let tval = ms.ceil_i64().unwrap_or(i64::MIN);
     if tval < 0 {
         return Err(Reply::error("ERR timeout is negative"));
     }
-    if tval == 0 && !ms.is_positive() {
+    if tval == 0 {
         return Ok(None);
     }
-    // Redis times out a positive sub-millisecond timeout at once rather than
-    // blocking forever; cap the far future so deadline arithmetic cannot overflow.
+    // Cap the far future so deadline arithmetic cannot overflow.
     const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
-    Ok(Some(Duration::from_millis(tval.clamp(1, CAP_MS) as u64)))
+    Ok(Some(Duration::from_millis(tval.min(CAP_MS) as u64)))
 }
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.
