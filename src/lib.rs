@@ -1,8 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// The keyspace API is wider than the commands landed so far use; removed once every group is in.
-#![allow(dead_code)]
 
 // Layout
 // - `protocol`: request parsing and reply encoding (no I/O).

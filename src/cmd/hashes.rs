@@ -4,18 +4,18 @@
 //! listpack encoding (small hashes) iterates in; an update keeps a field's
 //! place and a delete closes the gap, as in a listpack.
 
-mod longdouble;
-
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use super::longdouble::{self, LongDouble};
+use super::num::parse_cursor;
+use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong_arity, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
-use crate::store::glob::glob_match;
-use crate::store::{scan_hash, Entry, Value};
-use longdouble::Ld;
+use crate::store::{Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), &["write", "hash", "fast"], hset),
@@ -36,16 +36,6 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("hscan", -3, &["readonly"], (1, 1, 1), &["read", "hash", "slow"], hscan),
 ];
 
-/// Most elements a random-pick reply with a negative count may hold. Redis
-/// streams any count; the fake builds the reply in memory, so a client
-/// asking for billions gets an error instead of exhausting memory.
-pub(crate) const MAX_RANDOM_REPLY: u64 = 1 << 22;
-
-/// The error for counts beyond [`MAX_RANDOM_REPLY`].
-pub(crate) fn count_too_large() -> Reply {
-    Reply::error(format!("ERR count is too large for the fake server (at most {MAX_RANDOM_REPLY} elements)"))
-}
-
 type Hash = IndexMap<Bytes, Bytes>;
 
 /// Reads an integer config parameter, falling back to Redis's default.
@@ -60,16 +50,6 @@ fn is_listpack(st: &State, h: &Hash) -> bool {
     let entries = config_usize(st, "hash-max-listpack-entries", 128);
     let value = config_usize(st, "hash-max-listpack-value", 64);
     h.len() <= entries && h.iter().all(|(f, v)| f.len() <= value && v.len() <= value)
-}
-
-/// The encoding OBJECT ENCODING reports for a hash (approximate: Redis never
-/// converts a hash table back to a listpack, the fake cannot tell).
-pub(crate) fn hash_encoding(st: &State, h: &Hash) -> &'static str {
-    if is_listpack(st, h) {
-        "listpack"
-    } else {
-        "hashtable"
-    }
 }
 
 /// Looks a hash up: `Ok(None)` if missing, WRONGTYPE for another type.
@@ -227,58 +207,27 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, field) = (&args[1], &args[2]);
-    let incr = match Ld::parse(&args[3]) {
-        Ok(Some(v)) => v,
-        Ok(None) => return not_float(),
-        Err(_) => return Reply::error("ERR value is NaN or Infinity"),
+    let incr = match longdouble::parse(&args[3]) {
+        Some(v) if v.is_inf() => return Reply::error("ERR value is NaN or Infinity"),
+        Some(v) => v,
+        None => return not_float(),
     };
     let old = match tri!(get_hash(ctx, key, false)).and_then(|h| h.get(field)) {
-        Some(v) => match Ld::parse(v) {
-            Ok(Some(v)) => Some(v),
-            // A stored "inf" parses, and any sum with it is infinite.
-            Err(_) => None,
-            Ok(None) => return Reply::error("ERR hash value is not a float"),
+        // A stored "inf" parses, and any sum with it is infinite.
+        Some(v) => match longdouble::parse(v) {
+            Some(v) => v,
+            None => return Reply::error("ERR hash value is not a float"),
         },
-        None => Some(Ld::from_i64(0)),
+        None => LongDouble::ZERO,
     };
-    let Some(sum) = old.and_then(|old| old.add(incr)) else {
-        return Reply::error("ERR increment would produce NaN or Infinity");
+    let sum = match old.add(incr) {
+        Some(v) if !v.is_inf() => v,
+        _ => return Reply::error("ERR increment would produce NaN or Infinity"),
     };
     let text = Bytes::from(sum.to_human());
     tri!(hash_or_create(ctx, key)).insert(field.clone(), text.clone());
     written(ctx, key, "hincrbyfloat");
     Reply::Bulk(text)
-}
-
-/// Parses a random-pick count the way Redis's getRangeLongFromObjectOrReply
-/// does with the range [-LONG_MAX, LONG_MAX].
-pub(crate) fn parse_count(arg: &[u8]) -> Result<i64, Reply> {
-    let n = int_arg(arg)?;
-    if n == i64::MIN {
-        return Err(Reply::error(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
-    Ok(n)
-}
-
-/// Picks `k` distinct indexes of `0..n` in ascending order (selection
-/// sampling), as Redis's listpack random-pairs-unique returns them.
-pub(crate) fn sample_sorted(rng: &mut fastrand::Rng, n: usize, k: usize) -> Vec<usize> {
-    let mut out = Vec::with_capacity(k.min(n));
-    let mut needed = k.min(n);
-    for i in 0..n {
-        if needed == 0 {
-            break;
-        }
-        if rng.usize(0..n - i) < needed {
-            out.push(i);
-            needed -= 1;
-        }
-    }
-    out
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -292,9 +241,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let withvalues = match args.len() {
         3 => false,
         4 if eq_ic(&args[3], "withvalues") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return Reply::error("ERR value is out of range");
-            }
+            tri!(check_paired_count(count));
             true
         }
         _ => return syntax_error(),
@@ -311,21 +258,11 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if count == 0 {
         return Reply::Array(Vec::new());
     }
-    let picks: Vec<usize> = if count < 0 || count == 1 {
-        let n = count.unsigned_abs();
-        if n > MAX_RANDOM_REPLY {
-            return count_too_large();
-        }
-        (0..n).map(|_| st.rng.usize(0..h.len())).collect()
-    } else if count as u64 >= h.len() as u64 {
-        (0..h.len()).collect()
-    } else if is_listpack(st, &h) {
-        sample_sorted(&mut st.rng, h.len(), count as usize)
-    } else {
-        let mut all: Vec<usize> = (0..h.len()).collect();
-        st.rng.shuffle(&mut all);
-        all.truncate(count as usize);
-        all
+    let picks: Vec<usize> = match tri!(random::plan(&mut st.rng, h.len(), count)) {
+        Picks::Repeated(picks) => picks,
+        Picks::All => (0..h.len()).collect(),
+        Picks::Distinct(k) if is_listpack(st, &h) => random::sample_sorted(&mut st.rng, h.len(), k),
+        Picks::Distinct(k) => random::distinct(&mut st.rng, h.len(), k),
     };
     let mut out = Vec::new();
     for i in picks {
@@ -342,107 +279,20 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(out)
 }
 
-/// Parses a SCAN cursor like Redis's strtoul-based parseScanCursorOrReply:
-/// optional sign (a negative value wraps), leading zeros, the empty string
-/// as 0; no leading space, no trailing garbage, no overflow.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    let invalid = || Reply::error("ERR invalid cursor");
-    if arg.first().is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b) {
-        return Err(invalid());
-    }
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        // strtoul consumed nothing: the cursor is 0 only if nothing follows either.
-        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(invalid());
-        }
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
-/// HSCAN/SSCAN options after the cursor: COUNT (>= 1) and MATCH.
-pub(crate) struct ScanOpts {
-    pub count: usize,
-    pub pattern: Option<Bytes>,
-}
-
-/// Parses `[MATCH pattern] [COUNT n]` as scanGenericCommand does.
-pub(crate) fn parse_scan_opts(args: &[Bytes]) -> Result<ScanOpts, Reply> {
-    let mut opts = ScanOpts { count: 10, pattern: None };
-    let mut i = 0;
-    while i < args.len() {
-        let more = i + 1 < args.len();
-        if eq_ic(&args[i], "count") && more {
-            let n = int_arg(&args[i + 1])?;
-            if n < 1 {
-                return Err(syntax_error());
-            }
-            opts.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(&args[i], "match") && more {
-            let p = &args[i + 1];
-            opts.pattern = if &p[..] == b"*" { None } else { Some(p.clone()) };
-        } else {
-            return Err(syntax_error());
-        }
-        i += 2;
-    }
-    Ok(opts)
-}
-
-/// Picks the next batch of a hash-table scan: indexes (in scan order) of
-/// the elements whose `scan_hash` is at least `cursor`, about `count` of
-/// them, and the cursor to continue from (0 when done). Elements present
-/// for a whole iteration are returned exactly once, whatever changes.
-pub(crate) fn scan_batch<'a>(items: impl Iterator<Item = &'a Bytes>, cursor: u64, count: usize) -> (Vec<usize>, u64) {
-    let mut cand: Vec<(u64, usize)> =
-        items.enumerate().map(|(i, k)| (scan_hash(k), i)).filter(|(h, _)| *h >= cursor).collect();
-    if cand.len() <= count {
-        cand.sort_unstable();
-        return (cand.into_iter().map(|(_, i)| i).collect(), 0);
-    }
-    cand.select_nth_unstable(count);
-    let boundary = cand[count].0;
-    let mut batch: Vec<(u64, usize)> = cand.iter().copied().filter(|(h, _)| *h < boundary).collect();
-    let next = if batch.is_empty() {
-        // Hash collision at the boundary: take the whole colliding group.
-        batch = cand.iter().copied().filter(|(h, _)| *h == boundary).collect();
-        cand.iter().map(|(h, _)| *h).filter(|h| *h > boundary).min().unwrap_or(0)
-    } else {
-        boundary
-    };
-    batch.sort_unstable();
-    (batch.into_iter().map(|(_, i)| i).collect(), next)
-}
-
-/// The `[cursor, [elements...]]` reply.
-pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::Bulk(Bytes::from(cursor.to_string())), Reply::Array(items)])
-}
-
 fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let cursor = tri!(parse_cursor(&args[2]));
     let Some(h) = tri!(get_hash(ctx, &args[1], true)) else { return scan_reply(0, Vec::new()) };
     let h = h.clone();
-    let opts = tri!(parse_scan_opts(&args[3..]));
+    let opts = tri!(parse_scan_opts(&args[3..], false));
     let (indexes, next) =
         if is_listpack(ctx.st, &h) { ((0..h.len()).collect(), 0) } else { scan_batch(h.keys(), cursor, opts.count) };
     let mut out = Vec::new();
     for i in indexes {
         let Some((f, v)) = h.get_index(i) else { continue };
-        if opts.pattern.as_ref().is_some_and(|p| !glob_match(p, f, false)) {
-            continue;
+        if opts.matches(f) {
+            out.push(Reply::Bulk(f.clone()));
+            out.push(Reply::Bulk(v.clone()));
         }
-        out.push(Reply::Bulk(f.clone()));
-        out.push(Reply::Bulk(v.clone()));
     }
     scan_reply(next, out)
 }

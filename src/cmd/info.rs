@@ -288,10 +288,11 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             }
             w(format!("keyspace_hits:{}", s.keyspace_hits));
             w(format!("keyspace_misses:{}", s.keyspace_misses));
+            use crate::server::SubscriptionKind as K;
+            w(format!("pubsub_channels:{}", st.pubsub.num_active(K::Channel)));
+            w(format!("pubsub_patterns:{}", st.pubsub.num_active(K::Pattern)));
+            w(format!("pubsubshard_channels:{}", st.pubsub.num_active(K::ShardChannel)));
             for f in [
-                "pubsub_channels:0",
-                "pubsub_patterns:0",
-                "pubsubshard_channels:0",
                 "latest_fork_usec:0",
                 "total_forks:0",
                 "migrate_cached_sockets:0",

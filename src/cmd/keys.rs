@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::scan::{parse_scan_opts, scan_reply};
 use super::util::{eq_ic, int_arg, parse_i64, syntax_error, tri};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -235,53 +236,10 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(out)
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a
-/// negative number wraps around), decimal digits, nothing else; the empty
-/// string is cursor 0.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if b.is_empty() {
-        return Some(0);
-    }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(cursor) = parse_cursor(&args[1]) else { return Reply::error("ERR invalid cursor") };
-    let mut count: usize = 10;
-    let mut pattern: Option<&Bytes> = None;
-    let mut type_filter: Option<&Bytes> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_next = i + 1 < args.len();
-        if eq_ic(&args[i], "count") && has_next {
-            let n = tri!(int_arg(&args[i + 1]));
-            if n < 1 {
-                return syntax_error();
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-            i += 2;
-        } else if eq_ic(&args[i], "match") && has_next {
-            pattern = (args[i + 1].as_ref() != b"*").then_some(&args[i + 1]);
-            i += 2;
-        } else if eq_ic(&args[i], "type") && has_next {
-            type_filter = Some(&args[i + 1]);
-            i += 2;
-        } else {
-            return syntax_error();
-        }
-    }
+    let cursor = tri!(super::num::parse_cursor(&args[1]));
+    let opts = tri!(parse_scan_opts(&args[2..], true));
+    let count = opts.count;
     let db = ctx.db();
     // Visit `count` keys in the fixed hash order starting at the cursor; the
     // next cursor is the hash of the first key not visited. Keys that share
@@ -299,13 +257,13 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let mut out = Vec::new();
     for k in visited {
-        if pattern.is_some_and(|p| !glob_match(p, &k, false)) {
+        if !opts.matches(&k) {
             continue;
         }
         if ctx.st.expire_if_needed(db, &k, ctx.now) {
             continue;
         }
-        if let Some(t) = type_filter {
+        if let Some(t) = &opts.type_filter {
             let name = ctx.st.dbs[db].raw_get(&k).map_or("none", |e| e.value.type_name());
             if !t.eq_ignore_ascii_case(name.as_bytes()) {
                 continue;
@@ -313,7 +271,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         out.push(Reply::Bulk(k));
     }
-    Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(out)])
+    scan_reply(next, out)
 }
 
 /// Lists and sorted sets wake clients blocked on the key when they appear

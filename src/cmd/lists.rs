@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::util::{eq_ic, int_arg, not_integer, parse_i64, syntax_error, tri, wrongtype};
+use super::util::{
+    count_arg, drop_if_empty, eq_ic, int_arg, not_integer, parse_i64, parse_mpop, syntax_error, tri, wrongtype,
+};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::blocking::{block_on, candidate_keys, parse_timeout};
@@ -94,11 +96,7 @@ fn direction(arg: &[u8]) -> Result<bool, Reply> {
 fn popped(ctx: &mut Ctx<'_>, key: &Bytes, left: bool) {
     let db = ctx.db();
     ctx.st.notify(db, 'l', pop_event(left), key.clone());
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::List(l), .. }) if l.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
 }
 
@@ -178,10 +176,7 @@ fn pop_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> Reply {
     }
     let count = match args.get(2) {
         None => None,
-        Some(a) => match parse_i64(a) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return Reply::error("ERR value is out of range, must be positive"),
-        },
+        Some(a) => Some(tri!(count_arg(a, 0, "ERR value is out of range, must be positive"))),
     };
     let key = &args[1];
     let Some(l) = tri!(list_mut(ctx, key)) else {
@@ -314,17 +309,10 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if removed > 0 {
         let db = ctx.db();
         ctx.st.notify(db, 'l', "lrem", key.clone());
-        if l_is_empty(ctx, key) {
-            ctx.st.dbs[db].remove(key);
-            ctx.st.notify(db, 'g', "del", key.clone());
-        }
+        drop_if_empty(ctx, key);
         ctx.st.signal_modified(db, key);
     }
     Reply::Int(removed as i64)
-}
-
-fn l_is_empty(ctx: &Ctx<'_>, key: &[u8]) -> bool {
-    matches!(ctx.st.dbs[ctx.conn.db].raw_get(key), Some(Entry { value: Value::List(l), .. }) if l.is_empty())
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -341,20 +329,9 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let db = ctx.db();
     ctx.st.notify(db, 'l', "ltrim", key.clone());
-    if l_is_empty(ctx, key) {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     Reply::ok()
-}
-
-/// A non-negative option value; `msg` (without `ERR `) is the error for anything else.
-fn non_negative(arg: &[u8], msg: &str) -> Result<u64, Reply> {
-    match parse_i64(arg) {
-        Some(n) if n >= 0 => Ok(n as u64),
-        _ => Err(Reply::error(format!("ERR {msg}"))),
-    }
 }
 
 fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -372,10 +349,10 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         } else if eq_ic(&args[j], "count") && more {
             j += 1;
-            count = Some(tri!(non_negative(&args[j], "COUNT can't be negative")));
+            count = Some(tri!(count_arg(&args[j], 0, "ERR COUNT can't be negative")));
         } else if eq_ic(&args[j], "maxlen") && more {
             j += 1;
-            maxlen = tri!(non_negative(&args[j], "MAXLEN can't be negative"));
+            maxlen = tri!(count_arg(&args[j], 0, "ERR MAXLEN can't be negative"));
         } else {
             return syntax_error();
         }
@@ -455,41 +432,6 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     lmove_generic(ctx, &args[1], &args[2], false, true)
 }
 
-/// Parsed `numkeys key... LEFT|RIGHT [COUNT n]` of LMPOP/BLMPOP.
-struct Mpop {
-    keys: std::ops::Range<usize>,
-    left: bool,
-    count: u64,
-}
-
-fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<Mpop, Reply> {
-    let numkeys = match parse_i64(&args[numkeys_idx]) {
-        Some(n) if n > 0 => n as u64,
-        _ => return Err(Reply::error("ERR numkeys should be greater than 0")),
-    };
-    let where_idx = (numkeys_idx as u64).saturating_add(numkeys).saturating_add(1);
-    if where_idx >= args.len() as u64 {
-        return Err(syntax_error());
-    }
-    let where_idx = where_idx as usize;
-    let left = direction(&args[where_idx])?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
-            j += 1;
-            match parse_i64(&args[j]) {
-                Some(n) if n > 0 => count = Some(n as u64),
-                _ => return Err(Reply::error("ERR count should be greater than 0")),
-            }
-        } else {
-            return Err(syntax_error());
-        }
-        j += 1;
-    }
-    Ok(Mpop { keys: numkeys_idx + 1..where_idx, left, count: count.unwrap_or(1) })
-}
-
 /// Outcome of looking for elements among keys.
 enum Found {
     Reply(Reply),
@@ -519,17 +461,17 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[Bytes], left: bool, count: u64, single: 
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let m = tri!(parse_mpop(args, 1));
-    match pop_first(ctx, &args[m.keys], m.left, m.count, false) {
+    let m = tri!(parse_mpop(args, 1, ["left", "right"]));
+    match pop_first(ctx, &args[m.keys], m.first_end, m.count, false) {
         Found::Reply(r) => r,
         Found::Nothing => Reply::NilArray,
     }
 }
 
 fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let m = tri!(parse_mpop(args, 2));
+    let m = tri!(parse_mpop(args, 2, ["left", "right"]));
     let timeout = tri!(parse_timeout(&args[1]));
-    bpop_generic(ctx, &args[m.keys], m.left, m.count, false, timeout)
+    bpop_generic(ctx, &args[m.keys], m.first_end, m.count, false, timeout)
 }
 
 fn bpop_generic(

@@ -15,6 +15,8 @@
 
 pub(crate) mod acl;
 pub(crate) mod auth;
+#[cfg(test)]
+mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
@@ -22,8 +24,11 @@ pub(crate) mod hashes;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod longdouble;
 pub(crate) mod num;
 pub(crate) mod pubsub;
+pub(crate) mod random;
+pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod strings;

@@ -1,9 +1,59 @@
-//! Number parsing as C's `strtod` does it, which Redis uses for doubles
-//! and timeouts (hex floats, `inf`, leading spaces, ERANGE).
+//! Number parsing as Redis does it with C's library: `strtod` (scores,
+//! score ranges, DEBUG SLEEP: hex floats, `inf`, leading spaces, ERANGE),
+//! `string2d` and `strtoul` (SCAN cursors). Integers as `string2ll` read
+//! them are [`crate::cmd::util::parse_i64`]; long doubles are
+//! [`crate::cmd::longdouble`].
 
-// ---------------------------------------------------------------------------
-// Number parsing (C's strtod as Redis uses it)
-// ---------------------------------------------------------------------------
+use crate::protocol::Reply;
+
+/// The argument as C sees it: up to the first NUL byte.
+pub(crate) fn c_str(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+}
+
+/// Redis's `string2d` (scores, increments, weights): the whole argument is a
+/// number, no leading space, no overflow, no NaN.
+pub(crate) fn string2d(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || is_c_space(b[0]) {
+        return None;
+    }
+    let r = strtod(b);
+    if r.used != b.len() || r.value.is_nan() || (r.erange && (r.value.is_infinite() || r.value == 0.0)) {
+        return None;
+    }
+    Some(r.value)
+}
+
+/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the whole (C string)
+/// argument: optional sign (a negative value wraps), leading zeros, the
+/// empty string as 0; no leading space, no trailing garbage, no overflow.
+pub(crate) fn parse_cursor(b: &[u8]) -> Result<u64, Reply> {
+    strtoul_cursor(c_str(b)).ok_or_else(|| Reply::error("ERR invalid cursor"))
+}
+
+fn strtoul_cursor(b: &[u8]) -> Option<u64> {
+    if b.first().is_some_and(|&c| is_c_space(c)) {
+        return None;
+    }
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        // No digits at all: strtoul converts nothing, which only ends the
+        // string when the string was empty.
+        return b.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
 
 /// What C's `strtod` makes of a byte string.
 #[derive(Debug, Clone, Copy)]
@@ -13,8 +63,6 @@ pub(crate) struct Strtod {
     pub used: usize,
     /// `errno == ERANGE`: the value overflowed to ±inf or underflowed.
     pub erange: bool,
-    /// Rough decimal exponent of the written number (for long-double range checks).
-    pub magnitude: i64,
 }
 
 /// C's `isspace` in the "C" locale.
@@ -30,7 +78,7 @@ fn starts_with_ic(s: &[u8], prefix: &[u8]) -> bool {
 /// hexadecimal floats and decimal floats; stops at the first byte that
 /// cannot continue the number.
 pub(crate) fn strtod(b: &[u8]) -> Strtod {
-    let none = Strtod { value: 0.0, used: 0, erange: false, magnitude: 0 };
+    let none = Strtod { value: 0.0, used: 0, erange: false };
     let mut i = 0;
     while i < b.len() && is_c_space(b[i]) {
         i += 1;
@@ -44,7 +92,7 @@ pub(crate) fn strtod(b: &[u8]) -> Strtod {
     let rest = &b[i..];
     if starts_with_ic(rest, b"inf") {
         let n = if starts_with_ic(rest, b"infinity") { 8 } else { 3 };
-        return Strtod { value: sign * f64::INFINITY, used: i + n, erange: false, magnitude: 0 };
+        return Strtod { value: sign * f64::INFINITY, used: i + n, erange: false };
     }
     if starts_with_ic(rest, b"nan") {
         let mut n = 3;
@@ -57,39 +105,28 @@ pub(crate) fn strtod(b: &[u8]) -> Strtod {
                 n = j + 1;
             }
         }
-        return Strtod { value: f64::NAN, used: i + n, erange: false, magnitude: 0 };
+        return Strtod { value: f64::NAN, used: i + n, erange: false };
     }
     if rest.len() >= 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
         return match hex_float(&rest[2..]) {
-            Some((v, n, erange)) => Strtod { value: sign * v, used: i + 2 + n, erange, magnitude: 0 },
+            Some((v, n, erange)) => Strtod { value: sign * v, used: i + 2 + n, erange },
             // "0x" without hex digits: only the "0" is a number.
-            None => Strtod { value: sign * 0.0, used: i + 1, erange: false, magnitude: 0 },
+            None => Strtod { value: sign * 0.0, used: i + 1, erange: false },
         };
     }
     // Decimal: digits [. digits] [e [sign] digits]
     let mut j = 0;
     let mut digits = 0usize;
-    let mut int_sig = 0i64; // significant digits before the point
-    let mut lead_frac_zeros = 0i64; // zeros after the point before the first nonzero digit
     let mut nonzero = false;
     while j < rest.len() && rest[j].is_ascii_digit() {
-        if rest[j] != b'0' || nonzero {
-            nonzero = true;
-            int_sig += 1;
-        }
+        nonzero |= rest[j] != b'0';
         digits += 1;
         j += 1;
     }
     if j < rest.len() && rest[j] == b'.' {
         j += 1;
         while j < rest.len() && rest[j].is_ascii_digit() {
-            if !nonzero {
-                if rest[j] == b'0' {
-                    lead_frac_zeros += 1;
-                } else {
-                    nonzero = true;
-                }
-            }
+            nonzero |= rest[j] != b'0';
             digits += 1;
             j += 1;
         }
@@ -97,36 +134,23 @@ pub(crate) fn strtod(b: &[u8]) -> Strtod {
     if digits == 0 {
         return none;
     }
-    let mut exp: i64 = 0;
+    // An exponent counts only with at least one digit; Rust's parser reads its value.
     if j < rest.len() && (rest[j] | 0x20) == b'e' {
         let mut k = j + 1;
-        let mut eneg = false;
         if k < rest.len() && (rest[k] == b'+' || rest[k] == b'-') {
-            eneg = rest[k] == b'-';
             k += 1;
         }
         if k < rest.len() && rest[k].is_ascii_digit() {
             while k < rest.len() && rest[k].is_ascii_digit() {
-                exp = (exp * 10 + (rest[k] - b'0') as i64).min(1 << 40);
                 k += 1;
-            }
-            if eneg {
-                exp = -exp;
             }
             j = k;
         }
     }
     let text = std::str::from_utf8(&rest[..j]).unwrap_or("0");
     let v: f64 = text.parse().unwrap_or(0.0);
-    let magnitude = if !nonzero {
-        0
-    } else if int_sig > 0 {
-        int_sig - 1 + exp
-    } else {
-        exp - lead_frac_zeros - 1
-    };
     let erange = v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
-    Strtod { value: sign * v, used: i + j, erange, magnitude }
+    Strtod { value: sign * v, used: i + j, erange }
 }
 
 /// The part of a hexadecimal float after "0x": (value, bytes used, ERANGE),
@@ -195,4 +219,51 @@ fn hex_float(s: &[u8]) -> Option<(f64, usize, bool)> {
         e -= step;
     }
     Some((v, j, v.is_infinite() || v == 0.0 || v.abs() < f64::MIN_POSITIVE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string2d_like_glibc() {
+        assert_eq!(string2d(b"0x10"), Some(16.0));
+        assert_eq!(string2d(b"0x1p3"), Some(8.0));
+        assert_eq!(string2d(b"1e400"), None);
+        assert_eq!(string2d(b"1e-400"), None);
+        assert_eq!(string2d(b"4.9e-324"), Some(4.9e-324));
+        assert_eq!(string2d(b" 1"), None);
+        assert_eq!(string2d(b"1 "), None);
+        assert_eq!(string2d(b""), None);
+        assert_eq!(string2d(b"nan"), None);
+        assert_eq!(string2d(b".5"), Some(0.5));
+        assert_eq!(string2d(b"5."), Some(5.0));
+        assert_eq!(string2d(b"-INF"), Some(f64::NEG_INFINITY));
+        assert_eq!(string2d(b"infinity"), Some(f64::INFINITY));
+        assert_eq!(string2d(b"1e"), None);
+        assert_eq!(string2d(b"."), None);
+    }
+
+    #[test]
+    fn cursors_like_strtoul() {
+        let c = |b: &[u8]| parse_cursor(b).ok();
+        assert_eq!(c(b""), Some(0));
+        assert_eq!(c(b"+5"), Some(5));
+        assert_eq!(c(b"-1"), Some(u64::MAX));
+        assert_eq!(c(b"+"), None);
+        assert_eq!(c(b" 1"), None);
+        assert_eq!(c(b"\x0b1"), None);
+        assert_eq!(c(b"1 "), None);
+        assert_eq!(c(b"18446744073709551616"), None);
+        assert_eq!(c(b"7\0x"), Some(7));
+        assert_eq!(parse_cursor(b"x"), Err(Reply::error("ERR invalid cursor")));
+    }
+
+    #[test]
+    fn strtod_prefixes() {
+        assert_eq!(strtod(b" 1.5xyz").value, 1.5);
+        assert_eq!(strtod(b" 1.5xyz").used, 4);
+        assert_eq!(strtod(b"abc").used, 0);
+        assert_eq!(strtod(b"0x").used, 1);
+    }
 }

@@ -94,7 +94,7 @@ const MAX_DEBUG_SLEEP: f64 = 3600.0;
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if eq_ic(&args[1], "sleep") && args.len() == 3 {
         // Redis reads the seconds with strtod and ignores what it cannot parse.
-        let secs = leading_f64(&args[2]);
+        let secs = super::num::strtod(super::num::c_str(&args[2])).value;
         if secs.is_finite() && secs > 0.0 {
             ctx.conn.effects.sleep = Some(Duration::from_secs_f64(secs.min(MAX_DEBUG_SLEEP)));
         }
@@ -104,20 +104,6 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         String::from_utf8_lossy(&args[1])
     ))
-}
-
-/// C's strtod on a prefix: the longest leading decimal number, or 0.
-fn leading_f64(b: &[u8]) -> f64 {
-    let s = String::from_utf8_lossy(b);
-    let s = s.trim_start();
-    let mut end = 0;
-    for i in (1..=s.len()).rev() {
-        if s.is_char_boundary(i) && s[..i].parse::<f64>().is_ok() {
-            end = i;
-            break;
-        }
-    }
-    s[..end].parse().unwrap_or(0.0)
 }
 
 fn config_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
@@ -219,16 +205,4 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     // `total_connections()` promises a count over the server's whole life.
     ctx.st.stats.total_connections = total_connections;
     Reply::ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strtod_prefix() {
-        assert_eq!(leading_f64(b"0.5"), 0.5);
-        assert_eq!(leading_f64(b"x"), 0.0);
-        assert_eq!(leading_f64(b"2abc"), 2.0);
-    }
 }

@@ -9,14 +9,14 @@
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::hashes::{
-    config_usize, count_too_large, parse_count, parse_cursor, parse_scan_opts, scan_batch, scan_reply, MAX_RANDOM_REPLY,
-};
-use super::util::{eq_ic, parse_i64, syntax_error, tri, wrongtype};
+use super::hashes::config_usize;
+use super::num::parse_cursor;
+use super::random::{self, parse_count, Picks};
+use super::scan::{parse_scan_opts, scan_batch, scan_reply};
+use super::util::{self, count_arg, drop_if_empty, eq_ic, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
-use crate::store::glob::glob_match;
 use crate::store::{Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
@@ -52,16 +52,6 @@ fn is_intset(set: &Set, limit: usize) -> bool {
     set.len() <= limit && set.iter().all(|m| parse_i64(m).is_some())
 }
 
-/// The encoding OBJECT ENCODING reports for a set (approximate in the same
-/// way as for hashes: Redis never converts back to an intset).
-pub(crate) fn set_encoding(st: &State, set: &Set) -> &'static str {
-    if is_intset(set, intset_limit(st)) {
-        "intset"
-    } else {
-        "hashtable"
-    }
-}
-
 /// Sorts a set Redis would keep as an intset into intset order (ascending
 /// numeric); leaves any other set alone (its order is undefined in Redis).
 pub(crate) fn normalize(set: &mut Set, limit: usize) {
@@ -94,17 +84,6 @@ fn get_set<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&'
 
 fn bulk_all<'a>(it: impl Iterator<Item = &'a Bytes>) -> Vec<Reply> {
     it.cloned().map(Reply::Bulk).collect()
-}
-
-/// Removes `key` if its set became empty, with the `del` event; returns whether it did.
-fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
-    let db = ctx.db();
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::Set(s), .. }) if s.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
-    empty
 }
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -176,10 +155,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let limit = intset_limit(ctx.st);
     let count = match args.len() {
         2 => None,
-        3 => match parse_i64(&args[2]) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return Reply::error("ERR value is out of range, must be positive"),
-        },
+        3 => Some(tri!(count_arg(&args[2], 0, "ERR value is out of range, must be positive"))),
         _ => return syntax_error(),
     };
     let Some(len) = tri!(get_set(ctx, key, false)).map(|s| s.len()) else {
@@ -189,14 +165,8 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::Set(Vec::new());
     }
     let want = count.unwrap_or(1);
-    let picks: Vec<usize> = if want >= len as u64 {
-        (0..len).collect()
-    } else {
-        let mut all: Vec<usize> = (0..len).collect();
-        ctx.st.rng.shuffle(&mut all);
-        all.truncate(want as usize);
-        all
-    };
+    let picks: Vec<usize> =
+        if want >= len as u64 { (0..len).collect() } else { random::distinct(&mut ctx.st.rng, len, want as usize) };
     let Some(set) = tri!(get_set(ctx, key, false)) else { return Reply::Nil };
     let popped: Vec<Bytes> = picks.iter().filter_map(|&i| set.get_index(i).cloned()).collect();
     for m in &popped {
@@ -230,19 +200,10 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if count == 0 {
         return Reply::Array(Vec::new());
     }
-    let picks: Vec<usize> = if count < 0 || count == 1 {
-        let n = count.unsigned_abs();
-        if n > MAX_RANDOM_REPLY {
-            return count_too_large();
-        }
-        (0..n).map(|_| ctx.st.rng.usize(0..len)).collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        let mut all: Vec<usize> = (0..len).collect();
-        ctx.st.rng.shuffle(&mut all);
-        all.truncate(count as usize);
-        all
+    let picks: Vec<usize> = match tri!(random::plan(&mut ctx.st.rng, len, count)) {
+        Picks::Repeated(picks) => picks,
+        Picks::All => (0..len).collect(),
+        Picks::Distinct(k) => random::distinct(&mut ctx.st.rng, len, k),
     };
     let Some(set) = tri!(get_set(ctx, &args[1], false)) else { return Reply::Array(Vec::new()) };
     Reply::Array(picks.iter().filter_map(|&i| set.get_index(i).cloned()).map(Reply::Bulk).collect())
@@ -297,21 +258,11 @@ fn source_sets(ctx: &mut Ctx<'_>, keys: &[Bytes], read: bool) -> Result<Vec<Opti
     Ok(out)
 }
 
-/// Stores a STORE command's result (replacing whatever `dst` held) or, if
-/// empty, deletes `dst`; replies with the cardinality.
+/// Stores a STORE command's result in intset order when Redis would keep an intset.
 fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, mut result: Set, event: &'static str) -> Reply {
-    let db = ctx.db();
     normalize(&mut result, intset_limit(ctx.st));
-    if result.is_empty() {
-        if ctx.st.delete(db, dst, ctx.now) {
-            ctx.st.notify(db, 'g', "del", dst.clone());
-        }
-        return Reply::Int(0);
-    }
-    let n = result.len() as i64;
-    ctx.st.set_value(db, dst.clone(), Value::Set(result), ctx.now);
-    ctx.st.notify(db, 's', event, dst.clone());
-    Reply::Int(n)
+    let len = result.len();
+    util::store_result(ctx, dst, Value::Set(result), len, 's', event)
 }
 
 /// SINTER, SINTERSTORE (`dst`), SINTERCARD (`card` = limit, 0 for none).
@@ -400,10 +351,7 @@ fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let numkeys = match parse_i64(&args[1]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Reply::error("ERR numkeys should be greater than 0"),
-    };
+    let numkeys = tri!(count_arg(&args[1], 1, "ERR numkeys should be greater than 0"));
     if numkeys > (args.len() - 2) as u64 {
         return Reply::error("ERR Number of keys can't be greater than number of args");
     }
@@ -412,10 +360,7 @@ fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut i = keys_end;
     while i < args.len() {
         if eq_ic(&args[i], "limit") && i + 1 < args.len() {
-            limit = match parse_i64(&args[i + 1]) {
-                Some(n) if n >= 0 => n as u64,
-                _ => return Reply::error("ERR LIMIT can't be negative"),
-            };
+            limit = tri!(count_arg(&args[i + 1], 0, "ERR LIMIT can't be negative"));
             i += 2;
         } else {
             return syntax_error();
@@ -445,13 +390,13 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let limit = intset_limit(ctx.st);
     let Some(set) = tri!(get_set(ctx, &args[1], true)) else { return scan_reply(0, Vec::new()) };
     let set = set.clone();
-    let opts = tri!(parse_scan_opts(&args[3..]));
+    let opts = tri!(parse_scan_opts(&args[3..], false));
     let (indexes, next) =
         if is_intset(&set, limit) { ((0..set.len()).collect(), 0) } else { scan_batch(set.iter(), cursor, opts.count) };
     let items = indexes
         .into_iter()
         .filter_map(|i| set.get_index(i))
-        .filter(|m| opts.pattern.as_ref().is_none_or(|p| glob_match(p, m, false)))
+        .filter(|m| opts.matches(m))
         .cloned()
         .map(Reply::Bulk)
         .collect();

@@ -4,10 +4,9 @@
 //! Argument checks run in the order Redis 7.0 runs them, because the order
 //! decides which error a client sees when several things are wrong.
 
-mod longdouble;
-
 use bytes::{Bytes, BytesMut};
 
+use super::longdouble::{self, LongDouble};
 use super::util::{eq_ic, int_arg, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -413,7 +412,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let old = tri!(write_string(ctx, key));
     let cur = match old {
-        None => longdouble::LongDouble::Finite { neg: false, m: 0, e: 0 },
+        None => LongDouble::ZERO,
         Some(s) => match longdouble::parse(&s) {
             Some(v) => v,
             None => return not_float(),

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
+use super::Ctx;
 use crate::protocol::Reply;
+use crate::store::Value;
 
 /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
 pub(crate) fn wrongtype() -> Reply {
@@ -101,28 +103,92 @@ pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(not_integer)
 }
 
-/// Parses a double as Redis's `string2d`/`strtold` accept it: decimal or
-/// exponent notation, `inf`/`-inf`/`+inf`; no NaN, no spaces.
-pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
-        return None;
+/// Redis's `getRangeLongFromObjectOrReply` with one message (`msg`) for
+/// both a non-integer and a value outside `min..=max`.
+pub(crate) fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, Reply> {
+    match parse_i64(b) {
+        Some(v) if v >= min && v <= max => Ok(v),
+        _ => Err(Reply::error(msg)),
     }
-    let lower = s.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        _ => {}
-    }
-    if lower.contains("nan") || lower.contains("inf") {
-        return None;
-    }
-    let v: f64 = s.parse().ok()?;
-    if v.is_nan() {
-        None
+}
+
+/// [`range_long`] for counts that must be at least `min` (0 or 1).
+pub(crate) fn count_arg(b: &[u8], min: i64, msg: &'static str) -> Result<u64, Reply> {
+    range_long(b, min, i64::MAX, msg).map(|v| v as u64)
+}
+
+/// Parsed `numkeys key... WHERE [COUNT n]` of LMPOP/ZMPOP and their blocking forms.
+pub(crate) struct Mpop {
+    /// Where the keys are in the arguments.
+    pub keys: std::ops::Range<usize>,
+    /// Whether WHERE is the first of the two ends (LEFT, MIN).
+    pub first_end: bool,
+    /// At least 1.
+    pub count: u64,
+}
+
+/// Parses `numkeys key... WHERE [COUNT n]` from `args[numkeys_idx]` on,
+/// WHERE being one of `ends` (`["left", "right"]`, `["min", "max"]`).
+pub(crate) fn parse_mpop(args: &[Bytes], numkeys_idx: usize, ends: [&str; 2]) -> Result<Mpop, Reply> {
+    let numkeys = count_arg(&args[numkeys_idx], 1, "ERR numkeys should be greater than 0")?;
+    let where_idx = match numkeys.checked_add(numkeys_idx as u64 + 1) {
+        Some(w) if w < args.len() as u64 => w as usize,
+        _ => return Err(syntax_error()),
+    };
+    let first_end = if eq_ic(&args[where_idx], ends[0]) {
+        true
+    } else if eq_ic(&args[where_idx], ends[1]) {
+        false
     } else {
-        Some(v)
+        return Err(syntax_error());
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
+            count = Some(count_arg(&args[j + 1], 1, "ERR count should be greater than 0")?);
+            j += 2;
+        } else {
+            return Err(syntax_error());
+        }
     }
+    Ok(Mpop { keys: numkeys_idx + 1..where_idx, first_end, count: count.unwrap_or(1) })
+}
+
+/// Deletes `key` if it holds an aggregate that became empty, with the
+/// `del` event (Redis deletes empty aggregates); returns whether it did.
+pub(crate) fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
+    let db = ctx.db();
+    let empty = ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.value.is_empty_aggregate());
+    if empty {
+        ctx.st.dbs[db].remove(key);
+        ctx.st.notify(db, 'g', "del", key.clone());
+    }
+    empty
+}
+
+/// Writes the result of a *STORE command (SINTERSTORE, ZUNIONSTORE,
+/// ZRANGESTORE, ...): a non-empty `value` (of `len` elements) replaces
+/// whatever `dst` held, an empty one deletes `dst`; replies with `len`.
+/// `set_value` signals WATCH and, for a sorted set, blocked clients.
+pub(crate) fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &Bytes,
+    value: Value,
+    len: usize,
+    class: char,
+    event: &'static str,
+) -> Reply {
+    let db = ctx.db();
+    if len == 0 {
+        if ctx.st.delete(db, dst, ctx.now) {
+            ctx.st.notify(db, 'g', "del", dst.clone());
+        }
+        return Reply::Int(0);
+    }
+    ctx.st.set_value(db, dst.clone(), value, ctx.now);
+    ctx.st.notify(db, class, event, dst.clone());
+    Reply::Int(len as i64)
 }
 
 /// Case-insensitive comparison of an argument with an option name.

@@ -5,14 +5,17 @@
 
 use bytes::Bytes;
 
-use super::num::{is_c_space, strtod};
-use super::util::{eq_ic, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
+use super::num::{c_str, parse_cursor, string2d, strtod};
+use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::{parse_scan_opts, scan_batch, scan_reply};
+use super::util::{
+    self, eq_ic, not_float, not_integer, parse_i64, parse_mpop, range_long, syntax_error, tri, wrongtype,
+};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::server::blocking;
-use crate::store::glob::glob_match;
-use crate::store::{scan_hash, Entry, Value, ZSet};
+use crate::store::{Entry, Value, ZSet};
 
 const W: &[&str] = &["write", "sortedset", "fast"];
 const WS: &[&str] = &["write", "sortedset", "slow"];
@@ -77,24 +80,6 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("zrandmember", -2, &["readonly"], (1, 1, 1), RS, zrandmember),
     cmd("zscan", -3, &["readonly"], (1, 1, 1), RS, zscan),
 ];
-
-/// Redis's `string2d` (scores, increments, weights): the whole argument is a
-/// number, no leading space, no overflow, no NaN.
-fn parse_score(b: &[u8]) -> Option<f64> {
-    if b.is_empty() || is_c_space(b[0]) {
-        return None;
-    }
-    let r = strtod(b);
-    if r.used != b.len() || r.value.is_nan() || (r.erange && (r.value.is_infinite() || r.value == 0.0)) {
-        return None;
-    }
-    Some(r.value)
-}
-
-/// The argument as C sees it: up to the first NUL byte.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
-}
 
 /// One end of a score range (`zslParseRange`): `(` makes it exclusive; the
 /// rest goes through plain strtod, so spaces in front, an empty string and
@@ -223,15 +208,6 @@ impl LexRange {
     }
 }
 
-/// Redis's `getRangeLongFromObjectOrReply` with a custom message for both
-/// a non-integer and an out-of-range value.
-fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, Reply> {
-    match parse_i64(b) {
-        Some(v) if v >= min && v <= max => Ok(v),
-        _ => Err(Reply::error(msg)),
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Key access and replies
 // ---------------------------------------------------------------------------
@@ -262,29 +238,14 @@ fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
     ctx.st.notify(db, 'z', event, key.clone());
-    let empty = matches!(ctx.st.dbs[db].raw_get(key), Some(Entry { value: Value::ZSet(z), .. }) if z.is_empty());
-    if empty {
-        ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", key.clone());
-    }
+    util::drop_if_empty(ctx, key);
 }
 
-/// Writes the result of a *STORE command: a non-empty result replaces
-/// whatever `dst` held; an empty one deletes `dst`.
+/// Writes the result of a *STORE command.
 fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, event: &'static str) -> Reply {
-    let db = ctx.db();
-    if items.is_empty() {
-        if ctx.st.delete(db, dst, ctx.now) {
-            ctx.st.notify(db, 'g', "del", dst.clone());
-        }
-        return Reply::Int(0);
-    }
     let z = ZSet::from_items(items);
-    let n = z.len() as i64;
-    ctx.st.set_value(db, dst.clone(), Value::ZSet(z), ctx.now);
-    ctx.st.signal_ready(db, dst);
-    ctx.st.notify(db, 'z', event, dst.clone());
-    Reply::Int(n)
+    let len = z.len();
+    util::store_result(ctx, dst, Value::ZSet(z), len, 'z', event)
 }
 
 /// Members (and scores): RESP2 flat `[m, s, m, s]`, RESP3 `[[m, s], [m, s]]`.
@@ -431,7 +392,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     }
     let mut pairs = Vec::with_capacity(rest / 2);
     for p in args[idx..].chunks(2) {
-        match parse_score(&p[0]) {
+        match string2d(&p[0]) {
             Some(s) => pairs.push((s, &p[1])),
             None => return not_float(),
         }
@@ -876,42 +837,9 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
     pop_generic(ctx, &args[1..2], max, count, shape, false)
 }
 
-/// Parsed `numkeys key... MIN|MAX [COUNT n]` of ZMPOP/BZMPOP.
-struct MpopArgs {
-    keys: std::ops::Range<usize>,
-    max: bool,
-    count: i64,
-}
-
-fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs, Reply> {
-    let numkeys = range_long(&args[numkeys_idx], 1, i64::MAX, "ERR numkeys should be greater than 0")?;
-    let where_idx = match (numkeys as u64).checked_add(numkeys_idx as u64 + 1) {
-        Some(w) if w < args.len() as u64 => w as usize,
-        _ => return Err(syntax_error()),
-    };
-    let max = if eq_ic(&args[where_idx], "min") {
-        false
-    } else if eq_ic(&args[where_idx], "max") {
-        true
-    } else {
-        return Err(syntax_error());
-    };
-    let mut count = -1;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count == -1 && eq_ic(&args[j], "count") && j + 1 < args.len() {
-            count = range_long(&args[j + 1], 1, i64::MAX, "ERR count should be greater than 0")?;
-            j += 2;
-        } else {
-            return Err(syntax_error());
-        }
-    }
-    Ok(MpopArgs { keys: numkeys_idx + 1..where_idx, max, count: if count == -1 { 1 } else { count } })
-}
-
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let p = tri!(parse_mpop(args, 1));
-    pop_generic(ctx, &args[p.keys], p.max, p.count, PopShape { emitkey: true, nested: true }, true)
+    let p = tri!(parse_mpop(args, 1, ["min", "max"]));
+    pop_generic(ctx, &args[p.keys], !p.first_end, p.count as i64, PopShape { emitkey: true, nested: true }, true)
 }
 
 fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -925,8 +853,8 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let p = tri!(parse_mpop(args, 2));
-    blocking_pop(ctx, &args[p.keys], p.max, &args[1], p.count, PopShape { emitkey: true, nested: true })
+    let p = tri!(parse_mpop(args, 2, ["min", "max"]));
+    blocking_pop(ctx, &args[p.keys], !p.first_end, &args[1], p.count as i64, PopShape { emitkey: true, nested: true })
 }
 
 /// Redis's `blockingGenericZpopCommand`: pops at once from the first
@@ -1090,7 +1018,7 @@ fn setop_generic(
         let a = &args[j];
         if op != SetOp::Diff && !cardinality_only && remaining > setnum && eq_ic(a, "weights") {
             for (i, w) in args[j + 1..j + 1 + setnum].iter().enumerate() {
-                weights[i] = tri!(parse_score(w).ok_or_else(|| Reply::error("ERR weight value is not a float")));
+                weights[i] = tri!(string2d(w).ok_or_else(|| Reply::error("ERR weight value is not a float")));
             }
             j += 1 + setnum;
         } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && eq_ic(a, "aggregate") {
@@ -1199,11 +1127,6 @@ fn setop_generic(
 // ZRANDMEMBER, ZSCAN
 // ---------------------------------------------------------------------------
 
-/// The most elements a negative ZRANDMEMBER count may ask for. Redis would
-/// stream any number; the fake builds replies in memory, so it refuses
-/// absurd counts instead of exhausting memory.
-const MAX_RANDOM_REPEATS: u64 = 1 << 20;
-
 fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let resp = ctx.conn.resp;
     if args.len() < 3 {
@@ -1215,77 +1138,28 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
         return z.iter().nth(i).map_or(Reply::Nil, |(m, _)| Reply::Bulk(m.clone()));
     }
-    let l = tri!(parse_i64(&args[2]).ok_or_else(not_integer));
-    if l == i64::MIN {
-        return Reply::error(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        );
-    }
+    let l = tri!(parse_count(&args[2]));
     let mut withscores = false;
     if args.len() > 4 || (args.len() == 4 && !eq_ic(&args[3], "withscores")) {
         return syntax_error();
     } else if args.len() == 4 {
         withscores = true;
-        if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-            return Reply::error("ERR value is out of range");
-        }
+        tri!(check_paired_count(l));
     }
     let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Array(Vec::new()) };
     if l == 0 {
         return Reply::Array(Vec::new());
     }
     let all: Vec<(Bytes, f64)> = cloned(z.iter());
-    let size = all.len();
-    let count = l.unsigned_abs();
     let rng = &mut ctx.st.rng;
-    let picked: Vec<(Bytes, f64)> = if l < 0 || count == 1 {
-        if count > MAX_RANDOM_REPEATS {
-            return Reply::error("ERR value is out of range");
-        }
-        (0..count).map(|_| all[rng.usize(0..size)].clone()).collect()
-    } else if count >= size as u64 {
+    let picked: Vec<(Bytes, f64)> = match tri!(random::plan(rng, all.len(), l)) {
+        Picks::Repeated(picks) => picks.into_iter().map(|i| all[i].clone()).collect(),
         // The whole set, in the order Redis's set-operation iterator walks
         // it: from the highest score down.
-        let mut all = all;
-        all.reverse();
-        all
-    } else {
-        // Distinct members in random order.
-        let mut idx: Vec<usize> = (0..size).collect();
-        let count = count as usize;
-        for i in 0..count {
-            let j = rng.usize(i..size);
-            idx.swap(i, j);
-        }
-        idx[..count].iter().map(|&i| all[i].clone()).collect()
+        Picks::All => all.into_iter().rev().collect(),
+        Picks::Distinct(k) => random::distinct(rng, all.len(), k).into_iter().map(|i| all[i].clone()).collect(),
     };
     members_reply(resp, picked, withscores)
-}
-
-/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the whole argument.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let b = c_str(b);
-    if b.first().is_some_and(|&c| is_c_space(c)) {
-        return None;
-    }
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        // No digits at all: strtoul converts nothing, which only ends the
-        // string when the string was empty.
-        return b.is_empty().then_some(0);
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// A score as a listpack holds it: integral values in ±2^62 as integers.
@@ -1299,48 +1173,24 @@ fn listpack_score(s: f64) -> Bytes {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(cursor) = parse_cursor(&args[2]) else { return Reply::error("ERR invalid cursor") };
-    let Some(z) = tri!(read_zset(ctx, &args[1])) else {
-        return Reply::Array(vec![Reply::bulk(Bytes::from_static(b"0")), Reply::Array(Vec::new())]);
-    };
-    let mut count = 10i64;
-    let mut pattern: Option<&Bytes> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let left = args.len() - i;
-        if eq_ic(&args[i], "count") && left >= 2 {
-            count = tri!(parse_i64(&args[i + 1]).ok_or_else(not_integer));
-            if count < 1 {
-                return syntax_error();
-            }
-            i += 2;
-        } else if eq_ic(&args[i], "match") && left >= 2 {
-            let p = &args[i + 1];
-            pattern = (&p[..] != b"*").then_some(p);
-            i += 2;
-        } else {
-            return syntax_error();
-        }
-    }
+    let cursor = tri!(parse_cursor(&args[2]));
+    let Some(z) = tri!(read_zset(ctx, &args[1])) else { return scan_reply(0, Vec::new()) };
+    let opts = tri!(parse_scan_opts(&args[3..], false));
     let (next, batch): (u64, Vec<(Bytes, Bytes)>) = if z.is_listpack() {
         (0, z.iter().map(|(m, s)| (m.clone(), listpack_score(s))).collect())
     } else {
-        let mut order: Vec<(u64, &Bytes, f64)> =
-            z.iter().map(|(m, s)| (scan_hash(m), m, s)).filter(|(h, _, _)| *h >= cursor).collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        let take = (count as usize).min(order.len());
-        let next = order.get(take).map_or(0, |(h, _, _)| *h);
-        (next, order[..take].iter().map(|(_, m, s)| ((*m).clone(), Bytes::from(format_double(*s)))).collect())
+        let all: Vec<(&Bytes, f64)> = z.iter().collect();
+        let (indexes, next) = scan_batch(all.iter().map(|(m, _)| *m), cursor, opts.count);
+        (next, indexes.into_iter().map(|i| (all[i].0.clone(), Bytes::from(format_double(all[i].1)))).collect())
     };
     let mut out = Vec::with_capacity(batch.len() * 2);
     for (m, s) in batch {
-        if pattern.is_some_and(|p| !glob_match(p, &m, false)) {
-            continue;
+        if opts.matches(&m) {
+            out.push(Reply::Bulk(m));
+            out.push(Reply::Bulk(s));
         }
-        out.push(Reply::Bulk(m));
-        out.push(Reply::Bulk(s));
     }
-    Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(out)])
+    scan_reply(next, out)
 }
 
 #[cfg(test)]
@@ -1489,22 +1339,7 @@ mod tests {
     }
 
     #[test]
-    fn strtod_like_glibc() {
-        assert_eq!(parse_score(b"0x10"), Some(16.0));
-        assert_eq!(parse_score(b"0x1p3"), Some(8.0));
-        assert_eq!(parse_score(b"1e400"), None);
-        assert_eq!(parse_score(b"1e-400"), None);
-        assert_eq!(parse_score(b"4.9e-324"), Some(4.9e-324));
-        assert_eq!(parse_score(b" 1"), None);
-        assert_eq!(parse_score(b"1 "), None);
-        assert_eq!(parse_score(b""), None);
-        assert_eq!(parse_score(b"nan"), None);
-        assert_eq!(parse_score(b".5"), Some(0.5));
-        assert_eq!(parse_score(b"5."), Some(5.0));
-        assert_eq!(parse_score(b"-INF"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_score(b"infinity"), Some(f64::INFINITY));
-        assert_eq!(parse_score(b"1e"), None);
-        assert_eq!(parse_score(b"."), None);
+    fn range_items_like_strtod() {
         assert_eq!(parse_range_item(b""), Some((0.0, false)));
         assert_eq!(parse_range_item(b"("), Some((0.0, true)));
         assert_eq!(parse_range_item(b" 1"), Some((1.0, false)));
@@ -1529,17 +1364,6 @@ mod tests {
                 Reply::error("ERR timeout is not a float or out of range")
             );
         }
-    }
-
-    #[test]
-    fn cursors_like_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"+"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"7\0x"), Some(7));
     }
 
     #[test]

@@ -333,10 +333,6 @@ impl Connection {
         !self.broken && !self.dirty
     }
 
-    pub(crate) fn addr_arc(&self) -> &Arc<str> {
-        &self.addr
-    }
-
     /// The free checks before a pooled connection is handed out.
     pub(crate) fn idle_check(&mut self) -> Result<(), &'static str> {
         if !self.is_reusable() {

@@ -303,11 +303,6 @@ impl Cmd {
             out.put_slice(b"\r\n");
         }
     }
-
-    /// The command name, for logs.
-    pub(crate) fn name(&self) -> String {
-        self.args.first().map(|n| String::from_utf8_lossy(n).to_uppercase()).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::clock::Clock;
 use super::state::State;
-use crate::cmd::num::{is_c_space, strtod};
+use crate::cmd::longdouble;
 use crate::cmd::util::{eq_ic, parse_i64};
 use crate::cmd::{BlockSpec, CommandSpec, ConnState, Ctx, Handler};
 use crate::protocol::Reply;
@@ -250,44 +250,25 @@ pub(crate) fn block_on(
 }
 
 /// Parses a blocking command's timeout in seconds (`getTimeoutFromObjectOrReply`):
-/// a long double, converted to whole milliseconds as x86 does (an overflow
-/// becomes a negative number). `None` means block forever.
+/// a long double times 1000, rounded up to whole milliseconds (`ceill`) and
+/// cast as x86 does (an overflow becomes a negative number, so
+/// 9223372036854775.808 seconds is "negative" in redis-server 7.0 while
+/// .807 blocks). `None` means block forever.
 pub(crate) fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
-    let err = || Reply::error("ERR timeout is not a float or out of range");
-    if b.is_empty() || b.len() >= 5 * 1024 || is_c_space(b[0]) {
-        return Err(err());
-    }
-    let r = strtod(b);
-    if r.used != b.len() || r.value.is_nan() {
-        return Err(err());
-    }
-    // A long double reaches about 1e±4932: beyond that strtold reports ERANGE too.
-    let mut secs = r.value;
-    if r.erange && r.magnitude != 0 {
-        if r.magnitude > 4931 || r.magnitude < -4950 {
-            return Err(err());
-        }
-        if secs == 0.0 {
-            // Too small for a double, but a positive long double.
-            secs = if b.first() == Some(&b'-') { -f64::MIN_POSITIVE } else { f64::MIN_POSITIVE };
-        }
-    }
-    let ms = secs * 1000.0;
-    let tval: i64 = if !ms.is_finite() || !(-9.223372036854775e18..9.223372036854775e18).contains(&ms) {
-        i64::MIN
-    } else {
-        ms.trunc() as i64
+    let Some(secs) = longdouble::parse(b) else {
+        return Err(Reply::error("ERR timeout is not a float or out of range"));
     };
+    let ms = secs.mul_u64(1000);
+    let tval = ms.ceil_i64().unwrap_or(i64::MIN);
     if tval < 0 {
         return Err(Reply::error("ERR timeout is negative"));
     }
-    if tval == 0 && ms <= 0.0 {
+    if tval == 0 {
         return Ok(None);
     }
-    // Redis times out a positive sub-millisecond timeout at once rather than
-    // blocking forever; cap the far future so deadline arithmetic cannot overflow.
+    // Cap the far future so deadline arithmetic cannot overflow.
     const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
-    Ok(Some(Duration::from_millis(tval.clamp(1, CAP_MS) as u64)))
+    Ok(Some(Duration::from_millis(tval.min(CAP_MS) as u64)))
 }
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.

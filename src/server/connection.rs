@@ -28,7 +28,8 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// A receiver that turns true when the server stops.
+    /// A receiver that turns true when the server stops (the TLS handshake watches it).
+    #[cfg(feature = "tls")]
     pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.shared.shutdown.subscribe()
     }

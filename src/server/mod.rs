@@ -64,6 +64,7 @@ pub struct Builder {
     databases: usize,
     seed: Option<u64>,
     /// None = plaintext; Some(require_client_cert) = TLS.
+    #[cfg(feature = "tls")]
     tls: Option<bool>,
     notify_keyspace_events: Option<String>,
     admin: bool,
@@ -80,6 +81,7 @@ impl Default for Builder {
             paused_clock_at: None,
             databases: 16,
             seed: None,
+            #[cfg(feature = "tls")]
             tls: None,
             notify_keyspace_events: None,
             admin: false,

@@ -205,11 +205,6 @@ impl PubSub {
         }
     }
 
-    /// Pushes waiting in a client's queue (not yet written to its socket).
-    pub(crate) fn pending(&self, client: u64) -> usize {
-        self.clients.get(&client).map(|s| s.pending.load(Ordering::Acquire)).unwrap_or(0)
-    }
-
     fn send(&self, client: u64, push: Reply) {
         if let Some(ClientSubs { tx: Some(tx), pending, .. }) = self.clients.get(&client) {
             pending.fetch_add(1, Ordering::AcqRel);

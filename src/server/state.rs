@@ -5,7 +5,6 @@
 //! command at a time, and nothing awaits while the lock is held.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -359,8 +358,6 @@ pub(crate) struct Shared {
     pub open: watch::Sender<usize>,
     /// Set once when the server stops.
     pub shutdown: watch::Sender<bool>,
-    /// Woken whenever keys become ready for blocked clients.
-    pub ready: Notify,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
     pub faults: crate::fault::Hub,
 }
@@ -374,7 +371,6 @@ impl Shared {
             clock,
             open: watch::channel(0).0,
             shutdown: watch::channel(false).0,
-            ready: Notify::new(),
         })
     }
 
@@ -382,13 +378,5 @@ impl Shared {
     /// not take every later test assertion down with it, so poisoning is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A peer address formatted as Redis's CLIENT LIST does.
-pub(crate) fn fmt_addr(addr: Option<SocketAddr>) -> String {
-    match addr {
-        Some(a) => a.to_string(),
-        None => String::new(),
     }
 }

@@ -36,6 +36,7 @@ impl Value {
 
     /// The encoding OBJECT ENCODING reports for a value built from scratch
     /// with Redis 7.0's default thresholds (see [`Value::encoding_with`]).
+    #[cfg(test)]
     pub(crate) fn encoding(&self) -> &'static str {
         self.encoding_with(&EncodingLimits::default())
     }
@@ -321,10 +322,6 @@ impl Db {
         self.map.clear();
         self.order.clear();
         self.volatile = 0;
-    }
-
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &Bytes> {
-        self.map.keys()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {

@@ -111,12 +111,83 @@ impl RawConn {
 pub fn decode_len(buf: &[u8], resp: u8) -> Result<Option<usize>, redis_protocol::error::RedisProtocolError> {
     if resp >= 3 {
         // A server that failed to switch to RESP3 still sends RESP2 frames; decode them so the mismatch is reported.
+        // redis-protocol refuses some valid RESP3 (a set of maps, as COMMAND
+        // INFO sends): then the frame is measured by syntax alone.
         match redis_protocol::resp3::decode::complete::decode(buf) {
             Ok(r) => Ok(r.map(|(_, n)| n)),
-            Err(_) => decode_len(buf, 2),
+            Err(e) => match decode_len(buf, 2) {
+                Ok(n) => Ok(n),
+                Err(_) => raw_frame_len(buf).map_err(|_| e),
+            },
         }
     } else {
         Ok(redis_protocol::resp2::decode::decode(buf)?.map(|(_, n)| n))
+    }
+}
+
+/// The length of the RESP2/RESP3 frame at the start of `buf` judged by its
+/// syntax alone (type byte, lengths, CRLFs): `Ok(None)` while incomplete.
+pub fn raw_frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
+    fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
+        match buf[at..].windows(2).position(|w| w == b"\r\n") {
+            Some(p) => Ok(Some((&buf[at + 1..at + p], at + p + 2))),
+            None => Ok(None),
+        }
+    }
+    fn number(head: &[u8]) -> Result<i64, String> {
+        std::str::from_utf8(head).ok().and_then(|s| s.parse().ok()).ok_or_else(|| format!("bad length {head:?}"))
+    }
+    fn frame(buf: &[u8], at: usize) -> Result<Option<usize>, String> {
+        let Some(&kind) = buf.get(at) else { return Ok(None) };
+        let Some((head, end)) = line(buf, at)? else { return Ok(None) };
+        let items = match kind {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => return Ok(Some(end)),
+            b'$' | b'!' | b'=' => {
+                let n = number(head)?;
+                if n < 0 {
+                    return Ok(Some(end));
+                }
+                let stop = end + n as usize + 2;
+                return Ok((buf.len() >= stop).then_some(stop));
+            }
+            b'*' | b'~' | b'>' => number(head)?,
+            b'%' => number(head)?.saturating_mul(2),
+            b'|' => number(head)?.saturating_mul(2).saturating_add(1),
+            other => return Err(format!("unknown RESP type byte {other:#04x}")),
+        };
+        let mut pos = end;
+        for _ in 0..items.max(0) {
+            match frame(buf, pos)? {
+                Some(next) => pos = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(pos))
+    }
+    frame(buf, 0)
+}
+
+/// Decodes one reply's raw bytes (RESP2 frames are mapped onto RESP3 ones),
+/// or `None` where redis-protocol cannot represent it (a set of maps).
+pub fn try_decode(raw: &[u8], resp: u8) -> Option<OwnedFrame> {
+    if resp >= 3 {
+        if let Ok(Some((f, _))) = redis_protocol::resp3::decode::complete::decode(raw) {
+            return Some(f);
+        }
+    }
+    let (f, _) = redis_protocol::resp2::decode::decode(raw).ok()??;
+    Some(up(f))
+}
+
+fn up(f: redis_protocol::resp2::types::OwnedFrame) -> OwnedFrame {
+    use redis_protocol::resp2::types::OwnedFrame as F2;
+    match f {
+        F2::SimpleString(data) => OwnedFrame::SimpleString { data, attributes: None },
+        F2::Error(data) => OwnedFrame::SimpleError { data, attributes: None },
+        F2::Integer(data) => OwnedFrame::Number { data, attributes: None },
+        F2::BulkString(data) => OwnedFrame::BlobString { data, attributes: None },
+        F2::Array(items) => OwnedFrame::Array { data: items.into_iter().map(up).collect(), attributes: None },
+        F2::Null => OwnedFrame::Null,
     }
 }
 
@@ -125,17 +196,6 @@ pub fn decode(raw: &[u8], resp: u8) -> OwnedFrame {
     if resp >= 3 {
         if let Ok(Some((f, _))) = redis_protocol::resp3::decode::complete::decode(raw) {
             return f;
-        }
-    }
-    fn up(f: redis_protocol::resp2::types::OwnedFrame) -> OwnedFrame {
-        use redis_protocol::resp2::types::OwnedFrame as F2;
-        match f {
-            F2::SimpleString(data) => OwnedFrame::SimpleString { data, attributes: None },
-            F2::Error(data) => OwnedFrame::SimpleError { data, attributes: None },
-            F2::Integer(data) => OwnedFrame::Number { data, attributes: None },
-            F2::BulkString(data) => OwnedFrame::BlobString { data, attributes: None },
-            F2::Array(items) => OwnedFrame::Array { data: items.into_iter().map(up).collect(), attributes: None },
-            F2::Null => OwnedFrame::Null,
         }
     }
     up(redis_protocol::resp2::decode::decode(raw).expect("valid RESP2").expect("complete").0)

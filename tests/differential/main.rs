@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{decode, real_redis_or_skip, render, RawConn};
+use common::{real_redis_or_skip, render, try_decode, RawConn};
 use redis_harness::FakeRedis;
 
 /// How a reply is compared.
@@ -89,12 +89,15 @@ fn parse_script(path: &Path) -> Vec<Step> {
             }
             tokens.remove(0);
         }
-        if step.raw.is_none() && !read_only && !step.expect_eof {
-            assert!(!tokens.is_empty(), "{}:{}: no command", path.display(), i + 1);
-            step.send = Some(tokens);
-        }
-        if step.expect_eof && step.send.is_none() && step.raw.is_none() {
-            step.read = false;
+        if step.raw.is_none() && !read_only {
+            // A bare `!eof` only waits for the close; `!eof CMD` sends CMD,
+            // compares its reply, then waits for the close.
+            if !tokens.is_empty() {
+                step.send = Some(tokens);
+            } else {
+                assert!(step.expect_eof, "{}:{}: no command", path.display(), i + 1);
+                step.read = false;
+            }
         }
         steps.push(step);
     }
@@ -176,12 +179,26 @@ fn pairs_sorted(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
     }
 }
 
+/// Whether two raw replies match under `how`. A reply redis-protocol
+/// cannot decode (a RESP3 set of maps) is compared byte for byte whatever `how` says.
 fn same(a: &[u8], b: &[u8], how: Compare, resp: u8) -> bool {
+    let decoded = || Some((try_decode(a, resp)?, try_decode(b, resp)?));
     match how {
         Compare::Exact => a == b,
         Compare::Type => a.first() == b.first(),
-        Compare::Unordered => render(&decode(a, resp), true) == render(&decode(b, resp), true),
-        Compare::Pairs => pairs_sorted(&decode(a, resp)) == pairs_sorted(&decode(b, resp)),
+        Compare::Unordered => decoded().map_or(a == b, |(x, y)| render(&x, true) == render(&y, true)),
+        Compare::Pairs => decoded().map_or(a == b, |(x, y)| pairs_sorted(&x) == pairs_sorted(&y)),
+    }
+}
+
+/// A reply for a failure message: decoded where possible, always with its raw bytes.
+fn show(reply: &Option<Vec<u8>>, resp: u8) -> String {
+    match reply {
+        Some(b) => match try_decode(b, resp) {
+            Some(f) => format!("{}   raw: {}", render(&f, false), b.escape_ascii()),
+            None => format!("(not decodable by redis-protocol)   raw: {}", b.escape_ascii()),
+        },
+        None => "connection closed".to_string(),
     }
 }
 
@@ -225,16 +242,12 @@ fn run_script(path: &Path, resp: u8, failures: &mut Vec<String>) {
                 _ => false,
             };
             if !ok {
-                let show = |x: &Option<Vec<u8>>| match x {
-                    Some(b) => format!("{}   raw: {}", render(&decode(b, resp), false), b.escape_ascii()),
-                    None => "connection closed".to_string(),
-                };
                 failures.push(format!(
                     "{name}:{} (RESP{resp}) `{}`\n    fake: {}\n    real: {}",
                     step.line,
                     step.text,
-                    show(&f),
-                    show(&r)
+                    show(&f, resp),
+                    show(&r, resp)
                 ));
                 // A desynchronised connection would make every later line fail; stop this script.
                 return;
@@ -304,12 +317,36 @@ fn scripts_match_real_redis_resp3() {
 fn script_parser_reads_directives() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.redis");
-    std::fs::write(&p, "# c\n@c2 !unordered SMEMBERS s\n!raw \"PING\\r\\n\"\n!resp3 SET 'a b' \"x\\x41\"\n").unwrap();
+    std::fs::write(
+        &p,
+        "# c\n@c2 !unordered SMEMBERS s\n!raw \"PING\\r\\n\"\n!resp3 SET 'a b' \"x\\x41\"\n@q !eof QUIT\n@q2 !eof\n",
+    )
+    .unwrap();
     let steps = parse_script(&p);
-    assert_eq!(steps.len(), 3);
+    assert_eq!(steps.len(), 5);
     assert_eq!(steps[0].conn, "c2");
     assert_eq!(steps[0].compare, Compare::Unordered);
     assert_eq!(steps[1].raw.as_deref(), Some(&b"PING\r\n"[..]));
     assert_eq!(steps[2].send.as_ref().unwrap()[2], b"xA".to_vec());
     assert_eq!(steps[2].only_resp, Some(3));
+    // `!eof CMD` sends CMD and reads its reply before expecting the close.
+    assert_eq!(steps[3].send.as_deref(), Some(&[b"QUIT".to_vec()][..]));
+    assert!(steps[3].read && steps[3].expect_eof);
+    // A bare `!eof` sends and reads nothing.
+    assert!(steps[4].send.is_none() && !steps[4].read && steps[4].expect_eof);
+}
+
+#[test]
+fn undecodable_replies_compare_raw() {
+    // A RESP3 set holding a map: valid RESP3 that redis-protocol refuses.
+    let set_of_maps = b"~1\r\n%1\r\n+a\r\n:1\r\n".to_vec();
+    assert_eq!(common::raw_frame_len(&set_of_maps), Ok(Some(set_of_maps.len())));
+    assert_eq!(common::raw_frame_len(&set_of_maps[..set_of_maps.len() - 1]), Ok(None));
+    assert!(try_decode(&set_of_maps, 3).is_none());
+    let other = b"~1\r\n%1\r\n+a\r\n:2\r\n".to_vec();
+    for how in [Compare::Exact, Compare::Unordered, Compare::Pairs] {
+        assert!(same(&set_of_maps, &set_of_maps, how, 3));
+        assert!(!same(&set_of_maps, &other, how, 3));
+    }
+    assert!(show(&Some(set_of_maps), 3).contains("raw: ~1\\r\\n%1"));
 }

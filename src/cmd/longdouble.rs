@@ -1,4 +1,5 @@
-//! INCRBYFLOAT arithmetic as Redis does it on x86-64 Linux: C `long double`
+//! INCRBYFLOAT/HINCRBYFLOAT arithmetic and blocking timeouts as Redis does
+//! them on x86-64 Linux: C `long double`
 //! (the x87 80-bit extended format: 64-bit significand, exponent range of
 //! ±16382), parsed like glibc `strtold`, added with round-to-nearest-even,
 //! printed like `"%.17Lf"` and then trimmed of trailing zeros.
@@ -214,6 +215,41 @@ fn finish(neg: bool, m: u64, e: i64) -> LongDouble {
 }
 
 impl LongDouble {
+    /// Positive zero.
+    pub(crate) const ZERO: LongDouble = LongDouble::Finite { neg: false, m: 0, e: 0 };
+
+    /// `self * f` rounded once, as the FPU does (`ftval *= 1000.0`).
+    pub(crate) fn mul_u64(self, f: u64) -> LongDouble {
+        match self {
+            LongDouble::Inf { neg } => LongDouble::Inf { neg },
+            LongDouble::Finite { neg, m, e } => round(neg, Big::from_u64(m).mul_small(f), e, false),
+        }
+    }
+
+    /// C's `(long long) ceill(x)`: rounded up to an integer; `None` where
+    /// x86 produces its "integer indefinite" (`LLONG_MIN`) for an
+    /// out-of-range value.
+    pub(crate) fn ceil_i64(self) -> Option<i64> {
+        let LongDouble::Finite { neg, m, e } = self else { return None };
+        let (int, frac) = if e >= 0 {
+            if e >= 64 {
+                return if m == 0 { Some(0) } else { None };
+            }
+            (u128::from(m) << e, false)
+        } else if e <= -64 {
+            (0, m != 0)
+        } else {
+            (u128::from(m >> (-e)), m & ((1u64 << (-e)) - 1) != 0)
+        };
+        // Up is toward zero for a negative value.
+        let magnitude = if frac && !neg { int + 1 } else { int };
+        if neg {
+            0i128.checked_sub_unsigned(magnitude).and_then(|v| i64::try_from(v).ok())
+        } else {
+            i64::try_from(magnitude).ok()
+        }
+    }
+
     /// `self + other` rounded once, as the FPU does; `None` for NaN (∞ - ∞).
     pub(crate) fn add(self, other: LongDouble) -> Option<LongDouble> {
         use LongDouble::*;
@@ -578,5 +614,38 @@ mod tests {
         }
         assert!(incr("inf", "1").is_none());
         assert!(parse(b"inf").unwrap().add(parse(b"-inf").unwrap()).is_none());
+        assert_eq!(parse(b"-inf"), Some(LongDouble::Inf { neg: true }));
+        assert!(parse(b"1..2").is_none());
+    }
+
+    #[test]
+    fn sums_print_like_redis() {
+        assert_eq!(incr("10.5", "0.1").as_deref(), Some("10.6"));
+        assert_eq!(incr("5.0e3", "200").as_deref(), Some("5200"));
+        assert_eq!(incr("-1.5", "1.5").as_deref(), Some("0"));
+        assert_eq!(incr("-9223372036854775808", "0").as_deref(), Some("-9223372036854775808"));
+        assert_eq!(incr("1e20", "0").as_deref(), Some("100000000000000000000"));
+    }
+
+    #[test]
+    fn scaled_ceiling_like_x86() {
+        let ms = |s: &str| parse(s.as_bytes()).unwrap().mul_u64(1000);
+        assert_eq!(ms("1.5").ceil_i64(), Some(1500));
+        assert_eq!(ms("0.0015").ceil_i64(), Some(2));
+        assert_eq!(ms("-0.0015").ceil_i64(), Some(-1));
+        assert_eq!(ms("-0.0001").ceil_i64(), Some(0));
+        assert_eq!(ms("1e-400").ceil_i64(), Some(1));
+        assert_eq!(ms("-0.001").ceil_i64(), Some(0), "rounds to just above -1 ms");
+        assert_eq!(ms("-0.0010001").ceil_i64(), Some(-1));
+        let exact = |s: &str| parse(s.as_bytes()).unwrap().mul_u64(1).ceil_i64();
+        assert_eq!(exact("-0x1p63"), Some(i64::MIN));
+        assert_eq!(exact("0x1p63"), None);
+        assert_eq!(exact("0x1.fffffffffffffffcp62"), Some(i64::MAX));
+        assert_eq!(exact("0x1.fffffffffffffffep62"), None, "2^63 - 0.5 rounds up");
+        // Both sides of redis-server 7.0's boundary: 2^63 - 0.5 ms rounds up out of range.
+        assert_eq!(ms("9223372036854775.807").ceil_i64(), Some(i64::MAX));
+        assert_eq!(ms("9223372036854775.808").ceil_i64(), None);
+        assert_eq!(ms("1e30").ceil_i64(), None);
+        assert_eq!(ms("inf").ceil_i64(), None);
     }
 }
