@@ -83,7 +83,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
             user: bytes::Bytes::from_static(b"default"),
             created: now,
             last_interaction: now,
-            last_cmd: "NULL".into(),
+            last_cmd: "NULL",
             no_evict: false,
             no_touch: false,
             killed: false,
@@ -110,9 +110,9 @@ where
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
-    let (authenticated, pushes) = {
+    let (authenticated, pushes, max_bulk_len) = {
         let mut st = shared.lock();
-        (st.config.requirepass().is_none(), st.pubsub.attach(id))
+        (st.config.requirepass().is_none(), st.pubsub.attach(id), st.config.max_bulk_len())
     };
     let mut state = ConnState::new(id, authenticated);
     state.pushes = Some(pushes);
@@ -120,66 +120,79 @@ where
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut parser = Parser::default();
+    // Parsing uses the limits as of this connection's last command; the
+    // command's own lock then checks them against the current config (another
+    // client may have changed proto-max-bulk-len meanwhile), so a command
+    // costs one lock, not two.
+    let mut limits = Limits { max_bulk_len, authenticated, ..Limits::default() };
     loop {
         // Execute every complete command already buffered, then write all
         // their replies at once: pipelining costs one write per read.
         let mut close = false;
         loop {
-            let limits = {
-                let st = shared.lock();
-                Limits {
-                    max_bulk_len: st.config.max_bulk_len(),
-                    authenticated: state.authenticated,
-                    ..Limits::default()
-                }
-            };
+            limits.authenticated = state.authenticated;
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
                     // Fault hook 1/2 (src/fault/server.rs): HARNESS admin commands, and
                     // rules that delay, replace or swallow this command before it runs.
-                    let stop = Stop { kill: &kill, shutdown: &mut shutdown };
-                    let fault = match crate::fault::server::before_command(
-                        &shared,
-                        id,
-                        &args,
-                        &mut conn.stream,
-                        &mut out,
-                        stop,
-                    )
-                    .await
-                    {
-                        Before::Run(f) => f,
-                        Before::Reply(r) => {
-                            r.encode(state.resp, &mut out);
-                            continue;
-                        }
-                        Before::Closed => return,
-                    };
-                    let (reply, waiter) = {
-                        let mut st = shared.lock();
-                        if let Some(c) = st.clients.get_mut(&id) {
-                            c.last_interaction = Instant::now();
-                        }
-                        let now = shared.clock.now_ms();
-                        // Pushes queued before this command go out before its reply;
-                        // those it caused itself (keyspace events, PUBLISH to itself)
-                        // too, as Redis writes them while the command runs.
-                        drain_pushes(&mut state, &mut out);
-                        let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
-                        let reply = cmd::dispatch(&mut ctx, &args);
-                        drain_pushes(&mut state, &mut out);
-                        // Registering under the same lock as the command: no push can slip in between.
-                        let (reply, waiter) = match state.effects.block.take() {
-                            Some(spec) if matches!(reply, Reply::None) => {
-                                match blocking::block(&mut st, &state, &args, spec) {
-                                    Ok(w) => (reply, Some(w)),
-                                    Err(r) => (r, None),
-                                }
+                    // Two relaxed atomic loads when neither is in use.
+                    let hub = &shared.faults;
+                    let fault = if !hub.admin_enabled() && !hub.has_rules() {
+                        None
+                    } else {
+                        let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                        match crate::fault::server::before_command(&shared, id, &args, &mut conn.stream, &mut out, stop)
+                            .await
+                        {
+                            Before::Run(f) => f,
+                            Before::Reply(r) => {
+                                r.encode(state.resp, &mut out);
+                                continue;
                             }
-                            _ => (reply, None),
+                            Before::Closed => return,
+                        }
+                    };
+                    let executed = {
+                        let mut st = shared.lock();
+                        let max_bulk_len = st.config.max_bulk_len();
+                        // Unchanged since the parse: every argument already passed it.
+                        let stale = max_bulk_len != limits.max_bulk_len && {
+                            limits.max_bulk_len = max_bulk_len;
+                            args.iter().any(|a| a.len() as u64 > max_bulk_len)
                         };
-                        blocking::serve_ready(&mut st, &shared.clock);
-                        (reply, waiter)
+                        if stale {
+                            // Parsed under a larger limit than the one now in force.
+                            None
+                        } else {
+                            if let Some(c) = st.clients.get_mut(&id) {
+                                c.last_interaction = Instant::now();
+                            }
+                            let now = shared.clock.now_ms();
+                            // Pushes queued before this command go out before its reply;
+                            // those it caused itself (keyspace events, PUBLISH to itself)
+                            // too, as Redis writes them while the command runs.
+                            drain_pushes(&mut state, &mut out);
+                            let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
+                            let reply = cmd::dispatch(&mut ctx, &args);
+                            drain_pushes(&mut state, &mut out);
+                            // Registering under the same lock as the command: no push can slip in between.
+                            let (reply, waiter) = match state.effects.block.take() {
+                                Some(spec) if matches!(reply, Reply::None) => {
+                                    match blocking::block(&mut st, &state, &args, spec) {
+                                        Ok(w) => (reply, Some(w)),
+                                        Err(r) => (r, None),
+                                    }
+                                }
+                                _ => (reply, None),
+                            };
+                            blocking::serve_ready(&mut st, &shared.clock);
+                            Some((reply, waiter))
+                        }
+                    };
+                    let Some((reply, waiter)) = executed else {
+                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
+                        close = true;
+                        break;
                     };
                     let reply = match waiter {
                         None => reply,
@@ -223,6 +236,12 @@ where
                 }
                 Ok(Parsed::Incomplete) => break,
                 Err(e) => {
+                    // The limit may have been raised since this connection's last command.
+                    let max_bulk_len = shared.lock().config.max_bulk_len();
+                    if max_bulk_len != limits.max_bulk_len {
+                        limits.max_bulk_len = max_bulk_len;
+                        continue;
+                    }
                     Reply::error(e.message()).encode(state.resp, &mut out);
                     close = true;
                     break;
@@ -256,6 +275,9 @@ fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
         }
     }
 }
+
+/// What the parser would have said had the current `proto-max-bulk-len` been in force.
+const INVALID_BULK_LENGTH: &str = "ERR Protocol error: invalid bulk length";
 
 /// Who is blocked, for [`wait_blocked`].
 struct Blocked<'a> {
