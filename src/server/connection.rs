@@ -347,3 +347,69 @@ async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut BytesMut) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use crate::FakeRedis;
+
+    fn connect(server: &FakeRedis) -> TcpStream {
+        let s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Sends `req` and reads one reply line (enough for the replies used here).
+    fn call(s: &mut TcpStream, req: &[u8]) -> String {
+        s.write_all(req).unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            if s.read(&mut b).unwrap() == 0 {
+                break;
+            }
+            line.push(b[0]);
+        }
+        String::from_utf8(line).unwrap()
+    }
+
+    fn set_big(len: usize) -> Vec<u8> {
+        let mut req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${len}\r\n").into_bytes();
+        req.resize(req.len() + len, b'x');
+        req.extend_from_slice(b"\r\n");
+        req
+    }
+
+    const CONFIG_SET: &str = "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$18\r\nproto-max-bulk-len\r\n";
+
+    /// A connection that was idle while another lowered proto-max-bulk-len
+    /// gets the lowered limit for its next command, then is closed.
+    #[test]
+    fn limit_lowered_by_another_connection_applies_at_once() {
+        let server = FakeRedis::builder().start_blocking();
+        let mut idle = connect(&server);
+        let mut admin = connect(&server);
+        assert_eq!(call(&mut idle, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n1048576\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, &set_big(1_048_577)), "-ERR Protocol error: invalid bulk length\r\n");
+        let mut rest = Vec::new();
+        idle.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "the connection closes after the error");
+    }
+
+    /// A limit raised by another connection lets the idle one send more.
+    #[test]
+    fn limit_raised_by_another_connection_applies_at_once() {
+        let server = FakeRedis::builder().start_blocking();
+        let mut idle = connect(&server);
+        let mut admin = connect(&server);
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n1048576\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n2097152\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, &set_big(1_048_577)), "+OK\r\n");
+        assert_eq!(call(&mut idle, b"*2\r\n$6\r\nSTRLEN\r\n$1\r\nk\r\n"), ":1048577\r\n");
+    }
+}
