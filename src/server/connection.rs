@@ -125,6 +125,9 @@ where
     // client may have changed proto-max-bulk-len meanwhile), so a command
     // costs one lock, not two.
     let mut limits = Limits { max_bulk_len, authenticated, ..Limits::default() };
+    // Whether last_interaction was stamped since the last read or wait:
+    // Redis stamps it per read, so one clock call serves a pipelined batch.
+    let mut stamped = false;
     loop {
         // Execute every complete command already buffered, then write all
         // their replies at once: pipelining costs one write per read.
@@ -140,6 +143,8 @@ where
                     let fault = if !hub.admin_enabled() && !hub.has_rules() {
                         None
                     } else {
+                        // A rule may delay the command: stamp after it.
+                        stamped = false;
                         let stop = Stop { kill: &kill, shutdown: &mut shutdown };
                         match crate::fault::server::before_command(&shared, id, &args, &mut conn.stream, &mut out, stop)
                             .await
@@ -164,8 +169,11 @@ where
                             // Parsed under a larger limit than the one now in force.
                             None
                         } else {
-                            if let Some(c) = st.clients.get_mut(&id) {
-                                c.last_interaction = Instant::now();
+                            if !stamped {
+                                stamped = true;
+                                if let Some(c) = st.clients.get_mut(&id) {
+                                    c.last_interaction = Instant::now();
+                                }
                             }
                             let now = shared.clock.now_ms();
                             // Pushes queued before this command go out before its reply;
@@ -197,6 +205,7 @@ where
                     let reply = match waiter {
                         None => reply,
                         Some(w) => {
+                            stamped = false;
                             if write_out(&mut conn.stream, &mut out).await.is_err() {
                                 return;
                             }
@@ -210,6 +219,7 @@ where
                         }
                     };
                     if let Some(d) = state.effects.sleep.take() {
+                        stamped = false;
                         // Write what came before, then wait on this connection only.
                         if write_out(&mut conn.stream, &mut out).await.is_err() {
                             return;
@@ -255,7 +265,7 @@ where
         tokio::select! {
             r = conn.stream.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
-                Ok(_) => {}
+                Ok(_) => stamped = false,
             },
             push = pubsub::next_push(&mut state.pushes) => {
                 push.encode(state.resp, &mut out);
