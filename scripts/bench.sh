@@ -2,7 +2,8 @@
 # Benchmarks for the fake server (numbers, never assertions):
 #  1. start-to-first-PONG, median over many starts in one process;
 #  2. redis-benchmark throughput against the fake and a real redis-server,
-#     side by side, same flags, reported as the ratio fake/real per test.
+#     side by side, same flags, reported as the ratio fake/real per test
+#     and as server CPU time per request.
 # Usage: scripts/bench.sh [N_REQUESTS]   (default 200000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,16 +40,28 @@ for port in "$FAKE_PORT" "$REAL_PORT"; do
     done
 done
 
-run() { # port pipeline -> csv "test",rps
-    redis-benchmark -p "$1" -t "$TESTS" -c 50 -n "$N" -P "$2" --csv 2>/dev/null | tail -n +2 | cut -d, -f1,2 | tr -d '"'
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a server
+run() { # port pid test pipeline -> "name,rps,cpu_us_per_request"
+    local before after line
+    before=$(cpu_ticks "$2")
+    line=$(redis-benchmark -p "$1" -t "$3" -c 50 -n "$N" -P "$4" --csv 2>/dev/null | tail -n 1 | cut -d, -f1,2 | tr -d '"')
+    after=$(cpu_ticks "$2")
+    awk -v l="$line" -v t=$((after - before)) -v hz="$HZ" -v n="$N" 'BEGIN { printf "%s,%.2f\n", l, t * 1e6 / hz / n }'
 }
 
-echo "== throughput: redis-benchmark -t $TESTS -c 50 -n $N -P {1,16}, fake vs redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
-printf '| test | pipeline | fake rps | real rps | fake/real |\n|---|---|---|---|---|\n'
+# Each test runs on the fake and then at once on the real server, so that
+# load from other processes (this is often a shared machine) hits both
+# alike. Server CPU per request (user + system, from /proc) is the number
+# that load disturbs least: a busy machine slows both servers' wall-clock
+# throughput but barely changes the work each does per request.
+echo "== throughput: redis-benchmark -t <test> -c 50 -n $N -P {1,16}, fake vs redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
+printf '| test | pipeline | fake rps | real rps | fake/real | fake CPU us/req | real CPU us/req |\n|---|---|---|---|---|---|---|\n'
 for P in 1 16; do
-    run "$FAKE_PORT" "$P" > "$TMP/fake.csv"
-    run "$REAL_PORT" "$P" > "$TMP/real.csv"
-    join -t, <(sort "$TMP/fake.csv") <(sort "$TMP/real.csv") | while IFS=, read -r t f r; do
-        awk -v t="$t" -v p="$P" -v f="$f" -v r="$r" 'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f |\n", t, p, f, r, f / r }'
+    for t in ${TESTS//,/ }; do
+        IFS=, read -r name f fc < <(run "$FAKE_PORT" "$FAKE_PID" "$t" "$P")
+        IFS=, read -r _ r rc < <(run "$REAL_PORT" "$REAL_PID" "$t" "$P")
+        awk -v t="$name" -v p="$P" -v f="$f" -v r="$r" -v fc="$fc" -v rc="$rc" \
+            'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", t, p, f, r, f / r, fc, rc }'
     done
 done

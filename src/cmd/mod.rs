@@ -233,7 +233,7 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return transactions::rejected(ctx, args, e),
     };
     if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        info.last_cmd = spec.name.to_string();
+        info.last_cmd = spec.name;
     }
     if ctx.conn.multi.is_some() && !transactions::runs_inside_multi(spec) {
         return transactions::queue(ctx, spec, args);

@@ -78,6 +78,10 @@ fn parse_len(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
+    // Plain digits that cannot overflow (every real header) skip the str round trip.
+    if s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
+        return Some(s.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+    }
     std::str::from_utf8(s).ok()?.parse::<i64>().ok()
 }
 

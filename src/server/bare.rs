@@ -120,13 +120,20 @@ fn spawn_worker(first: Job) -> io::Result<()> {
                     },
                 ));
             }
-            let _ = stopped.send(());
-            {
+            // Park before reporting the stop: a test that starts its next
+            // server right after dropping this one then finds this thread
+            // idle instead of spawning a new one (a job sent meanwhile waits
+            // in the channel).
+            let parked = {
                 let mut idle = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner());
-                if idle.len() >= MAX_IDLE_WORKERS {
-                    return;
+                idle.len() < MAX_IDLE_WORKERS && {
+                    idle.push((me, tx.clone()));
+                    true
                 }
-                idle.push((me, tx.clone()));
+            };
+            let _ = stopped.send(());
+            if !parked {
+                return;
             }
             match rx.recv_timeout(WORKER_IDLE) {
                 Ok(j) => job = j,

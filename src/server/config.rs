@@ -65,18 +65,34 @@ pub(crate) struct Config {
     pub notify_flags: String,
     /// ACL users; the default user follows `requirepass` until ACL SETUSER changes it.
     pub acl: crate::cmd::acl::Users,
+    /// `proto-max-bulk-len` parsed, read by every command; kept in step by
+    /// [`Config::store`] and [`Config::sync_derived`].
+    pub(crate) max_bulk_len: u64,
 }
+
+/// Default for `proto-max-bulk-len` if the stored value does not parse.
+const DEFAULT_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
 
 impl Default for Config {
     fn default() -> Self {
-        let mut params: BTreeMap<String, String> =
-            PARAMS.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
-        params.insert("port".into(), "6379".into());
-        params.insert("save".into(), String::new());
-        params.insert("enable-debug-command".into(), "local".into());
+        // Every server start needs this table; build it once per process.
+        static DEFAULTS: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+        let mut params = DEFAULTS
+            .get_or_init(|| {
+                let mut params: BTreeMap<String, String> =
+                    PARAMS.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
+                params.insert("port".into(), "6379".into());
+                params.insert("save".into(), String::new());
+                params.insert("enable-debug-command".into(), "local".into());
+                params
+            })
+            .clone();
+        // Not cached: the working directory may change between starts.
         let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());
         params.insert("dir".into(), dir);
-        Config { params, notify_flags: String::new(), acl: Default::default() }
+        let mut config = Config { params, notify_flags: String::new(), acl: Default::default(), max_bulk_len: 0 };
+        config.sync_derived();
+        config
     }
 }
 
@@ -106,7 +122,13 @@ impl Config {
 
     /// `proto-max-bulk-len` as a number.
     pub(crate) fn max_bulk_len(&self) -> u64 {
-        self.get("proto-max-bulk-len").and_then(|v| v.parse().ok()).unwrap_or(512 * 1024 * 1024)
+        self.max_bulk_len
+    }
+
+    /// Recomputes the cached values after `params` was written directly
+    /// (the builder does, before the server starts).
+    pub(crate) fn sync_derived(&mut self) {
+        self.max_bulk_len = self.get("proto-max-bulk-len").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_BULK_LEN);
     }
 
     /// Validates `value` for `p` and returns the value CONFIG GET will print
@@ -254,6 +276,9 @@ impl Config {
             self.params.insert(p.alias.to_string(), value.clone());
         }
         self.params.insert(p.name.to_string(), value);
+        if p.name == "proto-max-bulk-len" {
+            self.sync_derived();
+        }
     }
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
             user: bytes::Bytes::from_static(b"default"),
             created: now,
             last_interaction: now,
-            last_cmd: "NULL".into(),
+            last_cmd: "NULL",
             no_evict: false,
             no_touch: false,
             killed: false,
@@ -111,9 +111,9 @@ where
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
-    let (authenticated, pushes) = {
+    let (authenticated, pushes, max_bulk_len) = {
         let mut st = shared.lock();
-        (st.config.requirepass().is_none(), st.pubsub.attach(id))
+        (st.config.requirepass().is_none(), st.pubsub.attach(id), st.config.max_bulk_len())
     };
     let mut state = ConnState::new(id, authenticated);
     state.pushes = Some(pushes);
@@ -121,70 +121,92 @@ where
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut parser = Parser::default();
+    // Parsing uses the limits as of this connection's last command; the
+    // command's own lock then checks them against the current config (another
+    // client may have changed proto-max-bulk-len meanwhile), so a command
+    // costs one lock, not two.
+    let mut limits = Limits { max_bulk_len, authenticated, ..Limits::default() };
+    // Whether last_interaction was stamped since the last read or wait:
+    // Redis stamps it per read, so one clock call serves a pipelined batch.
+    let mut stamped = false;
     loop {
         // Execute every complete command already buffered, then write all
         // their replies at once: pipelining costs one write per read.
         let mut close = false;
         loop {
-            let limits = {
-                let st = shared.lock();
-                Limits {
-                    max_bulk_len: st.config.max_bulk_len(),
-                    authenticated: state.authenticated,
-                    ..Limits::default()
-                }
-            };
+            limits.authenticated = state.authenticated;
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
                     // Fault hook 1/2 (src/fault/server.rs): HARNESS admin commands, and
                     // rules that delay, replace or swallow this command before it runs.
-                    let stop = Stop { kill: &kill, shutdown: &mut shutdown };
-                    let fault = match crate::fault::server::before_command(
-                        &shared,
-                        id,
-                        &args,
-                        &mut conn.stream,
-                        &mut out,
-                        stop,
-                    )
-                    .await
-                    {
-                        Before::Run(f) => f,
-                        Before::Reply(r) => {
-                            r.encode(state.resp, &mut out);
-                            continue;
+                    // Two relaxed atomic loads when neither is in use.
+                    let hub = &shared.faults;
+                    let fault = if !hub.admin_enabled() && !hub.has_rules() {
+                        None
+                    } else {
+                        // A rule may delay the command: stamp after it.
+                        stamped = false;
+                        let stop = Stop { kill: &kill, shutdown: &mut shutdown };
+                        match crate::fault::server::before_command(&shared, id, &args, &mut conn.stream, &mut out, stop)
+                            .await
+                        {
+                            Before::Run(f) => f,
+                            Before::Reply(r) => {
+                                r.encode(state.resp, &mut out);
+                                continue;
+                            }
+                            Before::Closed => return,
                         }
-                        Before::Closed => return,
                     };
-                    let (reply, waiter) = {
+                    let executed = {
                         let mut st = shared.lock();
-                        if let Some(c) = st.clients.get_mut(&id) {
-                            c.last_interaction = Instant::now();
-                        }
-                        let now = shared.clock.now_ms();
-                        // Pushes queued before this command go out before its reply;
-                        // those it caused itself (keyspace events, PUBLISH to itself)
-                        // too, as Redis writes them while the command runs.
-                        drain_pushes(&mut state, &mut out);
-                        let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
-                        let reply = cmd::dispatch(&mut ctx, &args);
-                        drain_pushes(&mut state, &mut out);
-                        // Registering under the same lock as the command: no push can slip in between.
-                        let (reply, waiter) = match state.effects.block.take() {
-                            Some(spec) if matches!(reply, Reply::None) => {
-                                match blocking::block(&mut st, &state, &args, spec) {
-                                    Ok(w) => (reply, Some(w)),
-                                    Err(r) => (r, None),
+                        let max_bulk_len = st.config.max_bulk_len();
+                        // Unchanged since the parse: every argument already passed it.
+                        let stale = max_bulk_len != limits.max_bulk_len && {
+                            limits.max_bulk_len = max_bulk_len;
+                            args.iter().any(|a| a.len() as u64 > max_bulk_len)
+                        };
+                        if stale {
+                            // Parsed under a larger limit than the one now in force.
+                            None
+                        } else {
+                            if !stamped {
+                                stamped = true;
+                                if let Some(c) = st.clients.get_mut(&id) {
+                                    c.last_interaction = Instant::now();
                                 }
                             }
-                            _ => (reply, None),
-                        };
-                        blocking::serve_ready(&mut st, &shared.clock);
-                        (reply, waiter)
+                            let now = shared.clock.now_ms();
+                            // Pushes queued before this command go out before its reply;
+                            // those it caused itself (keyspace events, PUBLISH to itself)
+                            // too, as Redis writes them while the command runs.
+                            drain_pushes(&mut state, &mut out);
+                            let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
+                            let reply = cmd::dispatch(&mut ctx, &args);
+                            drain_pushes(&mut state, &mut out);
+                            // Registering under the same lock as the command: no push can slip in between.
+                            let (reply, waiter) = match state.effects.block.take() {
+                                Some(spec) if matches!(reply, Reply::None) => {
+                                    match blocking::block(&mut st, &state, &args, spec) {
+                                        Ok(w) => (reply, Some(w)),
+                                        Err(r) => (r, None),
+                                    }
+                                }
+                                _ => (reply, None),
+                            };
+                            blocking::serve_ready(&mut st, &shared.clock);
+                            Some((reply, waiter))
+                        }
+                    };
+                    let Some((reply, waiter)) = executed else {
+                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
+                        close = true;
+                        break;
                     };
                     let reply = match waiter {
                         None => reply,
                         Some(w) => {
+                            stamped = false;
                             if write_out(&mut conn.stream, &mut out).await.is_err() {
                                 return;
                             }
@@ -198,6 +220,7 @@ where
                         }
                     };
                     if let Some(d) = state.effects.sleep.take() {
+                        stamped = false;
                         // Write what came before, then wait on this connection only.
                         if write_out(&mut conn.stream, &mut out).await.is_err() {
                             return;
@@ -224,6 +247,12 @@ where
                 }
                 Ok(Parsed::Incomplete) => break,
                 Err(e) => {
+                    // The limit may have been raised since this connection's last command.
+                    let max_bulk_len = shared.lock().config.max_bulk_len();
+                    if max_bulk_len != limits.max_bulk_len {
+                        limits.max_bulk_len = max_bulk_len;
+                        continue;
+                    }
                     Reply::error(e.message()).encode(state.resp, &mut out);
                     close = true;
                     break;
@@ -237,7 +266,7 @@ where
         tokio::select! {
             r = conn.stream.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
-                Ok(_) => {}
+                Ok(_) => stamped = false,
             },
             push = pubsub::next_push(&mut state.pushes) => {
                 push.encode(state.resp, &mut out);
@@ -257,6 +286,9 @@ fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
         }
     }
 }
+
+/// What the parser would have said had the current `proto-max-bulk-len` been in force.
+const INVALID_BULK_LENGTH: &str = "ERR Protocol error: invalid bulk length";
 
 /// Who is blocked, for [`wait_blocked`].
 struct Blocked<'a> {
@@ -325,4 +357,70 @@ async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut BytesMut) ->
         out.clear();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use crate::FakeRedis;
+
+    fn connect(server: &FakeRedis) -> TcpStream {
+        let s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Sends `req` and reads one reply line (enough for the replies used here).
+    fn call(s: &mut TcpStream, req: &[u8]) -> String {
+        s.write_all(req).unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            if s.read(&mut b).unwrap() == 0 {
+                break;
+            }
+            line.push(b[0]);
+        }
+        String::from_utf8(line).unwrap()
+    }
+
+    fn set_big(len: usize) -> Vec<u8> {
+        let mut req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${len}\r\n").into_bytes();
+        req.resize(req.len() + len, b'x');
+        req.extend_from_slice(b"\r\n");
+        req
+    }
+
+    const CONFIG_SET: &str = "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$18\r\nproto-max-bulk-len\r\n";
+
+    /// A connection that was idle while another lowered proto-max-bulk-len
+    /// gets the lowered limit for its next command, then is closed.
+    #[test]
+    fn limit_lowered_by_another_connection_applies_at_once() {
+        let server = FakeRedis::builder().start_blocking();
+        let mut idle = connect(&server);
+        let mut admin = connect(&server);
+        assert_eq!(call(&mut idle, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n1048576\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, &set_big(1_048_577)), "-ERR Protocol error: invalid bulk length\r\n");
+        let mut rest = Vec::new();
+        idle.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "the connection closes after the error");
+    }
+
+    /// A limit raised by another connection lets the idle one send more.
+    #[test]
+    fn limit_raised_by_another_connection_applies_at_once() {
+        let server = FakeRedis::builder().start_blocking();
+        let mut idle = connect(&server);
+        let mut admin = connect(&server);
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n1048576\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+        assert_eq!(call(&mut admin, format!("{CONFIG_SET}$7\r\n2097152\r\n").as_bytes()), "+OK\r\n");
+        assert_eq!(call(&mut idle, &set_big(1_048_577)), "+OK\r\n");
+        assert_eq!(call(&mut idle, b"*2\r\n$6\r\nSTRLEN\r\n$1\r\nk\r\n"), ":1048577\r\n");
+    }
 }

@@ -458,7 +458,7 @@ impl FakeRedis {
                 resp: c.resp,
                 age: now.duration_since(c.created),
                 idle: now.duration_since(c.last_interaction),
-                last_command: c.last_cmd.clone(),
+                last_command: c.last_cmd.to_string(),
             })
             .collect()
     }

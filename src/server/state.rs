@@ -30,7 +30,7 @@ pub(crate) struct ClientInfo {
     pub user: Bytes,
     pub created: Instant,
     pub last_interaction: Instant,
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     pub no_evict: bool,
     pub no_touch: bool,
     /// Set (then notified) to make the connection close itself.
@@ -130,7 +130,8 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(config: Config, databases: usize, seed: u64, record_commands: bool) -> State {
+    pub(crate) fn new(mut config: Config, databases: usize, seed: u64, record_commands: bool) -> State {
+        config.sync_derived();
         State {
             dbs: vec![Db::default(); databases.max(1)],
             clients: BTreeMap::new(),
@@ -163,10 +164,17 @@ impl State {
 
     /// Like [`State::lookup`] but counts a keyspace hit or miss (read commands).
     pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key, now);
-        if self.dbs[db].raw_get(key).is_none() {
+        // One hash to classify the key (the usual live hit skips expire_if_needed's own lookup).
+        let live = match self.dbs[db].raw_get(key) {
+            None => false,
+            Some(e) if e.expire_at.is_some_and(|at| at <= now) => !self.expire_if_needed(db, key, now),
+            Some(_) => true,
+        };
+        if !live {
             self.stats.keyspace_misses += 1;
-            self.notify(db, 'm', "keymiss", Bytes::copy_from_slice(key));
+            if !self.config.notify_flags.is_empty() {
+                self.notify(db, 'm', "keymiss", Bytes::copy_from_slice(key));
+            }
             return None;
         }
         self.stats.keyspace_hits += 1;
