@@ -273,6 +273,8 @@ impl BackendBuilder {
             }
             _ => None,
         };
+        // Only the container with TLS fills it.
+        #[cfg_attr(not(all(feature = "tls", feature = "containers")), allow(unused_mut))]
         let mut pki_dir = None;
         let server = match kind {
             BackendKind::Embedded => {
@@ -316,7 +318,6 @@ impl BackendBuilder {
             BackendKind::Container => {
                 #[cfg(not(feature = "containers"))]
                 {
-                    let _ = &mut pki_dir;
                     return Err(BackendError::Unavailable { kind, reason: NO_CONTAINERS_FEATURE.into() });
                 }
                 #[cfg(feature = "containers")]
