@@ -37,3 +37,16 @@ redis-image:
 # Pool benchmark: redis-harness pool vs deadpool-redis, bb8-redis and redis-rs, fake and real server.
 bench-pool:
     cargo bench --bench pool_bench
+
+# Tests parametrised by backend, and the differential reference, on a redis-server process.
+test-process:
+    REDIS_HARNESS_BACKEND=process cargo test --all-features --test backends --test differential --test pool
+
+# The same on a Redis container (all differential scripts); needs Docker and an image:
+# `just redis-image` and REDIS_HARNESS_IMAGE=redis-harness/redis:7 (CI exports it).
+test-container:
+    REDIS_HARNESS_BACKEND=container cargo test --all-features --test backends --test differential --test pool
+
+# Everything on every backend: the full suite (backend tests on all three,
+# differential on the process plus the container subset), then the container pass.
+test-all: test test-container

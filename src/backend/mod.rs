@@ -1,11 +1,702 @@
-//! Real Redis backends for running the same tests against the real thing.
+//! One test, three Redises: the same test body against the embedded fake,
+//! a real `redis-server` process, or Redis in a container.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use redis_harness::backend::{Backend, BackendKind};
+//! use redis_harness::FaultRule;
+//!
+//! // REDIS_HARNESS_BACKEND=embedded|process|container picks it (default embedded).
+//! let Some(redis) = Backend::from_env_or_skip("my_test") else { return };
+//! let _slow = redis.fault(FaultRule::error("ERR injected").on(["GET"]));
+//! let client = redis::Client::open(redis.url()).unwrap();
+//! // ... the code under test talks to `client` ...
+//! redis.assert_no_leaks(std::time::Duration::from_secs(5)).await;
+//! # }
+//! ```
+//!
+//! | | embedded | process | container |
+//! | --- | --- | --- | --- |
+//! | what | [`FakeRedis`] in-process | [`RedisProcess`] | [`RedisContainer`] (feature `containers`) |
+//! | faults | the fake's own | a [`FaultProxy`] in front | a [`FaultProxy`] in front |
+//! | socket accounting | server-side | counted by the proxy | counted by the proxy |
+//! | TLS / mTLS | in-memory PKI | certs-gen files | certs-gen files copied in |
+//!
+//! ## Implementation notes
+//! Clients of a real backend talk to the proxy ([`Backend::addr`]) so that
+//! fault rules and socket counts apply to them as they would on the fake;
+//! [`Backend::server_addr`] bypasses it. The proxy speaks plaintext only, so
+//! with TLS on a real backend [`Backend::addr`] is Redis's TLS port and
+//! faults apply only to plaintext clients of [`Backend::fault_target`].
 
+#[cfg(feature = "containers")]
+pub mod container;
 pub mod process;
 
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[cfg(feature = "containers")]
+pub use container::{RedisContainer, RedisContainerBuilder};
 pub use process::{RedisProcess, RedisProcessBuilder, TlsFiles};
+
+use crate::fault::{FaultGuard, FaultRule};
+use crate::{FakeRedis, FaultProxy, LeakError};
+
+/// The environment variable that picks the backend.
+pub const BACKEND_ENV: &str = "REDIS_HARNESS_BACKEND";
 
 /// Whether tests that need a real Redis must fail rather than skip
 /// (`REDIS_HARNESS_REQUIRE_REAL=1`, set by CI).
 pub fn require_real() -> bool {
     matches!(std::env::var("REDIS_HARNESS_REQUIRE_REAL").as_deref(), Ok("1") | Ok("true") | Ok("yes"))
+}
+
+const NO_REDIS_SERVER: &str =
+    "no redis-server on PATH and REDIS_HARNESS_SERVER_BIN unset (Debian: apt-get install redis-server)";
+#[cfg(not(feature = "containers"))]
+const NO_CONTAINERS_FEATURE: &str = "built without the `containers` feature (cargo test --features containers)";
+
+/// Which Redis a [`Backend`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// The in-process fake ([`FakeRedis`]): starts in about a millisecond.
+    Embedded,
+    /// A `redis-server` child process ([`RedisProcess`]).
+    Process,
+    /// Redis in a Docker container (feature `containers`).
+    Container,
+}
+
+impl BackendKind {
+    /// All three, in order of start-up cost.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Embedded, BackendKind::Process, BackendKind::Container];
+
+    /// `REDIS_HARNESS_BACKEND`, or `default` when it is unset or empty.
+    /// An unknown value panics with the accepted ones: a typo in CI must not
+    /// silently run the fake instead.
+    pub fn from_env_or(default: BackendKind) -> BackendKind {
+        match std::env::var(BACKEND_ENV) {
+            Ok(v) if !v.trim().is_empty() => v.parse().unwrap_or_else(|e| panic!("{e}")),
+            _ => default,
+        }
+    }
+
+    /// `REDIS_HARNESS_BACKEND`, defaulting to [`BackendKind::Embedded`].
+    pub fn from_env() -> BackendKind {
+        BackendKind::from_env_or(BackendKind::Embedded)
+    }
+
+    /// The name `REDIS_HARNESS_BACKEND` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Embedded => "embedded",
+            BackendKind::Process => "process",
+            BackendKind::Container => "container",
+        }
+    }
+
+    /// Whether it runs the real Redis.
+    pub fn is_real(self) -> bool {
+        self != BackendKind::Embedded
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<BackendKind, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "embedded" | "fake" => Ok(BackendKind::Embedded),
+            "process" | "redis-server" => Ok(BackendKind::Process),
+            "container" | "docker" => Ok(BackendKind::Container),
+            other => Err(format!("{BACKEND_ENV}={other:?}: expected embedded, process or container")),
+        }
+    }
+}
+
+/// Why a backend did not start.
+#[derive(Debug)]
+pub enum BackendError {
+    /// This machine cannot run it (no `redis-server`, no Docker daemon, the
+    /// `containers` feature is off): tests skip, unless
+    /// `REDIS_HARNESS_REQUIRE_REAL=1`.
+    Unavailable {
+        /// The backend.
+        kind: BackendKind,
+        /// What is missing and how to provide it.
+        reason: String,
+    },
+    /// It should have started and did not.
+    Failed {
+        /// The backend.
+        kind: BackendKind,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendError::Unavailable { kind, reason } => write!(f, "the {kind} backend is unavailable: {reason}"),
+            BackendError::Failed { kind, source } => write!(f, "the {kind} backend did not start: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BackendError::Failed { source, .. } => Some(&**source),
+            BackendError::Unavailable { .. } => None,
+        }
+    }
+}
+
+/// TLS on a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsMode {
+    Tls,
+    Mtls,
+}
+
+/// Configures a [`Backend`]; the same options mean the same on all three.
+#[derive(Debug, Clone)]
+#[must_use = "a BackendBuilder does nothing until you call start()"]
+pub struct BackendBuilder {
+    kind: BackendKind,
+    password: Option<String>,
+    users: Vec<(String, Vec<String>)>,
+    tls: Option<TlsMode>,
+    fault_proxy: bool,
+    real_args: Vec<String>,
+    image: Option<String>,
+}
+
+impl BackendBuilder {
+    /// Sets `requirepass` (the default user's password).
+    pub fn requirepass(mut self, pw: impl Into<String>) -> Self {
+        self.password = Some(pw.into());
+        self
+    }
+
+    /// Adds an ACL user with ACL SETUSER rules: `user("app", ["on", ">pw", "~*", "+@all"])`.
+    pub fn user<I: IntoIterator<Item = S>, S: Into<String>>(mut self, name: &str, rules: I) -> Self {
+        self.users.push((name.to_string(), rules.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Serves TLS ([`Backend::addr`] becomes the TLS listener, [`Backend::url`] `rediss://`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(TlsMode::Tls);
+        self
+    }
+
+    /// Serves TLS and requires a client certificate ([`Backend::client_identity`]).
+    #[cfg(feature = "tls")]
+    pub fn mtls(mut self) -> Self {
+        self.tls = Some(TlsMode::Mtls);
+        self
+    }
+
+    /// Whether a real backend gets a [`FaultProxy`] in front (default on).
+    /// Without it, clients reach Redis directly and there are no faults or
+    /// socket counts. The fake ignores this: it injects faults itself.
+    pub fn fault_proxy(mut self, on: bool) -> Self {
+        self.fault_proxy = on;
+        self
+    }
+
+    /// Raw `redis-server` arguments for the real backends (e.g.
+    /// `["--enable-debug-command", "local"]`); the fake ignores them.
+    pub fn real_server_args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.real_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The container image (`name[:tag]`), instead of `REDIS_HARNESS_IMAGE`
+    /// or the default official Redis 7 image.
+    pub fn image(mut self, image: impl Into<String>) -> Self {
+        self.image = Some(image.into());
+        self
+    }
+
+    /// Checks, without starting anything, that this machine can run the
+    /// backend: `redis-server` found; the `containers` feature on, Docker
+    /// answering and the image present locally (a pull may still work when
+    /// it is not, but no registry may be reachable).
+    pub fn check_available(&self) -> Result<(), BackendError> {
+        let kind = self.kind;
+        let unavailable = |reason: String| Err(BackendError::Unavailable { kind, reason });
+        match kind {
+            BackendKind::Embedded => Ok(()),
+            BackendKind::Process => match process::find_redis_server() {
+                Some(_) => Ok(()),
+                None => unavailable(NO_REDIS_SERVER.into()),
+            },
+            #[cfg(not(feature = "containers"))]
+            BackendKind::Container => unavailable(NO_CONTAINERS_FEATURE.into()),
+            #[cfg(feature = "containers")]
+            BackendKind::Container => {
+                let image = self.image.clone().unwrap_or_else(container::image_from_env);
+                match container::docker_ping().and_then(|()| container::image_present(&image)) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => unavailable(format!(
+                        "image {image} is not present locally; build one with `just redis-image` and set \
+                         REDIS_HARNESS_IMAGE=redis-harness/redis:7 (or pull {image})"
+                    )),
+                    Err(e) => unavailable(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Starts the backend.
+    pub fn start(self) -> Result<Backend, BackendError> {
+        let kind = self.kind;
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Failed { kind, source: e };
+        #[cfg(feature = "tls")]
+        let pki = match (self.tls, kind) {
+            (Some(_), BackendKind::Process | BackendKind::Container) => {
+                Some(std::sync::Arc::new(crate::tls::TestPki::generate().map_err(|e| failed(Box::new(e)))?))
+            }
+            _ => None,
+        };
+        // Only the container with TLS fills it.
+        #[cfg_attr(not(all(feature = "tls", feature = "containers")), allow(unused_mut))]
+        let mut pki_dir = None;
+        let server = match kind {
+            BackendKind::Embedded => {
+                let mut b = FakeRedis::builder();
+                if let Some(pw) = &self.password {
+                    b = b.requirepass(pw.clone());
+                }
+                #[cfg(feature = "tls")]
+                match self.tls {
+                    Some(TlsMode::Tls) => b = b.tls(),
+                    Some(TlsMode::Mtls) => b = b.mtls(),
+                    None => {}
+                }
+                let fake = b.try_start().map_err(|e| failed(Box::new(e)))?;
+                for (name, rules) in &self.users {
+                    let mut args = vec!["ACL".to_string(), "SETUSER".into(), name.clone()];
+                    args.extend(rules.iter().cloned());
+                    if let crate::Reply::Error(e) = fake.run(&args) {
+                        return Err(failed(format!("ACL SETUSER {name}: {}", String::from_utf8_lossy(&e)).into()));
+                    }
+                }
+                Server::Embedded(fake)
+            }
+            BackendKind::Process => {
+                let Some(bin) = process::find_redis_server() else {
+                    return Err(BackendError::Unavailable { kind, reason: NO_REDIS_SERVER.into() });
+                };
+                let mut b = RedisProcess::builder().binary(bin).args(self.real_args.iter().cloned());
+                if let Some(pw) = &self.password {
+                    b = b.requirepass(pw.clone());
+                }
+                for (name, rules) in &self.users {
+                    b = b.acl_user(name, rules.iter().cloned());
+                }
+                #[cfg(feature = "tls")]
+                if let (Some(mode), Some(pki)) = (self.tls, &pki) {
+                    b = b.tls_pki(pki, mode == TlsMode::Mtls).map_err(|e| failed(Box::new(e)))?;
+                }
+                Server::Process(b.start().map_err(|e| failed(Box::new(e)))?)
+            }
+            BackendKind::Container => {
+                #[cfg(not(feature = "containers"))]
+                {
+                    return Err(BackendError::Unavailable { kind, reason: NO_CONTAINERS_FEATURE.into() });
+                }
+                #[cfg(feature = "containers")]
+                {
+                    if let Err(e) = container::docker_ping() {
+                        return Err(BackendError::Unavailable { kind, reason: e.to_string() });
+                    }
+                    let mut b = RedisContainer::builder().args(self.real_args.iter().cloned());
+                    if let Some(image) = &self.image {
+                        b = b.image(image.clone());
+                    }
+                    if let Some(pw) = &self.password {
+                        b = b.requirepass(pw.clone());
+                    }
+                    for (name, rules) in &self.users {
+                        b = b.args(std::iter::once("--user".to_string()).chain(std::iter::once(name.clone())));
+                        b = b.args(rules.iter().cloned());
+                    }
+                    #[cfg(feature = "tls")]
+                    if let (Some(mode), Some(pki)) = (self.tls, &pki) {
+                        let dir = tempfile::Builder::new()
+                            .prefix("redis-harness-pki-")
+                            .tempdir()
+                            .map_err(|e| failed(Box::new(e)))?;
+                        pki.write_to(dir.path()).map_err(|e| failed(Box::new(e)))?;
+                        b = b.tls(TlsFiles::from_certs_gen_dir(dir.path(), mode == TlsMode::Mtls));
+                        pki_dir = Some(dir);
+                    }
+                    match b.start() {
+                        Ok(c) => Server::Container(Box::new(c)),
+                        Err(e @ (container::ContainerError::NoDocker(_) | container::ContainerError::NoImage(_))) => {
+                            return Err(BackendError::Unavailable { kind, reason: e.to_string() })
+                        }
+                        Err(e) => return Err(failed(Box::new(e))),
+                    }
+                }
+            }
+        };
+        let proxy = if kind.is_real() && self.fault_proxy {
+            let upstream = server.plain_addr();
+            Some(FaultProxy::builder(upstream).try_start().map_err(|e| failed(Box::new(e)))?)
+        } else {
+            None
+        };
+        Ok(Backend {
+            kind,
+            proxy,
+            server,
+            password: self.password,
+            tls: self.tls,
+            #[cfg(feature = "tls")]
+            pki,
+            _pki_dir: pki_dir,
+        })
+    }
+}
+
+enum Server {
+    Embedded(FakeRedis),
+    Process(RedisProcess),
+    // Boxed: a container handle is several times the size of the others.
+    #[cfg(feature = "containers")]
+    Container(Box<RedisContainer>),
+}
+
+impl Server {
+    /// The listener a plaintext proxy can forward to (for the fake: its only one).
+    fn plain_addr(&self) -> SocketAddr {
+        match self {
+            Server::Embedded(f) => f.addr(),
+            Server::Process(p) => p.addr(),
+            #[cfg(feature = "containers")]
+            Server::Container(c) => c.addr(),
+        }
+    }
+}
+
+/// A running Redis of any [`BackendKind`]; stops (kills, removes) on drop.
+///
+/// See the [module docs](self) for what each method means on each backend.
+pub struct Backend {
+    kind: BackendKind,
+    // Declared before `server`: the proxy closes its sockets before Redis goes.
+    proxy: Option<FaultProxy>,
+    server: Server,
+    password: Option<String>,
+    tls: Option<TlsMode>,
+    #[cfg(feature = "tls")]
+    pki: Option<std::sync::Arc<crate::tls::TestPki>>,
+    // The files copied into a container; kept until it is gone.
+    _pki_dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    /// A builder for `kind`.
+    pub fn builder(kind: BackendKind) -> BackendBuilder {
+        BackendBuilder {
+            kind,
+            password: None,
+            users: Vec::new(),
+            tls: None,
+            fault_proxy: true,
+            real_args: Vec::new(),
+            image: None,
+        }
+    }
+
+    /// Starts `kind` with default options.
+    pub fn start(kind: BackendKind) -> Result<Backend, BackendError> {
+        Backend::builder(kind).start()
+    }
+
+    /// Starts `builder`'s backend, or prints why this test is skipped and
+    /// returns `None` when this machine cannot run it. Under
+    /// `REDIS_HARNESS_REQUIRE_REAL=1` an unavailable backend panics instead;
+    /// a backend that should have started and did not always panics.
+    pub fn start_or_skip(builder: BackendBuilder, test: &str) -> Option<Backend> {
+        let kind = builder.kind;
+        if !Backend::available_or_skip(&builder, test) {
+            return None;
+        }
+        match builder.start() {
+            Ok(b) => Some(b),
+            Err(BackendError::Unavailable { reason, .. }) => {
+                if require_real() {
+                    panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but the {kind} backend is unavailable: {reason}");
+                }
+                eprintln!("skipped {test} on the {kind} backend: {reason}");
+                None
+            }
+            Err(e) => panic!("{test}: {e}"),
+        }
+    }
+
+    /// [`BackendBuilder::check_available`], printing why `test` is skipped
+    /// when it is not (panicking instead under `REDIS_HARNESS_REQUIRE_REAL=1`).
+    pub fn available_or_skip(builder: &BackendBuilder, test: &str) -> bool {
+        match builder.check_available() {
+            Ok(()) => true,
+            Err(e) if require_real() => panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but {e}"),
+            Err(e) => {
+                eprintln!("skipped {test}: {e}");
+                false
+            }
+        }
+    }
+
+    /// [`Backend::start_or_skip`] with the kind from `REDIS_HARNESS_BACKEND`.
+    pub fn from_env_or_skip(test: &str) -> Option<Backend> {
+        Backend::start_or_skip(Backend::builder(BackendKind::from_env()), test)
+    }
+
+    /// Which backend this is.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// True on the fake; elsewhere prints that `test` is skipped because it
+    /// needs the fake (`why`), and returns false. Use at the top of a test
+    /// that only makes sense on the fake.
+    pub fn require_embedded(&self, test: &str, why: &str) -> bool {
+        if self.kind == BackendKind::Embedded {
+            return true;
+        }
+        eprintln!("skipped {test} on the {} backend: it needs the embedded fake ({why})", self.kind);
+        false
+    }
+
+    /// The address clients should connect to: the TLS listener with TLS,
+    /// else the fault proxy in front of a real Redis, else Redis itself.
+    pub fn addr(&self) -> SocketAddr {
+        if self.tls.is_some() {
+            if let Some(a) = self.tls_addr() {
+                return a;
+            }
+        }
+        self.fault_target().unwrap_or_else(|| self.server_addr())
+    }
+
+    /// `redis://` (`rediss://` with TLS) for [`Backend::addr`], with the
+    /// password if one is set.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        match &self.password {
+            Some(pw) => format!("{scheme}://:{pw}@{}", self.addr()),
+            None => format!("{scheme}://{}", self.addr()),
+        }
+    }
+
+    /// Redis's own plaintext address, bypassing any proxy (the fake's only
+    /// listener, TLS if it was built with TLS).
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server.plain_addr()
+    }
+
+    /// The TLS listener, if built with TLS.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls?;
+        match &self.server {
+            Server::Embedded(f) => Some(f.addr()),
+            Server::Process(p) => p.tls_addr(),
+            #[cfg(feature = "containers")]
+            Server::Container(c) => c.tls_addr(),
+        }
+    }
+
+    /// A unix socket reaching Redis directly, where there is one (process only).
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.server {
+            Server::Embedded(f) => f.unix_path(),
+            Server::Process(p) => Some(p.unix_path()),
+            #[cfg(feature = "containers")]
+            Server::Container(_) => None,
+        }
+    }
+
+    /// The password set with [`BackendBuilder::requirepass`].
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// Where fault rules apply: the fake itself, or the proxy in front of a
+    /// real Redis; `None` for a real backend started without the proxy.
+    pub fn fault_target(&self) -> Option<SocketAddr> {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => Some(f.addr()),
+            (_, Some(p)) => Some(p.addr()),
+            _ => None,
+        }
+    }
+
+    /// Installs a fault rule until the guard is dropped, on whichever of the
+    /// fake or the proxy serves [`Backend::fault_target`]. Panics if there
+    /// is neither (a real backend with `fault_proxy(false)`).
+    pub fn fault(&self, rule: FaultRule) -> FaultGuard {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => f.fault(rule),
+            (_, Some(p)) => p.fault(rule),
+            _ => panic!("the {} backend was started with fault_proxy(false): it has no fault point", self.kind),
+        }
+    }
+
+    /// Closes every client connection (on a real backend, those through the
+    /// proxy); returns how many.
+    pub fn kill_all(&self) -> usize {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => f.kill_all(),
+            (_, Some(p)) => p.kill_all(),
+            _ => 0,
+        }
+    }
+
+    /// Whether client sockets are counted: always on the fake, through the
+    /// proxy on a real backend.
+    pub fn counts_sockets(&self) -> bool {
+        matches!(self.server, Server::Embedded(_)) || self.proxy.is_some()
+    }
+
+    /// Client sockets open now, where they are counted.
+    pub fn open_connections(&self) -> Option<usize> {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => Some(f.open_connections()),
+            (_, Some(p)) => Some(p.open_connections()),
+            _ => None,
+        }
+    }
+
+    /// Client connections accepted since start, where they are counted.
+    pub fn total_connections(&self) -> Option<u64> {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => Some(f.total_connections()),
+            (_, Some(p)) => Some(p.total_connections()),
+            _ => None,
+        }
+    }
+
+    /// Waits until exactly `n` client sockets are open. Panics if this
+    /// backend does not count sockets (see [`Backend::counts_sockets`]).
+    pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
+        match (&self.server, &self.proxy) {
+            (Server::Embedded(f), _) => f.wait_for_open_connections(n, timeout).await,
+            (_, Some(p)) => p.wait_for_open_connections(n, timeout).await,
+            _ => panic!("the {} backend was started with fault_proxy(false): it does not count sockets", self.kind),
+        }
+    }
+
+    /// Panics unless every counted client socket closes within `timeout`.
+    pub async fn assert_no_leaks(&self, timeout: Duration) {
+        if let Err(e) = self.wait_for_open_connections(0, timeout).await {
+            panic!("socket leak on the {} backend: {e}", self.kind);
+        }
+    }
+
+    /// The fake, on the embedded backend (for what only the fake can do:
+    /// paused clock, direct keyspace access, TLS faults).
+    pub fn fake(&self) -> Option<&FakeRedis> {
+        match &self.server {
+            Server::Embedded(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The `redis-server` process, on the process backend.
+    pub fn process(&self) -> Option<&RedisProcess> {
+        match &self.server {
+            Server::Process(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The container, on the container backend.
+    #[cfg(feature = "containers")]
+    pub fn container(&self) -> Option<&RedisContainer> {
+        match &self.server {
+            Server::Container(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The fault proxy in front of a real backend.
+    pub fn proxy(&self) -> Option<&FaultProxy> {
+        self.proxy.as_ref()
+    }
+}
+
+/// TLS (feature `tls`), for a backend built with [`BackendBuilder::tls`] or
+/// [`BackendBuilder::mtls`]; these panic otherwise (a bug in the test).
+#[cfg(feature = "tls")]
+impl Backend {
+    /// The test PKI behind the server's certificate.
+    pub fn tls_pki(&self) -> &crate::tls::TestPki {
+        match &self.server {
+            Server::Embedded(f) => f.tls_pki(),
+            _ => self.pki.as_deref().expect("this backend was not built with .tls() or .mtls()"),
+        }
+    }
+
+    /// A rustls client config trusting the server's CA, with no client certificate.
+    pub fn tls_client_config(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        self.tls_pki().client_config(None).expect("building a rustls client config from the test PKI")
+    }
+
+    /// A client certificate signed by the server's CA (what mTLS requires).
+    pub fn client_identity(&self, name: &str) -> crate::tls::CertKey {
+        self.tls_pki().client_identity(name).expect("issuing a client certificate from the test PKI")
+    }
+
+    /// A rustls client config trusting the CA and presenting a fresh client
+    /// certificate named `name` (for mTLS).
+    pub fn mtls_client_config(&self, name: &str) -> std::sync::Arc<rustls::ClientConfig> {
+        let id = self.client_identity(name);
+        self.tls_pki().client_config(Some(&id)).expect("building a rustls mTLS client config from the test PKI")
+    }
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backend").field("kind", &self.kind).field("addr", &self.addr()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_round_trip() {
+        for k in BackendKind::ALL {
+            assert_eq!(k.name().parse::<BackendKind>().unwrap(), k);
+        }
+        assert_eq!(" Docker ".parse::<BackendKind>().unwrap(), BackendKind::Container);
+        let err = "podman".parse::<BackendKind>().unwrap_err();
+        assert!(err.contains("expected embedded, process or container"), "{err}");
+    }
+
+    #[test]
+    fn backend_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Backend>();
+        check::<BackendError>();
+    }
 }

@@ -21,6 +21,8 @@ pub struct RedisProcess {
     password: Option<String>,
     // Dropped after the child is killed (field order does not matter: Drop kills first).
     dir: tempfile::TempDir,
+    // Certificates written for `tls_pki`; they must outlive the server reading them.
+    _pki_dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// Configures a [`RedisProcess`].
@@ -30,7 +32,9 @@ pub struct RedisProcessBuilder {
     binary: Option<PathBuf>,
     password: Option<String>,
     extra_args: Vec<String>,
+    users: Vec<Vec<String>>,
     tls: Option<TlsFiles>,
+    pki_dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// PEM files for a TLS listener (certs-gen writes them).
@@ -116,6 +120,32 @@ impl RedisProcessBuilder {
         self
     }
 
+    /// Adds an ACL user at start-up, as a `user` line of redis.conf:
+    /// `acl_user("alice", ["on", ">secret", "~*", "+@all"])`.
+    pub fn acl_user<I: IntoIterator<Item = S>, S: Into<String>>(mut self, name: &str, rules: I) -> Self {
+        let mut line = vec![name.to_string()];
+        line.extend(rules.into_iter().map(Into::into));
+        self.users.push(line);
+        self
+    }
+
+    /// Serves TLS with certificates from `pki`: writes certs-gen's files
+    /// ([`crate::tls::TestPki::write_to`]) into a temporary directory that
+    /// lives as long as the server; with `require_client_cert`, clients need
+    /// a certificate from [`crate::tls::TestPki::client_identity`] (mTLS).
+    #[cfg(feature = "tls")]
+    pub fn tls_pki(mut self, pki: &crate::tls::TestPki, require_client_cert: bool) -> Result<Self, ProcessError> {
+        let dir = tempfile::Builder::new()
+            .prefix("redis-harness-pki-")
+            .tempdir()
+            .map_err(|e| ProcessError::Io("creating a temp dir for the TLS files".into(), e))?;
+        pki.write_to(dir.path())
+            .map_err(|e| ProcessError::Io(format!("writing the TLS files to {}", dir.path().display()), e))?;
+        self.tls = Some(TlsFiles::from_certs_gen_dir(dir.path(), require_client_cert));
+        self.pki_dir = Some(std::sync::Arc::new(dir));
+        Ok(self)
+    }
+
     /// Adds raw `redis-server` arguments (e.g. `["--maxclients", "10"]`).
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.extra_args.extend(args.into_iter().map(Into::into));
@@ -177,6 +207,10 @@ impl RedisProcessBuilder {
             }
             None => None,
         };
+        for user in &self.users {
+            // `--user NAME RULE...`: redis-server joins the words into one `user` config line.
+            cmd.arg("--user").args(user);
+        }
         cmd.args(&self.extra_args);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().map_err(|e| ProcessError::Io(format!("spawning {}", bin.display()), e))?;
@@ -205,7 +239,15 @@ impl RedisProcessBuilder {
         let ready = rx.recv_timeout(READY_TIMEOUT);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let tls_addr = tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
-        let proc = RedisProcess { child, addr, tls_addr, unix_path, password: self.password.clone(), dir };
+        let proc = RedisProcess {
+            child,
+            addr,
+            tls_addr,
+            unix_path,
+            password: self.password.clone(),
+            dir,
+            _pki_dir: self.pki_dir.clone(),
+        };
         match ready {
             Ok(Ok(())) => Ok(proc),
             Ok(Err(log)) => Err(ProcessError::NotReady(format!(

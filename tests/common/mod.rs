@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use redis_harness::backend::{process::find_redis_server, require_real, RedisProcess};
+use redis_harness::backend::{process::find_redis_server, require_real, Backend, BackendKind, RedisProcess};
 use redis_protocol::resp3::types::OwnedFrame;
 
 /// How long a test waits for one reply before failing.
@@ -27,6 +27,39 @@ pub fn real_redis_or_skip(test: &str) -> Option<RedisProcess> {
     match RedisProcess::start() {
         Ok(p) => Some(p),
         Err(e) => panic!("{test}: redis-server is installed but did not start: {e}"),
+    }
+}
+
+/// The backends a test parametrised by backend runs on: all three, or only
+/// the one `REDIS_HARNESS_BACKEND` names.
+pub fn backend_kinds() -> Vec<BackendKind> {
+    match std::env::var("REDIS_HARNESS_BACKEND") {
+        Ok(v) if !v.trim().is_empty() => vec![BackendKind::from_env()],
+        _ => BackendKind::ALL.to_vec(),
+    }
+}
+
+/// The real Redis the differential tests compare the fake with:
+/// `REDIS_HARNESS_BACKEND` if it names a real one, else the process; no
+/// proxy in between. `None` (with the reason printed) when it cannot run here.
+pub fn reference_redis_or_skip(test: &str) -> Option<Backend> {
+    let kind = match BackendKind::from_env_or(BackendKind::Process) {
+        BackendKind::Embedded => BackendKind::Process,
+        real => real,
+    };
+    reference_on_or_skip(kind, test)
+}
+
+/// [`reference_redis_or_skip`] on a chosen real backend.
+pub fn reference_on_or_skip(kind: BackendKind, test: &str) -> Option<Backend> {
+    Backend::start_or_skip(Backend::builder(kind).fault_proxy(false), test)
+}
+
+/// A raw connection straight to `backend`'s Redis (its unix socket where it has one).
+pub fn raw_to(backend: &Backend) -> RawConn {
+    match backend.unix_path() {
+        Some(p) => RawConn::unix(p),
+        None => RawConn::tcp(backend.server_addr()),
     }
 }
 

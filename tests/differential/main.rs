@@ -1,7 +1,10 @@
 //! Differential tests: every script under `fixtures/diff/` runs against the
-//! fake server and a real `redis-server`, in RESP2 and RESP3, and the raw
-//! replies must match byte for byte (see `fixtures/diff/README.md` for the
-//! script format).
+//! fake server and a real Redis, in RESP2 and RESP3, and the raw replies must
+//! match byte for byte (see `fixtures/diff/README.md` for the script format).
+//!
+//! The real side is a `redis-server` process, or the backend
+//! `REDIS_HARNESS_BACKEND` names if it is a real one (`container`);
+//! `scripts_match_container_subset` also runs some scripts on a container.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,8 +12,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{real_redis_or_skip, render, try_decode, RawConn};
-use redis_harness::FakeRedis;
+use common::{raw_to, reference_on_or_skip, reference_redis_or_skip, render, try_decode, RawConn};
+use redis_harness::backend::{Backend, BackendKind};
+use redis_harness::{FakeRedis, FaultRule};
 
 /// How a reply is compared.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -207,10 +211,21 @@ struct Pair {
     real: RawConn,
 }
 
-fn run_script(path: &Path, resp: u8, failures: &mut Vec<String>) {
-    let steps = parse_script(path);
-    let Some(real) = real_redis_or_skip("differential") else { return };
+/// Runs one script against a fresh fake and a fresh real Redis of `kind`
+/// (default: the reference [`reference_redis_or_skip`] picks).
+fn run_script(path: &Path, resp: u8, kind: Option<BackendKind>, failures: &mut Vec<String>) {
+    let real = match kind {
+        Some(k) => reference_on_or_skip(k, "differential"),
+        None => reference_redis_or_skip("differential"),
+    };
+    let Some(real) = real else { return };
     let fake = FakeRedis::builder().start_blocking();
+    run_script_with(path, resp, &fake, &real, failures);
+}
+
+/// Runs one script against these two servers, appending each mismatch.
+fn run_script_with(path: &Path, resp: u8, fake: &FakeRedis, real: &Backend, failures: &mut Vec<String>) {
+    let steps = parse_script(path);
     let mut conns: BTreeMap<String, Pair> = BTreeMap::new();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     for step in steps {
@@ -218,7 +233,7 @@ fn run_script(path: &Path, resp: u8, failures: &mut Vec<String>) {
             continue;
         }
         let pair = conns.entry(step.conn.clone()).or_insert_with(|| {
-            let mut p = Pair { fake: RawConn::tcp(fake.addr()), real: RawConn::unix(real.unix_path()) };
+            let mut p = Pair { fake: RawConn::tcp(fake.addr()), real: raw_to(real) };
             if resp == 3 {
                 p.fake.hello3();
                 p.real.hello3();
@@ -282,7 +297,13 @@ fn scripts() -> Vec<PathBuf> {
 }
 
 fn run_all(resp: u8) {
-    let files = scripts();
+    run_scripts(resp, None, |_| true);
+}
+
+/// Runs the scripts `pick` accepts (and `REDIS_HARNESS_DIFF` lets through) on `kind`.
+fn run_scripts(resp: u8, kind: Option<BackendKind>, pick: impl Fn(&str) -> bool) {
+    let files: Vec<PathBuf> =
+        scripts().into_iter().filter(|f| pick(&f.file_name().unwrap_or_default().to_string_lossy())).collect();
     assert!(!files.is_empty(), "no scripts under fixtures/diff");
     // Optional filter: REDIS_HARNESS_DIFF=strings runs only files whose name contains it.
     let filter = std::env::var("REDIS_HARNESS_DIFF").ok();
@@ -292,13 +313,14 @@ fn run_all(resp: u8) {
         if filter.as_deref().is_some_and(|flt| !f.to_string_lossy().contains(flt)) {
             continue;
         }
-        run_script(f, resp, &mut failures);
+        run_script(f, resp, kind, &mut failures);
         ran += 1;
     }
     assert!(
         failures.is_empty(),
-        "{} mismatch(es) between the fake and redis-server over {ran} script(s):\n{}",
+        "{} mismatch(es) between the fake and the {} Redis over {ran} script(s):\n{}",
         failures.len(),
+        kind.map_or_else(|| "reference".to_string(), |k| k.to_string()),
         failures.join("\n")
     );
 }
@@ -311,6 +333,78 @@ fn scripts_match_real_redis_resp2() {
 #[test]
 fn scripts_match_real_redis_resp3() {
     run_all(3);
+}
+
+/// Scripts also run on a container by `scripts_match_container_subset`: one
+/// per command family, so CI time stays reasonable (each script needs a
+/// fresh container per protocol). All of them run on a container with
+/// `REDIS_HARNESS_BACKEND=container` (`just test-container`).
+const CONTAINER_SUBSET: &[&str] = &[
+    "acl.redis",
+    "blocking.redis",
+    "connection.redis",
+    "core.redis",
+    "expire.redis",
+    "hashes.redis",
+    "keys.redis",
+    "lists.redis",
+    "multi_watch.redis",
+    "pubsub.redis",
+    "sets.redis",
+    "strings.redis",
+    "zsets_range.redis",
+];
+
+#[test]
+fn scripts_match_container_subset() {
+    if BackendKind::from_env_or(BackendKind::Process) == BackendKind::Container {
+        eprintln!(
+            "skipped scripts_match_container_subset: REDIS_HARNESS_BACKEND=container already runs every script there"
+        );
+        return;
+    }
+    let container = Backend::builder(BackendKind::Container).fault_proxy(false);
+    if !Backend::available_or_skip(&container, "scripts_match_container_subset") {
+        return;
+    }
+    for resp in [2, 3] {
+        run_scripts(resp, Some(BackendKind::Container), |name| CONTAINER_SUBSET.contains(&name));
+    }
+}
+
+/// The harness must catch a fake that answers wrong: the same runner, with a
+/// fake whose INCR reply is replaced (through its own fault rules) by a
+/// plausible but wrong one, must report that line on each real backend.
+#[test]
+fn deliberately_broken_fake_reply_is_caught_on_process_and_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("broken.redis");
+    std::fs::write(&script, "SET counter 10\nINCR counter\nGET counter\n").unwrap();
+    for kind in [BackendKind::Process, BackendKind::Container] {
+        let Some(real) = reference_on_or_skip(kind, "deliberately_broken_fake_reply_is_caught") else { continue };
+        for resp in [2, 3] {
+            // Control: the honest fake matches, so a failure below is the corruption's.
+            let fake = FakeRedis::builder().start_blocking();
+            let mut failures = Vec::new();
+            run_script_with(&script, resp, &fake, &real, &mut failures);
+            assert!(failures.is_empty(), "{kind} RESP{resp}: the honest fake should match: {failures:?}");
+            raw_to(&real).call(&["FLUSHALL"]);
+
+            let fake = FakeRedis::builder().start_blocking();
+            let _broken = fake.fault(
+                FaultRule::error("WRONGTYPE Operation against a key holding the wrong kind of value")
+                    .on(["INCR"])
+                    .nth(1),
+            );
+            let mut failures = Vec::new();
+            run_script_with(&script, resp, &fake, &real, &mut failures);
+            assert_eq!(failures.len(), 1, "{kind} RESP{resp}: {failures:?}");
+            let f = &failures[0];
+            assert!(f.contains("broken.redis:2") && f.contains("`INCR counter`"), "{kind}: {f}");
+            assert!(f.contains("fake: -WRONGTYPE") && f.contains("real: :11"), "{kind}: {f}");
+            raw_to(&real).call(&["FLUSHALL"]);
+        }
+    }
 }
 
 #[test]

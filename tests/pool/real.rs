@@ -1,7 +1,11 @@
-//! The same pool against a real redis-server (skipped when none is installed).
+//! The same pool tests on every backend (`common::backend_kinds`: the fake, a
+//! redis-server process, a container; or only `REDIS_HARNESS_BACKEND`'s),
+//! skipping those this machine cannot run. Socket counts come from the fake,
+//! or from the fault proxy in front of a real Redis.
 
 use std::time::Duration;
 
+use redis_harness::backend::Backend;
 use redis_harness::pool::{Cmd, Error, Pool, Protocol, TimeoutKind, Value};
 
 use crate::support::WAIT;
@@ -12,13 +16,15 @@ pub(crate) mod common;
 
 #[tokio::test]
 async fn real_server_handshake_blocking_and_timeouts() {
-    // Checks that a server is installed (or fails under REDIS_HARNESS_REQUIRE_REAL).
-    let Some(probe) = common::real_redis_or_skip("real_server_handshake_blocking_and_timeouts") else { return };
-    drop(probe);
-    let redis = redis_harness::backend::RedisProcess::builder()
-        .args(["--enable-debug-command", "local"])
-        .start()
-        .expect("redis-server started");
+    for kind in common::backend_kinds() {
+        // Not "local": container clients come from the Docker bridge, not loopback.
+        let b = Backend::builder(kind).real_server_args(["--enable-debug-command", "yes"]);
+        let Some(redis) = Backend::start_or_skip(b, "real_server_handshake_blocking_and_timeouts") else { continue };
+        handshake_blocking_and_timeouts(&redis).await;
+    }
+}
+
+async fn handshake_blocking_and_timeouts(redis: &Backend) {
     let pool = Pool::builder(&format!("{}/2", redis.url()))
         .client_name("harness")
         .read_timeout(Duration::from_millis(100))
@@ -43,4 +49,54 @@ async fn real_server_handshake_blocking_and_timeouts() {
     let text = String::from_utf8_lossy(list.as_bytes().unwrap()).into_owned();
     assert!(text.contains("name=two") && text.contains("resp=2"), "{text}");
     resp2.close(WAIT).await;
+}
+
+#[tokio::test]
+async fn close_closes_idle_connections_on_every_backend() {
+    for kind in common::backend_kinds() {
+        let Some(server) = Backend::start_or_skip(Backend::builder(kind), "close_closes_idle_connections") else {
+            continue;
+        };
+        let pool = Pool::builder(&server.url()).pool_size(4).build().unwrap();
+        let (a, b, c) = (pool.get().await.unwrap(), pool.get().await.unwrap(), pool.get().await.unwrap());
+        drop((a, b, c));
+        server.wait_for_open_connections(3, WAIT).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let report = pool.close(WAIT).await;
+        assert_eq!((report.idle_closed, report.drained, report.aborted), (3, 0, 0), "{kind}");
+        server.assert_no_leaks(WAIT).await;
+        let before = server.total_connections();
+        assert!(matches!(pool.get().await.unwrap_err(), Error::Closed { .. }), "{kind}");
+        assert_eq!(server.total_connections(), before, "{kind}: a get() after close dialled");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_pool_closes_sockets_on_every_backend() {
+    for kind in common::backend_kinds() {
+        let Some(server) = Backend::start_or_skip(Backend::builder(kind), "dropping_the_pool_closes_sockets") else {
+            continue;
+        };
+        let pool = Pool::builder(&server.url()).pool_size(4).min_idle(1).build().unwrap();
+        let c = pool.get().await.unwrap();
+        server.wait_for_open_connections(2, WAIT).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        drop(pool);
+        server.wait_for_open_connections(1, WAIT).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        drop(c);
+        server.assert_no_leaks(WAIT).await;
+    }
+}
+
+#[tokio::test]
+async fn injected_server_errors_reach_the_caller_on_every_backend() {
+    for kind in common::backend_kinds() {
+        let Some(server) = Backend::start_or_skip(Backend::builder(kind), "injected_server_errors") else { continue };
+        let pool = Pool::builder(&server.url()).max_retries(0).build().unwrap();
+        pool.set("k", "v").await.unwrap();
+        let _loading = server.fault(redis_harness::FaultRule::error("LOADING Redis is loading").on(["GET"]).nth(1));
+        let err = pool.get_value("k").await.unwrap_err();
+        assert!(err.to_string().contains("LOADING"), "{kind}: {err}");
+        assert_eq!(pool.get_value("k").await.unwrap().as_deref(), Some(&b"v"[..]), "{kind}");
+        pool.close(WAIT).await;
+        server.assert_no_leaks(WAIT).await;
+    }
 }
