@@ -30,6 +30,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("renamenx", 3, &["write", "fast"], (1, 2, 1), &["keyspace", "write", "fast"], renamenx),
     cmd("randomkey", 1, &["readonly"], (0, 0, 0), &["keyspace", "read", "slow"], randomkey),
     cmd("copy", -3, &["write", "denyoom"], (1, 2, 1), &["keyspace", "write", "slow"], copy),
+    cmd("move", 3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], move_key),
     CommandSpec {
         name: "object",
         arity: -2,
@@ -424,6 +425,36 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     signal_ready_if_blocking_type(ctx, dst_db, dst);
     ctx.st.signal_modified(dst_db, dst);
     ctx.st.notify(dst_db, 'g', "copy_to", dst.clone());
+    Reply::Int(1)
+}
+
+/// MOVE moves the entry itself (value, TTL, encoding and LRU clock), as
+/// Redis moves the object pointer rather than copying it.
+fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let src_db = ctx.db();
+    let Some(n) = parse_i64(&args[2]) else { return super::util::not_integer() };
+    let Ok(n) = i32::try_from(n) else {
+        return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
+    };
+    if n < 0 || n as usize >= ctx.st.dbs.len() {
+        return Reply::error("ERR DB index is out of range");
+    }
+    let dst_db = n as usize;
+    if dst_db == src_db {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let now = ctx.now;
+    if ctx.st.lookup(src_db, key, now).is_none() || ctx.st.lookup(dst_db, key, now).is_some() {
+        return Reply::Int(0);
+    }
+    let Some(entry) = ctx.st.dbs[src_db].remove(key) else { return Reply::Int(0) };
+    ctx.st.dbs[dst_db].insert(key.clone(), entry);
+    signal_ready_if_blocking_type(ctx, dst_db, key);
+    ctx.st.signal_modified(src_db, key);
+    ctx.st.signal_modified(dst_db, key);
+    ctx.st.notify(src_db, 'g', "move_from", key.clone());
+    ctx.st.notify(dst_db, 'g', "move_to", key.clone());
     Reply::Int(1)
 }
 
