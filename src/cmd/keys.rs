@@ -491,7 +491,7 @@ fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
 }
 
 /// The compact-encoding thresholds from the config, Redis's defaults if unset.
-fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
+pub(crate) fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
     let d = EncodingLimits::default();
     let get = |names: &[&str], default: usize| {
         names.iter().find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)
