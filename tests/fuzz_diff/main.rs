@@ -1237,3 +1237,97 @@ fn quoting_round_trips_through_the_script_syntax() {
     let c = Cmd::new(vec![b("SET"), b("k"), b("a b")], Cmp::Exact);
     assert_eq!(c.line(), "SET k \"a b\"");
 }
+
+/// Waits (bounded) until the server reports `n` blocked clients.
+fn wait_blocked(probe: &mut RawConn, n: usize) {
+    let want = format!("blocked_clients:{n}\r");
+    let deadline = std::time::Instant::now() + common::REPLY_TIMEOUT;
+    loop {
+        let info = probe.call(&["INFO", "clients"]);
+        if info.windows(want.len()).any(|w| w == want.as_bytes()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}: never saw {want:?}", probe.label);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// CLIENT UNBLOCK and CLIENT KILL on blocked clients: these need the blocked
+/// client's id, which differs between servers, so a script cannot express
+/// them. Runs the same scenario on both servers and compares the replies.
+fn unblock_scenario(mut connect: impl FnMut() -> RawConn, resp3: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut main = connect();
+    let mut blocked = connect();
+    if resp3 {
+        main.hello3();
+        blocked.hello3();
+    }
+    let mut probe = connect();
+    let mut rec = |what: &str, raw: Option<Vec<u8>>| {
+        out.push(format!("{what}: {}", raw.map_or("<closed>".to_string(), |r| r.escape_ascii().to_string())))
+    };
+    rec("flush", Some(main.call(&["FLUSHALL"])));
+    let id_raw = blocked.call(&["CLIENT", "ID"]);
+    let id = String::from_utf8_lossy(&id_raw[1..]).trim().to_string();
+    let blockers: &[&[&str]] = &[
+        &["BLPOP", "l", "0"],
+        &["BRPOP", "l", "l2", "0"],
+        &["BLMOVE", "l", "d", "LEFT", "RIGHT", "0"],
+        &["BRPOPLPUSH", "l", "d", "0"],
+        &["BLMPOP", "0", "1", "l", "LEFT"],
+        &["BZPOPMIN", "z", "0"],
+        &["BZPOPMAX", "z", "0"],
+        &["BZMPOP", "0", "2", "z", "z2", "MIN", "COUNT", "2"],
+    ];
+    for cmd in blockers {
+        for how in [None, Some("TIMEOUT"), Some("ERROR"), Some("timeout"), Some("bogus")] {
+            blocked.send(cmd);
+            wait_blocked(&mut probe, 1);
+            let mut args = vec!["CLIENT", "UNBLOCK", id.as_str()];
+            args.extend(how);
+            rec(&format!("{cmd:?} unblock {how:?}"), Some(main.call(&args)));
+            if how == Some("bogus") {
+                // Still blocked: serve it with a push.
+                let push: &[&str] =
+                    if cmd[0].starts_with("BZ") { &["ZADD", "z", "1", "m"] } else { &["RPUSH", "l", "v"] };
+                rec("push", Some(main.call(push)));
+            }
+            rec("blocked reply", blocked.read_reply());
+            wait_blocked(&mut probe, 0);
+        }
+    }
+    rec("not blocked", Some(main.call(&["CLIENT", "UNBLOCK", id.as_str()])));
+    rec("no such id", Some(main.call(&["CLIENT", "UNBLOCK", "999999"])));
+    rec("bad id", Some(main.call(&["CLIENT", "UNBLOCK", "abc"])));
+    rec("negative id", Some(main.call(&["CLIENT", "UNBLOCK", "-1"])));
+    // Blocking inside MULTI does not block, so there is nothing to unblock.
+    rec("multi", Some(blocked.call(&["MULTI"])));
+    rec("queued", Some(blocked.call(&["BLPOP", "l", "0"])));
+    rec("unblock during multi", Some(main.call(&["CLIENT", "UNBLOCK", id.as_str()])));
+    rec("exec", Some(blocked.call(&["EXEC"])));
+    // A killed blocked client is gone and its key wait with it.
+    blocked.send(&["BLPOP", "killed", "0"]);
+    wait_blocked(&mut probe, 1);
+    rec("kill", Some(main.call(&["CLIENT", "KILL", "ID", id.as_str()])));
+    rec("killed conn", blocked.read_reply());
+    wait_blocked(&mut probe, 0);
+    rec("push after kill", Some(main.call(&["RPUSH", "killed", "x"])));
+    rec("still there", Some(main.call(&["LLEN", "killed"])));
+    rec("kill again", Some(main.call(&["CLIENT", "KILL", "ID", id.as_str()])));
+    out
+}
+
+#[test]
+fn client_unblock_and_kill_match_real_redis() {
+    let Some(real) = real_redis_or_skip("fuzz_diff") else { return };
+    let fake = FakeRedis::builder().start_blocking();
+    for resp3 in [false, true] {
+        let f = unblock_scenario(|| RawConn::tcp(fake.addr()), resp3);
+        let r = unblock_scenario(|| RawConn::unix(real.unix_path()), resp3);
+        for (x, y) in f.iter().zip(&r) {
+            assert_eq!(x, y, "CLIENT UNBLOCK/KILL scenario (RESP{}) differs", if resp3 { 3 } else { 2 });
+        }
+        assert_eq!(f.len(), r.len());
+    }
+}
