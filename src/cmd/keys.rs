@@ -303,14 +303,17 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if pattern.is_some_and(|p| !glob_match(p, &k, false)) {
             continue;
         }
-        if ctx.st.expire_if_needed(db, &k, ctx.now) {
-            continue;
-        }
+        // Redis looks the type up first (deleting an expired key, which then
+        // has type "none") and filters expired keys only after that, by which
+        // time the key is gone: so TYPE none returns the keys that just expired.
+        let expired = ctx.st.expire_if_needed(db, &k, ctx.now);
         if let Some(t) = type_filter {
             let name = ctx.st.dbs[db].raw_get(&k).map_or("none", |e| e.value.type_name());
             if !t.eq_ignore_ascii_case(name.as_bytes()) {
                 continue;
             }
+        } else if expired {
+            continue;
         }
         out.push(Reply::Bulk(k));
     }

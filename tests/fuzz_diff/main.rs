@@ -175,6 +175,10 @@ impl Gen {
     fn ttl(&mut self) -> Vec<u8> {
         b(self.pick(&["100", "1000", "0", "-1", "5000", "abc", "9223372036854775807"]))
     }
+    /// The same in milliseconds (PSETEX, PEXPIRE).
+    fn ttl_ms(&mut self) -> Vec<u8> {
+        b(self.pick(&["100000", "1000000", "0", "-1", "5000000", "abc", "9223372036854775807"]))
+    }
     fn unix_s(&mut self) -> Vec<u8> {
         b(self.pick(&["4102444800", "4102444801", "1", "0", "-5", "x"]))
     }
@@ -272,9 +276,10 @@ impl Gen {
                 out!("SETNX", Exact)
             }
             7 => {
-                a.push(self.ttl());
+                let ms = self.chance(50);
+                a.push(if ms { self.ttl_ms() } else { self.ttl() });
                 a.push(self.value());
-                out!(self.pick(&["SETEX", "PSETEX"]), Exact)
+                out!(if ms { "PSETEX" } else { "SETEX" }, Exact)
             }
             8 => {
                 a.extend(self.keys(0));
@@ -344,11 +349,12 @@ impl Gen {
             }
             24 | 25 => out!("TYPE", Exact),
             26 => {
-                a.push(self.ttl());
+                let ms = self.chance(50);
+                a.push(if ms { self.ttl_ms() } else { self.ttl() });
                 if self.chance(30) {
                     a.push(b(self.pick(&["NX", "XX", "GT", "LT", "bogus"])));
                 }
-                out!(self.pick(&["EXPIRE", "PEXPIRE"]), Exact)
+                out!(if ms { "PEXPIRE" } else { "EXPIRE" }, Exact)
             }
             27 => {
                 let at = self.unix_s();
