@@ -62,11 +62,17 @@ struct Cmd {
     /// every expired key it visits) runs first, or inside MULTI only the
     /// reply type is compared.
     counts_expired: bool,
+    /// A lexicographic range over this sorted set. Redis defines lex ranges
+    /// only when all scores are equal; otherwise a listpack still answers
+    /// deterministically (a linear scan) but a skiplist answers by its random
+    /// levels. In that case only the reply type is compared and the keys the
+    /// command wrote are deleted on both sides.
+    lex: Option<(Vec<u8>, Vec<Vec<u8>>)>,
 }
 
 impl Cmd {
     fn new(args: Vec<Vec<u8>>, cmp: Cmp) -> Cmd {
-        Cmd { args, cmp, resync: None, counts_expired: false }
+        Cmd { args, cmp, resync: None, counts_expired: false, lex: None }
     }
     fn name(&self) -> String {
         String::from_utf8_lossy(&self.args[0]).to_ascii_uppercase()
@@ -251,7 +257,7 @@ impl Gen {
             self.in_multi = self.rng.usize(1..6);
             return Cmd::new(vec![b("MULTI")], Exact);
         }
-        match self.rng.u32(..150) {
+        match self.rng.u32(..152) {
             // ---- strings
             0..=3 => {
                 a.push(self.value());
@@ -700,7 +706,10 @@ impl Gen {
             114 => {
                 a.push(self.lex_bound());
                 a.push(self.lex_bound());
-                out!("ZLEXCOUNT", Exact)
+                a[0] = b("ZLEXCOUNT");
+                let mut c = Cmd::new(a, Exact);
+                c.lex = Some((kv, vec![]));
+                c
             }
             115..=118 => {
                 match self.rng.u32(..3) {
@@ -728,11 +737,21 @@ impl Gen {
                 if self.chance(40) {
                     a.push(b("WITHSCORES"));
                 }
+                let bylex = a.iter().any(|x| x == b"BYLEX");
+                let mut wrote = vec![];
                 if self.chance(20) {
-                    a.insert(1, self.key());
-                    out!("ZRANGESTORE", Exact)
+                    let dst = self.key();
+                    wrote.push(dst.clone());
+                    a.insert(1, dst);
+                    a[0] = b("ZRANGESTORE");
+                } else {
+                    a[0] = b("ZRANGE");
                 }
-                out!("ZRANGE", Exact)
+                let mut c = Cmd::new(a, Exact);
+                if bylex {
+                    c.lex = Some((kv, wrote));
+                }
+                c
             }
             119 | 120 => {
                 let byscore = self.chance(50);
@@ -755,7 +774,12 @@ impl Gen {
                     (false, false) => "ZRANGEBYLEX",
                     (false, true) => "ZREVRANGEBYLEX",
                 };
-                out!(name, Exact)
+                a[0] = b(name);
+                let mut c = Cmd::new(a, Exact);
+                if !byscore {
+                    c.lex = Some((kv, vec![]));
+                }
+                c
             }
             121 => {
                 a.push(self.index());
@@ -812,7 +836,10 @@ impl Gen {
             129 => {
                 a.push(self.lex_bound());
                 a.push(self.lex_bound());
-                out!("ZREMRANGEBYLEX", Exact)
+                a[0] = b("ZREMRANGEBYLEX");
+                let mut c = Cmd::new(a, Exact);
+                c.lex = Some((kv.clone(), vec![kv]));
+                c
             }
             130..=134 => {
                 let store = self.chance(40);
@@ -919,6 +946,25 @@ impl Gen {
                     out!("TYPE", Exact)
                 }
                 Cmd::new(vec![b("RESET")], Exact)
+            }
+            // ---- connection and pub/sub commands without subscribers
+            146 => {
+                a[1] = self.value();
+                out!(self.pick(&["ECHO", "PING"]), Exact)
+            }
+            147 => {
+                a.push(self.value());
+                out!("PUBLISH", Exact)
+            }
+            148 => {
+                a.insert(1, b(self.pick(&["REFCOUNT", "FREQ", "IDLETIME", "HELP"])));
+                if a[1] == b"IDLETIME" {
+                    // A shared integer (0..9999) reports the idle time of the
+                    // shared object, which the fake does not model: type only.
+                    a[0] = b("OBJECT");
+                    return Cmd::new(a, TypeOnly);
+                }
+                out!("OBJECT", Exact)
             }
             _ => out!("EXISTS", Exact),
         }
@@ -1099,6 +1145,13 @@ fn step(s: &mut Session, c: &Cmd, index: usize) -> Option<Mismatch> {
         s.fake.resp = 3;
         s.real.resp = 3;
     }
+    let mut lex_resync: Vec<Vec<u8>> = Vec::new();
+    if let Some((key, wrote)) = &c.lex {
+        if s.queued.is_some() || !lex_defined(&mut s.real, key) {
+            cmp = Cmp::TypeOnly;
+            lex_resync = wrote.clone();
+        }
+    }
     let resp = s.real.resp;
     s.fake.send(&c.args);
     s.real.send(&c.args);
@@ -1139,6 +1192,19 @@ fn step(s: &mut Session, c: &Cmd, index: usize) -> Option<Mismatch> {
             }
         }
     }
+    if !lex_resync.is_empty() {
+        let mut del = vec![b("DEL")];
+        del.extend(lex_resync);
+        let f = s.fake.call(&del);
+        let r = s.real.call(&del);
+        if let Some(q) = s.queued.as_mut().filter(|_| r.starts_with(b"+QUEUED")) {
+            q.push(Cmp::TypeOnly);
+        }
+        if f != r && s.queued.is_none() {
+            // The servers disagreed on what the command wrote; both are gone now.
+            return None;
+        }
+    }
     if let Some(re) = &c.resync {
         let f = s.fake.call(re);
         let r = s.real.call(re);
@@ -1150,6 +1216,26 @@ fn step(s: &mut Session, c: &Cmd, index: usize) -> Option<Mismatch> {
         }
     }
     None
+}
+
+/// Whether Redis defines a lex range over `key` right now: asked of the
+/// real server (a listpack, or a skiplist whose scores are all equal).
+fn lex_defined(real: &mut RawConn, key: &[u8]) -> bool {
+    let enc = real.call(&[b"OBJECT".as_slice(), b"ENCODING", key]);
+    if !enc.windows(8).any(|w| w == b"skiplist") {
+        return true;
+    }
+    let first = real.call(&[b"ZRANGE".as_slice(), key, b"0", b"0", b"WITHSCORES"]);
+    let last = real.call(&[b"ZRANGE".as_slice(), key, b"-1", b"-1", b"WITHSCORES"]);
+    // RESP2 gives [member, score], RESP3 [[member, score]].
+    fn last_leaf(f: &OwnedFrame) -> Option<String> {
+        match f {
+            OwnedFrame::Array { data, .. } => data.last().and_then(last_leaf),
+            other => Some(render(other, false)),
+        }
+    }
+    let score = |raw: &[u8]| last_leaf(&decode(raw, real.resp));
+    score(&first) == score(&last)
 }
 
 /// Shrinks a failing sequence (delta debugging), bounded in replays.
