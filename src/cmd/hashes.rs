@@ -15,7 +15,7 @@ use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
-use crate::store::{Entry, Value};
+use crate::store::{EncodingHint, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), &["write", "hash", "fast"], hset),
@@ -90,6 +90,16 @@ fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return wrong_arity(name);
     }
     let key = &args[1];
+    let db = ctx.db();
+    let max_value = ctx.st.dbs[db].limits.hash_value;
+    tri!(hash_or_create(ctx, key));
+    // Redis converts on any long argument before setting, so a long value
+    // overwritten later in the same command still leaves a hashtable.
+    if args[2..].iter().any(|a| a.len() > max_value) {
+        if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
+            e.enc = EncodingHint::Converted;
+        }
+    }
     let h = tri!(hash_or_create(ctx, key));
     let mut created = 0;
     for pair in args[2..].chunks(2) {

@@ -31,6 +31,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("renamenx", 3, &["write", "fast"], (1, 2, 1), &["keyspace", "write", "fast"], renamenx),
     cmd("randomkey", 1, &["readonly"], (0, 0, 0), &["keyspace", "read", "slow"], randomkey),
     cmd("copy", -3, &["write", "denyoom"], (1, 2, 1), &["keyspace", "write", "slow"], copy),
+    cmd("move", 3, &["write", "fast"], (1, 1, 1), &["keyspace", "write", "fast"], move_key),
     CommandSpec {
         name: "object",
         arity: -2,
@@ -260,14 +261,17 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if !opts.matches(&k) {
             continue;
         }
-        if ctx.st.expire_if_needed(db, &k, ctx.now) {
-            continue;
-        }
+        // Redis looks the type up first (deleting an expired key, which then
+        // has type "none") and filters expired keys only after that, by which
+        // time the key is gone: so TYPE none returns the keys that just expired.
+        let expired = ctx.st.expire_if_needed(db, &k, ctx.now);
         if let Some(t) = &opts.type_filter {
             let name = ctx.st.dbs[db].raw_get(&k).map_or("none", |e| e.value.type_name());
             if !t.eq_ignore_ascii_case(name.as_bytes()) {
                 continue;
             }
+        } else if expired {
+            continue;
         }
         out.push(Reply::Bulk(k));
     }
@@ -385,6 +389,36 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Int(1)
 }
 
+/// MOVE moves the entry itself (value, TTL, encoding and LRU clock), as
+/// Redis moves the object pointer rather than copying it.
+fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let src_db = ctx.db();
+    let Some(n) = parse_i64(&args[2]) else { return super::util::not_integer() };
+    let Ok(n) = i32::try_from(n) else {
+        return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
+    };
+    if n < 0 || n as usize >= ctx.st.dbs.len() {
+        return Reply::error("ERR DB index is out of range");
+    }
+    let dst_db = n as usize;
+    if dst_db == src_db {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let now = ctx.now;
+    if ctx.st.lookup(src_db, key, now).is_none() || ctx.st.lookup(dst_db, key, now).is_some() {
+        return Reply::Int(0);
+    }
+    let Some(entry) = ctx.st.dbs[src_db].remove(key) else { return Reply::Int(0) };
+    ctx.st.dbs[dst_db].insert(key.clone(), entry);
+    signal_ready_if_blocking_type(ctx, dst_db, key);
+    ctx.st.signal_modified(src_db, key);
+    ctx.st.signal_modified(dst_db, key);
+    ctx.st.notify(src_db, 'g', "move_from", key.clone());
+    ctx.st.notify(dst_db, 'g', "move_to", key.clone());
+    Reply::Int(1)
+}
+
 /// Never called: dispatch resolves OBJECT to a subcommand first.
 fn object_container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     super::util::unknown_subcommand("object", args.get(1).map_or(&b""[..], |a| a.as_ref()))
@@ -418,7 +452,7 @@ fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
 }
 
 /// The compact-encoding thresholds from the config, Redis's defaults if unset.
-fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
+pub(crate) fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
     let d = EncodingLimits::default();
     let get = |names: &[&str], default: usize| {
         names.iter().find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)

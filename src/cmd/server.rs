@@ -191,6 +191,10 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for ((p, _, _), v) in params.into_iter().zip(values) {
         ctx.st.config.store(p, v);
     }
+    let limits = super::keys::encoding_limits(ctx);
+    for db in &mut ctx.st.dbs {
+        db.limits = limits;
+    }
     Reply::ok()
 }
 

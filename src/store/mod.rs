@@ -222,11 +222,12 @@ impl Entry {
 
     /// Records that an aggregate has reached its big encoding, which Redis
     /// keeps even after elements are removed again. Called on each write
-    /// access, before the command changes the value.
-    fn note_encoding(&mut self) {
+    /// access, before the command changes the value, with the limits then
+    /// configured (the ones the value's last write was checked against).
+    fn note_encoding(&mut self, limits: &EncodingLimits) {
         if self.enc == EncodingHint::Natural
             && matches!(self.value, Value::Hash(_) | Value::Set(_) | Value::ZSet(_))
-            && !self.value.fits_compact(&EncodingLimits::default())
+            && !self.value.fits_compact(limits)
         {
             self.enc = EncodingHint::Converted;
         }
@@ -251,6 +252,9 @@ pub(crate) struct Db {
     order: BTreeSet<(u64, Bytes)>,
     /// Number of keys with an expiry set.
     volatile: usize,
+    /// The configured compact-encoding limits (CONFIG SET keeps every db's
+    /// copy current), against which write accesses note conversions.
+    pub(crate) limits: EncodingLimits,
 }
 
 impl Db {
@@ -274,7 +278,7 @@ impl Db {
     /// compact encoding is remembered as converted (see [`EncodingHint`]).
     pub(crate) fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let e = self.map.get_mut(key)?;
-        e.note_encoding();
+        e.note_encoding(&self.limits);
         Some(e)
     }
 
