@@ -37,3 +37,8 @@ redis-image:
 # Pool benchmark: redis-harness pool vs deadpool-redis, bb8-redis and redis-rs, fake and real server.
 bench-pool:
     cargo bench --bench pool_bench
+
+# Chaos scenarios (fixtures/scenarios) against the fake server; `just chaos reset-storm --backend process --json target/chaos/results.json`.
+chaos *ARGS:
+    cargo build --release --features chaos,tls --example service
+    cargo run --release --features chaos,tls -- chaos {{ARGS}}
