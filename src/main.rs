@@ -298,7 +298,7 @@ mod chaos {
             if known.is_none() {
                 known = Some(all()?);
             }
-            let list = known.as_ref().map(Vec::as_slice).unwrap_or_default();
+            let list = known.as_deref().unwrap_or_default();
             let sc = list.iter().find(|s| &s.name == n).ok_or_else(|| {
                 let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
                 format!("no scenario named {n} in {}; known: {}", a.dir.display(), names.join(", "))

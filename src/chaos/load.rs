@@ -40,7 +40,11 @@ pub(crate) struct Shared {
     pub pool: Mutex<Option<Pool>>,
     /// The example service's address, for HTTP load.
     pub service: Mutex<Option<SocketAddr>>,
+    /// No new ops after this.
     pub stop: CancellationToken,
+    /// Ops still in flight are given up after this (some time after `stop`),
+    /// and recorded as `unfinished` with the time they had taken.
+    pub abort: CancellationToken,
     pub start: Instant,
     pub ops: AtomicU64,
     pub errors: AtomicU64,
@@ -142,14 +146,14 @@ pub(crate) async fn client(id: usize, load: Load, seed: u64, shared: Arc<Shared>
             let k = key("c", &mut rng);
             tokio::select! {
                 r = http_incr(addr, &k) => r.map(|()| vec![Ack::Incr(k)]),
-                _ = shared.stop.cancelled() => break,
+                _ = shared.abort.cancelled() => Err("unfinished"),
             }
         } else {
             let Some(pool) = shared.pool() else { break };
             let fut = run_op(&pool, op, &load, &mut rng, &mut seq, &key);
             tokio::select! {
                 r = fut => r,
-                _ = shared.stop.cancelled() => break,
+                _ = shared.abort.cancelled() => Err("unfinished"),
             }
         };
         let latency = started.elapsed();

@@ -20,6 +20,8 @@ use crate::pool::{ConnectionConfig, Pool, PoolOptions};
 const FINAL_CLOSE: Duration = Duration::from_secs(2);
 /// How long the server may take to see the last socket go.
 const SOCKETS_BOUND: Duration = Duration::from_secs(3);
+/// How long ops in flight when the load stops may still finish.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(3);
 /// How long clients get to notice the stop before they are aborted.
 const CLIENTS_BOUND: Duration = Duration::from_secs(10);
 
@@ -201,6 +203,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
         pool: Mutex::new(Some(pool)),
         service: Mutex::new(svc.as_ref().map(|s| s.addr)),
         stop: CancellationToken::new(),
+        abort: CancellationToken::new(),
         start: Instant::now(),
         ops: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -285,6 +288,12 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     }
     tokio::time::sleep_until(start + sc.duration).await;
     shared.stop.cancel();
+    // Ops in flight at the end finish (a slow reply is a measurement, not noise) within a bound.
+    let abort = shared.abort.clone();
+    let grace = tokio::spawn(async move {
+        tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        abort.cancel();
+    });
     let mut outs = Vec::new();
     for c in clients {
         let abort = c.abort_handle();
@@ -297,6 +306,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
             }
         }
     }
+    grace.abort();
     if let Some(p) = progress {
         p.abort();
         let _ = p.await;
