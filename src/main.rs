@@ -309,6 +309,10 @@ mod chaos {
     }
 
     pub(super) fn main(args: &[String]) -> ExitCode {
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         let a = match parse(args) {
             Ok(a) => a,
             Err(e) => {

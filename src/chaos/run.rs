@@ -208,6 +208,9 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
         ops: AtomicU64::new(0),
         errors: AtomicU64::new(0),
     });
+    // Whatever way this function returns, the clients and the progress line stop.
+    let _stop_clients = shared.stop.clone().drop_guard();
+    let _abort_clients = shared.abort.clone().drop_guard();
     let clients: Vec<_> = (0..sc.load.clients)
         .map(|id| tokio::spawn(load::client(id, sc.load.clone(), opts.seed, shared.clone())))
         .collect();
@@ -420,7 +423,10 @@ fn spawn_progress(sc: &Scenario, shared: Arc<Shared>) -> tokio::task::JoinHandle
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shared.stop.cancelled() => break,
+            }
             let line = format!(
                 "[chaos] {name:<28} {:>5.1}s/{:.1}s  ops {:>7}  errors {:>6}",
                 shared.start.elapsed().as_secs_f64(),
