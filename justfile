@@ -50,3 +50,8 @@ test-container:
 # Everything on every backend: the full suite (backend tests on all three,
 # differential on the process plus the container subset), then the container pass.
 test-all: test test-container
+
+# Chaos scenarios (fixtures/scenarios) against the fake server; `just chaos reset-storm --backend process --json target/chaos/results.json`.
+chaos *ARGS:
+    cargo build --release --features chaos,tls --example service
+    cargo run --release --features chaos,tls -- chaos {{ARGS}}

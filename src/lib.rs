@@ -10,8 +10,11 @@
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
 // - `fault`: the fault model, rule text, rule table and how faults act on sockets.
 // - `proxy`: `FaultProxy`, the same faults in front of a real Redis.
+// - `chaos` (feature `chaos`): scenario files, the load runner and its report.
 
 pub mod backend;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub(crate) mod cmd;
 pub mod fault;
 pub mod pool;

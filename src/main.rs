@@ -11,6 +11,7 @@ use redis_harness::{FakeRedis, FaultProxy};
 const USAGE: &str = "\
 usage: redis-harness serve [--port P] [--bind ADDR] [--unix PATH] [--requirepass PW] [FAULT OPTIONS]
        redis-harness proxy --upstream HOST:PORT [--port P] [--bind ADDR] [FAULT OPTIONS]
+       redis-harness chaos [SCENARIO...] [--backend embedded|process|container] [--seed N] [--json PATH]
 
   serve   run a fake Redis server until Ctrl-C or SIGTERM, then close every
           connection and exit 0
@@ -24,7 +25,17 @@ usage: redis-harness serve [--port P] [--bind ADDR] [--unix PATH] [--requirepass
     --port P              TCP port (default 0: a free one, printed at start)
     --bind ADDR           address to bind (default 127.0.0.1)
 
-  fault options (both commands)
+  chaos   run named chaos scenarios (fixtures/scenarios/*.toml; none named = all) and
+          print a report; exits 1 when an expectation fails (feature `chaos`; `just chaos`)
+    SCENARIO          a scenario name, or a path to a .toml file
+    --backend B       embedded (default: the fake server), process (a real redis-server
+                      behind a fault proxy) or container
+    --dir DIR         where scenarios are found (default fixtures/scenarios)
+    --seed N          seed for faults and load (default REDIS_HARNESS_SEED or random)
+    --json PATH       write full results to PATH and a chart per scenario beside it
+                      (PATH-stem-SCENARIO.svg)
+
+  fault options (serve and proxy)
     --fault RULE      install a fault rule, e.g. --fault 'latency 100ms cmd=GET prob=0.5'
                       or --fault 'error LOADING times=3' (repeatable; tried in order,
                       the first rule that fires wins; syntax in docs/faults.md)
@@ -37,6 +48,7 @@ fn main() -> ExitCode {
     let run = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("proxy") => proxy(&args[1..]),
+        Some("chaos") => return chaos::main(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -221,4 +233,170 @@ fn proxy(args: &[String]) -> Result<(), String> {
         proxy.total_connections()
     );
     Ok(())
+}
+
+#[cfg(feature = "chaos")]
+mod chaos {
+    //! `redis-harness chaos`: argument parsing and output; the work is in `redis_harness::chaos`.
+
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    use redis_harness::chaos::{report, run_scenario, BackendKind, RunOptions, Scenario};
+
+    use super::USAGE;
+
+    struct Args {
+        names: Vec<String>,
+        backend: BackendKind,
+        seed: Option<u64>,
+        json: Option<PathBuf>,
+        dir: PathBuf,
+    }
+
+    fn parse(args: &[String]) -> Result<Args, String> {
+        let mut a = Args {
+            names: Vec::new(),
+            backend: BackendKind::Embedded,
+            seed: None,
+            json: None,
+            dir: PathBuf::from("fixtures/scenarios"),
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--backend" => {
+                    let b = value("--backend")?;
+                    a.backend = BackendKind::parse(&b)
+                        .ok_or_else(|| format!("--backend {b}: use embedded, process or container"))?;
+                }
+                "--seed" => {
+                    a.seed = Some(value("--seed")?.parse().map_err(|_| "--seed must be a non-negative integer")?)
+                }
+                "--json" => a.json = Some(PathBuf::from(value("--json")?)),
+                "--dir" => a.dir = PathBuf::from(value("--dir")?),
+                s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+                name => a.names.push(name.to_string()),
+            }
+        }
+        Ok(a)
+    }
+
+    fn select(a: &Args) -> Result<Vec<Scenario>, String> {
+        let all = || Scenario::load_dir(&a.dir).map_err(|e| e.to_string());
+        if a.names.is_empty() {
+            return all();
+        }
+        let mut known: Option<Vec<Scenario>> = None;
+        let mut out = Vec::new();
+        for n in &a.names {
+            if n.ends_with(".toml") {
+                out.push(Scenario::load(Path::new(n)).map_err(|e| e.to_string())?);
+                continue;
+            }
+            if known.is_none() {
+                known = Some(all()?);
+            }
+            let list = known.as_deref().unwrap_or_default();
+            let sc = list.iter().find(|s| &s.name == n).ok_or_else(|| {
+                let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+                format!("no scenario named {n} in {}; known: {}", a.dir.display(), names.join(", "))
+            })?;
+            out.push(sc.clone());
+        }
+        Ok(out)
+    }
+
+    pub(super) fn main(args: &[String]) -> ExitCode {
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        let a = match parse(args) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("redis-harness chaos: {e}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        };
+        if a.backend == BackendKind::Container {
+            eprintln!("redis-harness chaos: --backend container is not available in this build: src/backend has no container support yet; use --backend embedded or --backend process");
+            return ExitCode::from(2);
+        }
+        let scenarios = match select(&a) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("redis-harness chaos: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let seed = a
+            .seed
+            .or_else(|| std::env::var("REDIS_HARNESS_SEED").ok().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
+            });
+        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("redis-harness chaos: starting the runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let opts = RunOptions { backend: a.backend, seed, progress: true };
+        eprintln!(
+            "redis-harness chaos: {} scenario(s) on the {} backend, seed {seed}",
+            scenarios.len(),
+            a.backend.name()
+        );
+        let started = std::time::Instant::now();
+        let results = rt.block_on(async {
+            let mut results = Vec::new();
+            for sc in &scenarios {
+                let r = run_scenario(sc, &opts).await;
+                let verdict = match (&r.skipped, r.passed()) {
+                    (Some(why), _) => format!("skipped ({why})"),
+                    (None, true) => "ok".to_string(),
+                    (None, false) => "FAILED".to_string(),
+                };
+                eprintln!("[chaos] {:<28} {verdict} in {:.1}s", sc.name, r.wall.as_secs_f64());
+                results.push(r);
+            }
+            results
+        });
+        println!("\n{}", report::table(&results));
+        println!("wall time {:.1}s", started.elapsed().as_secs_f64());
+        if let Some(path) = &a.json {
+            match report::write_json(&results, path) {
+                Ok(charts) => {
+                    println!("results: {}", path.display());
+                    for c in charts {
+                        println!("chart:   {}", c.display());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("redis-harness chaos: writing {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        if results.iter().all(|r| r.passed()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(not(feature = "chaos"))]
+mod chaos {
+    use std::process::ExitCode;
+
+    pub(super) fn main(_args: &[String]) -> ExitCode {
+        eprintln!("redis-harness chaos: this binary was built without the `chaos` feature; run `just chaos` or `cargo run --release --features chaos,tls -- chaos`");
+        ExitCode::from(2)
+    }
 }

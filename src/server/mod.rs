@@ -89,6 +89,16 @@ impl Default for Builder {
     }
 }
 
+/// Binds with `SO_REUSEADDR`, as Redis does, so that a server restarted on
+/// the same port can bind while its old connections sit in TIME_WAIT.
+fn bind_reusable(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
 /// Why a server could not start.
 #[derive(Debug)]
 pub struct StartError {
@@ -233,7 +243,7 @@ impl Builder {
 
     /// Starts the server, returning why it could not.
     pub fn try_start(self) -> Result<FakeRedis, StartError> {
-        let tcp = std::net::TcpListener::bind(self.bind).map_err(|source| StartError {
+        let tcp = bind_reusable(self.bind).map_err(|source| StartError {
             what: format!("binding {} (is the port already in use?)", self.bind),
             source,
         })?;

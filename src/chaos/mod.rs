@@ -1,0 +1,39 @@
+//! Chaos scenarios (`redis-harness chaos`, feature `chaos`): named
+//! experiments that drive load through the [pool](crate::pool) against the
+//! fake server or a real Redis behind a [fault proxy](crate::FaultProxy),
+//! play a timeline of faults and actions, and judge expectations: error rate
+//! while the fault is on, recovery time after it, p99 latency, sockets left
+//! open after close, and acknowledged writes read back.
+//!
+//! Layout:
+//! - `scenario`: the TOML format ([`Scenario`]), checked at load time;
+//! - `target`: the server under test and its controls (faults, kill, restart, password, TLS);
+//! - `load`: client tasks, op timing, error kinds, acknowledged-write tracking and read-back;
+//! - `service`: the example HTTP service as a child process (SIGTERM scenario);
+//! - `run`: one scenario end to end, and the verdicts;
+//! - `report`: the table, JSON and SVG charts.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::path::Path;
+//! use redis_harness::chaos::{run_scenario, BackendKind, RunOptions, Scenario};
+//!
+//! let sc = Scenario::load(Path::new("fixtures/scenarios/reset-storm.toml")).unwrap();
+//! let opts = RunOptions { backend: BackendKind::Embedded, seed: 7, progress: false };
+//! let result = run_scenario(&sc, &opts).await;
+//! assert!(result.passed(), "{}", redis_harness::chaos::report::table(&[result.clone()]));
+//! # }
+//! ```
+
+mod load;
+pub mod report;
+mod run;
+pub mod scenario;
+mod service;
+mod target;
+
+pub use load::Sample;
+pub use run::{run_scenario, RunOptions, ScenarioResult, ServiceExit, Verdict};
+pub use scenario::{Scenario, ScenarioError};
+pub use service::find_service_binary;
+pub use target::BackendKind;

@@ -1,0 +1,197 @@
+//! Chaos scenarios end to end against the embedded fake: every shipped
+//! scenario holds, and every negative variant (the protection removed) is
+//! reported as failing the expectation that protection is for.
+//!
+//! The full run is one test with the timeline scaled to 60% (fault windows
+//! of ~0.6s), so CI pays for it once; scenarios run one at a time because
+//! they measure latency on a 2-core machine.
+
+#![cfg(feature = "chaos")]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use redis_harness::chaos::{find_service_binary, report, run_scenario, BackendKind, RunOptions, Scenario};
+
+/// Scenarios measure time: never two at once.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const SEED: u64 = 42;
+const SCALE: f64 = 0.6;
+const TLS_BUILT: bool = cfg!(feature = "tls");
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// The SIGTERM scenario runs the example service as a child process. `cargo
+/// test` builds examples, but `cargo test --test chaos` alone does not: build
+/// it then, with this test's features so the library is not rebuilt.
+fn ensure_service_built() {
+    if find_service_binary().is_some() {
+        return;
+    }
+    let mut features = vec!["chaos"];
+    if cfg!(feature = "tls") {
+        features.push("tls");
+    }
+    if cfg!(feature = "containers") {
+        features.push("containers");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--example", "service", "--features", &features.join(",")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo build --example service");
+    assert!(status.success(), "cargo build --example service failed");
+    assert!(find_service_binary().is_some(), "the example service was built but is not found next to the test binary");
+}
+
+fn run_all(scenarios: &[Scenario]) -> Vec<redis_harness::chaos::ScenarioResult> {
+    let opts = RunOptions { backend: BackendKind::Embedded, seed: SEED, progress: false };
+    runtime().block_on(async {
+        let mut out = Vec::new();
+        for sc in scenarios {
+            let mut sc = sc.clone();
+            sc.scale_time(SCALE);
+            out.push(run_scenario(&sc, &opts).await);
+        }
+        out
+    })
+}
+
+#[test]
+fn scenario_files_load_and_each_has_a_negative_variant() {
+    let shipped = Scenario::load_dir(&dir()).unwrap();
+    let negative = Scenario::load_dir(&dir().join("negative")).unwrap();
+    assert!(shipped.len() >= 11, "{} scenarios", shipped.len());
+    let mut names: Vec<&str> = shipped.iter().chain(&negative).map(|s| s.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), shipped.len() + negative.len(), "scenario names must be unique");
+    for s in &shipped {
+        assert!(s.must_fail.is_empty(), "{}: must_fail belongs in negative/", s.name);
+        let file = s.path.file_name().unwrap();
+        let neg = negative.iter().find(|n| n.path.file_name() == Some(file));
+        assert!(neg.is_some(), "{} has no negative variant in negative/{}", s.name, file.to_string_lossy());
+    }
+    for n in &negative {
+        assert!(!n.must_fail.is_empty(), "{}: a negative variant names the expectations that must fail", n.name);
+    }
+}
+
+#[test]
+fn shipped_scenarios_hold_against_the_fake() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_service_built();
+    let scenarios = Scenario::load_dir(&dir()).unwrap();
+    let results = run_all(&scenarios);
+    let table = report::table(&results);
+    println!("{table}");
+    for (sc, r) in scenarios.iter().zip(&results) {
+        assert!(r.skipped.is_none() || (sc.tls && !TLS_BUILT), "{} skipped: {:?}", r.name, r.skipped);
+        assert!(r.passed(), "{} failed (seed {SEED}):\n{table}", r.name);
+        if r.skipped.is_none() {
+            assert!(r.ops() > 50, "{}: only {} ops", r.name, r.ops());
+        }
+    }
+}
+
+#[test]
+fn negative_variants_fail_the_expectation_their_protection_guards() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_service_built();
+    let scenarios = Scenario::load_dir(&dir().join("negative")).unwrap();
+    let results = run_all(&scenarios);
+    let table = report::table(&results);
+    println!("{table}");
+    for (sc, r) in scenarios.iter().zip(&results) {
+        if r.skipped.is_some() {
+            // Only TLS scenarios may be skipped, and only in a build without TLS.
+            assert!(sc.tls && !TLS_BUILT, "{} skipped: {:?}", r.name, r.skipped);
+            continue;
+        }
+        assert!(r.failure.is_none(), "{} could not run: {:?}", r.name, r.failure);
+        assert!(!r.passed(), "{} passed with its protection removed:\n{table}", r.name);
+        let failed: Vec<&str> = r.failed().iter().map(|v| v.name.as_str()).collect();
+        for want in &sc.must_fail {
+            assert!(
+                failed.contains(&want.as_str()),
+                "{}: expected `{want}` to fail, failed: {failed:?}\n{table}",
+                r.name
+            );
+        }
+    }
+}
+
+#[test]
+fn json_results_and_svg_chart_are_written() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let toml = r#"
+name = "tiny"
+summary = "a short spike"
+duration = "1s"
+[load]
+clients = 2
+rate = 200
+mix = { get = 1, set = 1, incr = 1 }
+[pool]
+read_timeout = "50ms"
+[[fault]]
+rule = "latency 80ms cmd=GET prob=0.5"
+at = "300ms"
+for = "300ms"
+[expect]
+recovery_within = "300ms"
+"#;
+    let sc = Scenario::parse(toml, Path::new("tiny.toml")).unwrap();
+    let opts = RunOptions { backend: BackendKind::Embedded, seed: 7, progress: false };
+    let r = runtime().block_on(run_scenario(&sc, &opts));
+    assert!(r.passed(), "{}", report::table(std::slice::from_ref(&r)));
+    assert!(r.errors.get("read-timeout").copied().unwrap_or(0) + r.retries > 0, "the spike was seen");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out/results.json");
+    let charts = report::write_json(std::slice::from_ref(&r), &json).unwrap();
+    assert_eq!(charts, vec![dir.path().join("out/results-tiny.svg")]);
+    let text = std::fs::read_to_string(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let s = &v["scenarios"][0];
+    assert_eq!(s["name"], "tiny");
+    assert_eq!(s["seed"], 7);
+    assert_eq!(s["ops"].as_u64().unwrap() as usize, r.ops());
+    assert_eq!(s["fault_windows_s"][0][0].as_f64().unwrap(), 0.3);
+    assert_eq!(s["samples"].as_array().unwrap().len(), r.ops());
+    let svg = std::fs::read_to_string(&charts[0]).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("fill-opacity=\"0.18\""), "the fault window is shaded");
+    assert!(svg.matches("<circle").count() >= r.ops().min(20_000) / 2);
+}
+
+#[test]
+fn container_backend_says_it_is_not_available() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
+        .args(["chaos", "--backend", "container", "reset-storm"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not available in this build"), "{err}");
+}
+
+#[test]
+fn unknown_scenario_lists_the_known_ones() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
+        .args(["chaos", "no-such-scenario"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no scenario named no-such-scenario") && err.contains("reset-storm"), "{err}");
+}
