@@ -26,6 +26,28 @@ pub fn find_service_binary() -> Option<PathBuf> {
     exe.ancestors().skip(1).take(3).map(|d| d.join("examples").join("service")).find(|p| p.is_file())
 }
 
+/// Finds the example binary, building it first when this process was started
+/// by cargo (`cargo run -- chaos`), so the quick start needs nothing else.
+fn find_or_build_service_binary() -> Option<PathBuf> {
+    if let Some(p) = find_service_binary() {
+        return Some(p);
+    }
+    let cargo = std::env::var_os("CARGO")?;
+    let release = std::env::current_exe().ok()?.components().any(|c| c.as_os_str() == "release");
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--quiet", "--example", "service", "--features", "chaos,tls"]);
+    if release {
+        cmd.arg("--release");
+    }
+    eprintln!("redis-harness chaos: building the example service (once)...");
+    let ok = cmd.stdin(Stdio::null()).status().is_ok_and(|s| s.success());
+    if ok {
+        find_service_binary()
+    } else {
+        None
+    }
+}
+
 /// A running service.
 pub(crate) struct Service {
     /// `None` once handed to the exit waiter.
@@ -37,7 +59,7 @@ pub(crate) struct Service {
 
 /// Starts the service against `redis_url` and waits (bounded) for its `listening` log line.
 pub(crate) async fn start(spec: &ServiceSpec, redis_url: &str) -> Result<Service, String> {
-    let bin = find_service_binary().ok_or(
+    let bin = find_or_build_service_binary().ok_or(
         "the example service is not built: run `cargo build --example service` (same profile as this binary) or set REDIS_HARNESS_SERVICE_BIN",
     )?;
     let mut child = tokio::process::Command::new(&bin)
