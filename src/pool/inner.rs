@@ -129,6 +129,10 @@ pub(crate) struct Inner {
     /// Commands running right now (their connection is outside its slot).
     pub inflight: AtomicUsize,
     pub inflight_done: Notify,
+    /// Checkouts holding a socket outside every slot (a dial, a health-check
+    /// PING): close() cancels them through `soft` and waits for them to let go.
+    pub checking: AtomicUsize,
+    pub checking_done: Notify,
     pub close_started: AtomicBool,
     next_guard: AtomicU64,
 }
@@ -149,6 +153,8 @@ impl Inner {
             fill: Arc::new(Notify::new()),
             inflight: AtomicUsize::new(0),
             inflight_done: Notify::new(),
+            checking: AtomicUsize::new(0),
+            checking_done: Notify::new(),
             close_started: AtomicBool::new(false),
             next_guard: AtomicU64::new(1),
             opts,
@@ -262,9 +268,14 @@ impl Inner {
         }
         if self.opts.ping_after_idle.is_some_and(|t| now.duration_since(conn.last_used) >= t) {
             // Counted as broken if the PING fails or the checkout is cancelled.
-            let mut guard = CountOnDrop { inner: self, conn: Some(conn) };
+            let mut guard = CountOnDrop { inner: self, conn: Some(conn), _busy: Busy::new(self) };
             let ping = match guard.conn.as_mut() {
-                Some(c) => c.ping().await,
+                // Close cancels the PING: its socket must not outlive close().
+                Some(c) => tokio::select! {
+                    biased;
+                    _ = self.soft.cancelled() => return None,
+                    r = c.ping() => r,
+                },
                 None => return None,
             };
             if let Err(e) = ping {
@@ -301,6 +312,8 @@ impl Inner {
         let timeouts =
             Timeouts { dial: self.opts.dial_timeout, read: self.opts.read_timeout, write: self.opts.write_timeout };
         tracing::debug!(addr = %self.addr, probe = admission.probe, "dialling");
+        // Declared before the dial, so it is released after the half-made socket is dropped.
+        let _busy = Busy::new(self);
         let result = tokio::select! {
             biased;
             _ = self.soft.cancelled() => {
@@ -474,6 +487,26 @@ fn counts_for_breaker(e: &Error) -> bool {
 struct CountOnDrop<'a> {
     inner: &'a Inner,
     conn: Option<Connection>,
+    /// Last field: released only after `drop` closed the connection.
+    _busy: Busy<'a>,
+}
+
+/// Counts a checkout step that holds a socket outside every slot, so close()
+/// can wait until none is left. Released after that socket is dropped.
+struct Busy<'a>(&'a Inner);
+
+impl<'a> Busy<'a> {
+    fn new(inner: &'a Inner) -> Busy<'a> {
+        inner.checking.fetch_add(1, Ordering::AcqRel);
+        Busy(inner)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.checking.fetch_sub(1, Ordering::AcqRel);
+        self.0.checking_done.notify_waiters();
+    }
 }
 
 impl Drop for CountOnDrop<'_> {

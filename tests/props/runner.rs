@@ -1,0 +1,99 @@
+//! Drives the suite with proptest's `TestRunner` directly: one tokio
+//! runtime per case, the case count from `PROPTEST_CASES` (default in
+//! code), a printed seed (`PROPS_SEED` replays it), failures persisted in
+//! `proptest-regressions/props.txt`.
+
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
+use redis_harness::pool::Sabotage;
+
+use crate::backend::BackendFactory;
+use crate::exec::run_case;
+use crate::model::{case, Case};
+
+/// Where failures are persisted (committed): replayed first by every run.
+pub const REGRESSIONS: &str = "proptest-regressions/props.txt";
+
+/// `PROPTEST_CASES` if set, else `default`.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `PROPS_SEED` if set, else a random seed; printed so a failure can be replayed.
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("PROPS_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("{test}: seed {seed} (replay with PROPS_SEED={seed})");
+    seed
+}
+
+fn runner(cases: u32, seed: u64, persist: bool, max_shrink_iters: u32) -> TestRunner {
+    let config = Config {
+        cases,
+        failure_persistence: if persist { Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))) } else { None },
+        max_shrink_iters,
+        // Shrinking re-runs real-time cases: bound it.
+        max_shrink_time: 60_000,
+        ..Config::default()
+    };
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+/// Runs one case on its own runtime.
+pub fn run_one(factory: &dyn BackendFactory, case: &Case, sabotage: Sabotage) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let r = rt.block_on(async {
+        match tokio::time::timeout(std::time::Duration::from_secs(60), run_case(factory, case, sabotage)).await {
+            Ok(r) => r,
+            Err(_) => Err("[every_wait_bounded] the whole case took over 60s".to_string()),
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    r
+}
+
+/// Runs the suite; `Err((reason, shrunk case))` on a failure.
+pub fn run_suite(
+    test: &str,
+    factory: &dyn BackendFactory,
+    sabotage: Sabotage,
+    cases: u32,
+    persist: bool,
+) -> Result<u32, (String, Case)> {
+    let seed = seed(test);
+    let mut runner = runner(cases, seed, persist, if persist { 256 } else { 128 });
+    let started = std::time::Instant::now();
+    let result = runner.run(&case(), |c| run_one(factory, &c, sabotage).map_err(TestCaseError::fail));
+    eprintln!("{test}: {cases} cases in {:?} against {}", started.elapsed(), factory.name());
+    match result {
+        Ok(()) => Ok(cases),
+        Err(TestError::Fail(reason, case)) => Err((reason.to_string(), case)),
+        Err(TestError::Abort(reason)) => Err((format!("aborted: {reason}"), Case { cfg: dummy_cfg(), rounds: vec![] })),
+    }
+}
+
+fn dummy_cfg() -> crate::model::Config {
+    crate::model::Config {
+        pool_size: 1,
+        min_idle: 0,
+        fifo: false,
+        pool_timeout_ms: 100,
+        idle_time_ms: None,
+        lifetime_ms: None,
+        ping_after_idle_ms: None,
+        max_retries: 0,
+        breaker: None,
+        reaper_ms: None,
+        auth: false,
+        db: 0,
+    }
+}
+
+/// Runs the suite and panics with the shrunk counterexample on a failure.
+pub fn check(test: &str, factory: &dyn BackendFactory, default_cases: u32) {
+    if let Err((reason, case)) = run_suite(test, factory, Sabotage::None, cases(default_cases), true) {
+        panic!("{test}: property failed: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
+    }
+}

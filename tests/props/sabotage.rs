@@ -1,0 +1,47 @@
+//! Proof that the suite bites: with each `Sabotage` switch on, the same
+//! suite must fail, and proptest must shrink the counterexample to a short one.
+
+use redis_harness::pool::Sabotage;
+
+use crate::backend::Fake;
+use crate::runner::run_suite;
+
+/// Cases tried before giving up on finding the sabotage.
+const CASES: u32 = 400;
+/// The shrunk counterexample must be at most this many operations.
+const SHORT: usize = 10;
+
+fn must_fail(test: &str, sabotage: Sabotage) {
+    match run_suite(test, &Fake, sabotage, CASES, false) {
+        Ok(n) => panic!("{test}: the suite passed {n} cases with {sabotage:?} on: it does not notice that bug"),
+        Err((reason, case)) => {
+            eprintln!("{test}: {sabotage:?} caught: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
+            assert!(case.op_count() <= SHORT, "{test}: shrunk case has {} ops (> {SHORT}):\n{case:?}", case.op_count());
+        }
+    }
+}
+
+#[test]
+fn suite_catches_pool_after_close() {
+    must_fail("suite_catches_pool_after_close", Sabotage::PoolAfterClose);
+}
+
+#[test]
+fn suite_catches_reuse_cancelled() {
+    must_fail("suite_catches_reuse_cancelled", Sabotage::ReuseCancelled);
+}
+
+#[test]
+fn suite_catches_no_wake_on_close() {
+    must_fail("suite_catches_no_wake_on_close", Sabotage::NoWakeOnClose);
+}
+
+#[test]
+fn suite_catches_leak_permit_on_cancel() {
+    must_fail("suite_catches_leak_permit_on_cancel", Sabotage::LeakPermitOnCancel);
+}
+
+#[test]
+fn suite_catches_keep_socket_after_deadline() {
+    must_fail("suite_catches_keep_socket_after_deadline", Sabotage::KeepSocketAfterDeadline);
+}
