@@ -553,8 +553,8 @@ impl Pool {
             tracing::error!(addr = %inner.addr, tasks = inner.tracker.len(), "background tasks did not stop");
         }
 
-        // Checkouts that hold a socket outside every slot (a dial, a
-        // health-check PING) saw `soft` and drop it at their next poll.
+        // Checkouts in progress (dialling, PINGing an idle connection) saw
+        // `soft`; their sockets are in no list, so wait for them to let go.
         let mut unresponsive = 0;
         let let_go_by = Instant::now() + ABORT_GRACE;
         loop {
@@ -818,6 +818,13 @@ fn block_timeout(cmds: &[Cmd]) -> Option<Option<Duration>> {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
+        // The connection is pooled or closed before the guard leaves the
+        // checked-out table: close() stops draining once the table is
+        // empty, and must not return while this socket is still open.
+        let conn = self.slot.lock().take();
+        if let Some(conn) = conn {
+            self.inner.put_back(conn);
+        }
         let closing = {
             let mut st = self.inner.lock();
             st.out.remove(&self.id);
@@ -825,10 +832,6 @@ impl Drop for PooledConnection {
         };
         if closing && !self.inner.hard.is_cancelled() {
             self.inner.stats.drained.fetch_add(1, Ordering::Relaxed);
-        }
-        let conn = self.slot.lock().take();
-        if let Some(conn) = conn {
-            self.inner.put_back(conn);
         }
         drop(self.permit.take());
         self.inner.returned.notify_waiters();

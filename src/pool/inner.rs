@@ -224,6 +224,9 @@ impl Inner {
     }
 
     async fn checkout(self: &Arc<Self>, permit: &mut PermitGuard) -> Result<super::PooledConnection, Error> {
+        // First local, so it is released last: after the connection was
+        // checked out or dropped.
+        let _busy = Busy::new(self);
         loop {
             let candidate = {
                 let mut st = self.lock();
@@ -268,7 +271,7 @@ impl Inner {
         }
         if self.opts.ping_after_idle.is_some_and(|t| now.duration_since(conn.last_used) >= t) {
             // Counted as broken if the PING fails or the checkout is cancelled.
-            let mut guard = CountOnDrop { inner: self, conn: Some(conn), _busy: Busy::new(self) };
+            let mut guard = CountOnDrop { inner: self, conn: Some(conn) };
             let ping = match guard.conn.as_mut() {
                 // Close cancels the PING: its socket must not outlive close().
                 Some(c) => tokio::select! {
@@ -312,8 +315,6 @@ impl Inner {
         let timeouts =
             Timeouts { dial: self.opts.dial_timeout, read: self.opts.read_timeout, write: self.opts.write_timeout };
         tracing::debug!(addr = %self.addr, probe = admission.probe, "dialling");
-        // Declared before the dial, so it is released after the half-made socket is dropped.
-        let _busy = Busy::new(self);
         let result = tokio::select! {
             biased;
             _ = self.soft.cancelled() => {
@@ -487,12 +488,11 @@ fn counts_for_breaker(e: &Error) -> bool {
 struct CountOnDrop<'a> {
     inner: &'a Inner,
     conn: Option<Connection>,
-    /// Last field: released only after `drop` closed the connection.
-    _busy: Busy<'a>,
 }
 
-/// Counts a checkout step that holds a socket outside every slot, so close()
-/// can wait until none is left. Released after that socket is dropped.
+/// Counts a checkout in progress: between leaving the idle list (or being
+/// dialled) and entering the checked-out table, its socket is in no list
+/// close() looks at, so close() waits until no checkout is in progress.
 struct Busy<'a>(&'a Inner);
 
 impl<'a> Busy<'a> {

@@ -24,7 +24,7 @@ const SLACK: Duration = Duration::from_secs(2);
 /// The pool's own grace for commands that must notice the close deadline.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 /// A waiter pending at close must be woken within this.
-const WAKE_MARGIN: Duration = Duration::from_millis(100);
+const WAKE_MARGIN: Duration = Duration::from_millis(75);
 /// Bounded waits on server counters.
 const SETTLE: Duration = Duration::from_secs(3);
 
@@ -135,7 +135,8 @@ impl Ctx {
         };
         let ended = Instant::now();
         if let Some((start, pending)) = &*self.close_start.lock().unwrap() {
-            if pending.contains(&id) && r.is_err() && ended > *start + WAKE_MARGIN {
+            let timed_out = matches!(&r, Err(Error::Timeout { .. })) && ended > *start + Duration::from_millis(20);
+            if pending.contains(&id) && r.is_err() && (timed_out || ended > *start + WAKE_MARGIN) {
                 let what = format!("{:?}", r.as_ref().err());
                 self.violate(inv::waiter_woken_at_close(ended - *start, &what));
             }
@@ -192,13 +193,17 @@ impl Ctx {
         self.guards.lock().unwrap().push(self.backend.fault(rule));
     }
 
-    async fn op(&self, op: &Op) {
+    async fn op(self: &Arc<Self>, op: &Op) {
         match op {
             Op::Echo => self.echo(&self.tag(), true).await,
             Op::Query => {
                 let tag = self.tag();
                 let bound = self.get_bound() + self.cmd_bound() * (self.cfg.max_retries + 1);
-                match tokio::time::timeout(bound, self.pool.query(&echo(&tag))).await {
+                let r = tokio::time::timeout(bound, self.pool.query(&echo(&tag))).await;
+                // The pool gave some connection back at an unknown moment:
+                // forget every return time rather than judge idleness wrongly.
+                self.returned_at.lock().unwrap().clear();
+                match r {
                     Err(_) => self.violate(inv::bounded_wait("pool.query(ECHO)", bound)),
                     Ok(Ok(v)) => self.violate(inv::reply_is_own("pool.query(ECHO)", &bulk(&tag), &v)),
                     Ok(Err(Error::Timeout { .. })) => {}
@@ -237,6 +242,24 @@ impl Ctx {
                 let tag = self.tag();
                 self.run(&mut c, &echo(&tag), &bulk(&tag), true).await;
                 self.give_back(c);
+            }
+            Op::Burst(n, ms) => {
+                let mut subs = Vec::new();
+                for _ in 0..*n {
+                    let (ctx, hold) = (self.clone(), self.ms(*ms));
+                    subs.push(tokio::spawn(async move {
+                        let Some(Ok(mut c)) = ctx.get().await else { return };
+                        tokio::time::sleep(hold).await;
+                        let tag = ctx.tag();
+                        ctx.run(&mut c, &echo(&tag), &bulk(&tag), true).await;
+                        ctx.give_back(c);
+                    }));
+                }
+                for s in subs {
+                    if let Err(e) = s.await {
+                        self.violate(Err(format!("[task] a burst sub-task panicked: {e}")));
+                    }
+                }
             }
             Op::Kill => {
                 self.backend.kill_all();
@@ -379,7 +402,9 @@ impl Ctx {
                 Err(e) => return self.violate(inv::recovers_after_dial_failures(&e, recovery)),
             }
         }
-        drop(held);
+        for c in held {
+            self.give_back(c);
+        }
         let settled = wait_until(SETTLE, || {
             let s = pool.stats();
             s.in_use == 0 && s.total_conns == s.idle_conns && backend.open_connections() == s.total_conns

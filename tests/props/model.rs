@@ -93,6 +93,8 @@ pub enum Op {
     DropGet(GetPoint),
     /// Holds a connection this many ms (maybe past a close deadline), then ECHOes on it.
     Hold(u64),
+    /// `n` concurrent sub-tasks each get, hold `ms`, ECHO, give back: contention, so waiters.
+    Burst(u8, u64),
     /// Closes every connection from the server side.
     Kill,
     /// Installs a fault until the end of the round.
@@ -196,13 +198,14 @@ fn op(last_round: bool) -> BoxedStrategy<Op> {
         ]
         .prop_map(Op::DropGet),
         2 => (10u64..300).prop_map(Op::Hold),
+        2 => (2u8..6, 30u64..300).prop_map(|(n, ms)| Op::Burst(n, ms)),
         1 => Just(Op::Kill),
         2 => fault_kind().prop_map(Op::Fault),
         1 => (20u64..250).prop_map(Op::Sleep),
         2 => (1u8..6).prop_map(Op::Yield),
     ];
     if last_round {
-        prop_oneof![10 => common, 2 => (20u64..300).prop_map(Op::Close)].boxed()
+        prop_oneof![8 => common, 2 => (20u64..300).prop_map(Op::Close)].boxed()
     } else {
         common.boxed()
     }

@@ -63,18 +63,18 @@ pub fn run_suite(
     persist: bool,
 ) -> Result<u32, (String, Case)> {
     let seed = seed(test);
-    let mut runner = runner(cases, seed, persist, if persist { 256 } else { 128 });
+    let mut runner = runner(cases, seed, persist, if persist { 256 } else { 64 });
     let started = std::time::Instant::now();
     let result = runner.run(&case(), |c| run_one(factory, &c, sabotage).map_err(TestCaseError::fail));
     eprintln!("{test}: {cases} cases in {:?} against {}", started.elapsed(), factory.name());
     match result {
         Ok(()) => Ok(cases),
         Err(TestError::Fail(reason, case)) => Err((reason.to_string(), case)),
-        Err(TestError::Abort(reason)) => Err((format!("aborted: {reason}"), Case { cfg: dummy_cfg(), rounds: vec![] })),
+        Err(TestError::Abort(reason)) => Err((format!("aborted: {reason}"), Case { cfg: small_cfg(), rounds: vec![] })),
     }
 }
 
-fn dummy_cfg() -> crate::model::Config {
+pub fn small_cfg() -> crate::model::Config {
     crate::model::Config {
         pool_size: 1,
         min_idle: 0,
@@ -96,4 +96,57 @@ pub fn check(test: &str, factory: &dyn BackendFactory, default_cases: u32) {
     if let Err((reason, case)) = run_suite(test, factory, Sabotage::None, cases(default_cases), true) {
         panic!("{test}: property failed: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
     }
+}
+
+/// Greedy minimisation after proptest's shrinking: removes rounds, tasks
+/// and operations one at a time while the case still fails. Proptest's
+/// shrinker makes one pass per collection, which a timing-dependent
+/// failure can stop early; this retries each candidate a few times.
+pub fn minimize(mut case: Case, fails: impl Fn(&Case) -> bool, budget: std::time::Duration) -> Case {
+    let end = std::time::Instant::now() + budget;
+    let still_fails = |c: &Case| (0..3).any(|_| fails(c));
+    loop {
+        let mut changed = false;
+        for cand in candidates(&case) {
+            if std::time::Instant::now() >= end {
+                return case;
+            }
+            if still_fails(&cand) {
+                case = cand;
+                changed = true;
+                break;
+            }
+        }
+        if !changed {
+            return case;
+        }
+    }
+}
+
+/// Every case with one round, task or operation removed (smallest first).
+fn candidates(case: &Case) -> Vec<Case> {
+    let mut out = Vec::new();
+    let last = case.rounds.len().saturating_sub(1);
+    for r in 0..last {
+        let mut c = case.clone();
+        c.rounds.remove(r);
+        out.push(c);
+    }
+    for (r, tasks) in case.rounds.iter().enumerate() {
+        for t in 0..tasks.len() {
+            if tasks.len() > 1 {
+                let mut c = case.clone();
+                c.rounds[r].remove(t);
+                out.push(c);
+            }
+            for i in 0..tasks[t].len() {
+                if tasks[t].len() > 1 {
+                    let mut c = case.clone();
+                    c.rounds[r][t].remove(i);
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }

@@ -3,11 +3,15 @@
 
 use redis_harness::pool::Sabotage;
 
+use std::time::Duration;
+
 use crate::backend::Fake;
-use crate::runner::run_suite;
+use crate::runner::{minimize, run_one, run_suite};
 
 /// Cases tried before giving up on finding the sabotage.
-const CASES: u32 = 400;
+const CASES: u32 = 300;
+/// Time allowed for minimising the counterexample after proptest's shrinking.
+const MINIMIZE_BUDGET: Duration = Duration::from_secs(30);
 /// The shrunk counterexample must be at most this many operations.
 const SHORT: usize = 10;
 
@@ -15,6 +19,9 @@ fn must_fail(test: &str, sabotage: Sabotage) {
     match run_suite(test, &Fake, sabotage, CASES, false) {
         Ok(n) => panic!("{test}: the suite passed {n} cases with {sabotage:?} on: it does not notice that bug"),
         Err((reason, case)) => {
+            let shrunk = case.op_count();
+            let case = minimize(case, |c| run_one(&Fake, c, sabotage).is_err(), MINIMIZE_BUDGET);
+            eprintln!("{test}: proptest shrank to {shrunk} ops, minimised to {}", case.op_count());
             eprintln!("{test}: {sabotage:?} caught: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
             assert!(case.op_count() <= SHORT, "{test}: shrunk case has {} ops (> {SHORT}):\n{case:?}", case.op_count());
         }
