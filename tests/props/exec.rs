@@ -279,7 +279,10 @@ impl Ctx {
                     tokio::task::yield_now().await;
                 }
             }
-            Op::Close(ms) => self.close(self.ms(*ms)).await,
+            Op::Close(after, grace) => {
+                tokio::time::sleep(self.ms(*after)).await;
+                self.close(self.ms(*grace)).await
+            }
         }
     }
 
@@ -438,7 +441,7 @@ fn is_calm(tasks: &[Vec<Op>]) -> bool {
     tasks
         .iter()
         .flatten()
-        .all(|op| !matches!(op, Op::Kill | Op::Fault(_) | Op::Close(_) | Op::DropGet(GetPoint::Dialling)))
+        .all(|op| !matches!(op, Op::Kill | Op::Fault(_) | Op::Close(..) | Op::DropGet(GetPoint::Dialling)))
 }
 
 /// Runs one case against a fresh backend from `factory`; the violations, if any.
@@ -449,7 +452,7 @@ pub async fn run_case(factory: &dyn BackendFactory, case: &Case, sabotage: Sabot
         cfg.password = Some(PASSWORD.into());
     }
     cfg.db = case.cfg.db;
-    let pool = Pool::new(cfg, options(&case.cfg, sabotage)).map_err(|e| e.to_string())?;
+    let pool = Pool::new(cfg, options(&case.cfg, sabotage)).map_err(|e| format!("{}: {e}", backend.name()))?;
     let mut ctx = Arc::new(Ctx {
         last_stats: Mutex::new(pool.stats()),
         pool,
@@ -515,7 +518,7 @@ pub async fn run_case(factory: &dyn BackendFactory, case: &Case, sabotage: Sabot
 
 fn first_violation(ctx: &Ctx) -> Result<(), String> {
     match ctx.violations.lock().unwrap().first() {
-        Some(v) => Err(v.clone()),
+        Some(v) => Err(format!("{} (against {})", v, ctx.backend.name())),
         None => Ok(()),
     }
 }

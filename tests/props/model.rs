@@ -103,8 +103,9 @@ pub enum Op {
     Sleep(u64),
     /// Yields to the scheduler this many times (an interleaving point).
     Yield(u8),
-    /// `close(deadline)`; only generated in the last round.
-    Close(u64),
+    /// After this many ms (an interleaving point: others queue meanwhile),
+    /// `close(grace ms)`; only generated in the last round.
+    Close(u64, u64),
 }
 
 /// A case: options, then rounds; the tasks of a round run concurrently,
@@ -198,14 +199,15 @@ fn op(last_round: bool) -> BoxedStrategy<Op> {
         ]
         .prop_map(Op::DropGet),
         2 => (10u64..300).prop_map(Op::Hold),
-        2 => (2u8..6, 30u64..300).prop_map(|(n, ms)| Op::Burst(n, ms)),
+        3 => (2u8..5, 30u64..300).prop_map(|(n, ms)| Op::Burst(n, ms)),
         1 => Just(Op::Kill),
         2 => fault_kind().prop_map(Op::Fault),
         1 => (20u64..250).prop_map(Op::Sleep),
         2 => (1u8..6).prop_map(Op::Yield),
     ];
     if last_round {
-        prop_oneof![8 => common, 2 => (20u64..300).prop_map(Op::Close)].boxed()
+        prop_oneof![7 => common, 2 => (0u64..150, 20u64..300).prop_map(|(after, grace)| Op::Close(after, grace))]
+            .boxed()
     } else {
         common.boxed()
     }

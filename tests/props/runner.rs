@@ -20,9 +20,11 @@ pub fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// `PROPS_SEED` if set, else a random seed; printed so a failure can be replayed.
-pub fn seed(test: &str) -> u64 {
-    let seed = std::env::var("PROPS_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+/// `PROPS_SEED` if set, else `default`, else a random seed; printed so a
+/// failure can be replayed.
+pub fn seed(test: &str, default: Option<u64>) -> u64 {
+    let env = std::env::var("PROPS_SEED").ok().and_then(|v| v.parse().ok());
+    let seed = env.or(default).unwrap_or_else(|| fastrand::u64(..));
     eprintln!("{test}: seed {seed} (replay with PROPS_SEED={seed})");
     seed
 }
@@ -32,8 +34,9 @@ fn runner(cases: u32, seed: u64, persist: bool, max_shrink_iters: u32) -> TestRu
         cases,
         failure_persistence: if persist { Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))) } else { None },
         max_shrink_iters,
-        // Shrinking re-runs real-time cases: bound it.
-        max_shrink_time: 60_000,
+        // Shrinking re-runs real-time cases: bound it (sabotage runs are
+        // minimised further by `minimize`).
+        max_shrink_time: if persist { 60_000 } else { 8_000 },
         ..Config::default()
     };
     let mut bytes = [0u8; 32];
@@ -61,16 +64,31 @@ pub fn run_suite(
     sabotage: Sabotage,
     cases: u32,
     persist: bool,
-) -> Result<u32, (String, Case)> {
-    let seed = seed(test);
-    let mut runner = runner(cases, seed, persist, if persist { 256 } else { 64 });
+    default_seed: Option<u64>,
+) -> Result<u32, Box<(String, Case)>> {
+    let seed = seed(test, default_seed);
+    let mut runner = runner(cases, seed, persist, if persist { 256 } else { 24 });
     let started = std::time::Instant::now();
-    let result = runner.run(&case(), |c| run_one(factory, &c, sabotage).map_err(TestCaseError::fail));
+    let runs = std::sync::atomic::AtomicU32::new(0);
+    let first_failure = std::sync::Mutex::new(None);
+    let result = runner.run(&case(), |c| {
+        let n = runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let r = run_one(factory, &c, sabotage);
+        if r.is_err() {
+            first_failure.lock().unwrap().get_or_insert((n, started.elapsed()));
+        }
+        r.map_err(TestCaseError::fail)
+    });
+    if let Some((n, at)) = *first_failure.lock().unwrap() {
+        eprintln!("{test}: first failure at run {n} after {at:?}; {} runs with shrinking", runs.into_inner());
+    }
     eprintln!("{test}: {cases} cases in {:?} against {}", started.elapsed(), factory.name());
     match result {
         Ok(()) => Ok(cases),
-        Err(TestError::Fail(reason, case)) => Err((reason.to_string(), case)),
-        Err(TestError::Abort(reason)) => Err((format!("aborted: {reason}"), Case { cfg: small_cfg(), rounds: vec![] })),
+        Err(TestError::Fail(reason, case)) => Err(Box::new((reason.to_string(), case))),
+        Err(TestError::Abort(reason)) => {
+            Err(Box::new((format!("aborted: {reason}"), Case { cfg: small_cfg(), rounds: vec![] })))
+        }
     }
 }
 
@@ -93,28 +111,35 @@ pub fn small_cfg() -> crate::model::Config {
 
 /// Runs the suite and panics with the shrunk counterexample on a failure.
 pub fn check(test: &str, factory: &dyn BackendFactory, default_cases: u32) {
-    if let Err((reason, case)) = run_suite(test, factory, Sabotage::None, cases(default_cases), true) {
+    if let Err(failure) = run_suite(test, factory, Sabotage::None, cases(default_cases), true, None) {
+        let (reason, case) = *failure;
         panic!("{test}: property failed: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
     }
 }
 
 /// Greedy minimisation after proptest's shrinking: removes rounds, tasks
-/// and operations one at a time while the case still fails. Proptest's
-/// shrinker makes one pass per collection, which a timing-dependent
-/// failure can stop early; this retries each candidate a few times.
+/// and operations one at a time while the case still fails, in passes
+/// until nothing more can go or the budget is spent. Proptest's shrinker
+/// makes one pass per collection, which a timing-dependent failure stops
+/// early.
 pub fn minimize(mut case: Case, fails: impl Fn(&Case) -> bool, budget: std::time::Duration) -> Case {
     let end = std::time::Instant::now() + budget;
-    let still_fails = |c: &Case| (0..3).any(|_| fails(c));
     loop {
         let mut changed = false;
-        for cand in candidates(&case) {
+        let mut i = 0;
+        loop {
+            let cands = candidates(&case);
+            if i >= cands.len() {
+                break;
+            }
             if std::time::Instant::now() >= end {
                 return case;
             }
-            if still_fails(&cand) {
-                case = cand;
+            if fails(&cands[i]) {
+                case = cands[i].clone();
                 changed = true;
-                break;
+            } else {
+                i += 1;
             }
         }
         if !changed {

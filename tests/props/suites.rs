@@ -10,7 +10,7 @@ use crate::backend::{wait_until, Fake, Real};
 use crate::runner::{cases, check};
 
 /// Default case counts: the whole binary stays well under 2 minutes on 2 cores.
-const FAKE_CASES: u32 = 40;
+const FAKE_CASES: u32 = 32;
 const REAL_CASES: u32 = 16;
 
 #[test]
