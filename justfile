@@ -37,3 +37,7 @@ redis-image:
 # Pool benchmark: redis-harness pool vs deadpool-redis, bb8-redis and redis-rs, fake and real server.
 bench-pool:
     cargo bench --bench pool_bench
+
+# Pool property suites, long run: >= 10000 cases per suite, seed printed (replay with PROPS_SEED=...).
+props-long:
+    PROPTEST_CASES=10000 cargo test --release --all-features --test props -- --nocapture
