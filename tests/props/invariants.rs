@@ -87,15 +87,22 @@ pub fn reply_is_own(what: &str, expected: &Value, got: &Value) -> Verdict {
     Ok(())
 }
 
+/// Failures that are not a bad connection: a pool-wait timeout, an open breaker.
+pub fn benign_in_calm(err: &Error) -> bool {
+    matches!(err, Error::Timeout { kind: TimeoutKind::PoolWait { .. }, .. } | Error::CircuitOpen { .. })
+}
+
 /// A dead or expired connection is never handed out: in a round with no
 /// fault, kill or close, every command succeeds.
 pub fn calm_command_succeeds(what: &str, err: &Error) -> Verdict {
     fail("dead_or_expired_never_handed_out", format!("{what} failed in a calm round: {err:?}"))
 }
 
-/// In a calm round a `get()` fails only by waiting out `pool_timeout`.
+/// In a calm round a `get()` fails only by waiting out `pool_timeout`, or
+/// because the breaker is still cooling down from an earlier round's dial
+/// failures (neither hands out a connection).
 pub fn calm_get_succeeds(err: &Error) -> Verdict {
-    if matches!(err, Error::Timeout { kind: TimeoutKind::PoolWait { .. }, .. }) {
+    if benign_in_calm(err) {
         return Ok(());
     }
     fail("dead_or_expired_never_handed_out", format!("get failed in a calm round: {err:?}"))
