@@ -55,3 +55,7 @@ test-all: test test-container
 chaos *ARGS:
     cargo build --release --features chaos,tls --example service
     cargo run --release --features chaos,tls -- chaos {{ARGS}}
+
+# Pool property suites, long run: >= 10000 cases per suite, seed printed (replay with PROPS_SEED=...).
+props-long:
+    PROPTEST_CASES=10000 cargo test --release --all-features --test props -- --nocapture

@@ -312,8 +312,9 @@ pub struct CloseReport {
     pub aborted: usize,
     /// Commands in flight at the deadline that failed with [`Error::Aborted`].
     pub commands_aborted: u64,
-    /// In-flight commands whose task did not drop its connection within a
-    /// short grace after the deadline (the future is not being polled).
+    /// In-flight commands (and checkouts dialling or PINGing at close) whose
+    /// task did not drop its connection within a short grace (the future is
+    /// not being polled).
     pub unresponsive: usize,
     /// Dials in progress that were cancelled.
     pub dials_cancelled: u64,
@@ -552,6 +553,27 @@ impl Pool {
             tracing::error!(addr = %inner.addr, tasks = inner.tracker.len(), "background tasks did not stop");
         }
 
+        // Checkouts in progress (dialling, PINGing an idle connection) saw
+        // `soft`; their sockets are in no list, so wait for them to let go.
+        let mut unresponsive = 0;
+        let let_go_by = Instant::now() + ABORT_GRACE;
+        loop {
+            let done = inner.checking_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            let n = inner.checking.load(Ordering::Acquire);
+            if n == 0 {
+                break;
+            }
+            tokio::select! {
+                _ = &mut done => {}
+                _ = tokio::time::sleep_until(let_go_by) => {
+                    unresponsive += n;
+                    break;
+                }
+            }
+        }
+
         // Drain: wait for checked-out connections to come back.
         loop {
             let returned = inner.returned.notified();
@@ -568,7 +590,6 @@ impl Pool {
 
         let remaining: Vec<Arc<Slot>> = inner.lock().out.values().cloned().collect();
         let aborted = remaining.len();
-        let mut unresponsive = 0;
         if aborted > 0 && inner.opts.sabotage != Sabotage::KeepSocketAfterDeadline {
             inner.hard.cancel();
             let sweep = || {
@@ -593,7 +614,7 @@ impl Pool {
                 tokio::select! {
                     _ = &mut done => {}
                     _ = tokio::time::sleep_until(grace_end) => {
-                        unresponsive = n;
+                        unresponsive += n;
                         break;
                     }
                 }
@@ -797,6 +818,13 @@ fn block_timeout(cmds: &[Cmd]) -> Option<Option<Duration>> {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
+        // The connection is pooled or closed before the guard leaves the
+        // checked-out table: close() stops draining once the table is
+        // empty, and must not return while this socket is still open.
+        let conn = self.slot.lock().take();
+        if let Some(conn) = conn {
+            self.inner.put_back(conn);
+        }
         let closing = {
             let mut st = self.inner.lock();
             st.out.remove(&self.id);
@@ -804,10 +832,6 @@ impl Drop for PooledConnection {
         };
         if closing && !self.inner.hard.is_cancelled() {
             self.inner.stats.drained.fetch_add(1, Ordering::Relaxed);
-        }
-        let conn = self.slot.lock().take();
-        if let Some(conn) = conn {
-            self.inner.put_back(conn);
         }
         drop(self.permit.take());
         self.inner.returned.notify_waiters();

@@ -129,6 +129,10 @@ pub(crate) struct Inner {
     /// Commands running right now (their connection is outside its slot).
     pub inflight: AtomicUsize,
     pub inflight_done: Notify,
+    /// Checkouts holding a socket outside every slot (a dial, a health-check
+    /// PING): close() cancels them through `soft` and waits for them to let go.
+    pub checking: AtomicUsize,
+    pub checking_done: Notify,
     pub close_started: AtomicBool,
     next_guard: AtomicU64,
 }
@@ -149,6 +153,8 @@ impl Inner {
             fill: Arc::new(Notify::new()),
             inflight: AtomicUsize::new(0),
             inflight_done: Notify::new(),
+            checking: AtomicUsize::new(0),
+            checking_done: Notify::new(),
             close_started: AtomicBool::new(false),
             next_guard: AtomicU64::new(1),
             opts,
@@ -218,6 +224,9 @@ impl Inner {
     }
 
     async fn checkout(self: &Arc<Self>, permit: &mut PermitGuard) -> Result<super::PooledConnection, Error> {
+        // First local, so it is released last: after the connection was
+        // checked out or dropped.
+        let _busy = Busy::new(self);
         loop {
             let candidate = {
                 let mut st = self.lock();
@@ -264,7 +273,12 @@ impl Inner {
             // Counted as broken if the PING fails or the checkout is cancelled.
             let mut guard = CountOnDrop { inner: self, conn: Some(conn) };
             let ping = match guard.conn.as_mut() {
-                Some(c) => c.ping().await,
+                // Close cancels the PING: its socket must not outlive close().
+                Some(c) => tokio::select! {
+                    biased;
+                    _ = self.soft.cancelled() => return None,
+                    r = c.ping() => r,
+                },
                 None => return None,
             };
             if let Err(e) = ping {
@@ -474,6 +488,25 @@ fn counts_for_breaker(e: &Error) -> bool {
 struct CountOnDrop<'a> {
     inner: &'a Inner,
     conn: Option<Connection>,
+}
+
+/// Counts a checkout in progress: between leaving the idle list (or being
+/// dialled) and entering the checked-out table, its socket is in no list
+/// close() looks at, so close() waits until no checkout is in progress.
+struct Busy<'a>(&'a Inner);
+
+impl<'a> Busy<'a> {
+    fn new(inner: &'a Inner) -> Busy<'a> {
+        inner.checking.fetch_add(1, Ordering::AcqRel);
+        Busy(inner)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.checking.fetch_sub(1, Ordering::AcqRel);
+        self.0.checking_done.notify_waiters();
+    }
 }
 
 impl Drop for CountOnDrop<'_> {
