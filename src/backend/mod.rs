@@ -163,8 +163,9 @@ impl std::error::Error for BackendError {
     }
 }
 
-/// TLS on a backend.
+/// TLS on a backend (only the `tls` feature's builder methods set it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 enum TlsMode {
     Tls,
     Mtls,
