@@ -1,6 +1,7 @@
 //! Helpers shared by the integration test binaries.
 #![allow(dead_code)]
 
+use std::io::ErrorKind;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -267,4 +268,44 @@ pub fn render(f: &OwnedFrame, sort: bool) -> String {
         ),
         other => format!("{other:?}"),
     }
+}
+
+/// A flat field/value array rendered as sorted pairs (order-insensitive comparison).
+pub fn pairs_sorted(f: &OwnedFrame) -> String {
+    match f {
+        OwnedFrame::Array { data, .. } => {
+            let mut pairs: Vec<String> =
+                data.chunks(2).map(|c| c.iter().map(|x| render(x, false)).collect::<Vec<_>>().join(" => ")).collect();
+            pairs.sort();
+            format!("[{}]", pairs.join(", "))
+        }
+        other => render(other, true),
+    }
+}
+
+/// Reads until EOF or error; returns the bytes and how the stream ended.
+pub fn read_to_end(s: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, Ok(())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Err(e.kind())),
+        }
+    }
+}
+
+/// Reads exactly `n` bytes, counting the reads it took.
+pub fn read_exact_counting(s: &mut TcpStream, n: usize) -> (Vec<u8>, usize) {
+    let mut got = Vec::new();
+    let mut reads = 0;
+    let mut buf = [0u8; 4096];
+    while got.len() < n {
+        let k = s.read(&mut buf[..n - got.len()]).unwrap();
+        assert!(k > 0, "EOF after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..k]);
+        reads += 1;
+    }
+    (got, reads)
 }

@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{raw_to, reference_on_or_skip, reference_redis_or_skip, render, try_decode, RawConn};
+use common::{pairs_sorted, raw_to, reference_on_or_skip, reference_redis_or_skip, render, try_decode, RawConn};
 use redis_harness::backend::{Backend, BackendKind};
 use redis_harness::{FakeRedis, FaultRule};
 
@@ -168,19 +168,6 @@ fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
         out.push(cur);
     }
     Some(out)
-}
-
-fn pairs_sorted(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
-    use redis_protocol::resp3::types::OwnedFrame;
-    match f {
-        OwnedFrame::Array { data, .. } => {
-            let mut pairs: Vec<String> =
-                data.chunks(2).map(|c| c.iter().map(|x| render(x, false)).collect::<Vec<_>>().join(" => ")).collect();
-            pairs.sort();
-            format!("[{}]", pairs.join(", "))
-        }
-        other => render(other, true),
-    }
 }
 
 /// Whether two raw replies match under `how`. A reply redis-protocol

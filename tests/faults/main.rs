@@ -14,7 +14,7 @@ use redis_harness::FakeRedis;
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::RawConn;
+use common::{read_exact_counting, read_to_end, RawConn};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -41,33 +41,6 @@ fn send(s: &mut TcpStream, args: &[&str]) {
         out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
     s.write_all(out.as_bytes()).unwrap();
-}
-
-/// Reads until EOF or error; returns the bytes and how the stream ended.
-fn read_to_end(s: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (got, Ok(())),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => return (got, Err(e.kind())),
-        }
-    }
-}
-
-/// Reads exactly `n` bytes, counting the reads it took.
-fn read_exact_counting(s: &mut TcpStream, n: usize) -> (Vec<u8>, usize) {
-    let mut got = Vec::new();
-    let mut reads = 0;
-    let mut buf = [0u8; 4096];
-    while got.len() < n {
-        let k = s.read(&mut buf[..n - got.len()]).unwrap();
-        assert!(k > 0, "EOF after {:?}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..k]);
-        reads += 1;
-    }
-    (got, reads)
 }
 
 /// Polls `cond` until it holds, failing after a generous bound.

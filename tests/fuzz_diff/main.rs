@@ -13,7 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{decode, real_redis_or_skip, render, RawConn};
+use common::{decode, pairs_sorted, real_redis_or_skip, render, RawConn};
 use redis_harness::FakeRedis;
 use redis_protocol::resp3::types::OwnedFrame;
 
@@ -996,18 +996,6 @@ fn canonical(f: &OwnedFrame, cmp: &Cmp) -> String {
             other => render(other, false),
         },
         _ => render(f, false),
-    }
-}
-
-fn pairs_sorted(f: &OwnedFrame) -> String {
-    match f {
-        OwnedFrame::Array { data, .. } => {
-            let mut pairs: Vec<String> =
-                data.chunks(2).map(|c| c.iter().map(|x| render(x, false)).collect::<Vec<_>>().join(" => ")).collect();
-            pairs.sort();
-            format!("[{}]", pairs.join(", "))
-        }
-        other => render(other, true),
     }
 }
 

@@ -2,7 +2,7 @@
 //! reason printed, when none is installed; a failure under
 //! `REDIS_HARNESS_REQUIRE_REAL=1`).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use redis_harness::FaultProxy;
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::{real_redis_or_skip, RawConn};
+use common::{read_exact_counting, read_to_end, real_redis_or_skip, RawConn};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -26,31 +26,6 @@ fn raw(proxy: &FaultProxy) -> TcpStream {
     s.set_read_timeout(Some(BOUND)).unwrap();
     s.set_nodelay(true).unwrap();
     s
-}
-
-fn read_to_end(s: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>) {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (got, Ok(())),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => return (got, Err(e.kind())),
-        }
-    }
-}
-
-fn read_exact_counting(s: &mut TcpStream, n: usize) -> (Vec<u8>, usize) {
-    let mut got = Vec::new();
-    let mut reads = 0;
-    let mut buf = [0u8; 4096];
-    while got.len() < n {
-        let k = s.read(&mut buf[..n - got.len()]).unwrap();
-        assert!(k > 0, "EOF after {:?}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..k]);
-        reads += 1;
-    }
-    (got, reads)
 }
 
 #[test]
