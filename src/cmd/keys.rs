@@ -286,6 +286,25 @@ fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
     }
 }
 
+/// Moves the entry at `src` to `dst` (each a db and a key), as RENAME and
+/// MOVE do: wakes clients blocked on the destination, signals WATCH on both
+/// and raises the `from`/`to` keyspace events. False if `src` is missing.
+fn relocate(
+    ctx: &mut Ctx<'_>,
+    (src_db, src): (usize, &Bytes),
+    (dst_db, dst): (usize, &Bytes),
+    (from, to): (&'static str, &'static str),
+) -> bool {
+    let Some(entry) = ctx.st.dbs[src_db].remove(src) else { return false };
+    ctx.st.dbs[dst_db].insert(dst.clone(), entry);
+    signal_ready_if_blocking_type(ctx, dst_db, dst);
+    ctx.st.signal_modified(src_db, src);
+    ctx.st.signal_modified(dst_db, dst);
+    ctx.st.notify(src_db, 'g', from, src.clone());
+    ctx.st.notify(dst_db, 'g', to, dst.clone());
+    true
+}
+
 fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
     let (src, dst) = (&args[1], &args[2]);
     let db = ctx.db();
@@ -301,13 +320,9 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
         }
         ctx.st.dbs[db].remove(dst);
     }
-    let Some(entry) = ctx.st.dbs[db].remove(src) else { return Reply::error("ERR no such key") };
-    ctx.st.dbs[db].insert(dst.clone(), entry);
-    signal_ready_if_blocking_type(ctx, db, dst);
-    ctx.st.signal_modified(db, src);
-    ctx.st.signal_modified(db, dst);
-    ctx.st.notify(db, 'g', "rename_from", src.clone());
-    ctx.st.notify(db, 'g', "rename_to", dst.clone());
+    if !relocate(ctx, (db, src), (db, dst), ("rename_from", "rename_to")) {
+        return Reply::error("ERR no such key");
+    }
     if nx {
         Reply::Int(1)
     } else {
@@ -409,14 +424,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ctx.st.lookup(src_db, key, now).is_none() || ctx.st.lookup(dst_db, key, now).is_some() {
         return Reply::Int(0);
     }
-    let Some(entry) = ctx.st.dbs[src_db].remove(key) else { return Reply::Int(0) };
-    ctx.st.dbs[dst_db].insert(key.clone(), entry);
-    signal_ready_if_blocking_type(ctx, dst_db, key);
-    ctx.st.signal_modified(src_db, key);
-    ctx.st.signal_modified(dst_db, key);
-    ctx.st.notify(src_db, 'g', "move_from", key.clone());
-    ctx.st.notify(dst_db, 'g', "move_to", key.clone());
-    Reply::Int(1)
+    Reply::Int(relocate(ctx, (src_db, key), (dst_db, key), ("move_from", "move_to")) as i64)
 }
 
 /// Never called: dispatch resolves OBJECT to a subcommand first.
