@@ -3,7 +3,7 @@
 default: ci
 
 # Everything CI checks.
-ci: fmt-check clippy test doc
+ci: fmt-check clippy test doc chaos-real
 
 fmt-check:
     cargo fmt --all -- --check
@@ -55,6 +55,15 @@ test-all: test test-container
 chaos *ARGS:
     cargo build --release --features chaos,tls --example service
     cargo run --release --features chaos,tls -- chaos {{ARGS}}
+
+# A backend this machine lacks is skipped with the reason, unless
+# REDIS_HARNESS_REQUIRE_REAL=1. Container: `just redis-image` and
+# REDIS_HARNESS_IMAGE=redis-harness/redis:7 (CI exports it).
+# Every chaos scenario on a real redis-server, then on a Redis container (CI runs this).
+chaos-real SEED="42":
+    cargo build --release --all-features --example service --bin redis-harness
+    target/release/redis-harness chaos --backend process --seed {{SEED}} --skip-unavailable --json target/chaos/process.json
+    target/release/redis-harness chaos --backend container --seed {{SEED}} --skip-unavailable --json target/chaos/container.json
 
 # Pool property suites, long run: >= 10000 cases per suite, seed printed (replay with PROPS_SEED=...).
 props-long:

@@ -12,6 +12,7 @@ const USAGE: &str = "\
 usage: redis-harness serve [--port P] [--bind ADDR] [--unix PATH] [--requirepass PW] [FAULT OPTIONS]
        redis-harness proxy --upstream HOST:PORT [--port P] [--bind ADDR] [FAULT OPTIONS]
        redis-harness chaos [SCENARIO...] [--backend embedded|process|container] [--seed N] [--json PATH]
+                           [--dir DIR] [--skip-unavailable]
 
   serve   run a fake Redis server until Ctrl-C or SIGTERM, then close every
           connection and exit 0
@@ -29,7 +30,10 @@ usage: redis-harness serve [--port P] [--bind ADDR] [--unix PATH] [--requirepass
           print a report; exits 1 when an expectation fails (feature `chaos`; `just chaos`)
     SCENARIO          a scenario name, or a path to a .toml file
     --backend B       embedded (default: the fake server), process (a real redis-server
-                      behind a fault proxy) or container
+                      behind a fault proxy) or container (Redis in Docker behind a fault
+                      proxy; feature `containers`, image from REDIS_HARNESS_IMAGE)
+    --skip-unavailable  exit 0, saying why, when this machine cannot run the backend
+                      (no redis-server, no Docker); REDIS_HARNESS_REQUIRE_REAL=1 overrides
     --dir DIR         where scenarios are found (default fixtures/scenarios)
     --seed N          seed for faults and load (default REDIS_HARNESS_SEED or random)
     --json PATH       write full results to PATH and a chart per scenario beside it
@@ -252,6 +256,7 @@ mod chaos {
         seed: Option<u64>,
         json: Option<PathBuf>,
         dir: PathBuf,
+        skip_unavailable: bool,
     }
 
     fn parse(args: &[String]) -> Result<Args, String> {
@@ -261,6 +266,7 @@ mod chaos {
             seed: None,
             json: None,
             dir: PathBuf::from("fixtures/scenarios"),
+            skip_unavailable: false,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -268,14 +274,16 @@ mod chaos {
             match arg.as_str() {
                 "--backend" => {
                     let b = value("--backend")?;
-                    a.backend = BackendKind::parse(&b)
-                        .ok_or_else(|| format!("--backend {b}: use embedded, process or container"))?;
+                    a.backend = b
+                        .parse::<BackendKind>()
+                        .map_err(|_| format!("--backend {b}: use embedded, process or container"))?;
                 }
                 "--seed" => {
                     a.seed = Some(value("--seed")?.parse().map_err(|_| "--seed must be a non-negative integer")?)
                 }
                 "--json" => a.json = Some(PathBuf::from(value("--json")?)),
                 "--dir" => a.dir = PathBuf::from(value("--dir")?),
+                "--skip-unavailable" => a.skip_unavailable = true,
                 s if s.starts_with("--") => return Err(format!("unknown option {s}")),
                 name => a.names.push(name.to_string()),
             }
@@ -320,8 +328,13 @@ mod chaos {
                 return ExitCode::from(2);
             }
         };
-        if a.backend == BackendKind::Container {
-            eprintln!("redis-harness chaos: --backend container is not available in this build: src/backend has no container support yet; use --backend embedded or --backend process");
+        // Say once, before any scenario, when this machine cannot run the backend.
+        if let Err(e) = redis_harness::backend::Backend::builder(a.backend).check_available() {
+            if a.skip_unavailable && !redis_harness::backend::require_real() {
+                println!("redis-harness chaos: skipped: {e}");
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("redis-harness chaos: {e}");
             return ExitCode::from(2);
         }
         let scenarios = match select(&a) {

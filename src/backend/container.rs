@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use testcontainers::core::{IntoContainerPort, WaitFor};
@@ -113,6 +113,11 @@ fn docker_host() -> String {
 
 /// One bounded HTTP/1.0 GET to the Docker API: (status, body).
 fn docker_get(path: &str) -> Result<(u16, String), ContainerError> {
+    docker_request("GET", path)
+}
+
+/// One bounded HTTP/1.0 request without a body to the Docker API: (status, body).
+fn docker_request(method: &str, path: &str) -> Result<(u16, String), ContainerError> {
     let host = docker_host();
     let timeout = Duration::from_secs(2);
     let no_docker = |e: std::io::Error| {
@@ -135,7 +140,7 @@ fn docker_get(path: &str) -> Result<(u16, String), ContainerError> {
     } else {
         return Err(ContainerError::NoDocker(format!("DOCKER_HOST={host}: only unix:// and tcp:// are supported")));
     };
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").map_err(no_docker)?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: docker\r\n\r\n").map_err(no_docker)?;
     let mut reply = Vec::new();
     stream.take(64 * 1024).read_to_end(&mut reply).map_err(no_docker)?;
     let text = String::from_utf8_lossy(&reply);
@@ -145,6 +150,33 @@ fn docker_get(path: &str) -> Result<(u16, String), ContainerError> {
         })?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.trim().to_string()).unwrap_or_default();
     Ok((status, body))
+}
+
+/// Waits until Redis at `addr` answers PING (`+PONG`, or `-NOAUTH` when it
+/// has a password), bounded by `timeout`. Docker's port forwarder accepts
+/// connections before Redis listens, so a bare connect proves nothing.
+fn wait_until_serving(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + timeout;
+    let step = Duration::from_millis(500);
+    let mut last = String::from("never answered");
+    while std::time::Instant::now() < deadline {
+        let attempt = (|| -> std::io::Result<Vec<u8>> {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, step)?;
+            s.set_read_timeout(Some(step))?;
+            s.write_all(b"PING\r\n")?;
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf)?;
+            Ok(buf[..n].to_vec())
+        })();
+        match attempt {
+            Ok(r) if r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH") => return Ok(()),
+            Ok(r) => last = format!("answered {:?}", String::from_utf8_lossy(&r)),
+            Err(e) => last = e.to_string(),
+        }
+        // A refused or reset connection returns at once: pace the retries.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("did not answer PING on {addr} within {timeout:?} (last: {last})"))
 }
 
 trait ReadWrite: Read + Write {}
@@ -257,7 +289,8 @@ impl RedisContainerBuilder {
         };
         let id = container.id().to_string();
         Ok(RedisContainer {
-            container: Some(container),
+            container: Some(Arc::new(container)),
+            running: true,
             id,
             image,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -290,7 +323,9 @@ fn service() -> &'static tokio::runtime::Handle {
 
 /// A running Redis container; removed (forcibly, with its volumes) on drop.
 pub struct RedisContainer {
-    container: Option<ContainerAsync<GenericImage>>,
+    // Shared with the service runtime's tasks (kill, restart); unwrapped to remove it.
+    container: Option<Arc<ContainerAsync<GenericImage>>>,
+    running: bool,
     id: String,
     image: String,
     addr: SocketAddr,
@@ -336,11 +371,80 @@ impl RedisContainer {
     pub fn image(&self) -> &str {
         &self.image
     }
+
+    /// Whether Redis runs in it (it has not been [killed](RedisContainer::kill)).
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// Stops the container with SIGKILL, as a crash would (the container and
+    /// its filesystem stay): every client connection drops and new ones are
+    /// refused until [`RedisContainer::restart`].
+    pub fn kill(&mut self) -> Result<(), ContainerError> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        let id = self.id.clone();
+        self.on_service(REMOVE_TIMEOUT, "stopping", |c| async move { c.stop_with_timeout(Some(0)).await })
+            .map_err(|e| ContainerError::Start(format!("container {id}: {e}")))
+    }
+
+    /// Starts the container again (killing it first if it runs) and waits
+    /// until Redis answers PING. Docker maps the ports anew, so
+    /// [`RedisContainer::addr`] may change; a Redis started with persistence
+    /// (`--appendonly yes`) reloads its data from the container's filesystem.
+    pub fn restart(&mut self) -> Result<(), ContainerError> {
+        self.kill()?;
+        let id = self.id.clone();
+        let tls = self.tls_addr.is_some();
+        let (port, tls_port) = self
+            .on_service(START_TIMEOUT, "restarting", move |c| async move {
+                c.start().await?;
+                let port = c.get_host_port_ipv4(PORT).await?;
+                let tls_port = if tls { Some(c.get_host_port_ipv4(TLS_PORT).await?) } else { None };
+                Ok((port, tls_port))
+            })
+            .map_err(|e| ContainerError::Start(format!("container {id}: {e}")))?;
+        self.addr = SocketAddr::from(([127, 0, 0, 1], port));
+        self.tls_addr = tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        self.running = true;
+        wait_until_serving(self.addr, START_TIMEOUT)
+            .map_err(|e| ContainerError::Start(format!("container {id} restarted but Redis {e}")))
+    }
+
+    /// Runs `f` on the container on the service runtime, bounded by `timeout`.
+    fn on_service<T, F, Fut>(&self, timeout: Duration, what: &str, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<ContainerAsync<GenericImage>>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = testcontainers::core::error::Result<T>> + Send + 'static,
+    {
+        let c = self.container.clone().ok_or_else(|| format!("{what}: the container was already removed"))?;
+        let (tx, rx) = mpsc::channel();
+        service().spawn(async move {
+            let _ = tx.send(f(c).await.map_err(|e| e.to_string()));
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(r) => r.map_err(|e| format!("{what}: {e}")),
+            Err(_) => Err(format!("{what} did not finish within {timeout:?}")),
+        }
+    }
 }
 
 impl Drop for RedisContainer {
     fn drop(&mut self) {
         let Some(c) = self.container.take() else { return };
+        let c = match Arc::try_unwrap(c) {
+            Ok(c) => c,
+            Err(_) => {
+                // A kill or restart that timed out still holds it: remove by id instead.
+                if let Err(e) = docker_request("DELETE", &format!("/containers/{}?force=true&v=true", self.id)) {
+                    eprintln!("redis-harness: removing container {}: {e}", self.id);
+                }
+                return;
+            }
+        };
         let (tx, rx) = mpsc::channel();
         service().spawn(async move {
             let _ = tx.send(c.rm().await.map_err(|e| e.to_string()));

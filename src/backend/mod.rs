@@ -182,9 +182,25 @@ pub struct BackendBuilder {
     fault_proxy: bool,
     real_args: Vec<String>,
     image: Option<String>,
+    seed: Option<u64>,
+    record_commands: bool,
 }
 
 impl BackendBuilder {
+    /// Seeds the fault randomness (the fake's, or the proxy's in front of a
+    /// real Redis), as [`crate::FakeRedisBuilder::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Whether the fake (or the proxy) records every command (default on;
+    /// turn it off for long load runs).
+    pub fn record_commands(mut self, on: bool) -> Self {
+        self.record_commands = on;
+        self
+    }
+
     /// Sets `requirepass` (the default user's password).
     pub fn requirepass(mut self, pw: impl Into<String>) -> Self {
         self.password = Some(pw.into());
@@ -279,7 +295,10 @@ impl BackendBuilder {
         let mut pki_dir = None;
         let server = match kind {
             BackendKind::Embedded => {
-                let mut b = FakeRedis::builder();
+                let mut b = FakeRedis::builder().record_commands(self.record_commands);
+                if let Some(seed) = self.seed {
+                    b = b.seed(seed);
+                }
                 if let Some(pw) = &self.password {
                     b = b.requirepass(pw.clone());
                 }
@@ -359,7 +378,11 @@ impl BackendBuilder {
         };
         let proxy = if kind.is_real() && self.fault_proxy {
             let upstream = server.plain_addr();
-            Some(FaultProxy::builder(upstream).try_start().map_err(|e| failed(Box::new(e)))?)
+            let mut b = FaultProxy::builder(upstream).record_commands(self.record_commands);
+            if let Some(seed) = self.seed {
+                b = b.seed(seed);
+            }
+            Some(b.try_start().map_err(|e| failed(Box::new(e)))?)
         } else {
             None
         };
@@ -423,6 +446,8 @@ impl Backend {
             fault_proxy: true,
             real_args: Vec::new(),
             image: None,
+            seed: None,
+            record_commands: true,
         }
     }
 
@@ -642,7 +667,58 @@ impl Backend {
     pub fn proxy(&self) -> Option<&FaultProxy> {
         self.proxy.as_ref()
     }
+
+    /// Whether Redis runs: false between [`Backend::kill_server`] and
+    /// [`Backend::restart_server`].
+    pub fn is_server_running(&self) -> bool {
+        match &self.server {
+            Server::Embedded(_) => true,
+            Server::Process(p) => p.is_running(),
+            #[cfg(feature = "containers")]
+            Server::Container(c) => c.is_running(),
+        }
+    }
+
+    /// Kills a real Redis as a crash would (SIGKILL; the container stays):
+    /// every connection drops, new ones fail until
+    /// [`Backend::restart_server`]. The fake cannot be killed in place: drop
+    /// it and start another on the same address instead.
+    pub fn kill_server(&mut self) -> Result<(), BackendError> {
+        let kind = self.kind;
+        match &mut self.server {
+            Server::Embedded(_) => Err(BackendError::Failed { kind, source: NO_RESTART.into() }),
+            Server::Process(p) => {
+                p.kill();
+                Ok(())
+            }
+            #[cfg(feature = "containers")]
+            Server::Container(c) => c.kill().map_err(|e| BackendError::Failed { kind, source: Box::new(e) }),
+        }
+    }
+
+    /// Starts a real Redis again (killing it first if it runs) and waits
+    /// until it serves. The process comes back on the same port; a
+    /// container may come back on another mapped port, and the fault proxy
+    /// follows it, so [`Backend::addr`] stays valid. Data survives only if
+    /// Redis persists it (e.g. `real_server_args(["--appendonly", "yes"])`).
+    pub fn restart_server(&mut self) -> Result<(), BackendError> {
+        let kind = self.kind;
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Failed { kind, source: e };
+        match &mut self.server {
+            Server::Embedded(_) => return Err(failed(NO_RESTART.into())),
+            Server::Process(p) => p.restart().map_err(|e| failed(Box::new(e)))?,
+            #[cfg(feature = "containers")]
+            Server::Container(c) => c.restart().map_err(|e| failed(Box::new(e)))?,
+        }
+        if let Some(p) = &self.proxy {
+            p.set_upstream(self.server.plain_addr());
+        }
+        Ok(())
+    }
 }
+
+const NO_RESTART: &str =
+    "the embedded fake cannot be killed and restarted in place; drop it and start another on the same address";
 
 /// TLS (feature `tls`), for a backend built with [`BackendBuilder::tls`] or
 /// [`BackendBuilder::mtls`]; these panic otherwise (a bug in the test).

@@ -1,6 +1,7 @@
 //! A real `redis-server` process in a temporary directory, on a free port,
 //! without persistence; killed and reaped on drop.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -14,7 +15,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A running `redis-server` child process.
 pub struct RedisProcess {
-    child: Child,
+    /// `None` between [`RedisProcess::kill`] and [`RedisProcess::restart`].
+    child: Option<Child>,
+    /// What it was started with, for [`RedisProcess::restart`].
+    bin: PathBuf,
+    args: Vec<OsString>,
     addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     unix_path: PathBuf,
@@ -180,86 +185,110 @@ impl RedisProcessBuilder {
             .map_err(|e| ProcessError::Io("creating a temp dir for redis-server".into(), e))?;
         let port = free_port().map_err(|e| ProcessError::Io("finding a free port".into(), e))?;
         let unix_path = dir.path().join("redis.sock");
-        let mut cmd = Command::new(bin);
-        cmd.arg("--port")
-            .arg(port.to_string())
-            .arg("--bind")
-            .arg("127.0.0.1")
-            .arg("--unixsocket")
-            .arg(&unix_path)
-            .arg("--unixsocketperm")
-            .arg("700")
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""])
-            .args(["--protected-mode", "no", "--loglevel", "notice"]);
+        let mut args: Vec<OsString> = Vec::new();
+        let mut arg = |a: &dyn AsRef<std::ffi::OsStr>| args.push(a.as_ref().to_os_string());
+        arg(&"--port");
+        arg(&port.to_string());
+        for a in ["--bind", "127.0.0.1", "--unixsocket"] {
+            arg(&a);
+        }
+        arg(&unix_path);
+        arg(&"--unixsocketperm");
+        arg(&"700");
+        arg(&"--dir");
+        arg(&dir.path());
+        for a in ["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""] {
+            arg(&a);
+        }
+        for a in ["--protected-mode", "no", "--loglevel", "notice"] {
+            arg(&a);
+        }
         if let Some(pw) = &self.password {
-            cmd.arg("--requirepass").arg(pw);
+            arg(&"--requirepass");
+            arg(pw);
         }
         let tls_port = match &self.tls {
             Some(t) => {
                 let p = free_port().map_err(|e| ProcessError::Io("finding a free TLS port".into(), e))?;
-                cmd.arg("--tls-port").arg(p.to_string());
-                cmd.arg("--tls-cert-file").arg(&t.cert).arg("--tls-key-file").arg(&t.key);
-                cmd.arg("--tls-ca-cert-file").arg(&t.ca);
-                cmd.arg("--tls-auth-clients").arg(if t.require_client_cert { "yes" } else { "no" });
+                arg(&"--tls-port");
+                arg(&p.to_string());
+                arg(&"--tls-cert-file");
+                arg(&t.cert);
+                arg(&"--tls-key-file");
+                arg(&t.key);
+                arg(&"--tls-ca-cert-file");
+                arg(&t.ca);
+                arg(&"--tls-auth-clients");
+                arg(&if t.require_client_cert { "yes" } else { "no" });
                 Some(p)
             }
             None => None,
         };
         for user in &self.users {
             // `--user NAME RULE...`: redis-server joins the words into one `user` config line.
-            cmd.arg("--user").args(user);
+            arg(&"--user");
+            for w in user {
+                arg(w);
+            }
         }
-        cmd.args(&self.extra_args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-        let mut child = cmd.spawn().map_err(|e| ProcessError::Io(format!("spawning {}", bin.display()), e))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        // Reads the log until the ready line, then keeps draining it so the
-        // server never blocks on a full pipe; ends when the process exits.
-        std::thread::spawn(move || {
-            let mut log = Vec::new();
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if line.contains("Ready to accept connections") {
-                        let _ = tx.send(Ok(()));
-                        sent = true;
-                    } else {
-                        log.push(line);
-                    }
-                }
-            }
-            if !sent {
-                let _ = tx.send(Err(log.join("\n")));
-            }
-        });
-        let ready = rx.recv_timeout(READY_TIMEOUT);
+        for a in &self.extra_args {
+            arg(a);
+        }
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let tls_addr = tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
-        let proc = RedisProcess {
-            child,
+        let child = spawn_ready(bin, &args, addr)?;
+        Ok(RedisProcess {
+            child: Some(child),
+            bin: bin.to_path_buf(),
+            args,
             addr,
-            tls_addr,
+            tls_addr: tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
             unix_path,
             password: self.password.clone(),
             dir,
             _pki_dir: self.pki_dir.clone(),
-        };
-        match ready {
-            Ok(Ok(())) => Ok(proc),
-            Ok(Err(log)) => Err(ProcessError::NotReady(format!(
-                "redis-server {} exited before it was ready on {addr}; its log:\n{log}",
-                bin.display()
-            ))),
-            Err(_) => Err(ProcessError::NotReady(format!(
-                "redis-server {} did not report ready on {addr} within {READY_TIMEOUT:?}",
-                bin.display()
-            ))),
-        }
+        })
     }
+}
+
+/// Spawns `bin args` and waits (no sleeps: it reads the log) until it says
+/// it is ready; a child that exits or stays silent is killed and reported
+/// with its log.
+fn spawn_ready(bin: &Path, args: &[OsString], addr: SocketAddr) -> Result<Child, ProcessError> {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| ProcessError::Io(format!("spawning {}", bin.display()), e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    // Reads the log until the ready line, then keeps draining it so the
+    // server never blocks on a full pipe; ends when the process exits.
+    std::thread::spawn(move || {
+        let mut log = Vec::new();
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent {
+                if line.contains("Ready to accept connections") {
+                    let _ = tx.send(Ok(()));
+                    sent = true;
+                } else {
+                    log.push(line);
+                }
+            }
+        }
+        if !sent {
+            let _ = tx.send(Err(log.join("\n")));
+        }
+    });
+    let failed = match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(Ok(())) => return Ok(child),
+        Ok(Err(log)) => {
+            format!("redis-server {} exited before it was ready on {addr}; its log:\n{log}", bin.display())
+        }
+        Err(_) => format!("redis-server {} did not report ready on {addr} within {READY_TIMEOUT:?}", bin.display()),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(ProcessError::NotReady(failed))
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -306,21 +335,44 @@ impl RedisProcess {
         self.dir.path()
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether it runs (it has not been [killed](RedisProcess::kill)).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills it with SIGKILL, as a crash would, and reaps it: every client
+    /// connection drops and new ones are refused until
+    /// [`RedisProcess::restart`]. What it had not persisted is lost.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again (killing it first if it runs) with the same
+    /// arguments: the same port and directory, so a server started with
+    /// persistence (`--appendonly yes`) reloads its data.
+    pub fn restart(&mut self) -> Result<(), ProcessError> {
+        self.kill();
+        self.child = Some(spawn_ready(&self.bin, &self.args, self.addr)?);
+        Ok(())
     }
 }
 
 impl Drop for RedisProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
 impl fmt::Debug for RedisProcess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisProcess").field("addr", &self.addr).field("pid", &self.child.id()).finish()
+        f.debug_struct("RedisProcess").field("addr", &self.addr).field("pid", &self.pid()).finish()
     }
 }

@@ -151,6 +151,7 @@ struct ExpectFile {
     p99_below: Option<String>,
     no_leaked_sockets: Option<bool>,
     no_lost_writes: Option<bool>,
+    no_lost_writes_on_real: Option<bool>,
     #[serde(default)]
     errors_at_least: BTreeMap<String, u64>,
     #[serde(default)]
@@ -309,6 +310,9 @@ pub struct Expect {
     pub no_leaked_sockets: bool,
     /// Every acknowledged SET/INCR is read back.
     pub no_lost_writes: bool,
+    /// The same on a real Redis, where it differs (a restarted fake starts
+    /// empty; a real Redis with `appendfsync always` keeps what it acknowledged).
+    pub no_lost_writes_on_real: bool,
     /// At least this many errors of each kind.
     pub errors_at_least: BTreeMap<String, u64>,
     /// At most this many errors of each kind.
@@ -317,6 +321,17 @@ pub struct Expect {
     pub close_within: Option<Duration>,
     /// The service exits with status 0 within this after SIGTERM.
     pub service_exit_within: Option<Duration>,
+}
+
+impl Expect {
+    /// Whether acknowledged writes are read back on `backend`.
+    pub fn checks_writes(&self, backend: crate::backend::BackendKind) -> bool {
+        if backend.is_real() {
+            self.no_lost_writes_on_real
+        } else {
+            self.no_lost_writes
+        }
+    }
 }
 
 /// Pool settings a scenario overrides (the rest are the pool's defaults).
@@ -487,6 +502,7 @@ impl Scenario {
             p99_below: dur(&e.p99_below)?,
             no_leaked_sockets: e.no_leaked_sockets.unwrap_or(true),
             no_lost_writes: e.no_lost_writes.unwrap_or(true),
+            no_lost_writes_on_real: e.no_lost_writes_on_real.or(e.no_lost_writes).unwrap_or(true),
             errors_at_least: e.errors_at_least.clone(),
             errors_at_most: e.errors_at_most.clone(),
             close_within: dur(&e.close_within)?,

@@ -1,50 +1,22 @@
 //! The server a scenario runs against: the embedded fake, or a real
-//! `redis-server` behind a [`FaultProxy`] (which applies the fault rules and
-//! counts client sockets the way the fake does).
+//! Redis (a `redis-server` process or a container, through
+//! [`Backend`]) behind its [`FaultProxy`](crate::FaultProxy), which applies the
+//! fault rules and counts client sockets the way the fake does.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::backend::RedisProcess;
+pub use crate::backend::BackendKind;
+use crate::backend::{Backend, BackendError};
 use crate::fault::{FaultGuard, FaultRule};
 use crate::pool::{Cmd, Pool, TlsConfig};
-use crate::{FakeRedis, FaultProxy};
-
-/// Where scenarios run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    /// The in-process fake server.
-    Embedded,
-    /// A real `redis-server` child process behind a fault proxy.
-    Process,
-    /// A Redis in a container (not in this build).
-    Container,
-}
-
-impl BackendKind {
-    /// Its name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Embedded => "embedded",
-            BackendKind::Process => "process",
-            BackendKind::Container => "container",
-        }
-    }
-
-    /// Parses `embedded`, `process` or `container`.
-    pub fn parse(s: &str) -> Option<BackendKind> {
-        match s {
-            "embedded" => Some(BackendKind::Embedded),
-            "process" => Some(BackendKind::Process),
-            "container" => Some(BackendKind::Container),
-            _ => None,
-        }
-    }
-}
+use crate::FakeRedis;
 
 enum Server {
+    /// `None` while the restart scenario has it stopped.
     Embedded(Option<FakeRedis>),
-    Process { redis: Option<RedisProcess>, proxy: FaultProxy, port: u16, dir: tempfile::TempDir },
+    /// A real Redis (process or container) behind its fault proxy.
+    Real(Box<Backend>),
 }
 
 /// A running server with the controls scenarios use.
@@ -76,24 +48,6 @@ fn start_fake(addr: SocketAddr, seed: u64, password: Option<&str>, tls: bool) ->
     b.try_start().map_err(|e| e.to_string())
 }
 
-fn start_process(port: u16, dir: &std::path::Path, password: Option<&str>) -> Result<RedisProcess, TargetError> {
-    let mut b = RedisProcess::builder().args([
-        "--port".to_string(),
-        port.to_string(),
-        "--dir".to_string(),
-        dir.display().to_string(),
-        // Acknowledged writes must survive the restart scenario, as a durable Redis would keep them.
-        "--appendonly".to_string(),
-        "yes".to_string(),
-        "--appendfsync".to_string(),
-        "always".to_string(),
-    ]);
-    if let Some(pw) = password {
-        b = b.requirepass(pw);
-    }
-    b.start().map_err(|e| e.to_string())
-}
-
 impl Target {
     pub(crate) fn start(
         kind: BackendKind,
@@ -113,37 +67,33 @@ impl Target {
                     seed,
                 })
             }
-            BackendKind::Process => {
+            BackendKind::Process | BackendKind::Container => {
                 if tls {
                     return Err("TLS scenarios need the embedded backend (the fake's certificate controls)".into());
                 }
-                let dir = tempfile::Builder::new()
-                    .prefix("redis-harness-chaos-")
-                    .tempdir()
-                    .map_err(|e| format!("creating a temp dir: {e}"))?;
-                let port = std::net::TcpListener::bind("127.0.0.1:0")
-                    .and_then(|l| l.local_addr())
-                    .map_err(|e| format!("finding a free port: {e}"))?
-                    .port();
-                let redis = start_process(port, dir.path(), password)?;
-                let upstream = SocketAddr::from(([127, 0, 0, 1], port));
-                let proxy = FaultProxy::builder(upstream)
+                let mut b = Backend::builder(kind)
                     .seed(seed)
                     .record_commands(false)
-                    .try_start()
-                    .map_err(|e| e.to_string())?;
-                let addr = proxy.addr();
+                    // Acknowledged writes must survive the restart scenario, as a durable Redis keeps them.
+                    .real_server_args(["--appendonly", "yes", "--appendfsync", "always"]);
+                if let Some(pw) = password {
+                    b = b.requirepass(pw);
+                }
+                let backend = b.start().map_err(|e| match e {
+                    BackendError::Unavailable { .. } => {
+                        format!("{e} (run with --backend embedded, or install what it names)")
+                    }
+                    e => e.to_string(),
+                })?;
+                let addr = backend.addr();
                 Ok(Target {
-                    server: Server::Process { redis: Some(redis), proxy, port, dir },
+                    server: Server::Real(Box::new(backend)),
                     addr,
                     password: password.map(String::from),
                     tls,
                     seed,
                 })
             }
-            BackendKind::Container => Err(
-                "the container backend is not available in this build (no container support in src/backend yet); use --backend embedded or process".into(),
-            ),
         }
     }
 
@@ -181,7 +131,7 @@ impl Target {
         match &self.server {
             Server::Embedded(Some(f)) => Some(f.fault(rule)),
             Server::Embedded(None) => None,
-            Server::Process { proxy, .. } => Some(proxy.fault(rule)),
+            Server::Real(b) => Some(b.fault(rule)),
         }
     }
 
@@ -189,7 +139,7 @@ impl Target {
         match &self.server {
             Server::Embedded(Some(f)) => f.kill_all(),
             Server::Embedded(None) => 0,
-            Server::Process { proxy, .. } => proxy.kill_all(),
+            Server::Real(b) => b.kill_all(),
         }
     }
 
@@ -198,11 +148,13 @@ impl Target {
         match &self.server {
             Server::Embedded(Some(f)) => f.set_password(pw),
             Server::Embedded(None) => return Err("the server is down".into()),
-            Server::Process { port, .. } => {
-                let mut url = format!("redis://127.0.0.1:{port}");
-                if let Some(old) = &self.password {
-                    url = format!("redis://:{old}@127.0.0.1:{port}");
-                }
+            Server::Real(b) => {
+                // Straight to Redis: the proxy's faults must not hit the admin connection.
+                let server = b.server_addr();
+                let url = match &self.password {
+                    Some(old) => format!("redis://:{old}@{server}"),
+                    None => format!("redis://{server}"),
+                };
                 let admin = Pool::builder(&url).pool_size(1).max_retries(0).build().map_err(|e| e.to_string())?;
                 let r = admin.query(&Cmd::from_args(["CONFIG", "SET", "requirepass", pw])).await;
                 admin.close(Duration::from_secs(1)).await;
@@ -214,11 +166,12 @@ impl Target {
     }
 
     /// Stops the server (every connection closes; new ones are refused).
-    pub(crate) fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) -> Result<(), TargetError> {
         match &mut self.server {
             Server::Embedded(f) => drop(f.take()),
-            Server::Process { redis, .. } => drop(redis.take()),
+            Server::Real(b) => b.kill_server().map_err(|e| e.to_string())?,
         }
+        Ok(())
     }
 
     /// Starts the server again on the same port (a fake starts empty; the
@@ -231,9 +184,9 @@ impl Target {
                     *f = Some(start_fake(addr, seed, pw.as_deref(), tls)?);
                 }
             }
-            Server::Process { redis, port, dir, .. } => {
-                if redis.is_none() {
-                    *redis = Some(start_process(*port, dir.path(), pw.as_deref())?);
+            Server::Real(b) => {
+                if !b.is_server_running() {
+                    b.restart_server().map_err(|e| e.to_string())?;
                 }
             }
         }
@@ -263,7 +216,7 @@ impl Target {
         match &self.server {
             Server::Embedded(Some(f)) => f.open_connections(),
             Server::Embedded(None) => 0,
-            Server::Process { proxy, .. } => proxy.open_connections(),
+            Server::Real(b) => b.open_connections().unwrap_or(0),
         }
     }
 
@@ -272,7 +225,7 @@ impl Target {
         let r = match &self.server {
             Server::Embedded(Some(f)) => f.wait_for_open_connections(n, timeout).await,
             Server::Embedded(None) => Ok(()),
-            Server::Process { proxy, .. } => proxy.wait_for_open_connections(n, timeout).await,
+            Server::Real(b) => b.wait_for_open_connections(n, timeout).await,
         };
         match r {
             Ok(()) => n.min(self.open_connections()),

@@ -85,17 +85,15 @@ pub(crate) async fn serve(shared: Arc<ProxyShared>, mut client: TcpStream, id: u
     // socket is counted until it is really closed.
     let _registration = Registration { shared: shared.clone(), id };
     let mut shutdown = shared.shutdown.subscribe();
-    let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)).await {
+    let upstream_addr = shared.upstream();
+    let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream_addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            tracing::warn!("redis-harness proxy: cannot connect to upstream {}: {e}", shared.upstream);
+            tracing::warn!("redis-harness proxy: cannot connect to upstream {upstream_addr}: {e}");
             return;
         }
         Err(_) => {
-            tracing::warn!(
-                "redis-harness proxy: upstream {} did not accept within {CONNECT_TIMEOUT:?}",
-                shared.upstream
-            );
+            tracing::warn!("redis-harness proxy: upstream {upstream_addr} did not accept within {CONNECT_TIMEOUT:?}");
             return;
         }
     };

@@ -43,7 +43,6 @@ pub struct FaultProxy {
     shared: Arc<ProxyShared>,
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
-    upstream: SocketAddr,
 }
 
 /// Configures a [`FaultProxy`].
@@ -80,13 +79,19 @@ pub(crate) struct ProxyState {
 pub(crate) struct ProxyShared {
     state: Mutex<ProxyState>,
     pub faults: Hub,
-    pub upstream: SocketAddr,
+    /// Where new connections are forwarded; [`FaultProxy::set_upstream`] moves it.
+    upstream: Mutex<SocketAddr>,
     /// Open client sockets.
     pub open: watch::Sender<usize>,
     pub shutdown: watch::Sender<bool>,
 }
 
 impl ProxyShared {
+    /// Where a connection accepted now is forwarded.
+    pub(crate) fn upstream(&self) -> SocketAddr {
+        *self.upstream.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, ProxyState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -169,7 +174,7 @@ impl ProxyBuilder {
         let shared = Arc::new(ProxyShared {
             state: Mutex::new(ProxyState { next_id: 1, record_commands: self.record_commands, ..Default::default() }),
             faults: Hub::new(seed),
-            upstream: self.upstream,
+            upstream: Mutex::new(self.upstream),
             open: watch::channel(0).0,
             shutdown: watch::channel(false).0,
         });
@@ -187,7 +192,7 @@ impl ProxyBuilder {
                 drop(rt);
             })
             .map_err(|e| StartError::new("spawning the proxy thread", e))?;
-        Ok(FaultProxy { shared, thread: Some(thread), addr, upstream: self.upstream })
+        Ok(FaultProxy { shared, thread: Some(thread), addr })
     }
 }
 
@@ -246,7 +251,14 @@ impl FaultProxy {
 
     /// The Redis it forwards to.
     pub fn upstream(&self) -> SocketAddr {
-        self.upstream
+        self.shared.upstream()
+    }
+
+    /// Forwards connections accepted from now on to `upstream` (for a Redis
+    /// that came back on another port, like a restarted container).
+    /// Connections already open keep their upstream until they close.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.shared.upstream.lock().unwrap_or_else(|e| e.into_inner()) = upstream;
     }
 
     /// The seed behind every random choice.
@@ -322,7 +334,7 @@ impl FaultProxy {
     /// Panics unless every client socket is closed within `timeout`.
     pub async fn assert_no_leaks(&self, timeout: Duration) {
         if let Err(e) = self.wait_for_open_connections(0, timeout).await {
-            panic!("socket leak through the fault proxy in front of {}: {e}", self.upstream);
+            panic!("socket leak through the fault proxy in front of {}: {e}", self.upstream());
         }
     }
 
@@ -346,6 +358,6 @@ impl Drop for FaultProxy {
 
 impl fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FaultProxy").field("addr", &self.addr).field("upstream", &self.upstream).finish()
+        f.debug_struct("FaultProxy").field("addr", &self.addr).field("upstream", &self.upstream()).finish()
     }
 }

@@ -122,7 +122,7 @@ fn stopped_on_drop_on_every_backend() {
     for kind in backend_kinds() {
         let Some(redis) = start(kind, "stopped_on_drop_on_every_backend") else { continue };
         let server = redis.server_addr();
-        let pid = redis.process().map(|p| p.pid());
+        let pid = redis.process().and_then(|p| p.pid());
         #[cfg(feature = "containers")]
         let container = redis.container().map(|c| c.id().to_string());
         drop(redis);
@@ -202,4 +202,39 @@ mod tls {
             }
         }
     }
+}
+
+#[test]
+fn real_backends_restart_with_their_data_and_the_proxy_follows() {
+    let test = "real_backends_restart_with_their_data_and_the_proxy_follows";
+    for kind in backend_kinds().into_iter().filter(|k| k.is_real()) {
+        let b = Backend::builder(kind).real_server_args(["--appendonly", "yes", "--appendfsync", "always"]);
+        let Some(mut redis) = Backend::start_or_skip(b, test) else { continue };
+        let mut c = RawConn::tcp(redis.addr());
+        assert_eq!(c.call(&["SET", "k", "acknowledged"]), b"+OK\r\n", "{kind}");
+        redis.kill_server().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(!redis.is_server_running(), "{kind}");
+        assert_eq!(c.read_reply(), None, "{kind}: a crash closes the client's connection");
+        // The proxy still accepts, but has no Redis to forward to: it closes at once.
+        let mut down = RawConn::tcp(redis.addr());
+        down.send(&["PING"]);
+        assert_eq!(down.read_reply(), None, "{kind}: no Redis behind the proxy");
+        redis.restart_server().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(redis.is_server_running(), "{kind}");
+        assert_eq!(redis.proxy().map(|p| p.upstream()), Some(redis.server_addr()), "{kind}: the proxy follows");
+        let mut again = RawConn::tcp(redis.addr());
+        assert_eq!(again.call(&["GET", "k"]), b"$12\r\nacknowledged\r\n", "{kind}: the append-only file was reloaded");
+        // Restarting a running server kills it first.
+        redis.restart_server().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(RawConn::tcp(redis.addr()).call(&["GET", "k"]), b"$12\r\nacknowledged\r\n", "{kind}");
+    }
+}
+
+#[test]
+fn the_fake_cannot_be_killed_in_place() {
+    let mut redis = Backend::start(BackendKind::Embedded).expect("the fake starts");
+    let err = redis.kill_server().expect_err("the embedded fake has no process to kill").to_string();
+    assert!(err.contains("drop it and start another"), "{err}");
+    assert!(redis.is_server_running());
+    assert_eq!(RawConn::tcp(redis.addr()).call(&["PING"]), b"+PONG\r\n");
 }

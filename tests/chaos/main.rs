@@ -11,6 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+#[path = "../common/mod.rs"]
+mod common;
+
+use redis_harness::backend::Backend;
 use redis_harness::chaos::{find_service_binary, report, run_scenario, BackendKind, RunOptions, Scenario};
 
 /// Scenarios measure time: never two at once.
@@ -172,16 +176,64 @@ recovery_within = "300ms"
     assert!(svg.matches("<circle").count() >= r.ops().min(20_000) / 2);
 }
 
+/// The restart scenario on a real Redis: killed with SIGKILL, started
+/// again (the process on its port, the container on a new mapping the proxy
+/// follows), and every acknowledged write is read back from the append-only
+/// file; its negative variant (a 5s breaker) must miss the recovery bound.
 #[test]
-fn container_backend_says_it_is_not_available() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
-        .args(["chaos", "--backend", "container", "reset-storm"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+fn redis_restart_on_real_backends_loses_no_acknowledged_write() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let test = "redis_restart_on_real_backends_loses_no_acknowledged_write";
+    let sc = Scenario::load(&dir().join("redis-restart.toml")).unwrap();
+    let neg = Scenario::load(&dir().join("negative/redis-restart.toml")).unwrap();
+    assert!(!sc.expect.no_lost_writes && sc.expect.no_lost_writes_on_real);
+    for kind in common::backend_kinds().into_iter().filter(|k| k.is_real()) {
+        if !Backend::available_or_skip(&Backend::builder(kind), test) {
+            continue;
+        }
+        let opts = RunOptions { backend: kind, seed: SEED, progress: false };
+        let (r, n) = runtime().block_on(async { (run_scenario(&sc, &opts).await, run_scenario(&neg, &opts).await) });
+        let table = report::table(&[r.clone(), n.clone()]);
+        println!("{kind}:\n{table}");
+        assert!(r.failure.is_none() && n.failure.is_none(), "{kind}: could not run:\n{table}");
+        assert!(r.passed(), "{kind}: redis-restart failed (seed {SEED}):\n{table}");
+        assert!(r.writes_checked > 0 && r.lost_writes.is_empty(), "{kind}: writes were not read back:\n{table}");
+        assert!(
+            r.errors.get("circuit-open").copied().unwrap_or(0) + r.errors.get("refused").copied().unwrap_or(0) > 0,
+            "{kind}: the outage was not seen:\n{table}"
+        );
+        let failed: Vec<&str> = n.failed().iter().map(|v| v.name.as_str()).collect();
+        assert!(failed.contains(&"recovery"), "{kind}: the 5s breaker should miss the recovery bound:\n{table}");
+    }
+}
+
+#[test]
+fn unavailable_backends_are_refused_or_skipped_with_the_reason() {
+    let run = |args: &[&str], require_real: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
+            .args(["chaos", "reset-storm"])
+            .args(args)
+            .env("REDIS_HARNESS_SERVER_BIN", "/nonexistent/redis-server")
+            .env("REDIS_HARNESS_REQUIRE_REAL", require_real)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--backend", "process"], "0");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build"), "{err}");
+    assert!(
+        err.contains("the process backend is unavailable") && err.contains("apt-get install redis-server"),
+        "{err}"
+    );
+    let out = run(&["--backend", "process", "--skip-unavailable"], "0");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped: the process backend is unavailable"));
+    let out = run(&["--backend", "process", "--skip-unavailable"], "1");
+    assert_eq!(out.status.code(), Some(2), "REDIS_HARNESS_REQUIRE_REAL=1 turns the skip into a failure");
+    let out = run(&["--backend", "podman"], "0");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use embedded, process or container"));
 }
 
 #[test]

@@ -232,3 +232,21 @@ fn dropping_the_proxy_closes_client_sockets() {
     drop(proxy);
     assert_eq!(c.read_reply(), None);
 }
+
+/// `set_upstream` moves new connections to another Redis (a restarted
+/// container on a new port); a connection already open keeps its upstream.
+#[test]
+fn set_upstream_moves_new_connections_only() {
+    let a = redis_harness::FakeRedis::builder().start_blocking();
+    let b = redis_harness::FakeRedis::builder().start_blocking();
+    a.run(&["SET", "who", "a"]);
+    b.run(&["SET", "who", "b"]);
+    let proxy = FaultProxy::builder(a.addr()).start_blocking();
+    let mut old = RawConn::tcp(proxy.addr());
+    assert_eq!(old.call(&["GET", "who"]), b"$1\r\na\r\n");
+    proxy.set_upstream(b.addr());
+    assert_eq!(proxy.upstream(), b.addr());
+    let mut new = RawConn::tcp(proxy.addr());
+    assert_eq!(new.call(&["GET", "who"]), b"$1\r\nb\r\n");
+    assert_eq!(old.call(&["GET", "who"]), b"$1\r\na\r\n", "an open connection keeps its upstream");
+}
