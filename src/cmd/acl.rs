@@ -486,11 +486,11 @@ pub(crate) fn default_nopass(cfg: &Config) -> bool {
 /// The NOPERM check `dispatch` runs before a command: the connection's user
 /// must be allowed the command and every key it names.
 pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
-    let name = String::from_utf8_lossy(&ctx.conn.user);
     // The fast path: an unrestricted default user (the usual case) needs no work.
-    if name == "default" && ctx.st.config.acl.default_derived {
+    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
         return Ok(());
     }
+    let name = String::from_utf8_lossy(&ctx.conn.user);
     let cfg = &ctx.st.config;
     let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
         return Ok(());

@@ -36,7 +36,6 @@ pub(crate) mod transactions;
 pub(crate) mod util;
 pub(crate) mod zsets;
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -98,8 +97,8 @@ fn groups() -> [&'static [CommandSpec]; 13] {
 }
 
 /// All top-level commands, by lower-case name.
-pub(crate) fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+pub(crate) fn table() -> &'static crate::store::FastMap<&'static str, &'static CommandSpec> {
+    static TABLE: OnceLock<crate::store::FastMap<&'static str, &'static CommandSpec>> = OnceLock::new();
     TABLE.get_or_init(|| groups().into_iter().flatten().map(|c| (c.name, c)).collect())
 }
 

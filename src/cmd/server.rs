@@ -136,15 +136,16 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             let name = String::from_utf8_lossy(pat).into_owned();
             if let Some(p) = config::param(&name) {
                 if seen.insert(p.name.to_string()) {
-                    let v = cfg.get(p.name).unwrap_or_default().to_string();
+                    let v = cfg.shown(p.name).unwrap_or_default().into_owned();
                     out.push((Reply::Bulk(Bytes::from(name)), Reply::Bulk(Bytes::from(v))));
                 }
             }
             continue;
         }
-        for (name, value) in &cfg.params {
-            if glob_match(pat, name.as_bytes(), true) && seen.insert(name.clone()) {
-                out.push((Reply::Bulk(Bytes::from(name.clone())), Reply::Bulk(Bytes::from(value.clone()))));
+        for name in cfg.params.keys() {
+            if glob_match(pat, name.as_bytes(), true) && seen.insert(name.to_string()) {
+                let value = cfg.shown(name).unwrap_or_default().into_owned();
+                out.push((Reply::Bulk(Bytes::from_static(name.as_bytes())), Reply::Bulk(Bytes::from(value))));
             }
         }
     }

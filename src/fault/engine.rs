@@ -328,8 +328,11 @@ impl Hub {
                 continue;
             }
             tokio::select! {
-                r = accept() => return r,
+                // A rule installed before a client connected must see that client:
+                // when both are ready, the change wins and the rules are checked again.
+                biased;
                 _ = &mut changed => {}
+                r = accept() => return r,
             }
         }
     }

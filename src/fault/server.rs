@@ -180,5 +180,5 @@ pub(crate) fn kill_all(shared: &Shared, except: Option<u64>) -> usize {
 
 /// Sets `requirepass` (empty: none). Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
-    shared.lock().config.params.insert("requirepass".into(), password.to_string());
+    shared.lock().config.params.insert("requirepass", password.to_string().into());
 }

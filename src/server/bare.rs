@@ -48,9 +48,21 @@ static NEXT_WORKER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 const WORKER_IDLE: Duration = Duration::from_secs(5);
 /// At most this many workers park; more exit at once.
 const MAX_IDLE_WORKERS: usize = 8;
+/// How long a worker that just stopped a server polls for the next one
+/// before it sleeps. A test suite starts servers back to back; a worker
+/// still awake takes the next one without the cross-CPU wake-up (tens of µs
+/// on a VM) that the starting thread would otherwise pay. Go's scheduler
+/// spins idle threads briefly for the same reason.
+const WORKER_SPIN: Duration = Duration::from_micros(200);
+/// How long a new server keeps polling its sockets without sleeping: the
+/// test's first connect and command usually arrive within this, and find
+/// the server awake instead of waiting for it to be woken.
+const START_SPIN: Duration = Duration::from_micros(500);
 
 impl BareServer {
     pub(crate) fn spawn(shared: Arc<Shared>, listeners: Listeners) -> io::Result<BareServer> {
+        // Created non-blocking on Linux (see bind_reusable).
+        #[cfg(not(target_os = "linux"))]
         listeners.tcp.set_nonblocking(true)?;
         if let Some(u) = &listeners.unix {
             u.set_nonblocking(true)?;
@@ -135,7 +147,7 @@ fn spawn_worker(first: Job) -> io::Result<()> {
             if !parked {
                 return;
             }
-            match rx.recv_timeout(WORKER_IDLE) {
+            match spin_then_recv(&rx) {
                 Ok(j) => job = j,
                 Err(_) => {
                     // Leave the pool; a job sent just before we got the lock is still ours.
@@ -151,6 +163,21 @@ fn spawn_worker(first: Job) -> io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// The next job: polled for [`WORKER_SPIN`], then waited for up to [`WORKER_IDLE`].
+fn spin_then_recv(rx: &std::sync::mpsc::Receiver<Job>) -> Result<Job, std::sync::mpsc::RecvTimeoutError> {
+    let until = std::time::Instant::now() + WORKER_SPIN;
+    while std::time::Instant::now() < until {
+        match rx.try_recv() {
+            Ok(j) => return Ok(j),
+            Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                return Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+            }
+        }
+    }
+    rx.recv_timeout(WORKER_IDLE)
 }
 
 async fn run(shared: Arc<Shared>, listeners: Listeners) {
@@ -169,8 +196,11 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
     // Every connection task lives in this set, so stopping the server aborts
     // and awaits all of them: their sockets are closed when `run` returns.
     let mut tasks = tokio::task::JoinSet::new();
+    let spin_until = tokio::time::Instant::now() + START_SPIN;
     loop {
         tokio::select! {
+            // Yielding makes the runtime poll its sockets without sleeping (see START_SPIN).
+            _ = tokio::task::yield_now(), if tokio::time::Instant::now() < spin_until => {}
             _ = shutdown.wait_for(|s| *s) => {
                 tasks.shutdown().await;
                 return;
@@ -180,10 +210,15 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
             // `admit` lets a refuse/max-clients rule take the new socket.
             r = shared.faults.accepting_then(|| tcp.accept()) => {
                 if let Some((stream, peer)) = r.ok().and_then(|(s, p)| Some((crate::fault::server::admit(&shared, s)?, p))) {
+                    // Linux copies TCP_NODELAY from the listener (see bind_reusable).
+                    #[cfg(not(target_os = "linux"))]
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
                     let reg = connection::register(&shared, Peer { peer: peer.to_string(), local: local.clone(), unix: false, fd });
                     tasks.spawn(super::tls::accept(stream, reg, listeners.tls.clone()));
+                    // Let the new connection read its first command before this loop
+                    // asks the listener for another client (usually to hear EAGAIN).
+                    tokio::task::yield_now().await;
                 }
             }
             r = shared.faults.accepting_then(|| accept_unix(unix.as_ref())) => {

@@ -9,6 +9,7 @@
 //! `enable-debug-command` (`local`: DEBUG SLEEP works from local
 //! connections, which every connection to the fake is).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// How CONFIG SET validates a parameter (learned from a real server).
@@ -56,8 +57,10 @@ pub(crate) struct Param {
 /// Server configuration as CONFIG GET/SET sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    /// Parameter name -> value, as CONFIG GET prints it (aliases hold a copy).
-    pub params: BTreeMap<String, String>,
+    /// Parameter name -> value, as CONFIG GET prints it (aliases hold a
+    /// copy). Defaults borrow the static table, so a server start copies
+    /// no strings.
+    pub params: BTreeMap<&'static str, Cow<'static, str>>,
     /// `notify-keyspace-events` expanded for the notification code: the
     /// class characters (`g $ l s h z x e t d m n`, with `A` already
     /// expanded) plus `K` and/or `E`. Empty when no event can be delivered
@@ -76,20 +79,17 @@ const DEFAULT_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
 impl Default for Config {
     fn default() -> Self {
         // Every server start needs this table; build it once per process.
-        static DEFAULTS: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
-        let mut params = DEFAULTS
+        type Params = BTreeMap<&'static str, Cow<'static, str>>;
+        static DEFAULTS: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
+        let params = DEFAULTS
             .get_or_init(|| {
-                let mut params: BTreeMap<String, String> =
-                    PARAMS.iter().map(|p| (p.name.to_string(), p.default.to_string())).collect();
-                params.insert("port".into(), "6379".into());
-                params.insert("save".into(), String::new());
-                params.insert("enable-debug-command".into(), "local".into());
+                let mut params: Params = PARAMS.iter().map(|p| (p.name, Cow::Borrowed(p.default))).collect();
+                params.insert("port", Cow::Borrowed("6379"));
+                params.insert("save", Cow::Borrowed(""));
+                params.insert("enable-debug-command", Cow::Borrowed("local"));
                 params
             })
             .clone();
-        // Not cached: the working directory may change between starts.
-        let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());
-        params.insert("dir".into(), dir);
         let mut config = Config { params, notify_flags: String::new(), acl: Default::default(), max_bulk_len: 0 };
         config.sync_derived();
         config
@@ -105,7 +105,18 @@ pub(crate) fn param(name: &str) -> Option<&'static Param> {
 impl Config {
     /// A parameter's current value.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
+        self.params.get(name).map(|v| v.as_ref())
+    }
+
+    /// A parameter's value as CONFIG GET prints it: `dir` is the process's
+    /// working directory at the time, as Redis reads it with getcwd (it is
+    /// a protected parameter, so CONFIG SET cannot change it).
+    pub(crate) fn shown(&self, name: &str) -> Option<Cow<'_, str>> {
+        if name == "dir" {
+            let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());
+            return Some(Cow::Owned(dir));
+        }
+        self.get(name).map(Cow::Borrowed)
     }
 
     /// The password clients must AUTH with, if any. `Some("")` when the
@@ -273,9 +284,9 @@ impl Config {
             self.notify_flags = super::notify::parse_notify_flags(&value).unwrap_or_default();
         }
         if !p.alias.is_empty() {
-            self.params.insert(p.alias.to_string(), value.clone());
+            self.params.insert(p.alias, Cow::Owned(value.clone()));
         }
-        self.params.insert(p.name.to_string(), value);
+        self.params.insert(p.name, Cow::Owned(value));
         if p.name == "proto-max-bulk-len" {
             self.sync_derived();
         }

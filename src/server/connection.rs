@@ -1,6 +1,7 @@
 //! One client connection: read, parse, execute, write — and the bookkeeping
 //! that makes socket accounting exact.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +15,93 @@ use crate::cmd::{self, ConnState, Ctx};
 use crate::fault::server::{Before, Stop};
 use crate::protocol::request::{Limits, Parsed, Parser};
 use crate::protocol::Reply;
+
+/// How much one read asks the kernel for (Redis reads 16 KiB at a time too).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A client socket the server reads requests from.
+pub(crate) trait ReadSome: AsyncRead + Unpin + Send {
+    /// Reads what has arrived (at least one byte; 0 at EOF) into `inbuf`.
+    /// Cancel-safe: bytes are only ever read by a poll that then returns them.
+    fn read_some<'a>(
+        &'a mut self,
+        inbuf: &'a mut BytesMut,
+    ) -> impl Future<Output = std::io::Result<usize>> + Send + 'a {
+        self.read_buf(inbuf)
+    }
+}
+
+/// Reads like Redis: once per readiness event. A read that returns less
+/// than it asked for has drained the socket, so the readiness is cleared at
+/// once instead of by a second read that would only say EAGAIN: one system
+/// call fewer per request, which is most of a request's cost without
+/// pipelining.
+async fn read_drained<S>(sock: &S, inbuf: &mut BytesMut) -> std::io::Result<usize>
+where
+    S: Sync,
+    for<'s> socket2::SockRef<'s>: From<&'s S>,
+    S: TryIoReadable,
+{
+    thread_local! {
+        // Reads land here, then only what arrived is copied into the
+        // connection's buffer: no per-read zeroing of a 16 KiB chunk.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+    }
+    loop {
+        sock.readable_now().await?;
+        let mut got = 0;
+        let r = sock.try_io_readable(&mut || {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let n = std::io::Read::read(&mut &*socket2::SockRef::from(sock), scratch)?;
+                inbuf.extend_from_slice(&scratch[..n]);
+                got = n;
+                if n > 0 && n < READ_CHUNK {
+                    // Drained: report WouldBlock so the runtime forgets the readiness it saw.
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(n)
+                }
+            })
+        });
+        match r {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if got > 0 {
+                    return Ok(got);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The two tokio sockets' readiness calls, for [`read_drained`].
+pub(crate) trait TryIoReadable {
+    fn readable_now(&self) -> impl Future<Output = std::io::Result<()>> + Send + '_;
+    fn try_io_readable(&self, f: &mut dyn FnMut() -> std::io::Result<usize>) -> std::io::Result<usize>;
+}
+
+macro_rules! drained_reads {
+    ($($t:ty),*) => {$(
+        impl TryIoReadable for $t {
+            fn readable_now(&self) -> impl Future<Output = std::io::Result<()>> + Send + '_ {
+                self.readable()
+            }
+            fn try_io_readable(&self, f: &mut dyn FnMut() -> std::io::Result<usize>) -> std::io::Result<usize> {
+                self.try_io(tokio::io::Interest::READABLE, f)
+            }
+        }
+        impl ReadSome for $t {
+            fn read_some<'a>(&'a mut self, inbuf: &'a mut BytesMut) -> impl Future<Output = std::io::Result<usize>> + Send + 'a {
+                read_drained(&*self, inbuf)
+            }
+        }
+    )*};
+}
+drained_reads!(tokio::net::TcpStream, tokio::net::UnixStream);
+
+#[cfg(feature = "tls")]
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSome for tokio_rustls::server::TlsStream<S> {}
 
 /// Removes the client from the table when the connection ends, however it
 /// ends (EOF, error, kill, server shutdown dropping the task).
@@ -105,7 +193,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
 /// Serves one registered connection until it closes.
 pub(crate) async fn serve<S>(stream: S, registration: Registration)
 where
-    S: AsyncRead + AsyncWrite + Unpin + crate::fault::Abort,
+    S: ReadSome + AsyncWrite + crate::fault::Abort,
 {
     let shared = registration.shared.clone();
     let id = registration.id;
@@ -264,7 +352,7 @@ where
             return;
         }
         tokio::select! {
-            r = conn.stream.read_buf(&mut inbuf) => match r {
+            r = conn.stream.read_some(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
                 Ok(_) => stamped = false,
             },

@@ -92,8 +92,17 @@ impl Default for Builder {
 /// Binds with `SO_REUSEADDR`, as Redis does, so that a server restarted on
 /// the same port can bind while its old connections sit in TIME_WAIT.
 fn bind_reusable(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    #[cfg(target_os = "linux")]
+    let ty = socket2::Type::STREAM.nonblocking();
+    #[cfg(not(target_os = "linux"))]
+    let ty = socket2::Type::STREAM;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), ty, None)?;
+    // Even on port 0: a server restarted on this port (chaos restarts,
+    // `bind(addr)` of a dropped server) only binds past the TIME_WAIT
+    // sockets this one leaves if both have it.
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit it on Linux: one system call per server, not per client.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     Ok(socket.into())
@@ -274,16 +283,16 @@ impl Builder {
                 source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
             })?;
         }
-        config.params.insert("port".into(), addr.port().to_string());
+        config.params.insert("port", addr.port().to_string().into());
         if let Some(p) = &self.requirepass {
-            config.params.insert("requirepass".into(), p.clone());
+            config.params.insert("requirepass", p.clone().into());
         }
         if let Some(n) = self.max_bulk_len {
-            config.params.insert("proto-max-bulk-len".into(), n.to_string());
+            config.params.insert("proto-max-bulk-len", n.to_string().into());
         }
-        config.params.insert("databases".into(), self.databases.to_string());
+        config.params.insert("databases", self.databases.to_string().into());
         if let Some(p) = &unix_path {
-            config.params.insert("unixsocket".into(), p.display().to_string());
+            config.params.insert("unixsocket", p.display().to_string().into());
         }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
         let state = State::new(config, self.databases, seed, self.record_commands);

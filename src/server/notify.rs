@@ -53,7 +53,7 @@ impl Config {
     /// shows); `Err` carries Redis's reason for a bad value.
     pub(crate) fn set_notify_keyspace_events(&mut self, value: &str) -> Result<(), &'static str> {
         let flags = parse_notify_flags(value).ok_or(NOTIFY_FLAGS_ERROR)?;
-        self.params.insert("notify-keyspace-events".into(), notify_flags_to_string(&flags));
+        self.params.insert("notify-keyspace-events", notify_flags_to_string(&flags).into());
         self.notify_flags = flags;
         Ok(())
     }

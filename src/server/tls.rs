@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
 
 use super::connection;
 
@@ -19,7 +19,7 @@ pub(crate) enum TlsState {}
 /// Serves an accepted socket, after a TLS handshake if the listener is TLS.
 pub(crate) async fn accept<S>(stream: S, registration: connection::Registration, tls: Option<Arc<TlsState>>)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + crate::fault::Abort + 'static,
+    S: connection::ReadSome + AsyncWrite + crate::fault::Abort + 'static,
 {
     match tls {
         #[cfg(feature = "tls")]

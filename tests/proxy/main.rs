@@ -239,8 +239,8 @@ fn dropping_the_proxy_closes_client_sockets() {
 fn set_upstream_moves_new_connections_only() {
     let a = redis_harness::FakeRedis::builder().start_blocking();
     let b = redis_harness::FakeRedis::builder().start_blocking();
-    a.run(&["SET", "who", "a"]);
-    b.run(&["SET", "who", "b"]);
+    a.run(["SET", "who", "a"]);
+    b.run(["SET", "who", "b"]);
     let proxy = FaultProxy::builder(a.addr()).start_blocking();
     let mut old = RawConn::tcp(proxy.addr());
     assert_eq!(old.call(&["GET", "who"]), b"$1\r\na\r\n");
