@@ -188,7 +188,7 @@ pub struct BackendBuilder {
 
 impl BackendBuilder {
     /// Seeds the fault randomness (the fake's, or the proxy's in front of a
-    /// real Redis), as [`crate::FakeRedisBuilder::seed`].
+    /// real Redis), as [`crate::Builder::seed`].
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
