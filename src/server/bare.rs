@@ -196,11 +196,20 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
     // Every connection task lives in this set, so stopping the server aborts
     // and awaits all of them: their sockets are closed when `run` returns.
     let mut tasks = tokio::task::JoinSet::new();
+    // Yielding makes the runtime poll its sockets without sleeping (see
+    // START_SPIN). One future for the whole spin, so that each poll costs an
+    // `epoll_wait` and not the rebuilding of every branch below.
     let spin_until = tokio::time::Instant::now() + START_SPIN;
+    let spin = async move {
+        while tokio::time::Instant::now() < spin_until {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::pin!(spin);
+    let mut spinning = true;
     loop {
         tokio::select! {
-            // Yielding makes the runtime poll its sockets without sleeping (see START_SPIN).
-            _ = tokio::task::yield_now(), if tokio::time::Instant::now() < spin_until => {}
+            _ = &mut spin, if spinning => spinning = false,
             _ = shutdown.wait_for(|s| *s) => {
                 tasks.shutdown().await;
                 return;
