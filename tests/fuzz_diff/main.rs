@@ -183,6 +183,11 @@ impl Gen {
         let n = self.rng.usize(min..min + 3);
         (0..n).map(|_| self.key()).collect()
     }
+    /// `numkeys key [key ...]` (LMPOP, ZMPOP, ZUNION and friends).
+    fn numkeys(&mut self) -> Vec<Vec<u8>> {
+        let ks = self.keys(1);
+        std::iter::once(b(ks.len().to_string())).chain(ks).collect()
+    }
     /// A relative TTL that never expires during a run, or an immediate one.
     fn ttl(&mut self) -> Vec<u8> {
         b(self.pick(&["100", "1000", "0", "-1", "5000", "abc", "9223372036854775807"]))
@@ -570,10 +575,9 @@ impl Gen {
                 out!("RPOPLPUSH", Exact)
             }
             80 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 a.push(b(self.pick(&["LEFT", "RIGHT"])));
                 if self.chance(40) {
                     a.extend([b("COUNT"), self.count()]);
@@ -597,11 +601,10 @@ impl Gen {
                 out!("BLMOVE", Exact)
             }
             83 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
                 a.push(self.timeout());
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 a.push(b(self.pick(&["LEFT", "RIGHT"])));
                 if self.chance(40) {
                     a.extend([b("COUNT"), self.count()]);
@@ -656,10 +659,9 @@ impl Gen {
                 out!(self.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), Exact)
             }
             101 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 if self.chance(40) {
                     a.extend([b("LIMIT"), self.count()]);
                 }
@@ -796,10 +798,9 @@ impl Gen {
                 out!(self.pick(&["ZPOPMIN", "ZPOPMAX"]), Exact)
             }
             124 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 a.push(b(self.pick(&["MIN", "MAX"])));
                 if self.chance(40) {
                     a.extend([b("COUNT"), self.count()]);
@@ -812,11 +813,10 @@ impl Gen {
                 out!(self.pick(&["BZPOPMIN", "BZPOPMAX"]), Exact)
             }
             126 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
                 a.push(self.timeout());
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 a.push(b(self.pick(&["MIN", "MAX"])));
                 if self.chance(40) {
                     a.extend([b("COUNT"), self.count()]);
@@ -875,10 +875,9 @@ impl Gen {
                 out!(name, Exact)
             }
             135 => {
-                let ks = self.keys(1);
+                let nk = self.numkeys();
                 a.truncate(1);
-                a.push(b(ks.len().to_string()));
-                a.extend(ks);
+                a.extend(nk);
                 if self.chance(40) {
                     a.extend([b("LIMIT"), self.count()]);
                 }
