@@ -384,10 +384,11 @@ impl RedisContainer {
         if !self.running {
             return Ok(());
         }
-        self.running = false;
         let id = self.id.clone();
         self.on_service(REMOVE_TIMEOUT, "stopping", |c| async move { c.stop_with_timeout(Some(0)).await })
-            .map_err(|e| ContainerError::Start(format!("container {id}: {e}")))
+            .map_err(|e| ContainerError::Start(format!("container {id}: {e}")))?;
+        self.running = false;
+        Ok(())
     }
 
     /// Starts the container again (killing it first if it runs) and waits

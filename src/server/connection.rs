@@ -31,69 +31,49 @@ pub(crate) trait ReadSome: AsyncRead + Unpin + Send {
     }
 }
 
-/// Reads like Redis: once per readiness event. A read that returns less
-/// than it asked for has drained the socket, so the readiness is cleared at
-/// once instead of by a second read that would only say EAGAIN: one system
-/// call fewer per request, which is most of a request's cost without
-/// pipelining.
-async fn read_drained<S>(sock: &S, inbuf: &mut BytesMut) -> std::io::Result<usize>
-where
-    S: Sync,
-    for<'s> socket2::SockRef<'s>: From<&'s S>,
-    S: TryIoReadable,
-{
+/// One read of what has arrived, into `inbuf`, for the sockets' `try_io`.
+/// A read that returns less than it asked for has drained the socket: it
+/// reports WouldBlock (after keeping the bytes, counted in `got`) so that
+/// tokio forgets the readiness at once, instead of learning it from a
+/// second read that would only say EAGAIN. Redis likewise reads once per
+/// readiness event: one system call fewer per request, which is most of a
+/// request's cost without pipelining.
+fn read_chunk(sock: socket2::SockRef<'_>, inbuf: &mut BytesMut, got: &mut usize) -> std::io::Result<usize> {
     thread_local! {
         // Reads land here, then only what arrived is copied into the
         // connection's buffer: no per-read zeroing of a 16 KiB chunk.
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
     }
-    loop {
-        sock.readable_now().await?;
-        let mut got = 0;
-        let r = sock.try_io_readable(&mut || {
-            SCRATCH.with_borrow_mut(|scratch| {
-                let n = std::io::Read::read(&mut &*socket2::SockRef::from(sock), scratch)?;
-                inbuf.extend_from_slice(&scratch[..n]);
-                got = n;
-                if n > 0 && n < READ_CHUNK {
-                    // Drained: report WouldBlock so the runtime forgets the readiness it saw.
-                    Err(std::io::ErrorKind::WouldBlock.into())
-                } else {
-                    Ok(n)
-                }
-            })
-        });
-        match r {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if got > 0 {
-                    return Ok(got);
-                }
-            }
-            Err(e) => return Err(e),
+    SCRATCH.with_borrow_mut(|scratch| {
+        let n = std::io::Read::read(&mut &*sock, scratch)?;
+        inbuf.extend_from_slice(&scratch[..n]);
+        *got = n;
+        if n > 0 && n < READ_CHUNK {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
         }
-    }
+    })
 }
 
-/// The two tokio sockets' readiness calls, for [`read_drained`].
-pub(crate) trait TryIoReadable {
-    fn readable_now(&self) -> impl Future<Output = std::io::Result<()>> + Send + '_;
-    fn try_io_readable(&self, f: &mut dyn FnMut() -> std::io::Result<usize>) -> std::io::Result<usize>;
-}
-
+/// [`ReadSome`] for tokio's sockets, through [`read_chunk`].
 macro_rules! drained_reads {
     ($($t:ty),*) => {$(
-        impl TryIoReadable for $t {
-            fn readable_now(&self) -> impl Future<Output = std::io::Result<()>> + Send + '_ {
-                self.readable()
-            }
-            fn try_io_readable(&self, f: &mut dyn FnMut() -> std::io::Result<usize>) -> std::io::Result<usize> {
-                self.try_io(tokio::io::Interest::READABLE, f)
-            }
-        }
         impl ReadSome for $t {
             fn read_some<'a>(&'a mut self, inbuf: &'a mut BytesMut) -> impl Future<Output = std::io::Result<usize>> + Send + 'a {
-                read_drained(&*self, inbuf)
+                async move {
+                    loop {
+                        self.readable().await?;
+                        let mut got = 0;
+                        let sock = &*self;
+                        match sock.try_io(tokio::io::Interest::READABLE, || read_chunk(sock.into(), inbuf, &mut got)) {
+                            Ok(n) => return Ok(n),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && got > 0 => return Ok(got),
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
             }
         }
     )*};
