@@ -15,7 +15,7 @@ use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
-use crate::store::{EncodingHint, Entry, Value};
+use crate::store::{keep, EncodingHint, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), &["write", "hash", "fast"], hset),
@@ -69,7 +69,7 @@ fn get_hash<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&
 fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &Bytes) -> Result<&'a mut Hash, Reply> {
     let db = ctx.db();
     if get_hash(ctx, key, false)?.is_none() {
-        ctx.st.dbs[db].insert(key.clone(), Entry::new(Value::Hash(Hash::new()), ctx.now));
+        ctx.st.dbs[db].insert(&key, Entry::new(Value::Hash(Hash::new()), ctx.now));
     }
     match ctx.st.dbs[db].raw_get_mut(key) {
         Some(Entry { value: Value::Hash(h), .. }) => Ok(h),
@@ -81,7 +81,7 @@ fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &Bytes) -> Result<&'a mut Hash,
 fn written(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'h', event, key.clone());
+    ctx.st.notify(db, 'h', event, &key);
 }
 
 fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -103,7 +103,7 @@ fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let h = tri!(hash_or_create(ctx, key));
     let mut created = 0;
     for pair in args[2..].chunks(2) {
-        if h.insert(pair[0].clone(), pair[1].clone()).is_none() {
+        if h.insert(keep(&pair[0]), keep(&pair[1])).is_none() {
             created += 1;
         }
     }
@@ -120,7 +120,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if tri!(get_hash(ctx, key, false)).is_some_and(|h| h.contains_key(&args[2])) {
         return Reply::Int(0);
     }
-    tri!(hash_or_create(ctx, key)).insert(args[2].clone(), args[3].clone());
+    tri!(hash_or_create(ctx, key)).insert(keep(&args[2]), keep(&args[3]));
     written(ctx, key, "hset");
     Reply::Int(1)
 }
@@ -158,7 +158,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         written(ctx, key, "hdel");
         if emptied {
-            ctx.st.notify(db, 'g', "del", key.clone());
+            ctx.st.notify(db, 'g', "del", &key);
         }
     }
     Reply::Int(deleted)
@@ -210,7 +210,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(new) = old.checked_add(incr) else {
         return Reply::error("ERR increment or decrement would overflow");
     };
-    tri!(hash_or_create(ctx, key)).insert(field.clone(), Bytes::from(new.to_string()));
+    tri!(hash_or_create(ctx, key)).insert(keep(field), Bytes::from(new.to_string()));
     written(ctx, key, "hincrby");
     Reply::Int(new)
 }
@@ -235,7 +235,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         _ => return Reply::error("ERR increment would produce NaN or Infinity"),
     };
     let text = Bytes::from(sum.to_human());
-    tri!(hash_or_create(ctx, key)).insert(field.clone(), text.clone());
+    tri!(hash_or_create(ctx, key)).insert(keep(field), text.clone());
     written(ctx, key, "hincrbyfloat");
     Reply::Bulk(text)
 }

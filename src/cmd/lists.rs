@@ -12,7 +12,7 @@ use super::util::{
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::blocking::{block_on, candidate_keys, parse_timeout};
-use crate::store::{Entry, Value};
+use crate::store::{keep, Entry, Value};
 
 const PUSH_FLAGS: &[&str] = &["write", "denyoom", "fast"];
 const PUSH_ACL: &[&str] = &["write", "list", "fast"];
@@ -95,7 +95,7 @@ fn direction(arg: &[u8]) -> Result<bool, Reply> {
 /// After elements left `key`: the pop event, deletion of an emptied list, WATCH.
 fn popped(ctx: &mut Ctx<'_>, key: &Bytes, left: bool) {
     let db = ctx.db();
-    ctx.st.notify(db, 'l', pop_event(left), key.clone());
+    ctx.st.notify(db, 'l', pop_event(left), &key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
 }
@@ -108,9 +108,9 @@ fn push_items(ctx: &mut Ctx<'_>, key: &Bytes, items: &[Bytes], left: bool, only_
         Some(l) => {
             for it in items {
                 if left {
-                    l.push_front(it.clone())
+                    l.push_front(keep(it))
                 } else {
-                    l.push_back(it.clone())
+                    l.push_back(keep(it))
                 }
             }
             l.len()
@@ -120,19 +120,19 @@ fn push_items(ctx: &mut Ctx<'_>, key: &Bytes, items: &[Bytes], left: bool, only_
             let mut l = VecDeque::with_capacity(items.len());
             for it in items {
                 if left {
-                    l.push_front(it.clone())
+                    l.push_front(keep(it))
                 } else {
-                    l.push_back(it.clone())
+                    l.push_back(keep(it))
                 }
             }
             let n = l.len();
-            ctx.st.set_value(db, key.clone(), Value::List(l), ctx.now);
+            ctx.st.set_value(db, &key, Value::List(l), ctx.now);
             n
         }
     };
     ctx.st.signal_modified(db, key);
     ctx.st.signal_ready(db, key);
-    ctx.st.notify(db, 'l', push_event(left), key.clone());
+    ctx.st.notify(db, 'l', push_event(left), &key);
     Ok(len as i64)
 }
 
@@ -252,12 +252,12 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(index) = parse_i64(&args[2]) else { return not_integer() };
     let i = resolve(index, l.len());
     match usize::try_from(i).ok().and_then(|i| l.get_mut(i)) {
-        Some(slot) => *slot = args[3].clone(),
+        Some(slot) => *slot = keep(&args[3]),
         None => return Reply::error("ERR index out of range"),
     }
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'l', "lset", key.clone());
+    ctx.st.notify(db, 'l', "lset", &key);
     Reply::ok()
 }
 
@@ -272,11 +272,11 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let Some(l) = tri!(list_mut(ctx, key)) else { return Reply::Int(0) };
     let Some(pos) = l.iter().position(|v| v == &args[3]) else { return Reply::Int(-1) };
-    l.insert(if after { pos + 1 } else { pos }, args[4].clone());
+    l.insert(if after { pos + 1 } else { pos }, keep(&args[4]));
     let len = l.len() as i64;
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'l', "linsert", key.clone());
+    ctx.st.notify(db, 'l', "linsert", &key);
     Reply::Int(len)
 }
 
@@ -308,7 +308,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if removed > 0 {
         let db = ctx.db();
-        ctx.st.notify(db, 'l', "lrem", key.clone());
+        ctx.st.notify(db, 'l', "lrem", &key);
         drop_if_empty(ctx, key);
         ctx.st.signal_modified(db, key);
     }
@@ -328,7 +328,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         None => l.clear(),
     }
     let db = ctx.db();
-    ctx.st.notify(db, 'l', "ltrim", key.clone());
+    ctx.st.notify(db, 'l', "ltrim", &key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     Reply::ok()
@@ -414,7 +414,7 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from_left: bool, t
             l.push_back(value.clone());
         }
         ctx.st.signal_modified(db, dst);
-        ctx.st.notify(db, 'l', push_event(to_left), dst.clone());
+        ctx.st.notify(db, 'l', push_event(to_left), &dst);
     } else if let Err(e) = push_items(ctx, dst, std::slice::from_ref(&value), to_left, false) {
         return e;
     }

@@ -283,3 +283,85 @@ pub(crate) const fn cmd(
 ) -> CommandSpec {
     CommandSpec { name, arity, flags, keys, acl, handler, subcommands: &[] }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::{dispatch, ConnState, Ctx};
+    use crate::server::clock::Clock;
+    use crate::server::config::Config;
+    use crate::server::state::State;
+    use crate::store::Value;
+
+    /// Every byte string the keyspace holds after `cmds` ran, each with
+    /// where it came from.
+    fn stored(st: &State) -> Vec<(String, Bytes)> {
+        let mut out = Vec::new();
+        for (key, e) in st.dbs[0].iter() {
+            let name = String::from_utf8_lossy(key).into_owned();
+            out.push((format!("key {name}"), key.clone()));
+            let items: Vec<Bytes> = match &e.value {
+                Value::Str(s) => vec![s.clone()],
+                Value::List(l) => l.iter().cloned().collect(),
+                Value::Hash(h) => h.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect(),
+                Value::Set(s) => s.iter().cloned().collect(),
+                Value::ZSet(z) => z.iter().map(|(m, _)| m.clone()).collect(),
+            };
+            out.extend(items.into_iter().map(|b| (format!("element of {name}"), b)));
+        }
+        out
+    }
+
+    #[test]
+    fn stored_arguments_do_not_pin_the_read_buffer() {
+        // The arguments are slices of one buffer, as the parser hands them
+        // out; what the keyspace keeps must be copies outside it.
+        let cmds: &[&[&str]] = &[
+            &["SET", "s", "v"],
+            &["MSET", "m1", "a", "m2", "b"],
+            &["APPEND", "ap", "tail"],
+            &["RPUSH", "l", "x", "y"],
+            &["LPUSH", "l", "w"],
+            &["LSET", "l", "0", "z"],
+            &["LINSERT", "l", "BEFORE", "z", "q"],
+            &["HSET", "h", "f", "v"],
+            &["HSETNX", "h", "g", "v"],
+            &["HINCRBY", "h", "n", "1"],
+            &["SADD", "set", "m"],
+            &["SMOVE", "set", "set2", "m"],
+            &["ZADD", "z", "1", "m"],
+            &["ZINCRBY", "z", "1", "n"],
+            &["RENAME", "s", "renamed"],
+        ];
+        let mut wire = Vec::new();
+        let mut spans = Vec::new();
+        for cmd in cmds {
+            spans.push(
+                cmd.iter()
+                    .map(|a| {
+                        let at = wire.len();
+                        wire.extend_from_slice(a.as_bytes());
+                        at..wire.len()
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let buffer = Bytes::from(wire);
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        let mut st = State::new(Config::default(), 16, 1, false);
+        let clock = Clock::paused_at(1_700_000_000_000);
+        let mut conn = ConnState::new(1, true);
+        for (cmd, spans) in cmds.iter().zip(spans) {
+            let args: Vec<Bytes> = spans.into_iter().map(|r| buffer.slice(r)).collect();
+            let mut ctx = Ctx { st: &mut st, conn: &mut conn, now: clock.now_ms(), clock: &clock };
+            let reply = dispatch(&mut ctx, &args);
+            assert!(!matches!(reply, crate::protocol::Reply::Error(_)), "{cmd:?}: {reply:?}");
+        }
+        let held = stored(&st);
+        assert!(held.len() >= 20, "the commands stored too little: {held:?}");
+        for (what, b) in held {
+            assert!(!range.contains(&(b.as_ptr() as usize)), "{what} ({b:?}) is a slice of the read buffer");
+        }
+    }
+}

@@ -17,7 +17,7 @@ use super::util::{self, count_arg, drop_if_empty, eq_ic, parse_i64, syntax_error
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
-use crate::store::{Entry, Value};
+use crate::store::{keep, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("sadd", -3, &["write", "denyoom", "fast"], (1, 1, 1), &["write", "set", "fast"], sadd),
@@ -91,17 +91,17 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let limit = intset_limit(ctx.st);
     if tri!(get_set(ctx, key, false)).is_none() {
-        ctx.st.dbs[db].insert(key.clone(), Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.dbs[db].insert(&key, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     let Some(set) = tri!(get_set(ctx, key, false)) else { return Reply::Int(0) };
     let mut added = 0;
     for m in &args[2..] {
-        added += i64::from(set.insert(m.clone()));
+        added += i64::from(set.insert(keep(m)));
     }
     normalize(set, limit);
     if added > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 's', "sadd", key.clone());
+        ctx.st.notify(db, 's', "sadd", &key);
     }
     Reply::Int(added)
 }
@@ -123,7 +123,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     normalize(set, limit);
     if deleted > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 's', "srem", key.clone());
+        ctx.st.notify(db, 's', "srem", &key);
         drop_if_empty(ctx, key);
     }
     Reply::Int(deleted)
@@ -173,7 +173,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         set.swap_remove(m);
     }
     normalize(set, limit);
-    ctx.st.notify(db, 's', "spop", key.clone());
+    ctx.st.notify(db, 's', "spop", &key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     match count {
@@ -227,15 +227,15 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         set.swap_remove(member);
         normalize(set, limit);
     }
-    ctx.st.notify(db, 's', "srem", src.clone());
+    ctx.st.notify(db, 's', "srem", &src);
     drop_if_empty(ctx, src);
     if !dst_exists {
-        ctx.st.dbs[db].insert(dst.clone(), Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.dbs[db].insert(&dst, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     ctx.st.signal_modified(db, src);
     let added = match tri!(get_set(ctx, dst, false)) {
         Some(set) => {
-            let added = set.insert(member.clone());
+            let added = set.insert(keep(member));
             normalize(set, limit);
             added
         }
@@ -243,7 +243,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     if added {
         ctx.st.signal_modified(db, dst);
-        ctx.st.notify(db, 's', "sadd", dst.clone());
+        ctx.st.notify(db, 's', "sadd", &dst);
     }
     Reply::Int(1)
 }

@@ -10,7 +10,7 @@ use super::longdouble::{self, LongDouble};
 use super::util::{eq_ic, int_arg, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
-use crate::store::{EncodingHint, Entry, Value};
+use crate::store::{keep, EncodingHint, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("get", 2, &["readonly", "fast"], (1, 1, 1), &["read", "string", "fast"], get),
@@ -168,7 +168,7 @@ fn store_string(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, keep_ttl: bool) {
     // (and its "expired" event sent) before the new one is stored.
     ctx.st.expire_if_needed(db, key, ctx.now);
     let old_expire = if keep_ttl { ctx.st.dbs[db].raw_get(key).and_then(|e| e.expire_at) } else { None };
-    ctx.st.set_value(db, key.clone(), Value::Str(val.clone()), ctx.now);
+    ctx.st.set_value(db, &key, Value::Str(keep(val)), ctx.now);
     if old_expire.is_some() {
         ctx.st.dbs[db].set_expire(key, old_expire);
     }
@@ -194,12 +194,12 @@ fn set_generic(
         return Ok((old, false));
     }
     store_string(ctx, key, val, opts.keepttl);
-    ctx.st.notify(db, '$', "set", key.clone());
+    ctx.st.notify(db, '$', "set", &key);
     if let Some(at) = expire {
         // A time already past is kept as is: Redis 7.0 lets lazy or active
         // expiry reclaim the key rather than deleting it here.
         ctx.st.dbs[db].set_expire(key, Some(at));
-        ctx.st.notify(db, 'g', "expire", key.clone());
+        ctx.st.notify(db, 'g', "expire", &key);
     }
     Ok((old, true))
 }
@@ -256,7 +256,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
     }
     for kv in args[1..].chunks(2) {
         store_string(ctx, &kv[0], &kv[1], false);
-        ctx.st.notify(db, '$', "set", kv[0].clone());
+        ctx.st.notify(db, '$', "set", &kv[0]);
     }
     if nx {
         Reply::Int(1)
@@ -276,7 +276,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let old = tri!(read_string(ctx, &args[1]));
     store_string(ctx, &args[1], &args[2], false);
-    ctx.st.notify(ctx.conn.db, '$', "set", args[1].clone());
+    ctx.st.notify(ctx.conn.db, '$', "set", &args[1]);
     Reply::from(old)
 }
 
@@ -285,7 +285,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if old.is_some() {
         let db = ctx.db();
         ctx.st.delete(db, &args[1], ctx.now);
-        ctx.st.notify(db, 'g', "del", args[1].clone());
+        ctx.st.notify(db, 'g', "del", &args[1]);
     }
     Reply::from(old)
 }
@@ -303,17 +303,17 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some((ExpireKind::ExAt | ExpireKind::PxAt, at)) if at <= ctx.now => {
             // An absolute time already past deletes the key at once.
             ctx.st.delete(db, key, ctx.now);
-            ctx.st.notify(db, 'g', "del", key.clone());
+            ctx.st.notify(db, 'g', "del", &key);
         }
         Some((_, at)) => {
             ctx.st.dbs[db].set_expire(key, Some(at));
             ctx.st.signal_modified(db, key);
-            ctx.st.notify(db, 'g', "expire", key.clone());
+            ctx.st.notify(db, 'g', "expire", &key);
         }
         None if opts.persist && ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.expire_at.is_some()) => {
             ctx.st.dbs[db].set_expire(key, None);
             ctx.st.signal_modified(db, key);
-            ctx.st.notify(db, 'g', "persist", key.clone());
+            ctx.st.notify(db, 'g', "persist", &key);
         }
         None => {}
     }
@@ -325,7 +325,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let len = match tri!(write_string(ctx, key)) {
         None => {
-            ctx.st.set_value(db, key.clone(), Value::Str(tail.clone()), ctx.now);
+            ctx.st.set_value(db, &key, Value::Str(keep(tail)), ctx.now);
             tail.len()
         }
         Some(old) => {
@@ -342,7 +342,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             len
         }
     };
-    ctx.st.notify(db, '$', "append", key.clone());
+    ctx.st.notify(db, '$', "append", &key);
     Reply::Int(len as i64)
 }
 
@@ -362,7 +362,7 @@ fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: EncodingHin
             ctx.st.signal_modified(db, key);
         }
         None => {
-            ctx.st.set_value(db, key.clone(), Value::Str(val), ctx.now);
+            ctx.st.set_value(db, &key, Value::Str(val), ctx.now);
             if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
                 e.enc = enc;
             }
@@ -383,7 +383,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> Reply {
         return Reply::error("ERR increment or decrement would overflow");
     };
     overwrite_string(ctx, key, Bytes::from(new.to_string()), EncodingHint::Natural);
-    ctx.st.notify(ctx.conn.db, '$', "incrby", key.clone());
+    ctx.st.notify(ctx.conn.db, '$', "incrby", &key);
     Reply::Int(new)
 }
 
@@ -425,7 +425,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let text = Bytes::from(sum.to_human());
     overwrite_string(ctx, key, text.clone(), EncodingHint::NoInt);
-    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", key.clone());
+    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", &key);
     Reply::Bulk(text)
 }
 
@@ -487,7 +487,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     buf.resize(new_len, 0);
     buf[offset..offset + value.len()].copy_from_slice(value);
     overwrite_string(ctx, key, buf.freeze(), EncodingHint::Raw);
-    ctx.st.notify(db, '$', "setrange", key.clone());
+    ctx.st.notify(db, '$', "setrange", &key);
     Reply::Int(new_len as i64)
 }
 
@@ -639,7 +639,7 @@ mod tests {
     fn with_list(cmds: &[&[&str]]) -> Vec<Reply> {
         let mut st = State::new(Config::default(), 16, 1, false);
         let clock = Clock::paused_at(1_700_000_000_000);
-        st.dbs[0].insert(Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
+        st.dbs[0].insert(&Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
         let mut conn = ConnState::new(1, true);
         cmds.iter()
             .map(|args| {

@@ -218,7 +218,7 @@ mod tests {
         fn put_stale(&mut self, db: usize, key: &str) {
             let mut e = Entry::new(Value::Str(Bytes::from_static(b"old")), self.now);
             e.expire_at = Some(self.now - 1);
-            self.st.dbs[db].insert(Bytes::copy_from_slice(key.as_bytes()), e);
+            self.st.dbs[db].insert(&Bytes::copy_from_slice(key.as_bytes()), e);
         }
 
         /// Runs MULTI PING EXEC on connection 0; true if EXEC ran.

@@ -15,7 +15,7 @@ use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::server::blocking;
-use crate::store::{Entry, Value, ZSet};
+use crate::store::{keep, Entry, Value, ZSet};
 
 const W: &[&str] = &["write", "sortedset", "fast"];
 const WS: &[&str] = &["write", "sortedset", "slow"];
@@ -237,7 +237,7 @@ fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSe
 fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'z', event, key.clone());
+    ctx.st.notify(db, 'z', event, &key);
     util::drop_if_empty(ctx, key);
 }
 
@@ -330,14 +330,14 @@ fn zset_add(z: &mut ZSet, member: &Bytes, score: f64, f: AddFlags, newscore: &mu
             }
             *newscore = score;
             if score != cur {
-                z.insert(member.clone(), score);
+                z.insert(keep(member), score);
                 AddOutcome::Updated
             } else {
                 AddOutcome::Same
             }
         }
         None if !f.xx => {
-            z.insert(member.clone(), score);
+            z.insert(keep(member), score);
             *newscore = score;
             AddOutcome::Added
         }
@@ -404,7 +404,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
         if f.xx {
             return if f.incr { Reply::Nil } else { Reply::Int(0) };
         }
-        ctx.st.dbs[db].insert(key.clone(), Entry::new(Value::ZSet(ZSet::new()), now));
+        ctx.st.dbs[db].insert(&key, Entry::new(Value::ZSet(ZSet::new()), now));
     }
     let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[db].raw_get_mut(key) else {
         return wrongtype();
@@ -429,7 +429,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     }
     if added > 0 || updated > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 'z', if f.incr { "zincr" } else { "zadd" }, key.clone());
+        ctx.st.notify(db, 'z', if f.incr { "zincr" } else { "zadd" }, &key);
     }
     if added > 0 {
         ctx.st.signal_ready(db, key);
@@ -1220,7 +1220,7 @@ mod tests {
 
     fn add_set(st: &mut State, key: &str, members: &[&str]) {
         let set = members.iter().map(|m| Bytes::copy_from_slice(m.as_bytes())).collect();
-        st.dbs[0].insert(Bytes::copy_from_slice(key.as_bytes()), Entry::new(Value::Set(set), 0));
+        st.dbs[0].insert(&Bytes::copy_from_slice(key.as_bytes()), Entry::new(Value::Set(set), 0));
     }
 
     #[test]

@@ -423,7 +423,7 @@ mod tests {
         let mut w = blpop(&mut st, 9, &["k"]);
         // Written behind the blocking machinery's back, as SWAPDB would.
         let now = clock.now_ms();
-        st.dbs[0].insert(b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
+        st.dbs[0].insert(&b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
         assert!(st.ready_keys.is_empty());
         signal_waited_keys(&mut st, 0, now);
         serve_ready(&mut st, &clock);

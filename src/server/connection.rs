@@ -331,6 +331,8 @@ where
             let _ = conn.stream.shutdown().await;
             return;
         }
+        release_if_large(&mut inbuf);
+        release_if_large(&mut out);
         tokio::select! {
             r = conn.stream.read_some(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
@@ -343,6 +345,16 @@ where
             _ = kill.notified() => return,
             _ = shutdown.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// Gives back a buffer that a large request or reply grew, once it is empty
+/// (as Redis shrinks idle query buffers), so that an idle client that once
+/// sent or read 100 MB does not hold 100 MB.
+fn release_if_large(buf: &mut BytesMut) {
+    const KEEP: usize = 1024 * 1024;
+    if buf.is_empty() && buf.capacity() > KEEP {
+        *buf = BytesMut::with_capacity(16 * 1024);
     }
 }
 

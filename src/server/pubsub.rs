@@ -164,10 +164,13 @@ impl PubSub {
     /// Subscribes; returns whether it is new.
     pub(crate) fn subscribe(&mut self, client: u64, kind: SubscriptionKind, name: &Bytes) -> bool {
         let subs = self.clients.entry(client).or_default();
-        if !subs.set(kind).insert(name.clone()) {
+        if subs.set(kind).contains(name) {
             return false;
         }
-        self.index(kind).entry(name.clone()).or_default().insert(client);
+        // Held for as long as the subscription: a copy, not a slice of the read buffer.
+        let name = crate::store::keep(name);
+        subs.set(kind).insert(name.clone());
+        self.index(kind).entry(name).or_default().insert(client);
         true
     }
 

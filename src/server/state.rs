@@ -173,7 +173,7 @@ impl State {
         if !live {
             self.stats.keyspace_misses += 1;
             if !self.config.notify_flags.is_empty() {
-                self.notify(db, 'm', "keymiss", Bytes::copy_from_slice(key));
+                self.notify(db, 'm', "keymiss", &Bytes::copy_from_slice(key));
             }
             return None;
         }
@@ -197,7 +197,7 @@ impl State {
             self.stats.expired_keys += 1;
             let key = Bytes::copy_from_slice(key);
             self.signal_modified(db, &key);
-            self.notify(db, 'x', "expired", key);
+            self.notify(db, 'x', "expired", &key);
         }
         due
     }
@@ -213,13 +213,13 @@ impl State {
 
     /// Stores `value` under `key` (replacing any value and clearing its TTL),
     /// and signals the write.
-    pub(crate) fn set_value(&mut self, db: usize, key: Bytes, value: Value, now: u64) {
+    pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
         // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
         let ready = matches!(value, Value::List(_) | Value::ZSet(_));
-        self.dbs[db].insert(key.clone(), Entry::new(value, now));
-        self.signal_modified(db, &key);
+        self.dbs[db].insert(key, Entry::new(value, now));
+        self.signal_modified(db, key);
         if ready {
-            self.signal_ready(db, &key);
+            self.signal_ready(db, key);
         }
     }
 
@@ -350,11 +350,11 @@ impl State {
     }
 
     /// Queues a keyspace notification if `notify-keyspace-events` enables it.
-    pub(crate) fn notify(&mut self, db: usize, class: char, event: &'static str, key: Bytes) {
+    pub(crate) fn notify(&mut self, db: usize, class: char, event: &'static str, key: &Bytes) {
         if self.config.notify_flags.is_empty() {
             return;
         }
-        self.events.push(KeyEvent { db, class, event, key });
+        self.events.push(KeyEvent { db, class, event, key: key.clone() });
     }
 }
 
