@@ -69,7 +69,7 @@ fn get_hash<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&
 fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &Bytes) -> Result<&'a mut Hash, Reply> {
     let db = ctx.db();
     if get_hash(ctx, key, false)?.is_none() {
-        ctx.st.dbs[db].insert(&key, Entry::new(Value::Hash(Hash::new()), ctx.now));
+        ctx.st.dbs[db].insert(key, Entry::new(Value::Hash(Hash::new()), ctx.now));
     }
     match ctx.st.dbs[db].raw_get_mut(key) {
         Some(Entry { value: Value::Hash(h), .. }) => Ok(h),
@@ -81,7 +81,7 @@ fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &Bytes) -> Result<&'a mut Hash,
 fn written(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'h', event, &key);
+    ctx.st.notify(db, 'h', event, key);
 }
 
 fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -158,7 +158,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         written(ctx, key, "hdel");
         if emptied {
-            ctx.st.notify(db, 'g', "del", &key);
+            ctx.st.notify(db, 'g', "del", key);
         }
     }
     Reply::Int(deleted)

@@ -69,7 +69,7 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut n = 0;
     for k in &args[1..] {
         if ctx.st.delete(db, k, ctx.now) {
-            ctx.st.notify(db, 'g', "del", &k);
+            ctx.st.notify(db, 'g', "del", k);
             n += 1;
         }
     }
@@ -157,11 +157,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], relative: bool, seconds: bo
     }
     if when <= ctx.now as i64 {
         ctx.st.delete(db, key, ctx.now);
-        ctx.st.notify(db, 'g', "del", &key);
+        ctx.st.notify(db, 'g', "del", key);
     } else {
         ctx.st.dbs[db].set_expire(key, Some(when as u64));
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 'g', "expire", &key);
+        ctx.st.notify(db, 'g', "expire", key);
     }
     Reply::Int(1)
 }
@@ -217,7 +217,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(e) if e.expire_at.is_some() => {
             ctx.st.dbs[db].set_expire(key, None);
             ctx.st.signal_modified(db, key);
-            ctx.st.notify(db, 'g', "persist", &key);
+            ctx.st.notify(db, 'g', "persist", key);
             Reply::Int(1)
         }
         _ => Reply::Int(0),
@@ -296,12 +296,12 @@ fn relocate(
     (from, to): (&'static str, &'static str),
 ) -> bool {
     let Some(entry) = ctx.st.dbs[src_db].remove(src) else { return false };
-    ctx.st.dbs[dst_db].insert(&dst, entry);
+    ctx.st.dbs[dst_db].insert(dst, entry);
     signal_ready_if_blocking_type(ctx, dst_db, dst);
     ctx.st.signal_modified(src_db, src);
     ctx.st.signal_modified(dst_db, dst);
-    ctx.st.notify(src_db, 'g', from, &src);
-    ctx.st.notify(dst_db, 'g', to, &dst);
+    ctx.st.notify(src_db, 'g', from, src);
+    ctx.st.notify(dst_db, 'g', to, dst);
     true
 }
 
@@ -397,10 +397,10 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         ctx.st.dbs[dst_db].remove(dst);
     }
-    ctx.st.dbs[dst_db].insert(&dst, dup);
+    ctx.st.dbs[dst_db].insert(dst, dup);
     signal_ready_if_blocking_type(ctx, dst_db, dst);
     ctx.st.signal_modified(dst_db, dst);
-    ctx.st.notify(dst_db, 'g', "copy_to", &dst);
+    ctx.st.notify(dst_db, 'g', "copy_to", dst);
     Reply::Int(1)
 }
 

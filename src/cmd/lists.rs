@@ -95,7 +95,7 @@ fn direction(arg: &[u8]) -> Result<bool, Reply> {
 /// After elements left `key`: the pop event, deletion of an emptied list, WATCH.
 fn popped(ctx: &mut Ctx<'_>, key: &Bytes, left: bool) {
     let db = ctx.db();
-    ctx.st.notify(db, 'l', pop_event(left), &key);
+    ctx.st.notify(db, 'l', pop_event(left), key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
 }
@@ -126,13 +126,13 @@ fn push_items(ctx: &mut Ctx<'_>, key: &Bytes, items: &[Bytes], left: bool, only_
                 }
             }
             let n = l.len();
-            ctx.st.set_value(db, &key, Value::List(l), ctx.now);
+            ctx.st.set_value(db, key, Value::List(l), ctx.now);
             n
         }
     };
     ctx.st.signal_modified(db, key);
     ctx.st.signal_ready(db, key);
-    ctx.st.notify(db, 'l', push_event(left), &key);
+    ctx.st.notify(db, 'l', push_event(left), key);
     Ok(len as i64)
 }
 
@@ -257,7 +257,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'l', "lset", &key);
+    ctx.st.notify(db, 'l', "lset", key);
     Reply::ok()
 }
 
@@ -276,7 +276,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let len = l.len() as i64;
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'l', "linsert", &key);
+    ctx.st.notify(db, 'l', "linsert", key);
     Reply::Int(len)
 }
 
@@ -308,7 +308,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if removed > 0 {
         let db = ctx.db();
-        ctx.st.notify(db, 'l', "lrem", &key);
+        ctx.st.notify(db, 'l', "lrem", key);
         drop_if_empty(ctx, key);
         ctx.st.signal_modified(db, key);
     }
@@ -328,7 +328,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         None => l.clear(),
     }
     let db = ctx.db();
-    ctx.st.notify(db, 'l', "ltrim", &key);
+    ctx.st.notify(db, 'l', "ltrim", key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     Reply::ok()
@@ -414,7 +414,7 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from_left: bool, t
             l.push_back(value.clone());
         }
         ctx.st.signal_modified(db, dst);
-        ctx.st.notify(db, 'l', push_event(to_left), &dst);
+        ctx.st.notify(db, 'l', push_event(to_left), dst);
     } else if let Err(e) = push_items(ctx, dst, std::slice::from_ref(&value), to_left, false) {
         return e;
     }

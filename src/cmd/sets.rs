@@ -91,7 +91,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let limit = intset_limit(ctx.st);
     if tri!(get_set(ctx, key, false)).is_none() {
-        ctx.st.dbs[db].insert(&key, Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.dbs[db].insert(key, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     let Some(set) = tri!(get_set(ctx, key, false)) else { return Reply::Int(0) };
     let mut added = 0;
@@ -101,7 +101,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     normalize(set, limit);
     if added > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 's', "sadd", &key);
+        ctx.st.notify(db, 's', "sadd", key);
     }
     Reply::Int(added)
 }
@@ -123,7 +123,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     normalize(set, limit);
     if deleted > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 's', "srem", &key);
+        ctx.st.notify(db, 's', "srem", key);
         drop_if_empty(ctx, key);
     }
     Reply::Int(deleted)
@@ -173,7 +173,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         set.swap_remove(m);
     }
     normalize(set, limit);
-    ctx.st.notify(db, 's', "spop", &key);
+    ctx.st.notify(db, 's', "spop", key);
     drop_if_empty(ctx, key);
     ctx.st.signal_modified(db, key);
     match count {
@@ -227,10 +227,10 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         set.swap_remove(member);
         normalize(set, limit);
     }
-    ctx.st.notify(db, 's', "srem", &src);
+    ctx.st.notify(db, 's', "srem", src);
     drop_if_empty(ctx, src);
     if !dst_exists {
-        ctx.st.dbs[db].insert(&dst, Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.dbs[db].insert(dst, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     ctx.st.signal_modified(db, src);
     let added = match tri!(get_set(ctx, dst, false)) {
@@ -243,7 +243,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     if added {
         ctx.st.signal_modified(db, dst);
-        ctx.st.notify(db, 's', "sadd", &dst);
+        ctx.st.notify(db, 's', "sadd", dst);
     }
     Reply::Int(1)
 }

@@ -168,7 +168,7 @@ fn store_string(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, keep_ttl: bool) {
     // (and its "expired" event sent) before the new one is stored.
     ctx.st.expire_if_needed(db, key, ctx.now);
     let old_expire = if keep_ttl { ctx.st.dbs[db].raw_get(key).and_then(|e| e.expire_at) } else { None };
-    ctx.st.set_value(db, &key, Value::Str(keep(val)), ctx.now);
+    ctx.st.set_value(db, key, Value::Str(keep(val)), ctx.now);
     if old_expire.is_some() {
         ctx.st.dbs[db].set_expire(key, old_expire);
     }
@@ -194,12 +194,12 @@ fn set_generic(
         return Ok((old, false));
     }
     store_string(ctx, key, val, opts.keepttl);
-    ctx.st.notify(db, '$', "set", &key);
+    ctx.st.notify(db, '$', "set", key);
     if let Some(at) = expire {
         // A time already past is kept as is: Redis 7.0 lets lazy or active
         // expiry reclaim the key rather than deleting it here.
         ctx.st.dbs[db].set_expire(key, Some(at));
-        ctx.st.notify(db, 'g', "expire", &key);
+        ctx.st.notify(db, 'g', "expire", key);
     }
     Ok((old, true))
 }
@@ -303,17 +303,17 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some((ExpireKind::ExAt | ExpireKind::PxAt, at)) if at <= ctx.now => {
             // An absolute time already past deletes the key at once.
             ctx.st.delete(db, key, ctx.now);
-            ctx.st.notify(db, 'g', "del", &key);
+            ctx.st.notify(db, 'g', "del", key);
         }
         Some((_, at)) => {
             ctx.st.dbs[db].set_expire(key, Some(at));
             ctx.st.signal_modified(db, key);
-            ctx.st.notify(db, 'g', "expire", &key);
+            ctx.st.notify(db, 'g', "expire", key);
         }
         None if opts.persist && ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.expire_at.is_some()) => {
             ctx.st.dbs[db].set_expire(key, None);
             ctx.st.signal_modified(db, key);
-            ctx.st.notify(db, 'g', "persist", &key);
+            ctx.st.notify(db, 'g', "persist", key);
         }
         None => {}
     }
@@ -325,7 +325,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let len = match tri!(write_string(ctx, key)) {
         None => {
-            ctx.st.set_value(db, &key, Value::Str(keep(tail)), ctx.now);
+            ctx.st.set_value(db, key, Value::Str(keep(tail)), ctx.now);
             tail.len()
         }
         Some(old) => {
@@ -342,7 +342,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             len
         }
     };
-    ctx.st.notify(db, '$', "append", &key);
+    ctx.st.notify(db, '$', "append", key);
     Reply::Int(len as i64)
 }
 
@@ -362,7 +362,7 @@ fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: EncodingHin
             ctx.st.signal_modified(db, key);
         }
         None => {
-            ctx.st.set_value(db, &key, Value::Str(val), ctx.now);
+            ctx.st.set_value(db, key, Value::Str(val), ctx.now);
             if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
                 e.enc = enc;
             }
@@ -383,7 +383,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> Reply {
         return Reply::error("ERR increment or decrement would overflow");
     };
     overwrite_string(ctx, key, Bytes::from(new.to_string()), EncodingHint::Natural);
-    ctx.st.notify(ctx.conn.db, '$', "incrby", &key);
+    ctx.st.notify(ctx.conn.db, '$', "incrby", key);
     Reply::Int(new)
 }
 
@@ -425,7 +425,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let text = Bytes::from(sum.to_human());
     overwrite_string(ctx, key, text.clone(), EncodingHint::NoInt);
-    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", &key);
+    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", key);
     Reply::Bulk(text)
 }
 
@@ -487,7 +487,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     buf.resize(new_len, 0);
     buf[offset..offset + value.len()].copy_from_slice(value);
     overwrite_string(ctx, key, buf.freeze(), EncodingHint::Raw);
-    ctx.st.notify(db, '$', "setrange", &key);
+    ctx.st.notify(db, '$', "setrange", key);
     Reply::Int(new_len as i64)
 }
 

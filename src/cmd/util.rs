@@ -162,7 +162,7 @@ pub(crate) fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
     let empty = ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.value.is_empty_aggregate());
     if empty {
         ctx.st.dbs[db].remove(key);
-        ctx.st.notify(db, 'g', "del", &key);
+        ctx.st.notify(db, 'g', "del", key);
     }
     empty
 }
@@ -182,12 +182,12 @@ pub(crate) fn store_result(
     let db = ctx.db();
     if len == 0 {
         if ctx.st.delete(db, dst, ctx.now) {
-            ctx.st.notify(db, 'g', "del", &dst);
+            ctx.st.notify(db, 'g', "del", dst);
         }
         return Reply::Int(0);
     }
-    ctx.st.set_value(db, &dst, value, ctx.now);
-    ctx.st.notify(db, class, event, &dst);
+    ctx.st.set_value(db, dst, value, ctx.now);
+    ctx.st.notify(db, class, event, dst);
     Reply::Int(len as i64)
 }
 

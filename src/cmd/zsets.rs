@@ -237,7 +237,7 @@ fn write_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut ZSe
 fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
     let db = ctx.db();
     ctx.st.signal_modified(db, key);
-    ctx.st.notify(db, 'z', event, &key);
+    ctx.st.notify(db, 'z', event, key);
     util::drop_if_empty(ctx, key);
 }
 
@@ -404,7 +404,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
         if f.xx {
             return if f.incr { Reply::Nil } else { Reply::Int(0) };
         }
-        ctx.st.dbs[db].insert(&key, Entry::new(Value::ZSet(ZSet::new()), now));
+        ctx.st.dbs[db].insert(key, Entry::new(Value::ZSet(ZSet::new()), now));
     }
     let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[db].raw_get_mut(key) else {
         return wrongtype();
@@ -429,7 +429,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     }
     if added > 0 || updated > 0 {
         ctx.st.signal_modified(db, key);
-        ctx.st.notify(db, 'z', if f.incr { "zincr" } else { "zadd" }, &key);
+        ctx.st.notify(db, 'z', if f.incr { "zincr" } else { "zadd" }, key);
     }
     if added > 0 {
         ctx.st.signal_ready(db, key);
