@@ -603,16 +603,53 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if name == "default" {
         materialize_default(cfg);
     }
+    let ops = match merge_selectors(&args[3..]) {
+        Ok(ops) => ops,
+        Err(start) => {
+            let start = String::from_utf8_lossy(&args[3 + start]);
+            return Reply::error(format!("ERR Unmatched parenthesis in acl selector starting at '{start}'."));
+        }
+    };
     // Rules apply to a copy: an invalid one leaves the user untouched.
     let mut user = cfg.acl.users.get(&name).cloned().unwrap_or_else(User::new);
-    for op in &args[3..] {
-        let op = String::from_utf8_lossy(op).into_owned();
+    for op in ops {
+        if op.starts_with('(') {
+            let why = "selectors are not supported by the redis-harness fake server (use a real Redis backend)";
+            return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
+        }
         if let Err(why) = user.apply(&op) {
             return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
         }
     }
     cfg.acl.users.insert(name, user);
     Reply::ok()
+}
+
+/// Redis's `ACLMergeSelectorArguments`: a rule that opens a selector with
+/// `(` runs over the following arguments, joined with spaces, until one ends
+/// with `)`. Returns the merged rules, or the index of a selector left open.
+fn merge_selectors(args: &[Bytes]) -> Result<Vec<String>, usize> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut open: Option<(usize, String)> = None;
+    for (i, a) in args.iter().enumerate() {
+        let op = String::from_utf8_lossy(a);
+        let closes = a.last() == Some(&b')');
+        match &mut open {
+            None if a.first() == Some(&b'(') && !closes => open = Some((i, op.into_owned())),
+            None => out.push(op.into_owned()),
+            Some((_, sel)) => {
+                sel.push(' ');
+                sel.push_str(&op);
+                if closes {
+                    out.extend(open.take().map(|(_, sel)| sel));
+                }
+            }
+        }
+    }
+    match open {
+        Some((start, _)) => Err(start),
+        None => Ok(out),
+    }
 }
 
 fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::util::{int_arg, tri};
+use super::util::tri;
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 
@@ -68,13 +68,10 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let idx = tri!(int_arg(&args[1]).map_err(|_| Reply::error("ERR value is not an integer or out of range")));
-    if idx < 0 || idx as usize >= ctx.st.dbs.len() {
-        return Reply::error("ERR DB index is out of range");
-    }
-    ctx.conn.db = idx as usize;
+    let idx = tri!(super::util::db_index(&args[1], ctx.st.dbs.len()));
+    ctx.conn.db = idx;
     if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        c.db = idx as usize;
+        c.db = idx;
     }
     Reply::ok()
 }
@@ -160,12 +157,11 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(a) = super::util::parse_i64(&args[1]) else {
-        return Reply::error("ERR invalid first DB index");
-    };
-    let Some(b) = super::util::parse_i64(&args[2]) else {
-        return Reply::error("ERR invalid second DB index");
-    };
+    // getIntFromObjectOrReply with a message: one text for a non-integer and
+    // for one outside a C int.
+    let (min, max) = (i64::from(i32::MIN), i64::from(i32::MAX));
+    let a = tri!(super::util::range_long(&args[1], min, max, "ERR invalid first DB index"));
+    let b = tri!(super::util::range_long(&args[2], min, max, "ERR invalid second DB index"));
     let n = ctx.st.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Reply::error("ERR DB index is out of range");

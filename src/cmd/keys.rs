@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::scan::{parse_scan_opts, scan_reply};
-use super::util::{eq_ic, int_arg, parse_i64, syntax_error, tri};
+use super::util::{eq_ic, int_arg, syntax_error, tri};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::store::glob::glob_match;
@@ -364,15 +364,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if eq_ic(&args[i], "replace") {
             replace = true;
         } else if eq_ic(&args[i], "db") && i + 1 < args.len() {
-            // getIntFromObjectOrReply: an integer, then one that fits a C int.
-            let Some(n) = parse_i64(&args[i + 1]) else { return super::util::not_integer() };
-            let Ok(n) = i32::try_from(n) else {
-                return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
-            };
-            if n < 0 || n as usize >= ctx.st.dbs.len() {
-                return Reply::error("ERR DB index is out of range");
-            }
-            dst_db = n as usize;
+            dst_db = tri!(super::util::db_index(&args[i + 1], ctx.st.dbs.len()));
             i += 1;
         } else {
             return syntax_error();
@@ -409,13 +401,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let src_db = ctx.db();
-    let Some(n) = parse_i64(&args[2]) else { return super::util::not_integer() };
-    let Ok(n) = i32::try_from(n) else {
-        return Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647");
-    };
-    if n < 0 || n as usize >= ctx.st.dbs.len() {
-        return Reply::error("ERR DB index is out of range");
-    }
+    let n = tri!(super::util::db_index(&args[2], ctx.st.dbs.len()));
     let dst_db = n as usize;
     if dst_db == src_db {
         return Reply::error("ERR source and destination objects are the same");

@@ -112,6 +112,19 @@ pub(crate) fn range_long(b: &[u8], min: i64, max: i64, msg: &'static str) -> Res
     }
 }
 
+/// Redis's `getIntFromObjectOrReply` without a message, then `selectDb`:
+/// a database index as SELECT, MOVE and COPY ... DB read it.
+pub(crate) fn db_index(b: &[u8], databases: usize) -> Result<usize, Reply> {
+    let n = int_arg(b)?;
+    let Ok(n) = i32::try_from(n) else {
+        return Err(Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647"));
+    };
+    if n < 0 || n as usize >= databases {
+        return Err(Reply::error("ERR DB index is out of range"));
+    }
+    Ok(n as usize)
+}
+
 /// [`range_long`] for counts that must be at least `min` (0 or 1).
 pub(crate) fn count_arg(b: &[u8], min: i64, msg: &'static str) -> Result<u64, Reply> {
     range_long(b, min, i64::MAX, msg).map(|v| v as u64)

@@ -358,7 +358,10 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     let mut f = AddFlags { incr: zincrby, ..AddFlags::default() };
     let mut ch = false;
     let mut idx = 2;
-    while !zincrby && idx < args.len() {
+    // ZINCRBY shares ZADD's option loop (Redis runs zaddGenericCommand for
+    // both): `ZINCRBY key NX member` takes NX as an option and then finds
+    // too few arguments, a syntax error.
+    while idx < args.len() {
         let o = &args[idx];
         if eq_ic(o, "nx") {
             f.nx = true;
