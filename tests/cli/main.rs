@@ -141,3 +141,39 @@ fn requirepass_on_the_command_line() {
     assert_eq!(cli(p, &["--no-auth-warning", "-a", "s3cret", "PING"]), "PONG");
     sigterm_and_wait(served);
 }
+
+/// redis-py (`tests/clients/redis_py.py`) runs the same calls — commands,
+/// pipelines, a transaction, WATCH, Pub/Sub, scans, errors — against
+/// `serve` and a real redis-server, with RESP2 and RESP3, and must get the
+/// same Python results from both.
+#[test]
+fn redis_py_gets_the_same_results_from_serve_and_redis_server() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/redis_py.py");
+    let probe = Command::new("python3").args(["-c", "import redis"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        let why = "python3 with redis-py is not installed (python3 -m pip install redis)";
+        assert!(!require_real(), "REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    if redis_harness::backend::process::find_redis_server().is_none() {
+        let why = "no redis-server on PATH and REDIS_HARNESS_SERVER_BIN unset";
+        assert!(!require_real(), "REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let real = redis_harness::backend::RedisProcess::start().expect("start redis-server");
+    let served = serve(&[]);
+    let out = Command::new("python3")
+        .args([script, &served.port.to_string(), &real.addr().port().to_string()])
+        .output()
+        .expect("run python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "redis-py saw differences between the fake and redis-server:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("steps gave the same result"), "{text}");
+    sigterm_and_wait(served);
+}
