@@ -27,40 +27,48 @@ pub(crate) fn not_float() -> Reply {
 }
 
 /// Redis's rejectCommandFormat replaces CR and LF with spaces so the error stays one line.
-fn sanitize(s: String) -> String {
-    s.replace(['\r', '\n'], " ")
+/// Redis's reply sanitising: a newline in an error would end it early.
+fn sanitize(mut s: Vec<u8>) -> Reply {
+    for c in &mut s {
+        if matches!(*c, b'\r' | b'\n') {
+            *c = b' ';
+        }
+    }
+    Reply::Error(Bytes::from(s))
 }
 
-fn trunc(b: &[u8], n: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+/// `%.Ns` of an argument: at most `n` bytes, up to the first NUL (C string
+/// formatting), the bytes as they came (not necessarily UTF-8).
+fn c_prefix(b: &[u8], n: usize) -> &[u8] {
+    let b = &b[..b.len().min(n)];
+    b.iter().position(|&c| c == 0).map_or(b, |nul| &b[..nul])
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
 pub(crate) fn unknown_command(args: &[Bytes]) -> Reply {
-    let mut list = String::new();
+    let mut list = Vec::new();
     for a in &args[1..] {
         if list.len() >= 128 {
             break;
         }
         let room = 128 - list.len();
-        list.push('\'');
-        list.push_str(&trunc(a, room));
-        list.push_str("' ");
+        list.push(b'\'');
+        list.extend_from_slice(c_prefix(a, room));
+        list.extend_from_slice(b"' ");
     }
-    Reply::error(sanitize(format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        trunc(&args[0], 128),
-        list
-    )))
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_prefix(&args[0], 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&list);
+    sanitize(msg)
 }
 
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
 pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
-    Reply::error(sanitize(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        trunc(sub, 128),
-        container.to_ascii_uppercase()
-    )))
+    let mut msg = b"ERR unknown subcommand '".to_vec();
+    msg.extend_from_slice(c_prefix(sub, 128));
+    msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
+    sanitize(msg)
 }
 
 /// `ERR wrong number of arguments for 'x' command` (full name, e.g. `client|setname`).
@@ -71,31 +79,7 @@ pub(crate) fn wrong_arity(fullname: &str) -> Reply {
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll` (no spaces,
 /// no '+', no leading zeros).
 pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
-    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
+    crate::protocol::request::string2ll(b)
 }
 
 /// Parses an integer argument or returns Redis's "not an integer" error.

@@ -68,20 +68,36 @@ pub(crate) enum Parsed {
 /// Where a header line ends: at its `\r`, as Redis's `strchr(.., '\r')`,
 /// once the byte after it (taken to be `\n`, and skipped unread as Redis
 /// skips it) has arrived too.
+///
+/// `strchr` also stops at a NUL byte: a header with a NUL before its `\r`
+/// never ends (the request waits for more, until the size limit refuses it).
 fn find_crlf(buf: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\r', buf).filter(|&i| i + 1 < buf.len())
+    memchr::memchr2(b'\r', 0, buf).filter(|&i| buf[i] == b'\r' && i + 1 < buf.len())
 }
 
-/// Parses a signed decimal integer the way Redis's `string2ll` does for headers.
-fn parse_len(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll`: no
+/// spaces, no `+`, no leading zeros (`0` alone is fine), no overflow. Redis
+/// reads request headers with it too, so `*01` is a protocol error.
+pub(crate) fn string2ll(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
         return None;
     }
-    // Plain digits that cannot overflow (every real header) skip the str round trip.
-    if s.len() <= 18 && s.iter().all(u8::is_ascii_digit) {
-        return Some(s.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')));
+    if b == b"0" {
+        return Some(0);
     }
-    std::str::from_utf8(s).ok()?.parse::<i64>().ok()
+    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
 }
 
 impl Parser {
@@ -112,7 +128,7 @@ impl Parser {
                 if end > INLINE_MAX {
                     return Err(ProtocolError("too big mbulk count string".into()));
                 }
-                let n = parse_len(&buf[1..end]);
+                let n = string2ll(&buf[1..end]);
                 let n = match n {
                     Some(n) if n <= i32::MAX as i64 => n,
                     _ => return Err(ProtocolError("invalid multibulk length".into())),
@@ -151,7 +167,7 @@ impl Parser {
                             let got = rest[0];
                             return Err(ProtocolError(format!("expected '$', got '{}'", got as char)));
                         }
-                        let len = match parse_len(&rest[1..end]) {
+                        let len = match string2ll(&rest[1..end]) {
                             Some(l) if l >= 0 && (l as u64) <= limits.max_bulk_len => l,
                             _ => return Err(ProtocolError("invalid bulk length".into())),
                         };
@@ -179,7 +195,10 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        // Redis looks for the newline with strchr, which stops at a NUL:
+        // an inline request with a NUL before its newline never ends.
+        let nl = memchr::memchr2(b'\n', 0, buf).filter(|&i| buf[i] == b'\n');
+        let Some(nl) = nl else {
             if buf.len() > INLINE_MAX {
                 return Err(ProtocolError("too big inline request".into()));
             }
@@ -353,6 +372,20 @@ mod tests {
         let mut mb = b"*".to_vec();
         mb.extend(vec![b'1'; INLINE_MAX + 2]);
         assert_eq!(parse_all(&mb).1, Some(ProtocolError("too big mbulk count string".into())));
+    }
+
+    #[test]
+    fn headers_follow_string2ll_and_stop_at_nul() {
+        for bad in [&b"*01\r\n"[..], b"*+1\r\n", b"*-0\r\n", b"* 1\r\n", b"*1 \r\n"] {
+            assert_eq!(parse_all(bad).1, Some(ProtocolError("invalid multibulk length".into())), "{bad:?}");
+        }
+        assert_eq!(parse_all(b"*1\r\n$04\r\nPING\r\n").1, Some(ProtocolError("invalid bulk length".into())));
+        // strchr stops at a NUL: the header (or inline line) never ends.
+        assert_eq!(parse_all(b"*1\x00\r\n$4\r\nPING\r\n"), (vec![], None));
+        assert_eq!(parse_all(b"ECHO a\x00b\r\nPING\r\n"), (vec![], None));
+        let mut big = b"PING\x00".to_vec();
+        big.extend(vec![b'\n'; INLINE_MAX]);
+        assert_eq!(parse_all(&big).1, Some(ProtocolError("too big inline request".into())));
     }
 
     #[test]

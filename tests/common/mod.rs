@@ -155,7 +155,12 @@ pub fn decode_len(buf: &[u8], resp: u8) -> Result<Option<usize>, redis_protocol:
             },
         }
     } else {
-        Ok(redis_protocol::resp2::decode::decode(buf)?.map(|(_, n)| n))
+        // redis-protocol also refuses an error line that is not UTF-8, which
+        // Redis sends when it quotes the client's bytes (unknown command).
+        match redis_protocol::resp2::decode::decode(buf) {
+            Ok(r) => Ok(r.map(|(_, n)| n)),
+            Err(e) => raw_frame_len(buf).map_err(|_| e),
+        }
     }
 }
 
