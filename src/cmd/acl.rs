@@ -613,6 +613,10 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // Rules apply to a copy: an invalid one leaves the user untouched.
     let mut user = cfg.acl.users.get(&name).cloned().unwrap_or_else(User::new);
     for op in ops {
+        if op.is_empty() {
+            // Redis's ACLSetUser takes an empty rule as a no-op.
+            continue;
+        }
         if op.starts_with('(') {
             let why = "selectors are not supported by the redis-harness fake server (use a real Redis backend)";
             return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
