@@ -645,7 +645,9 @@ impl FakeRedis {
     }
 
     /// Advances the expiry clock (pausing it if it was real) and expires
-    /// every key whose time has come, as Redis's active expiry would.
+    /// every key whose time has come, as Redis's active expiry would
+    /// (unless a client turned it off with `DEBUG SET-ACTIVE-EXPIRE 0`: then
+    /// keys expire only when they are accessed).
     pub fn advance_time(&self, by: Duration) {
         let shared = self.shared();
         shared.clock.advance(by);

@@ -127,6 +127,9 @@ pub(crate) struct State {
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
+    /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE 0|1`);
+    /// lazy expiry on access always does.
+    pub active_expire: bool,
 }
 
 impl State {
@@ -151,6 +154,7 @@ impl State {
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,
+            active_expire: true,
         }
     }
 
@@ -204,6 +208,9 @@ impl State {
 
     /// Active expiry: reclaims every due key in every db.
     pub(crate) fn expire_cycle(&mut self, now: u64) {
+        if !self.active_expire {
+            return;
+        }
         for db in 0..self.dbs.len() {
             for key in self.dbs[db].expired_keys(now) {
                 self.expire_if_needed(db, &key, now);

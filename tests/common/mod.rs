@@ -52,8 +52,13 @@ pub fn reference_redis_or_skip(test: &str) -> Option<Backend> {
 }
 
 /// [`reference_redis_or_skip`] on a chosen real backend.
+///
+/// DEBUG is enabled as the fake has it (`local`; `yes` in a container, whose
+/// clients connect from outside it), so DEBUG replies can be compared.
 pub fn reference_on_or_skip(kind: BackendKind, test: &str) -> Option<Backend> {
-    Backend::start_or_skip(Backend::builder(kind).fault_proxy(false), test)
+    let debug = if kind == BackendKind::Container { "yes" } else { "local" };
+    let builder = Backend::builder(kind).fault_proxy(false).real_server_args(["--enable-debug-command", debug]);
+    Backend::start_or_skip(builder, test)
 }
 
 /// A raw connection straight to `backend`'s Redis (its unix socket where it has one).
