@@ -402,7 +402,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let src_db = ctx.db();
     let n = tri!(super::util::db_index(&args[2], ctx.st.dbs.len()));
-    let dst_db = n as usize;
+    let dst_db = n;
     if dst_db == src_db {
         return Reply::error("ERR source and destination objects are the same");
     }
