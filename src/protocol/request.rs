@@ -388,6 +388,44 @@ mod tests {
         assert_eq!(parse_all(&big).1, Some(ProtocolError("too big inline request".into())));
     }
 
+    proptest::proptest! {
+        /// Any pipeline of multibulk commands (binary arguments, CRLF inside
+        /// them included), delivered in any chunks, parses back to exactly
+        /// the commands sent: the in-place scan keeps its place across reads.
+        #[test]
+        fn chunked_pipelines_parse_back_to_the_commands_sent(
+            cmds in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 1..6),
+                1..12,
+            ),
+            cuts in proptest::collection::vec(1usize..64, 1..40),
+        ) {
+            let mut wire = Vec::new();
+            for c in &cmds {
+                wire.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+                for a in c {
+                    wire.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    wire.extend_from_slice(a);
+                    wire.extend_from_slice(b"\r\n");
+                }
+            }
+            let mut p = Parser::default();
+            let mut buf = BytesMut::new();
+            let mut got: Vec<Vec<Vec<u8>>> = Vec::new();
+            let (mut at, mut cut) = (0, cuts.iter().cycle());
+            while at < wire.len() {
+                let n = (*cut.next().unwrap()).min(wire.len() - at);
+                buf.extend_from_slice(&wire[at..at + n]);
+                at += n;
+                while let Parsed::Command(c) = p.parse(&mut buf, &Limits::default()).unwrap() {
+                    got.push(c.iter().map(|a| a.to_vec()).collect());
+                }
+            }
+            proptest::prop_assert_eq!(got, cmds);
+            proptest::prop_assert!(buf.is_empty());
+        }
+    }
+
     #[test]
     fn inline_escapes() {
         let args = split_args(b"set \"\\x41\\n\" 'it\\'s'").unwrap();
