@@ -32,5 +32,5 @@ pub use proxy::FaultProxy;
 pub use server::TlsFault;
 pub use server::{
     Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
-    SubscriptionKind,
+    SubscriptionKind, DEFAULT_RECORD_LIMIT,
 };

@@ -42,7 +42,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::protocol::Reply;
-use crate::server::state::{RecordedCommand, State};
+use crate::server::state::State;
 
 /// A command handler.
 pub(crate) type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
@@ -224,9 +224,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let st = &mut *ctx.st;
     st.stats.commands_processed += 1;
-    if st.record_commands {
-        st.recorded.push(RecordedCommand { client_id: ctx.conn.id, args: args.to_vec() });
-    }
+    st.record(ctx.conn.id, args);
     let spec = match check(ctx, args) {
         Ok(spec) => spec,
         Err(e) => return transactions::rejected(ctx, args, e),

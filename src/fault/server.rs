@@ -11,7 +11,7 @@ use tokio::sync::{watch, Notify};
 use super::apply::{self, Abort, Next};
 use super::engine::{render_command, Action, ConnInfo, FaultHost, Hub, ReplyAction};
 use crate::protocol::Reply;
-use crate::server::state::{RecordedCommand, Shared};
+use crate::server::state::Shared;
 
 impl FaultHost for Shared {
     fn hub(&self) -> &Hub {
@@ -159,10 +159,7 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut BytesMut) -> std
 
 /// Records a command the fault took over (dispatch records the others).
 fn record(shared: &Shared, id: u64, args: &[Bytes]) {
-    let mut st = shared.lock();
-    if st.record_commands {
-        st.recorded.push(RecordedCommand { client_id: id, args: args.to_vec() });
-    }
+    shared.lock().record(id, args);
 }
 
 /// Closes every client connection except `except`; returns how many.

@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 pub use clock::Clock;
 pub use pubsub::{Subscription, SubscriptionKind};
-pub use state::RecordedCommand;
+pub use state::{RecordedCommand, DEFAULT_RECORD_LIMIT};
 #[cfg(feature = "tls")]
 pub use tls::TlsFault;
 
@@ -60,6 +60,7 @@ pub struct Builder {
     requirepass: Option<String>,
     max_bulk_len: Option<u64>,
     record_commands: bool,
+    record_limit: usize,
     paused_clock_at: Option<u64>,
     databases: usize,
     seed: Option<u64>,
@@ -78,6 +79,7 @@ impl Default for Builder {
             requirepass: None,
             max_bulk_len: None,
             record_commands: true,
+            record_limit: state::DEFAULT_RECORD_LIMIT,
             paused_clock_at: None,
             databases: 16,
             seed: None,
@@ -168,6 +170,15 @@ impl Builder {
     /// Whether to record every command received (default on).
     pub fn record_commands(mut self, on: bool) -> Self {
         self.record_commands = on;
+        self
+    }
+
+    /// How many recorded commands to keep (default [`DEFAULT_RECORD_LIMIT`],
+    /// 100 000): beyond
+    /// it the oldest are dropped and counted by [`FakeRedis::commands_dropped`],
+    /// so a long-running test's memory stays bounded.
+    pub fn record_limit(mut self, commands: usize) -> Self {
+        self.record_limit = commands;
         self
     }
 
@@ -295,7 +306,8 @@ impl Builder {
             config.params.insert("unixsocket", p.display().to_string().into());
         }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
-        let state = State::new(config, self.databases, seed, self.record_commands);
+        let mut state = State::new(config, self.databases, seed, self.record_commands);
+        state.record_limit = self.record_limit;
         let clock = match self.paused_clock_at {
             Some(t) => Clock::paused_at(t),
             None => Clock::real(),
@@ -558,7 +570,13 @@ impl FakeRedis {
 
     /// Every command received so far, in order (empty if recording is off).
     pub fn commands(&self) -> Vec<RecordedCommand> {
-        self.shared().lock().recorded.clone()
+        self.shared().lock().recorded.iter().cloned().collect()
+    }
+
+    /// How many recorded commands were dropped, oldest first, to keep at
+    /// most [`Builder::record_limit`] of them (0 unless that many were sent).
+    pub fn commands_dropped(&self) -> u64 {
+        self.shared().lock().recorded_dropped
     }
 
     /// Turns command recording on or off.
@@ -566,9 +584,11 @@ impl FakeRedis {
         self.shared().lock().record_commands = on;
     }
 
-    /// Forgets the commands recorded so far.
+    /// Forgets the commands recorded so far (and the count of dropped ones).
     pub fn clear_commands(&self) {
-        self.shared().lock().recorded.clear();
+        let mut st = self.shared().lock();
+        st.recorded.clear();
+        st.recorded_dropped = 0;
     }
 
     /// Runs a command directly against the server's data, as a client on db 0

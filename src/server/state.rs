@@ -4,7 +4,7 @@
 //! One `std::sync::Mutex` guards it all: the fake, like Redis, executes one
 //! command at a time, and nothing awaits while the lock is held.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -46,6 +46,10 @@ pub(crate) struct ClientInfo {
     /// The socket's file descriptor, as Redis reports it in CLIENT LIST.
     pub fd: i64,
 }
+
+/// How many commands a server keeps for [`crate::FakeRedis::commands`]
+/// unless [`crate::Builder::record_limit`] says otherwise.
+pub const DEFAULT_RECORD_LIMIT: usize = 100_000;
 
 /// A command a connection sent, as recorded for test assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +127,11 @@ pub(crate) struct State {
     pub blocking: Blocking,
     pub stats: Stats,
     pub record_commands: bool,
-    pub recorded: Vec<RecordedCommand>,
+    /// The most recent commands, at most `record_limit` of them.
+    pub recorded: VecDeque<RecordedCommand>,
+    pub record_limit: usize,
+    /// Commands recorded and then dropped to stay within `record_limit`.
+    pub recorded_dropped: u64,
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
@@ -150,12 +158,33 @@ impl State {
             blocking: Blocking::default(),
             stats: Stats::default(),
             record_commands,
-            recorded: Vec::new(),
+            recorded: VecDeque::new(),
+            record_limit: DEFAULT_RECORD_LIMIT,
+            recorded_dropped: 0,
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,
             active_expire: true,
         }
+    }
+
+    /// Records a command for [`crate::FakeRedis::commands`] (when recording
+    /// is on), dropping the oldest beyond the limit so that a long test's
+    /// memory stays bounded.
+    pub(crate) fn record(&mut self, client_id: u64, args: &[Bytes]) {
+        if !self.record_commands {
+            return;
+        }
+        if self.recorded.len() >= self.record_limit {
+            if self.recorded.pop_front().is_some() {
+                self.recorded_dropped += 1;
+            }
+            if self.record_limit == 0 {
+                self.recorded_dropped += 1;
+                return;
+            }
+        }
+        self.recorded.push_back(RecordedCommand { client_id, args: args.to_vec() });
     }
 
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).

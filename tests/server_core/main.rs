@@ -163,6 +163,28 @@ fn records_commands_per_client_and_can_stop() {
 }
 
 #[test]
+fn recording_keeps_the_most_recent_commands_within_its_limit() {
+    let server = FakeRedis::builder().record_limit(3).start_blocking();
+    let mut c = RawConn::tcp(server.addr());
+    for i in 0..5 {
+        c.call(&["ECHO", &i.to_string()]);
+    }
+    let kept: Vec<String> =
+        server.commands().iter().map(|c| String::from_utf8_lossy(&c.args[1]).into_owned()).collect();
+    assert_eq!(kept, ["2", "3", "4"]);
+    assert_eq!(server.commands_dropped(), 2);
+    server.clear_commands();
+    assert_eq!((server.commands().len(), server.commands_dropped()), (0, 0));
+
+    // A limit of 0 keeps nothing and counts everything.
+    let none = FakeRedis::builder().record_limit(0).start_blocking();
+    let mut c = RawConn::tcp(none.addr());
+    c.call(&["PING"]);
+    assert_eq!((none.commands().len(), none.commands_dropped()), (0, 1));
+    assert_eq!(redis_harness::DEFAULT_RECORD_LIMIT, 100_000);
+}
+
+#[test]
 fn paused_clock_makes_expiry_exact() {
     let server = FakeRedis::builder().paused_clock().start_blocking();
     server.run(["SET", "k", "v", "PX", "1000"]);
