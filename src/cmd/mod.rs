@@ -224,7 +224,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let st = &mut *ctx.st;
     st.stats.commands_processed += 1;
-    st.record(ctx.conn.id, args);
+    st.recorded.record(ctx.conn.id, args);
     let spec = match check(ctx, args) {
         Ok(spec) => spec,
         Err(e) => return transactions::rejected(ctx, args, e),

@@ -159,7 +159,7 @@ async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut BytesMut) -> std
 
 /// Records a command the fault took over (dispatch records the others).
 fn record(shared: &Shared, id: u64, args: &[Bytes]) {
-    shared.lock().record(id, args);
+    shared.lock().recorded.record(id, args);
 }
 
 /// Closes every client connection except `except`; returns how many.

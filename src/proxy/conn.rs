@@ -23,7 +23,6 @@ use tokio::sync::{mpsc, Notify};
 use super::{ProxyClient, ProxyShared};
 use crate::fault::{Action, ConnInfo, Next, ReplyAction};
 use crate::protocol::Reply;
-use crate::server::RecordedCommand;
 
 /// How long to wait for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -293,9 +292,7 @@ fn track(shared: &ProxyShared, id: u64, args: &[Bytes], name: &mut Bytes, resp3:
         c.last_interaction = Instant::now();
         c.last_command = String::from_utf8_lossy(cmd).to_ascii_lowercase();
     }
-    if st.record_commands {
-        st.recorded.push(RecordedCommand { client_id: id, args: args.to_vec() });
-    }
+    st.recorded.record(id, args);
 }
 
 /// Length of the first complete reply frame in `buf`, and whether it is a push.

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
 use crate::fault::{FaultGuard, FaultHost, FaultRule, Hub, RuleInfo};
+use crate::server::state::CommandLog;
 use crate::server::{ClientSnapshot, LeakError, RecordedCommand, StartError};
 
 /// A TCP proxy that forwards to a real Redis and injects faults.
@@ -54,6 +55,7 @@ pub struct ProxyBuilder {
     seed: Option<u64>,
     admin: bool,
     record_commands: bool,
+    record_limit: usize,
 }
 
 /// One client connection as the proxy tracks it.
@@ -71,8 +73,7 @@ pub(crate) struct ProxyState {
     pub clients: BTreeMap<u64, ProxyClient>,
     pub next_id: u64,
     pub total_connections: u64,
-    pub record_commands: bool,
-    pub recorded: Vec<RecordedCommand>,
+    pub recorded: CommandLog,
 }
 
 /// What the accept loop, the connections and the handle share.
@@ -150,6 +151,14 @@ impl ProxyBuilder {
         self
     }
 
+    /// How many recorded commands to keep (default
+    /// [`DEFAULT_RECORD_LIMIT`](crate::DEFAULT_RECORD_LIMIT)); beyond it the
+    /// oldest are dropped and counted by [`FaultProxy::commands_dropped`].
+    pub fn record_limit(mut self, commands: usize) -> Self {
+        self.record_limit = commands;
+        self
+    }
+
     /// Starts the proxy. Usable from any async runtime.
     pub async fn start(self) -> FaultProxy {
         self.start_blocking()
@@ -172,7 +181,11 @@ impl ProxyBuilder {
         listener.set_nonblocking(true).map_err(|e| StartError::new("making the listener non-blocking", e))?;
         let seed = self.seed.or_else(crate::server::seed_from_env).unwrap_or_else(|| fastrand::u64(..));
         let shared = Arc::new(ProxyShared {
-            state: Mutex::new(ProxyState { next_id: 1, record_commands: self.record_commands, ..Default::default() }),
+            state: Mutex::new(ProxyState {
+                next_id: 1,
+                recorded: CommandLog::new(self.record_commands, self.record_limit),
+                ..Default::default()
+            }),
             faults: Hub::new(seed),
             upstream: Mutex::new(self.upstream),
             open: watch::channel(0).0,
@@ -236,6 +249,7 @@ impl FaultProxy {
             seed: None,
             admin: false,
             record_commands: true,
+            record_limit: crate::DEFAULT_RECORD_LIMIT,
         }
     }
 
@@ -293,9 +307,15 @@ impl FaultProxy {
         self.shared.lock().total_connections
     }
 
-    /// Every command forwarded or faulted, in order (empty if recording is off).
+    /// Every command forwarded or faulted, in order (empty if recording is
+    /// off): the most recent [`ProxyBuilder::record_limit`] of them.
     pub fn commands(&self) -> Vec<RecordedCommand> {
-        self.shared.lock().recorded.clone()
+        self.shared.lock().recorded.to_vec()
+    }
+
+    /// How many recorded commands were dropped to stay within the limit.
+    pub fn commands_dropped(&self) -> u64 {
+        self.shared.lock().recorded.dropped()
     }
 
     /// The client connections open now (only the fields the proxy knows are filled).

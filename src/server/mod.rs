@@ -307,7 +307,7 @@ impl Builder {
         }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
         let mut state = State::new(config, self.databases, seed, self.record_commands);
-        state.record_limit = self.record_limit;
+        state.recorded = state::CommandLog::new(self.record_commands, self.record_limit);
         let clock = match self.paused_clock_at {
             Some(t) => Clock::paused_at(t),
             None => Clock::real(),
@@ -570,25 +570,23 @@ impl FakeRedis {
 
     /// Every command received so far, in order (empty if recording is off).
     pub fn commands(&self) -> Vec<RecordedCommand> {
-        self.shared().lock().recorded.iter().cloned().collect()
+        self.shared().lock().recorded.to_vec()
     }
 
     /// How many recorded commands were dropped, oldest first, to keep at
     /// most [`Builder::record_limit`] of them (0 unless that many were sent).
     pub fn commands_dropped(&self) -> u64 {
-        self.shared().lock().recorded_dropped
+        self.shared().lock().recorded.dropped()
     }
 
     /// Turns command recording on or off.
     pub fn set_record_commands(&self, on: bool) {
-        self.shared().lock().record_commands = on;
+        self.shared().lock().recorded.on = on;
     }
 
     /// Forgets the commands recorded so far (and the count of dropped ones).
     pub fn clear_commands(&self) {
-        let mut st = self.shared().lock();
-        st.recorded.clear();
-        st.recorded_dropped = 0;
+        self.shared().lock().recorded.clear();
     }
 
     /// Runs a command directly against the server's data, as a client on db 0
@@ -623,7 +621,7 @@ impl FakeRedis {
         if db >= st.dbs.len() {
             return Reply::error("ERR DB index is out of range");
         }
-        let record = std::mem::replace(&mut st.record_commands, false);
+        let record = std::mem::replace(&mut st.recorded.on, false);
         // Client id 0 never belongs to a socket.
         let mut conn = ConnState::new(0, true);
         conn.resp = 3;
@@ -642,7 +640,7 @@ impl FakeRedis {
         // or WATCHes may outlive the call.
         st.pubsub.detach(0);
         st.unwatch_all(0);
-        st.record_commands = record;
+        st.recorded.on = record;
         reply
     }
 

@@ -60,6 +60,62 @@ pub struct RecordedCommand {
     pub args: Vec<Bytes>,
 }
 
+/// The commands a server or proxy recorded for test assertions: the most
+/// recent `limit` of them, so that a long test's memory stays bounded.
+#[derive(Debug)]
+pub(crate) struct CommandLog {
+    /// Whether commands are recorded at all.
+    pub on: bool,
+    entries: VecDeque<RecordedCommand>,
+    limit: usize,
+    /// Recorded and then dropped, oldest first, to stay within `limit`.
+    dropped: u64,
+}
+
+impl Default for CommandLog {
+    fn default() -> Self {
+        CommandLog::new(true, DEFAULT_RECORD_LIMIT)
+    }
+}
+
+impl CommandLog {
+    pub(crate) fn new(on: bool, limit: usize) -> CommandLog {
+        CommandLog { on, entries: VecDeque::new(), limit, dropped: 0 }
+    }
+
+    /// Records a command (when recording is on), dropping the oldest beyond the limit.
+    pub(crate) fn record(&mut self, client_id: u64, args: &[Bytes]) {
+        if !self.on {
+            return;
+        }
+        if self.entries.len() >= self.limit {
+            self.dropped += 1;
+            if self.entries.pop_front().is_none() {
+                return; // limit 0: keep nothing
+            }
+        }
+        self.entries.push_back(RecordedCommand { client_id, args: args.to_vec() });
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RecordedCommand> {
+        self.entries.iter()
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<RecordedCommand> {
+        self.entries.iter().cloned().collect()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Forgets what was recorded, and the count of dropped commands.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.dropped = 0;
+    }
+}
+
 impl RecordedCommand {
     /// The command name, upper-cased.
     pub fn name(&self) -> String {
@@ -126,12 +182,7 @@ pub(crate) struct State {
     /// Clients blocked in BLPOP, BZPOPMIN, ... and the per-key FIFO queues.
     pub blocking: Blocking,
     pub stats: Stats,
-    pub record_commands: bool,
-    /// The most recent commands, at most `record_limit` of them.
-    pub recorded: VecDeque<RecordedCommand>,
-    pub record_limit: usize,
-    /// Commands recorded and then dropped to stay within `record_limit`.
-    pub recorded_dropped: u64,
+    pub recorded: CommandLog,
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
@@ -157,34 +208,12 @@ impl State {
             ready_keys: Vec::new(),
             blocking: Blocking::default(),
             stats: Stats::default(),
-            record_commands,
-            recorded: VecDeque::new(),
-            record_limit: DEFAULT_RECORD_LIMIT,
-            recorded_dropped: 0,
+            recorded: CommandLog::new(record_commands, DEFAULT_RECORD_LIMIT),
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,
             active_expire: true,
         }
-    }
-
-    /// Records a command for [`crate::FakeRedis::commands`] (when recording
-    /// is on), dropping the oldest beyond the limit so that a long test's
-    /// memory stays bounded.
-    pub(crate) fn record(&mut self, client_id: u64, args: &[Bytes]) {
-        if !self.record_commands {
-            return;
-        }
-        if self.recorded.len() >= self.record_limit {
-            if self.recorded.pop_front().is_some() {
-                self.recorded_dropped += 1;
-            }
-            if self.record_limit == 0 {
-                self.recorded_dropped += 1;
-                return;
-            }
-        }
-        self.recorded.push_back(RecordedCommand { client_id, args: args.to_vec() });
     }
 
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).

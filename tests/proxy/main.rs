@@ -60,6 +60,26 @@ async fn forwards_transparently_with_pipelining() {
 }
 
 #[tokio::test]
+async fn recording_keeps_the_most_recent_forwarded_commands() {
+    let Some(redis) = real_redis_or_skip("recording_keeps_the_most_recent_forwarded_commands") else { return };
+    let proxy = FaultProxy::builder(redis.addr()).record_limit(2).start().await;
+    let mut con = connect(&proxy, None).await;
+    for i in 0..4 {
+        let _: String = redis::cmd("ECHO").arg(i).query_async(&mut con).await.unwrap();
+    }
+    let echoed: Vec<String> = proxy
+        .commands()
+        .iter()
+        .filter(|c| c.name() == "ECHO")
+        .map(|c| String::from_utf8_lossy(&c.args[1]).into_owned())
+        .collect();
+    assert_eq!(echoed, ["2", "3"]);
+    assert!(proxy.commands_dropped() >= 2, "dropped {}", proxy.commands_dropped());
+    drop(con);
+    proxy.assert_no_leaks(BOUND).await;
+}
+
+#[tokio::test]
 async fn injected_error_keeps_pipeline_order() {
     let Some(redis) = real_redis_or_skip("injected_error_keeps_pipeline_order") else { return };
     let proxy = FaultProxy::start(redis.addr()).await;
