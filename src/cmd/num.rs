@@ -221,6 +221,25 @@ fn hex_float(s: &[u8]) -> Option<(f64, usize, bool)> {
     Some((v, j, v.is_infinite() || v == 0.0 || v.abs() < f64::MIN_POSITIVE))
 }
 
+/// C's `atoi`: leading spaces, a sign, then digits up to the first other byte; 0 if none.
+pub(crate) fn atoi(b: &[u8]) -> i64 {
+    let b = &b[b.iter().take_while(|c| is_c_space(**c)).count()..];
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let n = b
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .fold(0i64, |n, d| n.wrapping_mul(10).wrapping_add(i64::from(d - b'0')));
+    if neg {
+        n.wrapping_neg()
+    } else {
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +284,12 @@ mod tests {
         assert_eq!(strtod(b" 1.5xyz").used, 4);
         assert_eq!(strtod(b"abc").used, 0);
         assert_eq!(strtod(b"0x").used, 1);
+    }
+
+    #[test]
+    fn atoi_reads_a_prefix_like_c() {
+        for (text, n) in [("1", 1), (" -2x", -2), ("+3", 3), ("abc", 0), ("", 0), ("0.9", 0), ("\t7 8", 7)] {
+            assert_eq!(atoi(text.as_bytes()), n, "{text:?}");
+        }
     }
 }

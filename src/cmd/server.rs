@@ -102,32 +102,13 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if eq_ic(&args[1], "set-active-expire") && args.len() == 3 {
         // Redis reads the flag with atoi: "abc" is 0 and turns it off.
-        ctx.st.active_expire = atoi(&args[2]) != 0;
+        ctx.st.active_expire = super::num::atoi(&args[2]) != 0;
         return Reply::ok();
     }
     Reply::error(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
         String::from_utf8_lossy(&args[1])
     ))
-}
-
-/// C's `atoi`: leading spaces, a sign, then digits up to the first other byte; 0 if none.
-fn atoi(b: &[u8]) -> i64 {
-    let b = &b[b.iter().take_while(|c| super::num::is_c_space(**c)).count()..];
-    let (neg, b) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let n = b
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .fold(0i64, |n, d| n.wrapping_mul(10).wrapping_add(i64::from(d - b'0')));
-    if neg {
-        n.wrapping_neg()
-    } else {
-        n
-    }
 }
 
 fn config_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
