@@ -234,9 +234,6 @@ impl Entry {
     }
 }
 
-/// The stable order SCAN walks: a fixed hash of each key, so a cursor is just
-/// the next hash to visit and keys present throughout an iteration are
-/// returned exactly once, whatever is added or deleted meanwhile.
 /// The copy of a command argument that the keyspace keeps (a key, a string
 /// value, an element).
 ///
@@ -250,6 +247,9 @@ pub(crate) fn keep(arg: &[u8]) -> Bytes {
     Bytes::copy_from_slice(arg)
 }
 
+/// The stable order SCAN walks: a fixed hash of each key, so a cursor is just
+/// the next hash to visit and keys present throughout an iteration are
+/// returned exactly once, whatever is added or deleted meanwhile.
 pub(crate) fn scan_hash(key: &[u8]) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     key.hash(&mut h);
