@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn inside_exec_blocking_commands_reply_at_once() {
-        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
         let mut conn = super::super::ConnState::new(1, true);
         conn.in_exec = true;
         assert_eq!(call(&mut st, &mut conn, &["BLPOP", "q", "0"]), Reply::NilArray);
@@ -563,7 +563,7 @@ mod tests {
 
     #[test]
     fn outside_exec_an_empty_blpop_asks_to_block() {
-        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
         let mut conn = super::super::ConnState::new(1, true);
         conn.db = 3;
         assert_eq!(call(&mut st, &mut conn, &["BLPOP", "a", "b", "1.5"]), Reply::None);
@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn serving_takes_only_the_ready_key_and_skips_other_types() {
-        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
         let mut setup = super::super::ConnState::new(1, true);
         call(&mut st, &mut setup, &["RPUSH", "a", "1"]);
         call(&mut st, &mut setup, &["RPUSH", "b", "2"]);

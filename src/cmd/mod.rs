@@ -347,7 +347,7 @@ mod tests {
         }
         let buffer = Bytes::from(wire);
         let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
-        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
         let clock = Clock::paused_at(1_700_000_000_000);
         let mut conn = ConnState::new(1, true);
         for (cmd, spans) in cmds.iter().zip(spans) {

@@ -422,7 +422,7 @@ mod tests {
         fn new() -> Harness {
             let config = Config { notify_flags: "KEA".into(), ..Config::default() };
             Harness {
-                st: State::new(config, 16, 7, false),
+                st: State::new(config, 16, 7, crate::server::state::CommandLog::new(false, 0)),
                 conn: ConnState::new(1, true),
                 clock: Clock::paused_at(1_000_000),
             }

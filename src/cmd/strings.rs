@@ -637,7 +637,7 @@ mod tests {
     /// Runs commands against a state holding a list under `l` (no other
     /// command group is needed to create one).
     fn with_list(cmds: &[&[&str]]) -> Vec<Reply> {
-        let mut st = State::new(Config::default(), 16, 1, false);
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
         let clock = Clock::paused_at(1_700_000_000_000);
         st.dbs[0].insert(&Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
         let mut conn = ConnState::new(1, true);

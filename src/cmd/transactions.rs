@@ -201,7 +201,7 @@ mod tests {
     impl Fixture {
         fn new() -> Fixture {
             Fixture {
-                st: State::new(Config::default(), 16, 1, false),
+                st: State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0)),
                 conns: [ConnState::new(1, true), ConnState::new(2, true)],
                 clock: Clock::paused_at(1_000_000),
                 now: 1_000_000,

@@ -1208,7 +1208,11 @@ mod tests {
     /// A server state with keyspace events on, and one connection.
     fn setup() -> (State, ConnState, Clock) {
         let config = Config { notify_flags: "KEA".into(), ..Config::default() };
-        (State::new(config, 16, 7, false), ConnState::new(1, true), Clock::real())
+        (
+            State::new(config, 16, 7, crate::server::state::CommandLog::new(false, 0)),
+            ConnState::new(1, true),
+            Clock::real(),
+        )
     }
 
     fn run(st: &mut State, conn: &mut ConnState, clock: &Clock, line: &str) -> Reply {

@@ -309,7 +309,7 @@ mod tests {
     }
 
     fn state() -> State {
-        State::new(Config::default(), 16, 1, false)
+        State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0))
     }
 
     fn blpop(st: &mut State, id: u64, keys: &[&str]) -> Waiter {

@@ -306,8 +306,8 @@ impl Builder {
             config.params.insert("unixsocket", p.display().to_string().into());
         }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
-        let mut state = State::new(config, self.databases, seed, self.record_commands);
-        state.recorded = state::CommandLog::new(self.record_commands, self.record_limit);
+        let recorded = state::CommandLog::new(self.record_commands, self.record_limit);
+        let state = State::new(config, self.databases, seed, recorded);
         let clock = match self.paused_clock_at {
             Some(t) => Clock::paused_at(t),
             None => Clock::real(),

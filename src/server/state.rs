@@ -192,7 +192,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(mut config: Config, databases: usize, seed: u64, record_commands: bool) -> State {
+    pub(crate) fn new(mut config: Config, databases: usize, seed: u64, recorded: CommandLog) -> State {
         config.sync_derived();
         State {
             dbs: vec![Db::default(); databases.max(1)],
@@ -208,7 +208,7 @@ impl State {
             ready_keys: Vec::new(),
             blocking: Blocking::default(),
             stats: Stats::default(),
-            recorded: CommandLog::new(record_commands, DEFAULT_RECORD_LIMIT),
+            recorded,
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,
