@@ -170,6 +170,12 @@ impl Ctx {
 
     fn give_back(&self, c: PooledConnection) {
         let id = c.connection_id();
+        // A get() already waiting may be handed this connection (on another
+        // worker) the moment it is dropped, before the new return time is
+        // stored: it must not judge idleness by the previous return's time.
+        if let Some(id) = id {
+            self.returned_at.lock().unwrap().remove(&id);
+        }
         drop(c);
         if let Some(id) = id {
             self.returned_at.lock().unwrap().insert(id, Instant::now());
