@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, client, command, connection, hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets,
+    acl, bitmaps, client, command, connection, hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets,
 };
 use super::{table, CommandSpec};
 
@@ -19,6 +19,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Connection", vec![connection::COMMANDS, client::COMMANDS]),
         ("Server", vec![server::COMMANDS, command::COMMANDS, acl::COMMANDS]),
         ("Strings", vec![strings::COMMANDS]),
+        ("Bitmaps", vec![bitmaps::COMMANDS]),
         ("Keys", vec![keys::COMMANDS]),
         ("Hashes", vec![hashes::COMMANDS]),
         ("Lists", vec![lists::COMMANDS]),

@@ -15,6 +15,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod auth;
+pub(crate) mod bitmaps;
 #[cfg(test)]
 mod catalog;
 pub(crate) mod client;
@@ -78,7 +79,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 13] {
+fn groups() -> [&'static [CommandSpec]; 14] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -86,6 +87,7 @@ fn groups() -> [&'static [CommandSpec]; 13] {
         acl::COMMANDS,
         server::COMMANDS,
         strings::COMMANDS,
+        bitmaps::COMMANDS,
         keys::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,

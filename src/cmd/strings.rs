@@ -352,7 +352,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// Replaces a string in place (keeping its TTL) or creates it, as Redis's
 /// `dbOverwrite`/`dbAdd` after computing a new value.
-fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: EncodingHint) {
+pub(crate) fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: EncodingHint) {
     let db = ctx.db();
     match ctx.st.dbs[db].raw_get_mut(key) {
         Some(e) => {
