@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, bitmaps, client, command, connection, hashes, keys, lists, pubsub, server, sets, strings, transactions, zsets,
+    acl, bitmaps, client, command, connection, hashes, hyperloglog, keys, lists, pubsub, server, sets, strings,
+    transactions, zsets,
 };
 use super::{table, CommandSpec};
 
@@ -20,6 +21,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Server", vec![server::COMMANDS, command::COMMANDS, acl::COMMANDS]),
         ("Strings", vec![strings::COMMANDS]),
         ("Bitmaps", vec![bitmaps::COMMANDS]),
+        ("HyperLogLog", vec![hyperloglog::COMMANDS]),
         ("Keys", vec![keys::COMMANDS]),
         ("Hashes", vec![hashes::COMMANDS]),
         ("Lists", vec![lists::COMMANDS]),

@@ -22,6 +22,7 @@ pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod hashes;
+pub(crate) mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
@@ -79,7 +80,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 14] {
+fn groups() -> [&'static [CommandSpec]; 15] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -88,6 +89,7 @@ fn groups() -> [&'static [CommandSpec]; 14] {
         server::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
         keys::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,

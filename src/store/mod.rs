@@ -1,6 +1,7 @@
 //! The keyspace: databases, values and expiry. Pure data, no I/O.
 
 pub(crate) mod glob;
+pub(crate) mod hll;
 pub(crate) mod zset;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
