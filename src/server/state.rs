@@ -292,13 +292,6 @@ impl State {
     pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
         // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
         let ready = matches!(value, Value::List(_) | Value::ZSet(_));
-        if self.config.mm.policy.is_lfu() {
-            // Redis's setKey looks the old value up first (an access), and
-            // the new value inherits its LFU counter.
-            if let Some(old) = self.dbs[db].raw_get_mut(key) {
-                super::evict::touch_lfu(old, &self.config.mm, &mut self.rng, now);
-            }
-        }
         self.dbs[db].insert(key, Entry::new(value, now));
         self.signal_watchers(db, key);
         if ready {
