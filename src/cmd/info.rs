@@ -281,19 +281,12 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
                 w(f.into());
             }
             w(format!("expired_keys:{}", s.expired_keys));
-            for f in [
-                "expired_stale_perc:0.00",
-                "expired_time_cap_reached_count:0",
-                "expire_cycle_cpu_milliseconds:0",
-            ] {
+            for f in ["expired_stale_perc:0.00", "expired_time_cap_reached_count:0", "expire_cycle_cpu_milliseconds:0"]
+            {
                 w(f.into());
             }
             w(format!("evicted_keys:{}", s.evicted_keys));
-            for f in [
-                "evicted_clients:0",
-                "total_eviction_exceeded_time:0",
-                "current_eviction_exceeded_time:0",
-            ] {
+            for f in ["evicted_clients:0", "total_eviction_exceeded_time:0", "current_eviction_exceeded_time:0"] {
                 w(f.into());
             }
             w(format!("keyspace_hits:{}", s.keyspace_hits));

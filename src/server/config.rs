@@ -93,7 +93,13 @@ impl Default for Config {
                 params
             })
             .clone();
-        let mut config = Config { params, notify_flags: String::new(), acl: Default::default(), max_bulk_len: 0, mm: Default::default() };
+        let mut config = Config {
+            params,
+            notify_flags: String::new(),
+            acl: Default::default(),
+            max_bulk_len: 0,
+            mm: Default::default(),
+        };
         config.sync_derived();
         config
     }

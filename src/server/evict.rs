@@ -134,7 +134,7 @@ fn lfu_elapsed(then: u16, now_ms: u64) -> u64 {
 /// Redis's `LFUDecrAndReturn`: the counter after one decrement per
 /// `lfu-decay-time` minutes elapsed since it was last updated.
 pub(crate) fn lfu_decayed(e: &Entry, mm: &MaxMemory, now_ms: u64) -> u8 {
-    let periods = if mm.lfu_decay_time == 0 { 0 } else { lfu_elapsed(e.lfu_time, now_ms) / mm.lfu_decay_time };
+    let periods = lfu_elapsed(e.lfu_time, now_ms).checked_div(mm.lfu_decay_time).unwrap_or(0);
     u64::from(e.lfu).saturating_sub(periods) as u8
 }
 
@@ -303,7 +303,10 @@ mod tests {
     #[test]
     fn policies_parse_from_the_config() {
         let mut c = Config::default();
-        assert_eq!(MaxMemory::from_config(&c), MaxMemory { limit: 0, samples: 5, lfu_log_factor: 10, lfu_decay_time: 1, policy: Policy::NoEviction });
+        assert_eq!(
+            MaxMemory::from_config(&c),
+            MaxMemory { limit: 0, samples: 5, lfu_log_factor: 10, lfu_decay_time: 1, policy: Policy::NoEviction }
+        );
         c.params.insert("maxmemory-policy", "volatile-ttl".into());
         c.params.insert("maxmemory", "1048576".into());
         let m = MaxMemory::from_config(&c);

@@ -114,7 +114,8 @@ impl Entry {
                     m.len = n;
                     m.payload = v.payload();
                 }
-                let scaled = if m.len == n { m.payload } else { (m.payload as u128 * n as u128 / m.len as u128) as usize };
+                let scaled =
+                    if m.len == n { m.payload } else { (m.payload as u128 * n as u128 / m.len as u128) as usize };
                 AGGREGATE_OVERHEAD + scaled
             }
         };

@@ -4,7 +4,6 @@
 //! WATCH and INFO evicted_keys. The clock is paused so idle times are exact.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::Duration;
@@ -139,10 +138,7 @@ fn oom_inside_multi_is_refused_at_queue_time_and_exec_aborts() {
     assert_eq!(c.call(&["MULTI"]), b"+OK\r\n");
     assert_eq!(c.call(&["SET", "k", "v"]), b"+QUEUED\r\n");
     ok(&s, &["CONFIG", "SET", "maxmemory", "1"]);
-    assert_eq!(
-        c.call(&["EXEC"]),
-        format!("-EXECABORT Transaction discarded because of: {OOM}\r\n").into_bytes()
-    );
+    assert_eq!(c.call(&["EXEC"]), format!("-EXECABORT Transaction discarded because of: {OOM}\r\n").into_bytes());
     assert_eq!(c.call(&["EXISTS", "k"]), b":0\r\n");
     // A transaction of reads queued under the limit still runs.
     ok(&s, &["CONFIG", "SET", "maxmemory", "0"]);
