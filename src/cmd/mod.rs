@@ -2,13 +2,15 @@
 //!
 //! Every group module exposes `COMMANDS: &[CommandSpec]`; [`lookup`] finds a
 //! spec by name and [`dispatch`] runs Redis's checks in Redis's order
-//! (unknown command, arity, authentication, transaction queueing) before
+//! (unknown command, arity, authentication, ACL, maxmemory, pub/sub
+//! context, transaction queueing) before
 //! calling the handler. A handler gets the parsed arguments (the command
 //! name first) and a [`Ctx`] holding the locked state and this connection's
 //! state, and returns the [`Reply`].
 //!
 //! Rules every write handler follows, as Redis's do:
-//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH);
+//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH,
+//!   and the key's memory accounting for `maxmemory`);
 //! - call `ctx.st.notify(db, class, event, key)` for keyspace notifications;
 //! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
 //! - delete an aggregate that became empty.
