@@ -96,6 +96,7 @@ fn store_bits(ctx: &mut Ctx<'_>, key: &Bytes, buf: BytesMut, changed: bool) {
         Some(e) => {
             e.value = Value::Str(buf.freeze());
             e.enc = EncodingHint::Raw;
+            ctx.st.dbs[db].reaccount(key);
         }
         // Created for a write that did not happen (OVERFLOW FAIL): Redis
         // keeps the zeroed string it made room in.

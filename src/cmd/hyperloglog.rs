@@ -70,6 +70,7 @@ fn store(ctx: &mut Ctx<'_>, key: &Bytes, v: Vec<u8>, signal: bool) {
         Some(e) if !signal => {
             e.value = Value::Str(Bytes::from(v));
             e.enc = EncodingHint::Raw;
+            ctx.st.dbs[db].reaccount(key);
         }
         _ => overwrite_string(ctx, key, Bytes::from(v), EncodingHint::Raw),
     }

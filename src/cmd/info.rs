@@ -1,9 +1,12 @@
 //! INFO: Redis 7.0.15's sections and field names, in Redis's order.
 //!
 //! Counters the fake keeps (clients, commands, keyspace hits and misses,
-//! expired keys, connections, keyspace) are exact; the rest (memory, CPU,
-//! persistence, replication) are plausible values for an idle,
-//! non-persistent standalone master.
+//! expired and evicted keys, connections, keyspace) are exact; `used_memory`
+//! (and the fields derived from it) is the fake's own accounting of the
+//! keyspace (`crate::store::mem`, what `maxmemory` is compared against), not
+//! jemalloc's number; the rest (CPU, persistence, replication, the other
+//! memory fields) are plausible values for an idle, non-persistent
+//! standalone master.
 
 use std::fmt::Write;
 
@@ -104,8 +107,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     let get = |k: &str| cfg.get(k).unwrap_or_default().to_string();
     let uptime = st.started.elapsed().as_secs();
     let now_us = ctx.clock.now_us();
-    let keys: usize = st.dbs.iter().map(|d| d.len()).sum();
-    let used_memory: u64 = 876_424 + 22_272 * st.clients.len() as u64 + 64 * keys as u64;
+    // The fake's own accounting (crate::store::mem), not an allocator's count.
+    let used_memory = st.used_memory();
+    let startup = crate::store::mem::STARTUP;
     let mut w = |line: String| {
         out.push_str(&line);
         out.push_str("\r\n");
@@ -151,20 +155,22 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("clients_in_timeout_table:0".into());
         }
         "memory" => {
-            let maxmemory: u64 = get("maxmemory").parse().unwrap_or(0);
+            let maxmemory = cfg.mm.limit;
+            let peak = st.evict.peak.max(used_memory);
             let rss = used_memory * 7;
             w("# Memory".into());
             w(format!("used_memory:{used_memory}"));
             w(format!("used_memory_human:{}", human(used_memory)));
             w(format!("used_memory_rss:{rss}"));
             w(format!("used_memory_rss_human:{}", human(rss)));
-            w(format!("used_memory_peak:{used_memory}"));
-            w(format!("used_memory_peak_human:{}", human(used_memory)));
-            w("used_memory_peak_perc:100.00%".into());
-            w("used_memory_overhead:898864".into());
-            w("used_memory_startup:876424".into());
-            w(format!("used_memory_dataset:{}", used_memory.saturating_sub(876_424)));
-            w("used_memory_dataset_perc:50.00%".into());
+            w(format!("used_memory_peak:{peak}"));
+            w(format!("used_memory_peak_human:{}", human(peak)));
+            w(format!("used_memory_peak_perc:{:.2}%", used_memory as f64 * 100.0 / peak as f64));
+            w(format!("used_memory_overhead:{startup}"));
+            w(format!("used_memory_startup:{startup}"));
+            let dataset = used_memory - startup;
+            w(format!("used_memory_dataset:{dataset}"));
+            w(format!("used_memory_dataset_perc:{:.2}%", dataset as f64 * 100.0 / used_memory as f64));
             w(format!("allocator_allocated:{used_memory}"));
             w(format!("allocator_active:{}", used_memory + used_memory / 8));
             w(format!("allocator_resident:{}", used_memory * 3));
@@ -275,15 +281,12 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
                 w(f.into());
             }
             w(format!("expired_keys:{}", s.expired_keys));
-            for f in [
-                "expired_stale_perc:0.00",
-                "expired_time_cap_reached_count:0",
-                "expire_cycle_cpu_milliseconds:0",
-                "evicted_keys:0",
-                "evicted_clients:0",
-                "total_eviction_exceeded_time:0",
-                "current_eviction_exceeded_time:0",
-            ] {
+            for f in ["expired_stale_perc:0.00", "expired_time_cap_reached_count:0", "expire_cycle_cpu_milliseconds:0"]
+            {
+                w(f.into());
+            }
+            w(format!("evicted_keys:{}", s.evicted_keys));
+            for f in ["evicted_clients:0", "total_eviction_exceeded_time:0", "current_eviction_exceeded_time:0"] {
                 w(f.into());
             }
             w(format!("keyspace_hits:{}", s.keyspace_hits));

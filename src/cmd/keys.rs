@@ -378,6 +378,8 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(e) = ctx.st.lookup_read(src_db, src, now) else { return Reply::Int(0) };
     let mut dup = e.clone();
     dup.last_access = now;
+    // A duplicated object starts a fresh LFU counter.
+    (dup.lfu, dup.lfu_time) = (crate::store::LFU_INIT_VAL, crate::store::lfu_minutes(now));
     // Redis duplicates the object: an int string is then a private object
     // rather than a shared integer.
     if dup.enc == EncodingHint::Natural && matches!(&dup.value, Value::Str(_)) && dup.encoding() == "int" {
@@ -479,18 +481,20 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
+/// OBJECT FREQ: the key's LFU counter, decayed to now (without counting
+/// this access), under an LFU policy; Redis's error otherwise.
 fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let lfu = maxmemory_policy(ctx).contains("lfu");
-    if peek(ctx, &args[2]).is_none() {
+    let mm = ctx.st.config.mm;
+    let now = ctx.now;
+    let Some(freq) = peek(ctx, &args[2]).map(|e| crate::server::evict::lfu_decayed(e, &mm, now)) else {
         return Reply::Nil;
-    }
-    if !lfu {
+    };
+    if !mm.policy.is_lfu() {
         return Reply::error(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         );
     }
-    // Access frequencies are not tracked; report the counter every key starts with.
-    Reply::Int(5)
+    Reply::Int(i64::from(freq))
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -2,13 +2,15 @@
 //!
 //! Every group module exposes `COMMANDS: &[CommandSpec]`; [`lookup`] finds a
 //! spec by name and [`dispatch`] runs Redis's checks in Redis's order
-//! (unknown command, arity, authentication, transaction queueing) before
+//! (unknown command, arity, authentication, ACL, maxmemory, pub/sub
+//! context, transaction queueing) before
 //! calling the handler. A handler gets the parsed arguments (the command
 //! name first) and a [`Ctx`] holding the locked state and this connection's
 //! state, and returns the [`Reply`].
 //!
 //! Rules every write handler follows, as Redis's do:
-//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH);
+//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH,
+//!   and the key's memory accounting for `maxmemory`);
 //! - call `ctx.st.notify(db, class, event, key)` for keyspace notifications;
 //! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
 //! - delete an aggregate that became empty.
@@ -262,8 +264,42 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
         return Err(Reply::error("NOAUTH Authentication required."));
     }
     acl::check_permissions(ctx, spec, args)?;
+    // One comparison when no maxmemory is set: the common case stays free.
+    if ctx.st.config.mm.limit != 0 {
+        check_memory(ctx, spec)?;
+    }
     pubsub::check_context(ctx, spec)?;
     Ok(spec)
+}
+
+/// Redis's maxmemory step of `processCommand`, between the ACL check and
+/// the pub/sub context check: evict per `maxmemory-policy` (before every
+/// command, reads included), then, if memory is still over the limit,
+/// refuse a `denyoom` command, an EXEC whose queue holds one, or (queueing
+/// may use unlimited memory) any command inside MULTI but EXEC, DISCARD,
+/// QUIT and RESET. A refusal inside MULTI flags the transaction, so EXEC
+/// answers EXECABORT; commands EXEC runs are not checked again, and neither
+/// are blocked commands re-run when their key is ready.
+fn check_memory(ctx: &mut Ctx<'_>, spec: &'static CommandSpec) -> Result<(), Reply> {
+    let evicted = ctx.st.stats.evicted_keys;
+    let oom = ctx.st.perform_evictions(ctx.now);
+    if ctx.st.stats.evicted_keys != evicted {
+        // Redis publishes each `evicted` event as it evicts, before the command runs.
+        ctx.st.deliver_events();
+    }
+    if !oom {
+        return Ok(());
+    }
+    let reject = match &ctx.conn.multi {
+        _ if spec.has_flag("denyoom") => true,
+        Some(m) if spec.name == "exec" => m.queued.iter().any(|(s, _)| s.has_flag("denyoom")),
+        Some(_) => !matches!(spec.name, "discard" | "quit" | "reset"),
+        None => false,
+    };
+    if reject {
+        return Err(Reply::error(crate::server::evict::OOM_ERROR));
+    }
+    Ok(())
 }
 
 /// Runs a checked command and publishes the keyspace events it caused
@@ -313,6 +349,95 @@ mod tests {
             out.extend(items.into_iter().map(|b| (format!("element of {name}"), b)));
         }
         out
+    }
+
+    #[test]
+    fn memory_accounting_follows_every_write() {
+        // After each write, the incrementally kept used memory must equal a
+        // from-scratch measurement: a write path that changes a value
+        // without signal_modified (or bypasses Db) would drift here.
+        let cmds: &[&[&str]] = &[
+            &["SET", "s", "hello"],
+            &["SETBIT", "bits", "100", "1"],
+            &["SETBIT", "bits", "1000", "1"],
+            &["SETBIT", "s", "7", "1"],
+            &["BITFIELD", "bits", "SET", "u8", "2000", "255", "INCRBY", "i5", "3", "1"],
+            &["BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "100"],
+            &["BITOP", "OR", "bits2", "bits", "s"],
+            &["PFADD", "hll", "a", "b", "c"],
+            &["PFCOUNT", "hll"],
+            &["PFMERGE", "hll2", "hll"],
+            &["PFDEBUG", "TODENSE", "hll2"],
+            &["APPEND", "s", " world"],
+            &["SETRANGE", "s", "20", "x"],
+            &["INCR", "n"],
+            &["INCRBYFLOAT", "n", "1.5"],
+            &["MSET", "a", "1", "b", "22"],
+            &["SETEX", "t", "100", "v"],
+            &["EXPIRE", "a", "100"],
+            &["PERSIST", "a"],
+            &["PEXPIRE", "b", "100000"],
+            &["GETSET", "b", "333"],
+            &["GETEX", "s", "EX", "50"],
+            &["SET", "k", "v", "KEEPTTL"],
+            &["GETDEL", "k"],
+            &["RPUSH", "l", "x", "y", "z"],
+            &["LPUSH", "l", "w"],
+            &["LSET", "l", "0", "longer-element"],
+            &["LINSERT", "l", "BEFORE", "x", "q"],
+            &["LREM", "l", "1", "q"],
+            &["LTRIM", "l", "0", "2"],
+            &["LPOP", "l"],
+            &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+            &["RPOPLPUSH", "l2", "l"],
+            &["HSET", "h", "f", "v", "g", "w"],
+            &["HSET", "h", "f", "a-longer-value"],
+            &["HSETNX", "h", "n", "1"],
+            &["HINCRBY", "h", "n", "100"],
+            &["HINCRBYFLOAT", "h", "n", "0.25"],
+            &["HDEL", "h", "g"],
+            &["SADD", "set", "a", "b", "c"],
+            &["SREM", "set", "a"],
+            &["SMOVE", "set", "set2", "b"],
+            &["SPOP", "set"],
+            &["SADD", "x1", "1", "2", "3"],
+            &["SADD", "x2", "3", "4"],
+            &["SUNIONSTORE", "u", "x1", "x2"],
+            &["SINTERSTORE", "i", "x1", "x2"],
+            &["SDIFFSTORE", "d", "x1", "x2"],
+            &["ZADD", "z", "1", "m", "2", "n", "3", "o"],
+            &["ZINCRBY", "z", "5", "m"],
+            &["ZREM", "z", "n"],
+            &["ZPOPMIN", "z"],
+            &["ZADD", "z2", "1", "p"],
+            &["ZUNIONSTORE", "zu", "2", "z", "z2"],
+            &["ZRANGESTORE", "zr", "zu", "0", "-1"],
+            &["ZREMRANGEBYRANK", "zu", "0", "0"],
+            &["RENAME", "zr", "zr2"],
+            &["COPY", "h", "h2"],
+            &["MOVE", "h2", "1"],
+            &["DEL", "a"],
+            &["UNLINK", "x2"],
+            &["SWAPDB", "0", "1"],
+            &["SWAPDB", "0", "1"],
+            &["FLUSHDB"],
+        ];
+        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
+        let clock = Clock::paused_at(1_700_000_000_000);
+        let mut conn = ConnState::new(1, true);
+        for cmd in cmds {
+            let args: Vec<Bytes> = cmd.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            let mut ctx = Ctx { st: &mut st, conn: &mut conn, now: clock.now_ms(), clock: &clock };
+            let reply = dispatch(&mut ctx, &args);
+            assert!(!matches!(reply, crate::protocol::Reply::Error(_)), "{cmd:?}: {reply:?}");
+            for (i, db) in st.dbs.iter().enumerate() {
+                assert_eq!(db.used_memory(), db.measured_memory(), "db {i} after {cmd:?}");
+            }
+            if cmd[0] == "ZREMRANGEBYRANK" {
+                assert!(st.used_memory() > crate::store::mem::STARTUP + 500, "{}", st.used_memory());
+            }
+        }
+        assert_eq!(st.used_memory(), crate::store::mem::STARTUP + st.dbs[1].used_memory() as u64);
     }
 
     #[test]

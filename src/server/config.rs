@@ -71,6 +71,9 @@ pub(crate) struct Config {
     /// `proto-max-bulk-len` parsed, read by every command; kept in step by
     /// [`Config::store`] and [`Config::sync_derived`].
     pub(crate) max_bulk_len: u64,
+    /// The `maxmemory*` and `lfu-*` parameters parsed, read by every
+    /// command; kept in step like `max_bulk_len`.
+    pub(crate) mm: super::evict::MaxMemory,
 }
 
 /// Default for `proto-max-bulk-len` if the stored value does not parse.
@@ -90,7 +93,13 @@ impl Default for Config {
                 params
             })
             .clone();
-        let mut config = Config { params, notify_flags: String::new(), acl: Default::default(), max_bulk_len: 0 };
+        let mut config = Config {
+            params,
+            notify_flags: String::new(),
+            acl: Default::default(),
+            max_bulk_len: 0,
+            mm: Default::default(),
+        };
         config.sync_derived();
         config
     }
@@ -140,6 +149,7 @@ impl Config {
     /// (the builder does, before the server starts).
     pub(crate) fn sync_derived(&mut self) {
         self.max_bulk_len = self.get("proto-max-bulk-len").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_BULK_LEN);
+        self.mm = super::evict::MaxMemory::from_config(self);
     }
 
     /// Validates `value` for `p` and returns the value CONFIG GET will print
@@ -287,7 +297,7 @@ impl Config {
             self.params.insert(p.alias, Cow::Owned(value.clone()));
         }
         self.params.insert(p.name, Cow::Owned(value));
-        if p.name == "proto-max-bulk-len" {
+        if p.name == "proto-max-bulk-len" || super::evict::MaxMemory::depends_on(p.name) {
             self.sync_derived();
         }
     }

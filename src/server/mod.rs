@@ -6,6 +6,7 @@ pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod connection;
+pub(crate) mod evict;
 pub(crate) mod notify;
 pub(crate) mod pubsub;
 pub(crate) mod state;

@@ -152,6 +152,8 @@ pub(crate) struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    /// Keys evicted for `maxmemory` (INFO's `evicted_keys`).
+    pub evicted_keys: u64,
     pub rejected_connections: u64,
     pub total_connections: u64,
     pub net_input_bytes: u64,
@@ -189,6 +191,8 @@ pub(crate) struct State {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE 0|1`);
     /// lazy expiry on access always does.
     pub active_expire: bool,
+    /// The eviction pool and cursor `maxmemory` policies keep across commands.
+    pub evict: super::evict::Evictor,
 }
 
 impl State {
@@ -213,6 +217,7 @@ impl State {
             started: Instant::now(),
             seed,
             active_expire: true,
+            evict: Default::default(),
         }
     }
 
@@ -221,6 +226,9 @@ impl State {
         self.expire_if_needed(db, key, now);
         let e = self.dbs[db].raw_get_mut(key)?;
         e.last_access = now;
+        if self.config.mm.policy.is_lfu() {
+            super::evict::touch_lfu(e, &self.config.mm, &mut self.rng, now);
+        }
         Some(e)
     }
 
@@ -242,6 +250,9 @@ impl State {
         self.stats.keyspace_hits += 1;
         let e = self.dbs[db].raw_get_mut(key)?;
         e.last_access = now;
+        if self.config.mm.policy.is_lfu() {
+            super::evict::touch_lfu(e, &self.config.mm, &mut self.rng, now);
+        }
         Some(e)
     }
 
@@ -258,7 +269,7 @@ impl State {
             self.dbs[db].remove(key);
             self.stats.expired_keys += 1;
             let key = Bytes::copy_from_slice(key);
-            self.signal_modified(db, &key);
+            self.signal_watchers(db, &key);
             self.notify(db, 'x', "expired", &key);
         }
         due
@@ -282,7 +293,7 @@ impl State {
         // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
         let ready = matches!(value, Value::List(_) | Value::ZSet(_));
         self.dbs[db].insert(key, Entry::new(value, now));
-        self.signal_modified(db, key);
+        self.signal_watchers(db, key);
         if ready {
             self.signal_ready(db, key);
         }
@@ -294,13 +305,22 @@ impl State {
             return false;
         }
         self.dbs[db].remove(key);
-        self.signal_modified(db, &Bytes::copy_from_slice(key));
+        self.signal_watchers(db, &Bytes::copy_from_slice(key));
         true
     }
 
     /// Redis's `signalModifiedKey`: every write to a key calls this (after
-    /// the change), so that clients WATCHing it fail their EXEC.
+    /// the change), so that clients WATCHing it fail their EXEC. It also
+    /// re-measures the key's share of `used_memory` (see `crate::store::mem`),
+    /// which is how in-place writes keep the accounting current.
     pub(crate) fn signal_modified(&mut self, db: usize, key: &Bytes) {
+        self.dbs[db].reaccount(key);
+        self.signal_watchers(db, key);
+    }
+
+    /// The WATCH half of [`State::signal_modified`], for callers that kept
+    /// the memory accounting themselves (insert, delete, expiry, eviction).
+    pub(crate) fn signal_watchers(&mut self, db: usize, key: &Bytes) {
         if self.watchers.is_empty() {
             return;
         }

@@ -2,6 +2,7 @@
 
 pub(crate) mod glob;
 pub(crate) mod hll;
+pub(crate) mod mem;
 pub(crate) mod zset;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -180,11 +181,37 @@ pub(crate) struct Entry {
     pub last_access: u64,
     /// Encoding history (OBJECT ENCODING / REFCOUNT); `Natural` for new values.
     pub enc: EncodingHint,
+    /// The LFU access counter (OBJECT FREQ, LFU eviction): logarithmic,
+    /// starting at [`LFU_INIT_VAL`], kept up by `crate::server::evict`.
+    pub lfu: u8,
+    /// When `lfu` was last decremented or incremented, in minutes
+    /// (Redis's 16-bit `LFUGetTimeInMinutes`).
+    pub lfu_time: u16,
+    /// This entry's share of `used_memory` (see [`mem`]); kept by [`Db`].
+    mem: mem::Mem,
+}
+
+/// The LFU counter a new key starts with (Redis's `LFU_INIT_VAL`), so that
+/// a new key is not the first one evicted.
+pub(crate) const LFU_INIT_VAL: u8 = 5;
+
+/// Redis's `LFUGetTimeInMinutes`: unix minutes, modulo 2^16.
+pub(crate) fn lfu_minutes(now_ms: u64) -> u16 {
+    ((now_ms / 60_000) & 0xffff) as u16
 }
 
 impl Entry {
+    /// A new value, accessed `now` (unix ms), with a fresh LFU counter.
     pub(crate) fn new(value: Value, now: u64) -> Entry {
-        Entry { value, expire_at: None, last_access: now, enc: EncodingHint::Natural }
+        Entry {
+            value,
+            expire_at: None,
+            last_access: now,
+            enc: EncodingHint::Natural,
+            lfu: LFU_INIT_VAL,
+            lfu_time: lfu_minutes(now),
+            mem: mem::Mem::default(),
+        }
     }
 
     /// OBJECT ENCODING: the content's encoding, corrected by its history.
@@ -271,6 +298,8 @@ pub(crate) struct Db {
     order: BTreeSet<(u64, Bytes)>,
     /// Number of keys with an expiry set.
     volatile: usize,
+    /// The sum of every entry's share of `used_memory` (see [`mem`]).
+    used: usize,
     /// The configured compact-encoding limits (CONFIG SET keeps every db's
     /// copy current), against which write accesses note conversions.
     pub(crate) limits: EncodingLimits,
@@ -301,17 +330,23 @@ impl Db {
         Some(e)
     }
 
-    /// Inserts or replaces `key`, keeping the expiry bookkeeping right.
-    /// A new key is stored as its own copy ([`keep`]); an overwrite keeps the stored key.
-    pub(crate) fn insert(&mut self, key: &Bytes, entry: Entry) -> Option<Entry> {
+    /// Inserts or replaces `key`, keeping the expiry and memory bookkeeping
+    /// right. A new key is stored as its own copy ([`keep`]); an overwrite
+    /// keeps the stored key and, as Redis's `dbOverwrite`, the old value's
+    /// LFU counter.
+    pub(crate) fn insert(&mut self, key: &Bytes, mut entry: Entry) -> Option<Entry> {
         if entry.expire_at.is_some() {
             self.volatile += 1;
         }
+        self.used += entry.account(key.len());
         if let Some(slot) = self.map.get_mut(key) {
+            entry.lfu = slot.lfu;
+            entry.lfu_time = slot.lfu_time;
             let old = std::mem::replace(slot, entry);
             if old.expire_at.is_some() {
                 self.volatile -= 1;
             }
+            self.used -= old.mem();
             return Some(old);
         }
         let key = keep(key);
@@ -325,16 +360,47 @@ impl Db {
         if e.expire_at.is_some() {
             self.volatile -= 1;
         }
+        self.used -= e.mem();
         self.order.remove(&(scan_hash(&k), k));
         Some(e)
+    }
+
+    /// Re-measures `key`'s share of `used_memory` after a command changed
+    /// its value in place (`State::signal_modified` calls it); O(1) for a
+    /// string and amortized O(1) per element for an aggregate (see [`mem`]).
+    pub(crate) fn reaccount(&mut self, key: &[u8]) {
+        if let Some(e) = self.map.get_mut(key) {
+            let before = e.mem();
+            self.used = self.used - before + e.account(key.len());
+        }
+    }
+
+    /// This database's share of `used_memory`, in bytes.
+    pub(crate) fn used_memory(&self) -> usize {
+        self.used
+    }
+
+    /// Every key's share measured from scratch, summed (tests check the
+    /// incrementally kept [`Db::used_memory`] against it).
+    #[cfg(test)]
+    pub(crate) fn measured_memory(&self) -> usize {
+        self.map.iter().map(|(k, e)| e.measured(k.len())).sum()
     }
 
     /// Sets or clears the expiry of an existing key.
     pub(crate) fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
         let Some(e) = self.map.get_mut(key) else { return false };
         match (e.expire_at.is_some(), at.is_some()) {
-            (false, true) => self.volatile += 1,
-            (true, false) => self.volatile -= 1,
+            (false, true) => {
+                self.volatile += 1;
+                self.used += mem::EXPIRE_OVERHEAD;
+                e.mem.total += mem::EXPIRE_OVERHEAD;
+            }
+            (true, false) => {
+                self.volatile -= 1;
+                self.used -= mem::EXPIRE_OVERHEAD;
+                e.mem.total -= mem::EXPIRE_OVERHEAD;
+            }
             _ => {}
         }
         e.expire_at = at;
@@ -345,6 +411,7 @@ impl Db {
         self.map.clear();
         self.order.clear();
         self.volatile = 0;
+        self.used = 0;
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
@@ -354,6 +421,17 @@ impl Db {
     /// Keys in SCAN order starting at hash `from`; the caller stops when it has enough.
     pub(crate) fn scan_from(&self, from: u64) -> impl Iterator<Item = &(u64, Bytes)> {
         self.order.range((from, Bytes::new())..)
+    }
+
+    /// Every key once, in SCAN order starting at hash `from` and wrapping
+    /// around: eviction samples the keys that follow a random point, as
+    /// Redis's `dictGetSomeKeys` walks the buckets after a random one.
+    pub(crate) fn walk_from(&self, from: u64) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        let start = (from, Bytes::new());
+        self.order
+            .range(start.clone()..)
+            .chain(self.order.range(..start))
+            .filter_map(|(_, k)| self.map.get_key_value(k))
     }
 
     /// The n-th key in SCAN order (RANDOMKEY picks n at random).
