@@ -38,10 +38,13 @@ mod engine;
 mod model;
 pub mod rules;
 pub(crate) mod server;
+mod targets;
 
 pub use engine::{FaultGuard, RuleInfo};
 pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
+pub(crate) use targets::is_known_command as is_redis_command;
+pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
 pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};

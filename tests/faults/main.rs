@@ -16,6 +16,8 @@ use redis_harness::FakeRedis;
 mod common;
 use common::{read_exact_counting, read_to_end, RawConn};
 
+mod targeting;
+
 const BOUND: Duration = Duration::from_secs(10);
 
 async fn connect(server: &FakeRedis, response_timeout: Option<Duration>) -> redis::aio::MultiplexedConnection {
