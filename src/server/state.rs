@@ -189,6 +189,9 @@ pub(crate) struct State {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE 0|1`);
     /// lazy expiry on access always does.
     pub active_expire: bool,
+    /// Commands (and `CONTAINER SUB` subcommands) answered with an unknown-command
+    /// error, upper case, with how often; see `FakeRedis::unsupported_commands`.
+    pub unsupported: BTreeMap<String, u64>,
 }
 
 impl State {
@@ -208,6 +211,7 @@ impl State {
             ready_keys: Vec::new(),
             blocking: Blocking::default(),
             stats: Stats::default(),
+            unsupported: BTreeMap::new(),
             recorded,
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),

@@ -1,11 +1,12 @@
-//! Targeting by what a user means: ACL categories, globs, command families and
-//! the warning for a rule that never fired.
+//! Targeting by what a user means: ACL categories, globs, command families,
+//! the warning for a rule that never fired, and the fake's report of the
+//! commands it does not implement.
 
 use std::sync::{Mutex, OnceLock};
 
 use redis::AsyncCommands;
 use redis_harness::fault::FaultRule;
-use redis_harness::FakeRedis;
+use redis_harness::{FakeRedis, Reply};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -169,4 +170,37 @@ async fn a_rule_that_never_fired_is_reported_when_its_guard_drops() {
     drop(con);
     drop(server);
     assert_eq!(logged("ERR kept-never").len(), 1);
+}
+
+#[test]
+fn unsupported_commands_are_listed_and_logged_once_per_name() {
+    install_capture();
+    let server = FakeRedis::builder().start_blocking();
+    let mut con = super::raw(&server);
+    for _ in 0..3 {
+        super::send(&mut con, &["XADD", "s", "*", "f", "v"]);
+        let (reply, _) = super::common::read_exact_counting(
+            &mut con,
+            b"-ERR unknown command 'XADD', with args beginning with: 's' '*' 'f' 'v' \r\n".len(),
+        );
+        assert_eq!(
+            reply, b"-ERR unknown command 'XADD', with args beginning with: 's' '*' 'f' 'v' \r\n",
+            "the reply is Redis's"
+        );
+    }
+    assert_eq!(
+        server.run(["CLIENT", "TRACKING", "on"]),
+        Reply::error("ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.")
+    );
+    server.run(["NOTACOMMAND"]);
+    assert_eq!(server.run(["GET", "k"]), Reply::Nil);
+    assert_eq!(
+        server.unsupported_commands(),
+        vec![("CLIENT TRACKING".to_string(), 1), ("NOTACOMMAND".to_string(), 1), ("XADD".to_string(), 3)]
+    );
+    let xadd = logged("does not implement XADD (a Redis 7.0 command)");
+    assert!(xadd.len() == 1 && xadd[0].starts_with("WARN"), "logged once, as a warning: {xadd:?}");
+    assert!(!logged("does not implement CLIENT TRACKING").is_empty());
+    let typo = logged("NOTACOMMAND is not a Redis 7.0 command");
+    assert_eq!(typo.len(), 1, "logged once per name, not per command: {typo:?}");
 }
