@@ -433,7 +433,7 @@ impl FaultRule {
     /// ```
     /// use redis_harness::fault::FaultRule;
     /// let rule = FaultRule::error("ERR no").on_family("set").on_family("DEL");
-    /// assert_eq!(rule.to_string(), "error ERR no family=SET,DEL");
+    /// assert_eq!(rule.to_string(), "error \"ERR no\" family=SET,DEL");
     /// ```
     pub fn on_family(mut self, base: &str) -> FaultRule {
         self.commands.push(CommandTarget::family(base));
