@@ -55,6 +55,27 @@ pub fn require_real() -> bool {
     matches!(std::env::var("REDIS_HARNESS_REQUIRE_REAL").as_deref(), Ok("1") | Ok("true") | Ok("yes"))
 }
 
+/// The environment variable naming a file that [`report_skip`] appends
+/// each skip to (`just test` sets it and prints the file as a summary).
+pub const SKIP_LOG_ENV: &str = "REDIS_HARNESS_SKIP_LOG";
+
+/// Reports that `test` is skipped and why, where a person running the tests
+/// sees it: on stderr past the test harness's output capture (so `cargo
+/// test` shows it next to the test's line even when the test passes), and
+/// appended to the file named by `REDIS_HARNESS_SKIP_LOG`, if set, as one
+/// `test: reason` line.
+pub fn report_skip(test: &str, reason: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let line = format!("skipped {test}: {reason}\n");
+    // `eprintln!` would be captured and shown only for failing tests.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
 const NO_REDIS_SERVER: &str =
     "no redis-server on PATH and REDIS_HARNESS_SERVER_BIN unset (Debian: apt-get install redis-server)";
 #[cfg(not(feature = "containers"))]
@@ -471,7 +492,7 @@ impl Backend {
                 if require_real() {
                     panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but the {kind} backend is unavailable: {reason}");
                 }
-                eprintln!("skipped {test} on the {kind} backend: {reason}");
+                report_skip(&format!("{test} on the {kind} backend"), reason);
                 None
             }
             Err(e) => panic!("{test}: {e}"),
@@ -485,7 +506,7 @@ impl Backend {
             Ok(()) => true,
             Err(e) if require_real() => panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but {e}"),
             Err(e) => {
-                eprintln!("skipped {test}: {e}");
+                report_skip(test, e);
                 false
             }
         }
@@ -508,7 +529,7 @@ impl Backend {
         if self.kind == BackendKind::Embedded {
             return true;
         }
-        eprintln!("skipped {test} on the {} backend: it needs the embedded fake ({why})", self.kind);
+        report_skip(&format!("{test} on the {} backend", self.kind), format!("it needs the embedded fake ({why})"));
         false
     }
 

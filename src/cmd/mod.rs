@@ -247,6 +247,7 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// The checks Redis makes before running (or queueing) a command.
 fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     let Some(spec) = lookup(&args[0]) else {
+        note_unsupported(ctx.st, &args[..1]);
         return Err(util::unknown_command(args));
     };
     let spec = if spec.subcommands.is_empty() || args.len() < 2 {
@@ -254,7 +255,10 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
     } else {
         match lookup_sub(spec, &args[1]) {
             Some(sub) => sub,
-            None => return Err(util::unknown_subcommand(spec.name, &args[1])),
+            None => {
+                note_unsupported(ctx.st, &args[..2]);
+                return Err(util::unknown_subcommand(spec.name, &args[1]));
+            }
         }
     };
     if !spec.arity_ok(args.len()) {
@@ -300,6 +304,42 @@ fn check_memory(ctx: &mut Ctx<'_>, spec: &'static CommandSpec) -> Result<(), Rep
         return Err(Reply::error(crate::server::evict::OOM_ERROR));
     }
     Ok(())
+}
+
+/// Most distinct names `State::unsupported` keeps (a fuzzer sends endless ones).
+const UNSUPPORTED_LIMIT: usize = 1000;
+
+/// Counts a command (`[name]`) or subcommand (`[container, sub]`) the fake
+/// answered as unknown, and logs the first time each name is seen: the
+/// reply stays Redis's own error, the log says whether it is a Redis 7.0
+/// command the fake lacks or one Redis would refuse too.
+#[cold]
+fn note_unsupported(st: &mut State, words: &[Bytes]) {
+    let name: Vec<String> =
+        words.iter().map(|w| String::from_utf8_lossy(&w[..w.len().min(64)]).to_ascii_uppercase()).collect();
+    let name = name.join(" ");
+    if let Some(n) = st.unsupported.get_mut(&name) {
+        *n += 1;
+        return;
+    }
+    if st.unsupported.len() >= UNSUPPORTED_LIMIT {
+        return;
+    }
+    st.unsupported.insert(name.clone(), 1);
+    let known = match words {
+        [cmd] => crate::fault::is_redis_command(&String::from_utf8_lossy(cmd)),
+        [cmd, sub] => crate::fault::is_redis_command(&format!(
+            "{}|{}",
+            String::from_utf8_lossy(cmd),
+            String::from_utf8_lossy(sub)
+        )),
+        _ => false,
+    };
+    if known {
+        tracing::warn!(command = %name, "redis-harness: the fake does not implement {name} (a Redis 7.0 command); it answered with Redis's unknown-command error");
+    } else {
+        tracing::info!(command = %name, "redis-harness: {name} is not a Redis 7.0 command; answered with Redis's unknown-command error, as Redis does");
+    }
 }
 
 /// Runs a checked command and publishes the keyspace events it caused

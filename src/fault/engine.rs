@@ -393,11 +393,49 @@ fn describe(t: Times) -> String {
     }
 }
 
+/// Logs (`tracing::warn!`) a rule without an expectation that never fired:
+/// most often a targeting mistake, like `.on(["SET"])` when the client sends
+/// SETEX. Names the family members and category matches that were received,
+/// when there are any.
+pub(crate) fn warn_never_fired(rule: &FaultRule, received: &[String]) {
+    let names: std::collections::BTreeSet<String> = received
+        .iter()
+        .filter_map(|line| line.split_once("] ").map_or(Some(line.as_str()), |(_, rest)| Some(rest)))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(|n| n.to_ascii_uppercase())
+        .collect();
+    let mut hints = Vec::new();
+    for t in &rule.commands {
+        if let super::targets::CommandTarget::Name(n) = t {
+            let kin: Vec<String> =
+                super::targets::family_members(n).into_iter().filter(|m| m != n && names.contains(m)).collect();
+            if !kin.is_empty() {
+                hints.push(format!(
+                    "the server received {} (not {n}): target them with family={n} / .on_family(\"{n}\")",
+                    kin.join(", ")
+                ));
+            }
+        }
+    }
+    let hint = if hints.is_empty() { String::new() } else { format!("; {}", hints.join("; ")) };
+    tracing::warn!(
+        rule = %rule,
+        commands_received = received.len(),
+        "redis-harness: fault rule `{rule}` never fired{hint}"
+    );
+}
+
 /// Verifies the expectations of every guarded rule still installed when a
 /// server goes away, and removes them. Panics (unless already panicking)
-/// with every failure.
+/// with every failure; warns about rules without an expectation that never fired.
 pub(crate) fn verify_on_drop(host: &dyn FaultHost) {
     let gone = host.hub().clear();
+    if gone.iter().any(|(r, hits)| r.expect.is_none() && *hits == 0) {
+        let received = host.received();
+        for (r, _) in gone.iter().filter(|(r, hits)| r.expect.is_none() && *hits == 0) {
+            warn_never_fired(r, &received);
+        }
+    }
     if gone.iter().all(|(r, _)| r.expect.is_none()) {
         return;
     }
@@ -410,7 +448,10 @@ pub(crate) fn verify_on_drop(host: &dyn FaultHost) {
 }
 
 /// Keeps a fault rule installed; dropping it removes the rule and checks
-/// the rule's [`expect`](super::FaultRule::expect)ation.
+/// the rule's [`expect`](super::FaultRule::expect)ation. A rule without an
+/// expectation that never fired is reported with a `tracing::warn!` (not a
+/// panic) naming the rule and, when the server received a relative of a
+/// command it targets (SETEX for `cmd=SET`), that command.
 ///
 /// ```
 /// # let server = redis_harness::FakeRedis::builder().start_blocking();
@@ -466,7 +507,13 @@ impl Drop for FaultGuard {
     fn drop(&mut self) {
         let Some(host) = self.host.take().and_then(|h| h.upgrade()) else { return };
         let Some(rule) = host.hub().remove(self.id) else { return };
-        if rule.expect.is_none() || std::thread::panicking() {
+        if std::thread::panicking() {
+            return;
+        }
+        if rule.expect.is_none() {
+            if self.hits() == 0 {
+                warn_never_fired(&rule, &host.received());
+            }
             return;
         }
         if let Some(msg) = check_expectation(&rule, self.hits(), host.hub().seed(), &host.received()) {

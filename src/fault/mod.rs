@@ -14,7 +14,9 @@
 //! let server = FakeRedis::start().await;
 //! let _loading = server.fault(FaultRule::error(errors::LOADING).on(["GET"]).times(1).expect(1));
 //! let client = redis::Client::open(server.url()).unwrap();
-//! let mut con = client.get_multiplexed_async_connection().await.unwrap();
+//! // redis-rs's default 500 ms response timeout is a budget a loaded machine can miss.
+//! let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+//! let mut con = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
 //! let first: redis::RedisResult<Option<String>> = redis::cmd("GET").arg("k").query_async(&mut con).await;
 //! assert_eq!(first.unwrap_err().code(), Some("LOADING"));
 //! let second: Option<String> = redis::cmd("GET").arg("k").query_async(&mut con).await.unwrap();
@@ -38,10 +40,13 @@ mod engine;
 mod model;
 pub mod rules;
 pub(crate) mod server;
+mod targets;
 
 pub use engine::{FaultGuard, RuleInfo};
 pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
+pub(crate) use targets::is_known_command as is_redis_command;
+pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
 pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};

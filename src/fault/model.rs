@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::targets::CommandTarget;
+
 /// Redis's error texts for the conditions clients most often have to survive,
 /// for use with [`FaultRule::error`]. Each is the text after the leading `-`.
 pub mod errors {
@@ -249,8 +251,8 @@ pub type Predicate = Arc<dyn Fn(&[Bytes]) -> bool + Send + Sync>;
 #[derive(Clone)]
 pub struct FaultRule {
     pub(crate) fault: Fault,
-    /// Upper-case command names; empty matches every command.
-    pub(crate) commands: Vec<String>,
+    /// Names, categories, globs and families; empty matches every command.
+    pub(crate) commands: Vec<CommandTarget>,
     pub(crate) predicate: Option<Predicate>,
     pub(crate) connection: ConnTarget,
     /// Occurrence numbers that may fire (1-based); `None`: every one.
@@ -383,14 +385,58 @@ impl FaultRule {
         self
     }
 
-    /// Only these commands (case-insensitive; subcommands are not told apart:
-    /// use [`FaultRule::when`] for `CLIENT SETNAME` and the like).
+    /// Only these commands. Each entry is one of
+    ///
+    /// - a command name, matched exactly and case-insensitively: `"SET"`
+    ///   matches SET only, not the SETEX that redis-rs's `set_ex` sends
+    ///   (use [`FaultRule::on_family`] for that);
+    /// - `"@category"`, a Redis ACL category (`@write`, `@read`, `@string`,
+    ///   `@hash`, `@blocking`, `@dangerous`, ... as `ACL CAT` lists them),
+    ///   judged by Redis 7.0's own command table, subcommand by subcommand
+    ///   (`CLIENT KILL` is `@dangerous`, `CLIENT ID` is not);
+    /// - a Redis glob over command names: `"SET*"` matches SET, SETEX,
+    ///   SETNX, SETRANGE, SETBIT (not PSETEX, not GETSET).
+    ///
+    /// Subcommands are otherwise not told apart: use [`FaultRule::when`] for
+    /// `CLIENT SETNAME` and the like. Calling it again adds to the list.
+    ///
+    /// ```
+    /// use redis_harness::fault::FaultRule;
+    /// let rule = FaultRule::close().on(["@write", "GET", "H*"]);
+    /// assert_eq!(rule.to_string(), "close cmd=@write,GET,H*");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If an `@` entry is not a Redis ACL category (a typo would otherwise
+    /// make a rule that never fires); the rule text reports it as an error.
     pub fn on<I, S>(mut self, commands: I) -> FaultRule
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.commands.extend(commands.into_iter().map(|c| c.as_ref().to_ascii_uppercase()));
+        for c in commands {
+            match CommandTarget::parse(c.as_ref()) {
+                Ok(t) => self.commands.push(t),
+                Err(e) => panic!("FaultRule::on: {e}"),
+            }
+        }
+        self
+    }
+
+    /// Only the commands of `base`'s family: `on_family("SET")` matches
+    /// SET, SETEX, PSETEX, SETNX, GETSET, MSET and MSETNX, whichever a
+    /// client library sends for "set a string". The families are listed in
+    /// [`FAMILIES`](super::FAMILIES); a command with no listed variants is a
+    /// family of one. Adds to the commands given to [`FaultRule::on`].
+    ///
+    /// ```
+    /// use redis_harness::fault::FaultRule;
+    /// let rule = FaultRule::error("ERR no").on_family("set").on_family("DEL");
+    /// assert_eq!(rule.to_string(), "error \"ERR no\" family=SET,DEL");
+    /// ```
+    pub fn on_family(mut self, base: &str) -> FaultRule {
+        self.commands.push(CommandTarget::family(base));
         self
     }
 
@@ -485,8 +531,10 @@ impl FaultRule {
 
     /// Whether the command `args` passes the command and predicate filters.
     pub(crate) fn matches_command(&self, args: &[Bytes]) -> bool {
-        let Some(name) = args.first() else { return false };
-        if !self.commands.is_empty() && !self.commands.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(name)) {
+        if args.is_empty() {
+            return false;
+        }
+        if !self.commands.is_empty() && !self.commands.iter().any(|c| c.matches(args)) {
             return false;
         }
         self.predicate.as_ref().is_none_or(|p| p(args))
@@ -567,8 +615,21 @@ impl fmt::Display for FaultRule {
             return f.write_str(l);
         }
         write!(f, "{}", self.fault)?;
-        if !self.commands.is_empty() {
-            write!(f, " cmd={}", self.commands.join(","))?;
+        let join = |family: bool| {
+            let words: Vec<String> = self
+                .commands
+                .iter()
+                .filter(|c| matches!(c, CommandTarget::Family(..)) == family)
+                .map(|c| c.to_string())
+                .collect();
+            words.join(",")
+        };
+        let (cmds, families) = (join(false), join(true));
+        if !cmds.is_empty() {
+            write!(f, " cmd={}", quote(&cmds))?;
+        }
+        if !families.is_empty() {
+            write!(f, " family={}", quote(&families))?;
         }
         if self.predicate.is_some() {
             f.write_str(" when=<closure>")?;

@@ -7,13 +7,16 @@
 //!         | "partial" BYTES | "bandwidth" BYTES_PER_SEC | "error" TEXT
 //!         | "drop-reply" | "refuse" | "stop-accepting" | "max-clients"
 //!         | "auth-fail" N
-//! option  = "cmd=" NAME("," NAME)*  | "client-id=" N | "client-name=" NAME
+//! option  = "cmd=" TARGET("," TARGET)* | "family=" NAME("," NAME)*
+//!         | "client-id=" N | "client-name=" NAME
 //!         | "new-connections" | "nth=" N | "times=" COUNT | "prob=" P
 //!         | "from=" DUR | "until=" DUR | "expect=" COUNT
 //!         | "jitter=" DUR | "phase=" ("command"|"reply")      (latency)
 //!         | "after=" BYTES                                    (close, reset)
 //!         | "delay=" DUR                                      (partial)
 //! DUR     = number with unit: 250us, 100ms, 1.5s, 2m
+//! TARGET  = NAME (exactly that command) | "@" CATEGORY (an ACL category:
+//!           @write, @read, @string, @blocking, ...) | GLOB (SET*, H?ET)
 //! COUNT   = N | A..B | A..=B | A..
 //! TEXT    = a word, a "quoted string", or one of LOADING BUSY READONLY OOM
 //!           MASTERDOWN CLUSTERDOWN WRONGPASS for Redis's full text
@@ -26,6 +29,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Times};
+use super::targets::CommandTarget;
 
 /// A rule text that does not parse, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +191,18 @@ fn parse_rule(s: &str) -> Result<FaultRule, String> {
                 if names.is_empty() {
                     return Err("cmd= needs at least one command name".into());
                 }
-                rule = rule.on(names);
+                for n in names {
+                    rule.commands.push(CommandTarget::parse(n)?);
+                }
+            }
+            "family" => {
+                let names: Vec<&str> = value.split(',').filter(|c| !c.is_empty()).collect();
+                if names.is_empty() {
+                    return Err("family= needs at least one command name".into());
+                }
+                for n in names {
+                    rule = rule.on_family(n);
+                }
             }
             "client-id" => rule.connection = ConnTarget::Id(parse_u64("client-id", value)?),
             "client-name" => rule.connection = ConnTarget::Name(value.to_string()),
@@ -284,6 +299,9 @@ mod tests {
         round_trip("stop-accepting");
         round_trip("max-clients");
         round_trip("auth-fail 2");
+        round_trip("latency 200ms cmd=@write");
+        round_trip("close cmd=@read,GET,SET* family=SET,HSET nth=2");
+        round_trip("error ERRX family=INCR");
     }
 
     #[test]
@@ -304,6 +322,8 @@ mod tests {
         assert!("stall nth=0".parse::<FaultRule>().is_err());
         assert!("partial 0".parse::<FaultRule>().is_err());
         assert!("".parse::<FaultRule>().is_err());
+        assert!("stall cmd=@wirte".parse::<FaultRule>().unwrap_err().reason().contains("not a Redis ACL category"));
+        assert!("stall family=".parse::<FaultRule>().is_err());
     }
 
     #[test]

@@ -193,6 +193,9 @@ pub(crate) struct State {
     pub active_expire: bool,
     /// The eviction pool and cursor `maxmemory` policies keep across commands.
     pub evict: super::evict::Evictor,
+    /// Commands (and `CONTAINER SUB` subcommands) answered with an unknown-command
+    /// error, upper case, with how often; see `FakeRedis::unsupported_commands`.
+    pub unsupported: BTreeMap<String, u64>,
 }
 
 impl State {
@@ -212,6 +215,7 @@ impl State {
             ready_keys: Vec::new(),
             blocking: Blocking::default(),
             stats: Stats::default(),
+            unsupported: BTreeMap::new(),
             recorded,
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),

@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// A connection with no client-side response timeout: BLPOP may wait long.
 async fn conn(server: &FakeRedis) -> MultiplexedConnection {
     let client = redis::Client::open(server.url()).expect("valid url");
-    let config = AsyncConnectionConfig::new().set_response_timeout(None);
+    let config = AsyncConnectionConfig::new().set_response_timeout(None).set_connection_timeout(Some(WAIT));
     client.get_multiplexed_async_connection_with_config(&config).await.expect("connect")
 }
 
@@ -227,8 +227,10 @@ async fn thousands_of_blocked_clients_leave_nothing_behind() {
 async fn client_side_timeout_leaves_the_server_side_block_until_disconnect() {
     let server = FakeRedis::start().await;
     let client = redis::Client::open(server.url()).unwrap();
-    let config = AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_millis(100)));
+    // Connect without a budget, then time the BLPOP only (BLPOP 0 never answers).
+    let config = AsyncConnectionConfig::new().set_response_timeout(None).set_connection_timeout(Some(WAIT));
     let mut c = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
+    c.set_response_timeout(Duration::from_millis(100));
     let r: redis::RedisResult<Option<(String, String)>> = redis::cmd("BLPOP").arg("q").arg(0).query_async(&mut c).await;
     let err = r.expect_err("the client gives up first");
     assert!(err.is_timeout(), "expected a client-side timeout, got {err:?}");

@@ -14,6 +14,20 @@ use redis_protocol::resp3::types::OwnedFrame;
 /// How long a test waits for one reply before failing.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A redis-rs connection config without wall-clock budgets a loaded machine
+/// can miss: redis-rs 1.x gives every reply 500 ms and every connect 1 s by
+/// default. No response timeout (a test that wants one sets it on the
+/// connection after connecting, so the handshake is not under it) and
+/// [`REPLY_TIMEOUT`] to connect.
+pub fn patient() -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new().set_response_timeout(None).set_connection_timeout(Some(REPLY_TIMEOUT))
+}
+
+/// A multiplexed redis-rs connection to `url` with [`patient`]'s config.
+pub async fn connect_patiently(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    redis::Client::open(url)?.get_multiplexed_async_connection_with_config(&patient()).await
+}
+
 /// Starts a real redis-server, or explains why the test is skipped. Under
 /// `REDIS_HARNESS_REQUIRE_REAL=1` a missing server is a failure.
 pub fn real_redis_or_skip(test: &str) -> Option<RedisProcess> {
@@ -22,7 +36,7 @@ pub fn real_redis_or_skip(test: &str) -> Option<RedisProcess> {
         if require_real() {
             panic!("{test}: REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
         }
-        eprintln!("skipped {test}: {why}");
+        redis_harness::backend::report_skip(test, why);
         return None;
     }
     match RedisProcess::start() {

@@ -16,12 +16,18 @@ use redis_harness::FakeRedis;
 mod common;
 use common::{read_exact_counting, read_to_end, RawConn};
 
+mod targeting;
+
 const BOUND: Duration = Duration::from_secs(10);
 
+/// A redis-rs connection; `response_timeout` applies after the handshake,
+/// so only the commands under test are timed.
 async fn connect(server: &FakeRedis, response_timeout: Option<Duration>) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(server.url()).unwrap();
-    let cfg = redis::AsyncConnectionConfig::new().set_response_timeout(response_timeout);
-    client.get_multiplexed_async_connection_with_config(&cfg).await.unwrap()
+    let mut con = common::connect_patiently(&server.url()).await.unwrap();
+    if let Some(t) = response_timeout {
+        con.set_response_timeout(t);
+    }
+    con
 }
 
 async fn get(con: &mut redis::aio::MultiplexedConnection, key: &str) -> redis::RedisResult<Option<String>> {
@@ -287,7 +293,7 @@ async fn max_clients_is_an_error_for_the_redis_crate() {
     let _g = server.fault(FaultRule::max_clients());
     let client = redis::Client::open(server.url()).unwrap();
     // The client may notice while it sets the connection up, or on the first command.
-    let failed = match client.get_multiplexed_async_connection().await {
+    let failed = match client.get_multiplexed_async_connection_with_config(&common::patient()).await {
         Err(e) => e,
         Ok(mut con) => redis::cmd("PING").query_async::<String>(&mut con).await.unwrap_err(),
     };
@@ -479,9 +485,9 @@ async fn auth_failures_then_success() {
     let server = FakeRedis::builder().requirepass("pw").start().await;
     let guard = server.fault(FaultRule::auth_failures(1));
     let client = redis::Client::open(server.url()).unwrap();
-    let err = client.get_multiplexed_async_connection().await.unwrap_err();
+    let err = client.get_multiplexed_async_connection_with_config(&common::patient()).await.unwrap_err();
     assert_eq!(err.kind(), redis::ErrorKind::AuthenticationFailed, "{err:?}");
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let mut con = client.get_multiplexed_async_connection_with_config(&common::patient()).await.unwrap();
     assert_eq!(redis::cmd("PING").query_async::<String>(&mut con).await.unwrap(), "PONG");
     assert_eq!(guard.hits(), 1);
 }
@@ -490,13 +496,25 @@ async fn auth_failures_then_success() {
 async fn set_password_rotates_for_new_connections_only() {
     let server = FakeRedis::builder().requirepass("old").start().await;
     let old_url = server.url();
-    let mut existing = redis::Client::open(old_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut existing = redis::Client::open(old_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&common::patient())
+        .await
+        .unwrap();
     server.set_password("new");
     assert_eq!(redis::cmd("PING").query_async::<String>(&mut existing).await.unwrap(), "PONG");
-    let err = redis::Client::open(old_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap_err();
+    let err = redis::Client::open(old_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&common::patient())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), redis::ErrorKind::AuthenticationFailed, "{err:?}");
     assert!(server.url().contains(":new@"));
-    let mut fresh = redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut fresh = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&common::patient())
+        .await
+        .unwrap();
     assert_eq!(redis::cmd("PING").query_async::<String>(&mut fresh).await.unwrap(), "PONG");
 }
 

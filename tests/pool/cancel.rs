@@ -7,16 +7,22 @@ use std::time::Duration;
 
 use redis_harness::pool::{Cmd, Error, Pool, Sabotage, TimeoutKind, Value};
 
-use crate::support::{until, Scripted};
+use crate::support::{until, Scripted, WAIT};
 
-fn pool(server: &Scripted, size: usize, sabotage: Sabotage) -> Pool {
+/// A pool whose `get()` gives up after `pool_timeout`; 300 ms where only a
+/// sabotaged pool waits for a turn, so that its failure comes quickly.
+fn pool_waiting(server: &Scripted, size: usize, sabotage: Sabotage, pool_timeout: Duration) -> Pool {
     Pool::builder(&server.url())
         .pool_size(size)
         .max_retries(0)
-        .pool_timeout(Duration::from_millis(300))
+        .pool_timeout(pool_timeout)
         .sabotage(sabotage)
         .build()
         .unwrap()
+}
+
+fn pool(server: &Scripted, size: usize, sabotage: Sabotage) -> Pool {
+    pool_waiting(server, size, sabotage, Duration::from_millis(300))
 }
 
 /// Cancels a `get()` while it dials (the server never answers HELLO), then
@@ -49,7 +55,8 @@ async fn sabotage_leak_permit_is_detected() {
 #[tokio::test]
 async fn cancelled_get_while_waiting_for_a_turn() {
     let server = Scripted::start();
-    let pool = pool(&server, 1, Sabotage::None);
+    // The waiter must still be waiting when it is aborted, however slowly this machine gets there.
+    let pool = pool_waiting(&server, 1, Sabotage::None, WAIT);
     let held = pool.get().await.unwrap();
     let p = pool.clone();
     let waiter = tokio::spawn(async move { p.get().await.map(|_| ()) });

@@ -121,7 +121,8 @@ async fn a_cancelled_probe_does_not_latch_the_breaker() {
     let pool = Pool::builder(&server.url())
         .max_retries(0)
         .breaker(1, Duration::ZERO)
-        .dial_timeout(Duration::from_millis(300))
+        // The first dial must time out, the last must not: 2 s leaves a loaded machine room for the last.
+        .dial_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     // One timed-out dial opens the breaker (threshold 1, no cool-down).

@@ -66,7 +66,10 @@ fn tls_server(pki: &Pki, clients: &str) -> Option<(RedisProcess, u16, tempfile::
     match server {
         Ok(s) => Some((s, port, dir)),
         Err(e) => {
-            eprintln!("skipped: redis-server did not start with TLS (built without it?): {e}");
+            redis_harness::backend::report_skip(
+                "pool tls against redis-server",
+                format!("redis-server did not start with TLS (built without it?): {e}"),
+            );
             None
         }
     }

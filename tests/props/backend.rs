@@ -97,7 +97,7 @@ impl Real {
         if find_redis_server().is_none() {
             let why = "no redis-server on PATH and REDIS_HARNESS_SERVER_BIN unset";
             assert!(!require_real(), "{test}: REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
-            eprintln!("skipped {test}: {why}");
+            redis_harness::backend::report_skip(test, why);
             return None;
         }
         let start = |pw: Option<&str>| {

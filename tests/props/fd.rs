@@ -24,7 +24,7 @@ fn open_fds() -> Vec<String> {
 #[test]
 fn no_file_descriptor_left_after_the_suite() {
     if !std::path::Path::new("/proc/self/fd").exists() {
-        eprintln!("skipped no_file_descriptor_left_after_the_suite: no /proc/self/fd");
+        redis_harness::backend::report_skip("no_file_descriptor_left_after_the_suite", "no /proc/self/fd");
         return;
     }
     let exe = std::env::current_exe().expect("current exe");

@@ -16,9 +16,12 @@ use common::{read_exact_counting, read_to_end, real_redis_or_skip, RawConn};
 const BOUND: Duration = Duration::from_secs(10);
 
 async fn connect(proxy: &FaultProxy, response_timeout: Option<Duration>) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(proxy.url()).unwrap();
-    let cfg = redis::AsyncConnectionConfig::new().set_response_timeout(response_timeout);
-    client.get_multiplexed_async_connection_with_config(&cfg).await.unwrap()
+    // The timeout applies after the handshake, so only the commands under test are timed.
+    let mut con = common::connect_patiently(&proxy.url()).await.unwrap();
+    if let Some(t) = response_timeout {
+        con.set_response_timeout(t);
+    }
+    con
 }
 
 fn raw(proxy: &FaultProxy) -> TcpStream {

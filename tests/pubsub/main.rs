@@ -12,16 +12,22 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// Bound on every wait for a message.
 const WAIT: Duration = Duration::from_secs(5);
 
+/// redis-rs's default budgets (500 ms a reply, 1 s to connect) can be missed
+/// on a loaded machine: no response timeout, a generous connect timeout.
+fn patient() -> redis::AsyncConnectionConfig {
+    AsyncConnectionConfig::new().set_response_timeout(None).set_connection_timeout(Some(Duration::from_secs(10)))
+}
+
 async fn conn(server: &FakeRedis) -> MultiplexedConnection {
     let client = redis::Client::open(server.url()).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
+    client.get_multiplexed_async_connection_with_config(&patient()).await.unwrap()
 }
 
 /// A RESP3 connection whose pushes land in the returned channel.
 async fn resp3_conn(server: &FakeRedis) -> (MultiplexedConnection, UnboundedReceiver<PushInfo>) {
     let client = redis::Client::open(format!("{}/?protocol=resp3", server.url())).unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let config = AsyncConnectionConfig::new().set_push_sender(tx);
+    let config = patient().set_push_sender(tx);
     let con = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
     (con, rx)
 }

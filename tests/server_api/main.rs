@@ -90,22 +90,29 @@ async fn client_kill_closes_the_socket() {
     server.assert_no_leaks(WAIT).await;
 }
 
+/// redis-rs's default budgets (500 ms a reply, 1 s to connect) can be missed
+/// on a loaded machine: no response timeout, a generous connect timeout.
+fn patient() -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new().set_response_timeout(None).set_connection_timeout(Some(Duration::from_secs(10)))
+}
+
 #[tokio::test]
 async fn requirepass_with_the_redis_crate() {
     let server = FakeRedis::builder().requirepass("s3cret").start().await;
     // Without the password: NOAUTH.
     let url = format!("redis://{}", server.addr());
     let client = redis::Client::open(url).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
+    let mut conn = client.get_multiplexed_async_connection_with_config(&patient()).await.expect("connect");
     let err = redis::cmd("GET").arg("k").query_async::<Option<String>>(&mut conn).await.expect_err("NOAUTH");
     assert_eq!(err.code(), Some("NOAUTH"), "{err}");
     // A wrong password is refused (WRONGPASS, which the crate reports as an auth failure).
     let bad = redis::Client::open(format!("redis://:nope@{}", server.addr())).expect("client");
-    let err = bad.get_multiplexed_async_connection().await.expect_err("wrong password");
+    let err = bad.get_multiplexed_async_connection_with_config(&patient()).await.expect_err("wrong password");
     assert_eq!(err.kind(), redis::ErrorKind::AuthenticationFailed, "{err}");
     // server.url() carries the password.
     let good = redis::Client::open(server.url()).expect("client");
-    let mut conn = good.get_multiplexed_async_connection().await.expect("authenticated connection");
+    let mut conn =
+        good.get_multiplexed_async_connection_with_config(&patient()).await.expect("authenticated connection");
     let () = redis::cmd("SET").arg("k").arg("v").query_async(&mut conn).await.expect("SET");
     let v: String = redis::cmd("GET").arg("k").query_async(&mut conn).await.expect("GET");
     assert_eq!(v, "v");
@@ -113,9 +120,12 @@ async fn requirepass_with_the_redis_crate() {
     let () = redis::cmd("CONFIG").arg("SET").arg("requirepass").arg("other").query_async(&mut conn).await.unwrap();
     let v: String = redis::cmd("GET").arg("k").query_async(&mut conn).await.expect("still authenticated");
     assert_eq!(v, "v");
-    assert!(good.get_multiplexed_async_connection().await.is_err(), "the old password no longer works");
+    assert!(
+        good.get_multiplexed_async_connection_with_config(&patient()).await.is_err(),
+        "the old password no longer works"
+    );
     let newer = redis::Client::open(format!("redis://:other@{}", server.addr())).expect("client");
-    let mut c2 = newer.get_multiplexed_async_connection().await.expect("new password works");
+    let mut c2 = newer.get_multiplexed_async_connection_with_config(&patient()).await.expect("new password works");
     let pong: String = redis::cmd("PING").query_async(&mut c2).await.unwrap();
     assert_eq!(pong, "PONG");
     assert_eq!(server.url(), format!("redis://:other@{}", server.addr()));

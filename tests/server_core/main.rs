@@ -213,7 +213,7 @@ fn works_from_a_plain_test_without_a_runtime() {
     let client = redis::Client::open(server.url()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let v: String = rt.block_on(async {
-        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let mut con = client.get_multiplexed_async_connection_with_config(&common::patient()).await.unwrap();
         let _: () = con.set("x", "y").await.unwrap();
         con.get("x").await.unwrap()
     });
@@ -222,7 +222,7 @@ fn works_from_a_plain_test_without_a_runtime() {
 
 async fn redis_crate_round_trip(url: String) {
     let client = redis::Client::open(url.as_str()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let mut con = client.get_multiplexed_async_connection_with_config(&common::patient()).await.unwrap();
     let _: () = con.set("key", "value").await.unwrap();
     let v: Option<String> = con.get("key").await.unwrap();
     assert_eq!(v.as_deref(), Some("value"));

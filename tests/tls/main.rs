@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 fn real_tls_redis(pki: &TestPki, dir: &std::path::Path, mtls: bool) -> Option<RedisProcess> {
     if find_redis_server().is_none() {
         assert!(!require_real(), "REDIS_HARNESS_REQUIRE_REAL=1 but no redis-server is installed");
-        eprintln!("skipped: no redis-server on PATH");
+        redis_harness::backend::report_skip("tls against a real redis-server", "no redis-server on PATH");
         return None;
     }
     pki.write_to(dir).unwrap();
@@ -88,7 +88,10 @@ async fn client_refuses_broken_server_certificates_from_real_redis() {
     let dir = tempfile::tempdir().unwrap();
     if find_redis_server().is_none() {
         assert!(!require_real(), "REDIS_HARNESS_REQUIRE_REAL=1 but no redis-server is installed");
-        eprintln!("skipped: no redis-server on PATH");
+        redis_harness::backend::report_skip(
+            "client_refuses_broken_server_certificates_from_real_redis",
+            "no redis-server on PATH",
+        );
         return;
     }
     pki.write_to(dir.path()).unwrap();
