@@ -447,6 +447,15 @@ fn universe() -> &'static Universe {
             }
             commands.insert(name, sub_names);
         }
+        // The fake's HARNESS admin command is one more bit, in its categories
+        // (`+@all`, `+@admin` grant it; see docs/faults.md).
+        let harness = crate::fault::admin::COMMAND.name.to_string();
+        for c in crate::fault::admin::CATEGORIES {
+            by_category.entry(c.to_string()).or_default().push(harness.clone());
+        }
+        leaves.insert(harness.clone());
+        known.insert(harness.clone());
+        commands.insert(harness, Vec::new());
         Universe { commands, leaves, known, by_category }
     })
 }
@@ -886,7 +895,8 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error(format!("ERR User '{name}' not found"));
     };
     let cmd_args = &args[3..];
-    let Some(mut spec) = super::lookup(&cmd_args[0]) else {
+    let found = super::lookup(&cmd_args[0]).or_else(|| crate::fault::admin::lookup(ctx.st, &cmd_args[0]));
+    let Some(mut spec) = found else {
         return Reply::error(format!("ERR Command '{}' not found", String::from_utf8_lossy(&cmd_args[0])));
     };
     if !spec.subcommands.is_empty() && cmd_args.len() >= 2 {

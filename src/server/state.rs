@@ -189,6 +189,9 @@ pub(crate) struct State {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE 0|1`);
     /// lazy expiry on access always does.
     pub active_expire: bool,
+    /// The fault rules and admin switch, shared with [`Shared::faults`]: the
+    /// `HARNESS` command runs through dispatch and reaches them here.
+    pub faults: Arc<crate::fault::Hub>,
 }
 
 impl State {
@@ -213,6 +216,7 @@ impl State {
             started: Instant::now(),
             seed,
             active_expire: true,
+            faults: Arc::new(crate::fault::Hub::new(seed)),
         }
     }
 
@@ -432,12 +436,12 @@ pub(crate) struct Shared {
     /// Set once when the server stops.
     pub shutdown: watch::Sender<bool>,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
-    pub faults: crate::fault::Hub,
+    pub faults: Arc<crate::fault::Hub>,
 }
 
 impl Shared {
     pub(crate) fn new(state: State, clock: Clock) -> Arc<Shared> {
-        let faults = crate::fault::Hub::new(state.seed);
+        let faults = state.faults.clone();
         Arc::new(Shared {
             faults,
             state: Mutex::new(state),
