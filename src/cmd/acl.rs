@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::command::KeyAccess;
 use super::server::help_reply;
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::config::Config;
+use crate::server::pubsub::SubscriptionKind;
 use crate::store::glob::glob_match;
 
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
@@ -86,6 +88,9 @@ pub(crate) struct User {
     keys: Vec<String>,
     /// Channel patterns (`*` for allchannels).
     channels: Vec<String>,
+    /// `sanitize-payload` or `skip-sanitize-payload` once set (only shown:
+    /// the fake has no RESTORE payloads to sanitize).
+    sanitize: Option<&'static str>,
 }
 
 impl User {
@@ -99,6 +104,7 @@ impl User {
             first_args: Vec::new(),
             keys: Vec::new(),
             channels: Vec::new(),
+            sanitize: None,
         }
     }
 
@@ -175,9 +181,10 @@ impl User {
         if self.nopass {
             parts.push("nopass".into());
         }
+        parts.extend(self.sanitize.map(String::from));
         parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
         parts.extend(self.keys.iter().cloned());
-        if self.channels.iter().any(|c| c == "*") {
+        if self.all_channels() {
             parts.push("&*".into());
         } else {
             parts.push("resetchannels".into());
@@ -197,25 +204,49 @@ impl User {
             || first_arg.is_some_and(|a| self.first_args.iter().any(|(c, x)| c == full && x == a))
     }
 
-    /// Whether the user may touch `key` (`write`: the command writes).
-    fn may_access(&self, key: &[u8], write: bool) -> bool {
+    /// Whether the user may touch `key` as `need` says (Redis's
+    /// `ACLSelectorCheckKey`): some pattern must match the key and grant
+    /// every permission the key needs (`~p` grants both, `%R~p` read,
+    /// `%W~p` write).
+    fn may_access(&self, key: &[u8], need: KeyAccess) -> bool {
         self.keys.iter().any(|p| {
             let (perm, pat) = match p.split_once('~') {
                 Some((perm, pat)) => (perm, pat),
                 None => ("", p.as_str()),
             };
-            let ok = match perm {
-                "" | "%RW" | "%WR" => true,
-                "%R" => !write,
-                "%W" => write,
-                _ => false,
+            let (read, write) = match perm.strip_prefix('%') {
+                None => (true, true),
+                Some(rw) => (rw.contains(['R', 'r']), rw.contains(['W', 'w'])),
             };
-            ok && glob_match(pat.as_bytes(), key, false)
+            (read || !need.read) && (write || !need.write) && glob_match(pat.as_bytes(), key, false)
         })
     }
 
+    /// Whether the user may publish or subscribe to `channel` (Redis's
+    /// `ACLCheckChannelAgainstList`): a channel name is matched against the
+    /// user's channel patterns, a PSUBSCRIBE pattern (`pattern`) must equal
+    /// one of them literally.
+    fn may_use_channel(&self, channel: &[u8], pattern: bool) -> bool {
+        self.all_channels()
+            || self.channels.iter().any(|c| {
+                if pattern {
+                    c.as_bytes() == channel
+                } else {
+                    glob_match(c.as_bytes(), channel, false)
+                }
+            })
+    }
+
+    /// `allchannels` (or `&*`): no channel is checked.
+    fn all_channels(&self) -> bool {
+        self.channels.iter().any(|c| c == "*")
+    }
+
     fn unrestricted(&self) -> bool {
-        self.all_commands && self.allowed.len() == universe().leaves.len() && self.keys.iter().any(|k| k == "~*")
+        self.all_commands
+            && self.allowed.len() == universe().leaves.len()
+            && self.keys.iter().any(|k| k == "~*")
+            && self.all_channels()
     }
 
     /// Applies one ACL SETUSER rule, or returns why it is invalid.
@@ -240,9 +271,10 @@ impl User {
             "nocommands" => self.set_all(false),
             "reset" => {
                 *self = User::new();
-                self.channels.clear();
+                self.sanitize = Some("sanitize-payload");
             }
-            "sanitize-payload" | "skip-sanitize-payload" => {}
+            "sanitize-payload" => self.sanitize = Some("sanitize-payload"),
+            "skip-sanitize-payload" => self.sanitize = Some("skip-sanitize-payload"),
             _ => return self.apply_prefixed(op),
         }
         Ok(())
@@ -415,6 +447,15 @@ fn universe() -> &'static Universe {
             }
             commands.insert(name, sub_names);
         }
+        // The fake's HARNESS admin command is one more bit, in its categories
+        // (`+@all`, `+@admin` grant it; see docs/faults.md).
+        let harness = crate::fault::admin::COMMAND.name.to_string();
+        for c in crate::fault::admin::CATEGORIES {
+            by_category.entry(c.to_string()).or_default().push(harness.clone());
+        }
+        leaves.insert(harness.clone());
+        known.insert(harness.clone());
+        commands.insert(harness, Vec::new());
         Universe { commands, leaves, known, by_category }
     })
 }
@@ -485,7 +526,7 @@ pub(crate) fn default_nopass(cfg: &Config) -> bool {
 
 /// The NOPERM check `dispatch` runs before a command: the connection's user
 /// must be allowed the command and every key it names.
-pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
     // The fast path: an unrestricted default user (the usual case) needs no work.
     if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
         return Ok(());
@@ -498,34 +539,82 @@ pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &CommandSpec, args: &[Bytes
     if user.unrestricted() {
         return Ok(());
     }
-    user_may_run(&user, spec, args).map_err(|m| {
-        if m.starts_with(KEY_DENIED) {
+    user_may_run(&user, spec, args).map_err(|d| match d {
+        Denied::Command(name) => {
+            Reply::error(format!("NOPERM this user has no permissions to run the '{name}' command"))
+        }
+        Denied::Key(_) => {
             Reply::error("NOPERM this user has no permissions to access one of the keys used as arguments")
-        } else {
-            Reply::error(format!("NOPERM {m}"))
+        }
+        Denied::Channel(_) => {
+            Reply::error("NOPERM this user has no permissions to access one of the channels used as arguments")
         }
     })
 }
 
-/// Marks a key denial in `user_may_run`'s message, followed by the key.
-const KEY_DENIED: &str = "\0key:";
+/// Why a user may not run a command.
+enum Denied {
+    /// The command itself (its full name, `config|get`).
+    Command(&'static str),
+    /// A key the user's patterns do not grant the access it needs.
+    Key(Bytes),
+    /// A channel (or PSUBSCRIBE pattern) the user's channel patterns do not allow.
+    Channel(Bytes),
+}
 
-/// Why `user` may not run `args` (the message after `NOPERM `), if it may not.
-fn user_may_run(user: &User, spec: &CommandSpec, args: &[Bytes]) -> Result<(), String> {
-    let first_arg = if spec.name.contains('|') || args.len() < 2 {
-        None
-    } else {
-        Some(String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
-    };
-    if !user.may_run(spec.name, first_arg.as_deref()) {
-        return Err(format!("this user has no permissions to run the '{}' command", spec.name));
+impl Denied {
+    /// How ACL DRYRUN words it.
+    fn dryrun_text(&self) -> String {
+        match self {
+            Denied::Command(name) => format!("This user has no permissions to run the '{name}' command"),
+            Denied::Key(k) => {
+                format!("This user has no permissions to access the '{}' key", String::from_utf8_lossy(k))
+            }
+            Denied::Channel(c) => {
+                format!("This user has no permissions to access the '{}' channel", String::from_utf8_lossy(c))
+            }
+        }
+    }
+}
+
+/// The channel arguments of a pub/sub command that ACL channel rules
+/// govern (Redis's `commands_with_channels` with a PUBLISH or SUBSCRIBE
+/// flag; the unsubscribe commands are not checked), and whether they are
+/// patterns.
+fn channel_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Option<(&'a [Bytes], bool)> {
+    match spec.name {
+        "publish" | "spublish" => Some((&args[1..2.min(args.len())], false)),
+        "subscribe" | "ssubscribe" => Some((&args[1..], false)),
+        "psubscribe" => Some((&args[1..], true)),
+        _ => None,
+    }
+}
+
+/// Whether `user` may run `args` with `spec`, in Redis's order: the
+/// command (commands flagged `no_auth`, AUTH and HELLO, are open to
+/// everyone), then each key with the access its key spec needs, then the
+/// channels.
+fn user_may_run(user: &User, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Denied> {
+    if !spec.has_flag("no_auth") {
+        let first_arg = if spec.name.contains('|') || args.len() < 2 {
+            None
+        } else {
+            Some(String::from_utf8_lossy(&args[1]).to_ascii_lowercase())
+        };
+        if !user.may_run(spec.name, first_arg.as_deref()) {
+            return Err(Denied::Command(spec.name));
+        }
     }
     if !user.keys.iter().any(|k| k == "~*") {
-        let write = spec.has_flag("write");
-        for i in super::command::key_positions(spec, args) {
-            if !user.may_access(&args[i], write) {
-                return Err(KEY_DENIED.to_string() + &String::from_utf8_lossy(&args[i]));
+        for need in super::command::key_access(spec, args) {
+            if !user.may_access(&args[need.pos], need) {
+                return Err(Denied::Key(args[need.pos].clone()));
             }
+        }
+    }
+    if let Some((channels, pattern)) = channel_args(spec, args) {
+        if let Some(c) = channels.iter().find(|c| !user.may_use_channel(c, pattern)) {
+            return Err(Denied::Channel(c.clone()));
         }
     }
     Ok(())
@@ -610,8 +699,17 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::error(format!("ERR Unmatched parenthesis in acl selector starting at '{start}'."));
         }
     };
+    // A new user, and `reset`, start from `acl-pubsub-default`, as in Redis.
+    let all_channels_default = cfg.get("acl-pubsub-default").is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
+    let original = cfg.acl.users.get(&name).cloned();
     // Rules apply to a copy: an invalid one leaves the user untouched.
-    let mut user = cfg.acl.users.get(&name).cloned().unwrap_or_else(User::new);
+    let mut user = original.clone().unwrap_or_else(|| {
+        let mut u = User::new();
+        if all_channels_default {
+            u.channels = vec!["*".into()];
+        }
+        u
+    });
     for op in ops {
         if op.is_empty() {
             // Redis's ACLSetUser takes an empty rule as a no-op.
@@ -624,9 +722,48 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if let Err(why) = user.apply(&op) {
             return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
         }
+        if all_channels_default && op.eq_ignore_ascii_case("reset") {
+            user.channels = vec!["*".into()];
+        }
     }
-    cfg.acl.users.insert(name, user);
+    if let Some(original) = original {
+        kill_pubsub_clients_if_needed(ctx, &name, &original, &user);
+    }
+    ctx.st.config.acl.users.insert(name, user);
     Reply::ok()
+}
+
+/// Redis's `ACLKillPubsubClientsIfNeeded`: when ACL SETUSER narrows a user's
+/// channel permissions, the clients logged in as that user whose
+/// subscriptions the new rules no longer allow are disconnected (channels
+/// and shard channels by pattern matching, PSUBSCRIBE patterns literally).
+/// The caller itself is closed after this reply (Redis 7.0.15 crashes there).
+fn kill_pubsub_clients_if_needed(ctx: &mut Ctx<'_>, name: &str, old: &User, new: &User) {
+    // Widening (or keeping) the permissions kills nobody.
+    if new.all_channels() || (!old.all_channels() && old.channels.iter().all(|c| new.channels.contains(c))) {
+        return;
+    }
+    let st = &mut *ctx.st;
+    let doomed: Vec<u64> = st
+        .clients
+        .values()
+        .filter(|c| c.user.as_ref() == name.as_bytes())
+        .map(|c| c.id)
+        .filter(|&id| {
+            let names = |kind| st.pubsub.names(id, kind);
+            names(SubscriptionKind::Pattern).iter().any(|p| !new.may_use_channel(p, true))
+                || names(SubscriptionKind::Channel).iter().any(|c| !new.may_use_channel(c, false))
+                || names(SubscriptionKind::ShardChannel).iter().any(|c| !new.may_use_channel(c, false))
+        })
+        .collect();
+    for id in doomed {
+        if id == ctx.conn.id {
+            ctx.conn.effects.close = true;
+        } else if let Some(c) = st.clients.get_mut(&id) {
+            c.killed = true;
+            c.kill.notify_one();
+        }
+    }
 }
 
 /// Redis's `ACLMergeSelectorArguments`: a rule that opens a selector with
@@ -696,6 +833,7 @@ fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if u.nopass {
         flags.push(Reply::from("nopass"));
     }
+    flags.extend(u.sanitize.map(Reply::from));
     let channels: Vec<String> = u.channels.iter().map(|c| format!("&{c}")).collect();
     let bulk = |s: String| Reply::Bulk(Bytes::from(s));
     Reply::Map(vec![
@@ -757,7 +895,8 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error(format!("ERR User '{name}' not found"));
     };
     let cmd_args = &args[3..];
-    let Some(mut spec) = super::lookup(&cmd_args[0]) else {
+    let found = super::lookup(&cmd_args[0]).or_else(|| crate::fault::admin::lookup(ctx.st, &cmd_args[0]));
+    let Some(mut spec) = found else {
         return Reply::error(format!("ERR Command '{}' not found", String::from_utf8_lossy(&cmd_args[0])));
     };
     if !spec.subcommands.is_empty() && cmd_args.len() >= 2 {
@@ -771,15 +910,7 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     match user_may_run(&user, spec, cmd_args) {
         Ok(()) => Reply::ok(),
-        Err(m) => {
-            let m = match m.strip_prefix(KEY_DENIED) {
-                Some(key) => format!("this user has no permissions to access the '{key}' key"),
-                None => m,
-            };
-            let mut c = m.into_bytes();
-            c[0] = c[0].to_ascii_uppercase();
-            Reply::Bulk(Bytes::from(c))
-        }
+        Err(d) => Reply::Bulk(Bytes::from(d.dryrun_text())),
     }
 }
 
@@ -879,7 +1010,8 @@ mod tests {
             t.apply(op).unwrap();
         }
         assert_eq!(t.commands_text(), "-@all +@hash");
-        assert!(u.may_access(b"kx", false));
-        assert!(!u.may_access(b"x", false));
+        let read = KeyAccess { pos: 1, read: true, write: false };
+        assert!(u.may_access(b"kx", read));
+        assert!(!u.may_access(b"x", read));
     }
 }

@@ -278,10 +278,47 @@ fn keys_with_flags(full_name: &str, args: &[Bytes]) -> Result<Vec<(usize, Reply)
     Ok(out)
 }
 
-/// Positions of the keys in `args` for `spec` (empty when unknown); the ACL
-/// key check uses it.
-pub(crate) fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    keys_with_flags(spec.name, args).map(|v| v.into_iter().map(|(i, _)| i).collect()).unwrap_or_default()
+/// What a key argument needs from an ACL key pattern: read and/or write
+/// permission, from its key spec's flags as Redis's `ACLSelectorCheckKey`
+/// reads them (ACCESS needs read; INSERT, DELETE and UPDATE need write; a
+/// key spec with none of them, like EXISTS's, needs only a matching pattern).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyAccess {
+    /// Position of the key in the arguments.
+    pub pos: usize,
+    /// The command may return or otherwise reveal the key's value.
+    pub read: bool,
+    /// The command may change the key.
+    pub write: bool,
+}
+
+/// The keys `args` names for `spec` with the access each needs, leaving out
+/// key specs flagged `not_key` (Redis's ACL skips them too) (empty when
+/// the command has no keys or its arguments are invalid, as in Redis: the
+/// command itself then replies with its syntax or arity error).
+pub(crate) fn key_access(spec: &CommandSpec, args: &[Bytes]) -> Vec<KeyAccess> {
+    let Ok(mut keys) = keys_with_flags(spec.name, args) else { return Vec::new() };
+    resolve_variable_flags(spec.name, args, &mut keys);
+    keys.into_iter()
+        .filter_map(|(pos, flags)| {
+            let has = |f: &str| items(Some(&flags)).is_some_and(|v| v.iter().any(|x| name_or_status(x) == Some(f)));
+            // The shard channel of SPUBLISH/SSUBSCRIBE is a key spec flagged
+            // not_key: channel rules govern it, key patterns do not.
+            (!has("not_key")).then(|| KeyAccess {
+                pos,
+                read: has("access"),
+                write: has("insert") || has("delete") || has("update"),
+            })
+        })
+        .collect()
+}
+
+/// The text of a bulk or status reply.
+fn name_or_status(r: &Reply) -> Option<&str> {
+    match r {
+        Reply::Bulk(b) | Reply::Status(b) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
 }
 
 /// The fake's top-level commands, sorted.

@@ -1,12 +1,54 @@
 //! The `HARNESS` admin namespace: fault rules and connection control over
 //! RESP, for clients in other languages. Off unless enabled; when off the
-//! name falls through to dispatch and gets Redis's unknown-command error.
+//! name gets Redis's unknown-command error.
+//!
+//! On the fake server HARNESS is an ordinary command of dispatch (found by
+//! [`lookup`], not listed in the command table so that COMMAND and ACL CAT
+//! keep Redis's lists): refused with NOAUTH before authentication, subject
+//! to ACL as a command in the `@admin`, `@dangerous` and `@slow` categories,
+//! and queued inside MULTI. The proxy applies the same rules with the
+//! upstream's verdict (see `crate::proxy`). docs/faults.md has the trust model.
 
 use bytes::Bytes;
 
 use super::engine::Hub;
 use super::model::FaultRule;
+use crate::cmd::{CommandSpec, Ctx};
 use crate::protocol::Reply;
+use crate::server::state::State;
+
+/// HARNESS's ACL categories: an admin command, so `+@all`, `+@admin` or
+/// `+harness` grant it and `+@read`/`+@write` do not.
+pub(crate) const CATEGORIES: &[&str] = &["admin", "slow", "dangerous"];
+
+/// The HARNESS command as the fake server's dispatch runs it.
+pub(crate) static COMMAND: CommandSpec = CommandSpec {
+    name: "harness",
+    arity: -1,
+    flags: &["admin", "noscript", "loading", "stale"],
+    keys: (0, 0, 0),
+    acl: CATEGORIES,
+    handler: harness,
+    subcommands: &[],
+};
+
+/// HARNESS's spec when `name` is HARNESS and the admin namespace is on.
+pub(crate) fn lookup(st: &State, name: &[u8]) -> Option<&'static CommandSpec> {
+    (name.eq_ignore_ascii_case(b"harness") && st.faults.admin_enabled()).then_some(&COMMAND)
+}
+
+/// The fake server's HARNESS handler (dispatch checked auth, ACL and MULTI).
+fn harness(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let hub = ctx.st.faults.clone();
+    match run(&hub, args) {
+        Request::Reply(r) => r,
+        Request::KillAll => Reply::Int(super::server::kill_all_in(ctx.st, Some(ctx.conn.id)) as i64),
+        Request::SetPassword(pw) => {
+            super::server::set_password_in(ctx.st, &pw);
+            Reply::ok()
+        }
+    }
+}
 
 const HELP: &[&str] = &[
     "HARNESS <subcommand> [<arg> ...]. redis-harness test controls (enabled with --admin). Subcommands are:",
@@ -28,24 +70,34 @@ const HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// What the host can do for the admin commands.
-pub(crate) struct Ops<'a> {
-    /// Closes every connection but the caller's; returns how many.
-    pub kill_all: &'a dyn Fn() -> usize,
-    /// Changes `requirepass`; `None` where there is no password to change (the proxy).
-    pub set_password: Option<&'a dyn Fn(&str)>,
+/// What a HARNESS command asks of its host, after [`run`].
+pub(crate) enum Request {
+    /// Done: send this reply.
+    Reply(Reply),
+    /// Close every connection but the caller's; reply with how many.
+    KillAll,
+    /// Change `requirepass` to this (empty: none); reply OK.
+    SetPassword(String),
 }
 
-/// Runs one `HARNESS` command (the caller checked it is enabled).
-pub(crate) fn run(hub: &Hub, args: &[Bytes], ops: Ops<'_>) -> Reply {
+/// Runs one `HARNESS` command (the caller checked it is enabled and
+/// allowed): the fault-rule subcommands here, the rest left to the host.
+pub(crate) fn run(hub: &Hub, args: &[Bytes]) -> Request {
+    Request::Reply(match run_rules(hub, args) {
+        Ok(r) => r,
+        Err(req) => return req,
+    })
+}
+
+fn run_rules(hub: &Hub, args: &[Bytes]) -> Result<Reply, Request> {
     let word = |i: usize| args.get(i).map(|a| String::from_utf8_lossy(a).to_ascii_uppercase()).unwrap_or_default();
     let arity = |name: &str| Reply::error(format!("ERR wrong number of arguments for 'harness|{name}' command"));
-    match (word(1).as_str(), word(2).as_str()) {
+    Ok(match (word(1).as_str(), word(2).as_str()) {
         ("", _) => arity("help"),
         ("HELP", _) => Reply::Array(HELP.iter().map(|l| Reply::Status(Bytes::from_static(l.as_bytes()))).collect()),
         ("FAULT", "ADD") => {
             if args.len() < 4 {
-                return arity("fault|add");
+                return Ok(arity("fault|add"));
             }
             let text = rule_text(&args[3..]);
             match text.parse::<FaultRule>() {
@@ -68,21 +120,17 @@ pub(crate) fn run(hub: &Hub, args: &[Bytes], ops: Ops<'_>) -> Reply {
             hub.clear();
             Reply::ok()
         }
-        ("KILL-ALL", _) => Reply::Int((ops.kill_all)() as i64),
-        ("SET-PASSWORD", _) if args.len() == 3 => match ops.set_password {
-            Some(set) => {
-                set(&String::from_utf8_lossy(&args[2]));
-                Reply::ok()
-            }
-            None => Reply::error("ERR SET-PASSWORD needs the fake server: the proxy does not own the password"),
-        },
+        ("KILL-ALL", _) => return Err(Request::KillAll),
+        ("SET-PASSWORD", _) if args.len() == 3 => {
+            return Err(Request::SetPassword(String::from_utf8_lossy(&args[2]).into_owned()))
+        }
         ("SET-PASSWORD", _) => arity("set-password"),
         ("SEED", _) => Reply::Bulk(Bytes::from(hub.seed().to_string())),
         _ => {
             let sub = args[1..].iter().take(2).map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>().join(" ");
             Reply::error(format!("ERR unknown subcommand '{sub}'. Try HARNESS HELP.").replace(['\r', '\n'], " "))
         }
-    }
+    })
 }
 
 /// The rule text of `HARNESS FAULT ADD`: one argument is the whole text;

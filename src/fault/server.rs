@@ -11,7 +11,7 @@ use tokio::sync::{watch, Notify};
 use super::apply::{self, Abort, Next};
 use super::engine::{render_command, Action, ConnInfo, FaultHost, Hub, ReplyAction};
 use crate::protocol::Reply;
-use crate::server::state::Shared;
+use crate::server::state::{Shared, State};
 
 impl FaultHost for Shared {
     fn hub(&self) -> &Hub {
@@ -50,9 +50,10 @@ pub(crate) enum Before {
     Closed,
 }
 
-/// Hook before a command runs: answers `HARNESS` admin commands, and applies
-/// the rule that fires for the command, if any. Costs one atomic load when
-/// no rule is installed and the admin namespace is off.
+/// Hook before a command runs: applies the rule that fires for the command,
+/// if any. Costs one atomic load when no rule is installed. (`HARNESS`
+/// admin commands are not answered here but by dispatch, after its
+/// authentication, ACL and MULTI checks; see `super::admin`.)
 pub(crate) async fn before_command<S>(
     shared: &Arc<Shared>,
     id: u64,
@@ -65,13 +66,6 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let hub = &shared.faults;
-    if hub.admin_enabled() && args[0].eq_ignore_ascii_case(b"harness") {
-        let ops = super::admin::Ops {
-            kill_all: &|| kill_all(shared, Some(id)),
-            set_password: Some(&|pw: &str| set_password(shared, pw)),
-        };
-        return Before::Reply(super::admin::run(hub, args, ops));
-    }
     if !hub.has_rules() {
         return Before::Run(None);
     }
@@ -164,7 +158,11 @@ fn record(shared: &Shared, id: u64, args: &[Bytes]) {
 
 /// Closes every client connection except `except`; returns how many.
 pub(crate) fn kill_all(shared: &Shared, except: Option<u64>) -> usize {
-    let mut st = shared.lock();
+    kill_all_in(&mut shared.lock(), except)
+}
+
+/// [`kill_all`] under a lock the caller holds (the HARNESS command).
+pub(crate) fn kill_all_in(st: &mut State, except: Option<u64>) -> usize {
     let mut n = 0;
     for c in st.clients.values_mut().filter(|c| Some(c.id) != except) {
         c.killed = true;
@@ -177,5 +175,10 @@ pub(crate) fn kill_all(shared: &Shared, except: Option<u64>) -> usize {
 
 /// Sets `requirepass` (empty: none). Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
-    shared.lock().config.params.insert("requirepass", password.to_string().into());
+    set_password_in(&mut shared.lock(), password);
+}
+
+/// [`set_password`] under a lock the caller holds (the HARNESS command).
+pub(crate) fn set_password_in(st: &mut State, password: &str) {
+    st.config.params.insert("requirepass", password.to_string().into());
 }

@@ -7,6 +7,15 @@
 //! slot, so replies keep their order even when some are injected, delayed
 //! or swallowed. A slot is queued before its command is written upstream,
 //! so a reply never arrives before its slot.
+//!
+//! `HARNESS` (with `--admin`) is not answered at once: the proxy does not
+//! know who the client logged in as, so it asks the upstream, on the
+//! client's own connection, to run [`PROBE`] (`CONFIG GET`, an `@admin
+//! @dangerous` command like HARNESS) in its place. The probe's verdict is
+//! HARNESS's: NOAUTH before authentication, NOPERM (naming `harness`) for a
+//! user without admin rights, `+QUEUED` inside MULTI (HARNESS then runs
+//! when EXEC's reply arrives, its reply taking the probe's place in EXEC's
+//! array), and otherwise the proxy runs it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -27,17 +36,45 @@ use crate::protocol::Reply;
 /// How long to wait for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Sent upstream in place of a HARNESS command: `CONFIG GET` of a parameter
+/// no Redis has, which needs what HARNESS needs (authentication, `@admin`).
+const PROBE: &[u8] = b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$19\r\nredis-harness-probe\r\n";
+
 /// What to do with the next reply, in command order.
 #[derive(Debug)]
 enum Slot {
     /// The upstream will answer; deliver its reply plainly or through the action.
-    Upstream(Option<ReplyAction>),
+    Upstream(Option<ReplyAction>, Txn),
+    /// The upstream answers [`PROBE`] for this HARNESS command (args, RESP version).
+    Admin(Vec<Bytes>, u8),
     /// The proxy answers itself (injected error, admin reply); nothing was forwarded.
     Injected(Bytes),
     /// Never write to the client again.
     Stall,
     /// Replies can no longer be paired with commands: forward raw from here on.
     Passthrough,
+}
+
+/// Transaction commands, whose replies the replies pump follows to place
+/// queued HARNESS commands in EXEC's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Txn {
+    Other,
+    Multi,
+    /// EXEC or DISCARD.
+    End,
+}
+
+impl Txn {
+    fn of(args: &[Bytes]) -> Txn {
+        if is_ic(&args[0], "multi") {
+            Txn::Multi
+        } else if is_ic(&args[0], "exec") || is_ic(&args[0], "discard") {
+            Txn::End
+        } else {
+            Txn::Other
+        }
+    }
 }
 
 /// Removes the client from the table when the connection ends, however it ends.
@@ -103,7 +140,7 @@ pub(crate) async fn serve(shared: Arc<ProxyShared>, mut client: TcpStream, id: u
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::select! {
         _ = requests(&shared, id, created, cr, uw, tx) => {}
-        _ = replies(ur, cw, rx) => {}
+        _ = replies(&shared, id, ur, cw, rx) => {}
         _ = kill.notified() => {}
         _ = shutdown.wait_for(|s| *s) => {}
     }
@@ -209,10 +246,9 @@ async fn requests(
             let resp = if resp3 { 3 } else { 2 };
             let hub = &shared.faults;
             if hub.admin_enabled() && is_ic(&args[0], "harness") {
-                let ops = crate::fault::admin::Ops { kill_all: &|| shared.kill_all(Some(id)), set_password: None };
-                let mut out = BytesMut::new();
-                crate::fault::admin::run(hub, &args, ops).encode(resp, &mut out);
-                let _ = slots.send(Slot::Injected(out.freeze()));
+                // The upstream judges it (see the module docs).
+                let _ = slots.send(Slot::Admin(args, resp));
+                forward.extend_from_slice(PROBE);
                 continue;
             }
             let action =
@@ -247,7 +283,7 @@ async fn requests(
                 let _ = slots.send(Slot::Passthrough);
                 passthrough = true;
             } else if !(resp3 && answered_by_pushes(&args)) {
-                let _ = slots.send(Slot::Upstream(reply_action));
+                let _ = slots.send(Slot::Upstream(reply_action, Txn::of(&args)));
             }
             forward.extend_from_slice(&raw);
         }
@@ -309,13 +345,76 @@ fn reply_frame(buf: &[u8]) -> Result<Option<(usize, bool)>, ()> {
     }
 }
 
+/// Runs a HARNESS command the upstream allowed; returns its encoded reply.
+fn run_admin(shared: &ProxyShared, id: u64, args: &[Bytes], resp: u8) -> Bytes {
+    use crate::fault::admin::{run, Request};
+    let reply = match run(&shared.faults, args) {
+        Request::Reply(r) => r,
+        Request::KillAll => Reply::Int(shared.kill_all(Some(id)) as i64),
+        Request::SetPassword(_) => {
+            Reply::error("ERR SET-PASSWORD needs the fake server: the proxy does not own the password")
+        }
+    };
+    let mut out = BytesMut::new();
+    reply.encode(resp, &mut out);
+    out.freeze()
+}
+
+/// The reply to a HARNESS command from the upstream's reply to [`PROBE`]:
+/// `None` when the probe was queued (MULTI).
+fn admin_verdict(shared: &ProxyShared, id: u64, args: &[Bytes], resp: u8, probe: &[u8]) -> Option<Bytes> {
+    if probe == b"+QUEUED\r\n" {
+        return None;
+    }
+    if probe.starts_with(b"-NOPERM") {
+        let mut out = BytesMut::new();
+        Reply::error("NOPERM this user has no permissions to run the 'harness' command").encode(resp, &mut out);
+        return Some(out.freeze());
+    }
+    if probe.starts_with(b"-") || probe.starts_with(b"!") {
+        // NOAUTH and the like: HARNESS is refused for the same reason.
+        return Some(Bytes::copy_from_slice(probe));
+    }
+    Some(run_admin(shared, id, args, resp))
+}
+
+/// EXEC's reply with the replies of the HARNESS commands queued at
+/// `admin` (positions in the transaction) in place of their probes'.
+fn splice_exec(shared: &ProxyShared, id: u64, frame: &[u8], admin: &[(usize, Vec<Bytes>, u8)]) -> Option<BytesMut> {
+    let end = frame.windows(2).position(|w| w == b"\r\n")?;
+    if frame.first() != Some(&b'*') {
+        return None;
+    }
+    let n: usize = std::str::from_utf8(&frame[1..end]).ok()?.parse().ok()?;
+    let mut out = BytesMut::from(&frame[..end + 2]);
+    let mut at = end + 2;
+    for i in 0..n {
+        let (len, _) = reply_frame(&frame[at..]).ok()??;
+        match admin.iter().find(|(pos, _, _)| *pos == i) {
+            Some((_, args, resp)) => out.extend_from_slice(&run_admin(shared, id, args, *resp)),
+            None => out.extend_from_slice(&frame[at..at + len]),
+        }
+        at += len;
+    }
+    Some(out)
+}
+
 /// Upstream → client.
-async fn replies(mut upstream: ReadHalf<'_>, mut client: WriteHalf<'_>, mut slots: mpsc::UnboundedReceiver<Slot>) {
+async fn replies(
+    shared: &ProxyShared,
+    id: u64,
+    mut upstream: ReadHalf<'_>,
+    mut client: WriteHalf<'_>,
+    mut slots: mpsc::UnboundedReceiver<Slot>,
+) {
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut pending: VecDeque<Slot> = VecDeque::new();
     let mut passthrough = false;
     let mut slots_open = true;
+    // Commands queued upstream since MULTI, and the HARNESS ones among them.
+    let mut queued = 0usize;
+    let mut queued_admin: Vec<(usize, Vec<Bytes>, u8)> = Vec::new();
     loop {
         while let Ok(s) = slots.try_recv() {
             pending.push_back(s);
@@ -336,7 +435,7 @@ async fn replies(mut upstream: ReadHalf<'_>, mut client: WriteHalf<'_>, mut slot
                         let _ = client.write_all(&out).await;
                         std::future::pending::<()>().await;
                     }
-                    Slot::Upstream(_) => break,
+                    Slot::Upstream(..) | Slot::Admin(..) => break,
                 }
             }
             if passthrough {
@@ -358,11 +457,35 @@ async fn replies(mut upstream: ReadHalf<'_>, mut client: WriteHalf<'_>, mut slot
             }
             // The loop above left an upstream slot (or nothing) at the head.
             let slot = match pending.front() {
-                Some(Slot::Upstream(_)) => pending.pop_front(),
+                Some(Slot::Upstream(..) | Slot::Admin(..)) => pending.pop_front(),
                 _ => None,
             };
+            if frame.as_ref() == b"+QUEUED\r\n" {
+                queued += 1;
+            }
             match slot {
-                Some(Slot::Upstream(Some(action))) => {
+                Some(Slot::Admin(args, resp)) => match admin_verdict(shared, id, &args, resp, &frame) {
+                    Some(reply) => out.extend_from_slice(&reply),
+                    None => {
+                        queued_admin.push((queued - 1, args, resp));
+                        out.extend_from_slice(&frame);
+                    }
+                },
+                Some(Slot::Upstream(None, Txn::Multi)) if frame.as_ref() == b"+OK\r\n" => {
+                    queued = 0;
+                    queued_admin.clear();
+                    out.extend_from_slice(&frame);
+                }
+                Some(Slot::Upstream(None, Txn::End)) => {
+                    let admin = std::mem::take(&mut queued_admin);
+                    queued = 0;
+                    let spliced = if admin.is_empty() { None } else { splice_exec(shared, id, &frame, &admin) };
+                    match spliced {
+                        Some(spliced) => out.extend_from_slice(&spliced),
+                        None => out.extend_from_slice(&frame),
+                    }
+                }
+                Some(Slot::Upstream(Some(action), _)) => {
                     if client.write_all(&out).await.is_err() {
                         return;
                     }

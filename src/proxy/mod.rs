@@ -139,7 +139,9 @@ impl ProxyBuilder {
         self
     }
 
-    /// Answers `HARNESS ...` admin commands itself instead of forwarding them.
+    /// Answers `HARNESS ...` admin commands itself instead of forwarding them,
+    /// once the upstream has agreed the client may run an admin command
+    /// (authenticated, allowed `CONFIG GET`; see docs/faults.md).
     pub fn admin(mut self, on: bool) -> Self {
         self.admin = on;
         self

@@ -205,11 +205,11 @@ where
             limits.authenticated = state.authenticated;
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
-                    // Fault hook 1/2 (src/fault/server.rs): HARNESS admin commands, and
-                    // rules that delay, replace or swallow this command before it runs.
-                    // Two relaxed atomic loads when neither is in use.
+                    // Fault hook 1/2 (src/fault/server.rs): rules that delay, replace or
+                    // swallow this command before it runs (HARNESS itself goes through
+                    // dispatch). One relaxed atomic load when no rule is installed.
                     let hub = &shared.faults;
-                    let fault = if !hub.admin_enabled() && !hub.has_rules() {
+                    let fault = if !hub.has_rules() {
                         None
                     } else {
                         // A rule may delay the command: stamp after it.

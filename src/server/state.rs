@@ -196,6 +196,9 @@ pub(crate) struct State {
     /// Commands (and `CONTAINER SUB` subcommands) answered with an unknown-command
     /// error, upper case, with how often; see `FakeRedis::unsupported_commands`.
     pub unsupported: BTreeMap<String, u64>,
+    /// The fault rules and admin switch, shared with [`Shared::faults`]: the
+    /// `HARNESS` command runs through dispatch and reaches them here.
+    pub faults: Arc<crate::fault::Hub>,
 }
 
 impl State {
@@ -222,6 +225,7 @@ impl State {
             seed,
             active_expire: true,
             evict: Default::default(),
+            faults: Arc::new(crate::fault::Hub::new(seed)),
         }
     }
 
@@ -456,12 +460,12 @@ pub(crate) struct Shared {
     /// Set once when the server stops.
     pub shutdown: watch::Sender<bool>,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
-    pub faults: crate::fault::Hub,
+    pub faults: Arc<crate::fault::Hub>,
 }
 
 impl Shared {
     pub(crate) fn new(state: State, clock: Clock) -> Arc<Shared> {
-        let faults = crate::fault::Hub::new(state.seed);
+        let faults = state.faults.clone();
         Arc::new(Shared {
             faults,
             state: Mutex::new(state),
