@@ -18,7 +18,8 @@
 //! Volume: `PROPTEST_CASES` (defaults below keep the run to about a minute in
 //! a debug build); `FUZZ_SEED=N` replays a printed seed; failures are
 //! persisted in `proptest-regressions/fuzz.txt` (committed: replayed first).
-//! Long run: `just fuzz-long`. Exclusions: [`model::EXCLUDED`].
+//! Long run: `just fuzz-long`. Exclusions: [`model::EXCLUDED`]. `FUZZ_SHOW=1`
+//! prints each in-process command (with `-- --nocapture`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -401,7 +402,7 @@ fn corpus_replays() {
     for f in files {
         let input = std::fs::read(&f).unwrap();
         for cuts in [&[usize::MAX][..], &[1]] {
-            if let Err(e) = run_stream(&[input.clone()], cuts) {
+            if let Err(e) = run_stream(std::slice::from_ref(&input), cuts) {
                 panic!("{} (writes of {:?} bytes): {e}", f.display(), cuts[0]);
             }
         }

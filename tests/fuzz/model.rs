@@ -333,7 +333,7 @@ fn value(cmd: &Command, kind: &str, name: &str, edges: &[Vec<u8>], c: &mut Choic
 /// hour). Blocking commands got tiny timeouts from the generator.
 pub fn blocking_safe(args: &mut [Vec<u8>]) {
     if args.len() >= 3 && args[0].eq_ignore_ascii_case(b"debug") && args[1].eq_ignore_ascii_case(b"sleep") {
-        args[2] = if args[2].len() % 2 == 0 { b"0".to_vec() } else { b"0.001".to_vec() };
+        args[2] = if args[2].len().is_multiple_of(2) { b"0".to_vec() } else { b"0.001".to_vec() };
     }
 }
 
