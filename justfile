@@ -73,6 +73,17 @@ chaos-real SEED="42":
     target/release/redis-harness chaos --backend process --seed {{SEED}} --skip-unavailable --json target/chaos/process.json
     target/release/redis-harness chaos --backend container --seed {{SEED}} --skip-unavailable --json target/chaos/container.json
 
+# The fuzz targets alone (request parser, command dispatch; `just test` runs them too, bounded).
+# FUZZ_SEED=N replays a printed seed; failures are kept in proptest-regressions/fuzz.txt.
+fuzz:
+    cargo test --all-features --test fuzz
+    cargo test --all-features --lib protocol::
+
+# Fuzzing, long run (about 100x the bounded one, release build).
+fuzz-long CASES="300000":
+    PROPTEST_CASES={{CASES}} cargo test --release --all-features --test fuzz -- --nocapture
+    PROPTEST_CASES={{CASES}} cargo test --release --all-features --lib protocol:: -- --nocapture
+
 # Pool property suites, long run: >= 10000 cases per suite, seed printed (replay with PROPS_SEED=...).
 props-long:
     PROPTEST_CASES=10000 cargo test --release --all-features --test props -- --nocapture

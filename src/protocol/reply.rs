@@ -53,8 +53,20 @@ impl Reply {
     }
 
     /// An error reply; `msg` must include the code (`ERR ...`, `WRONGTYPE ...`).
+    ///
+    /// Follows Redis's `addReplyErrorFormat`: CR and LF at either end are
+    /// trimmed and any left inside become spaces, so an error quoting client
+    /// input stays one line (`ACL CAT "x\r\n+OK"` must not forge a `+OK`).
+    /// [`Reply::encode`] maps CR/LF in every error and status line as well,
+    /// whichever way the reply was built.
     pub fn error(msg: impl Into<String>) -> Reply {
-        Reply::Error(Bytes::from(msg.into()))
+        let msg = msg.into();
+        if memchr::memchr2(b'\r', b'\n', msg.as_bytes()).is_none() {
+            return Reply::Error(Bytes::from(msg));
+        }
+        let mut bytes = msg.trim_matches(['\r', '\n']).as_bytes().to_vec();
+        one_line(&mut bytes);
+        Reply::Error(Bytes::from(bytes))
     }
 
     /// A bulk string.
@@ -70,8 +82,8 @@ impl Reply {
     /// Encodes this reply for a connection speaking `resp` (2 or 3).
     pub fn encode(&self, resp: u8, out: &mut BytesMut) {
         match self {
-            Reply::Status(s) => line(out, b'+', s),
-            Reply::Error(e) => line(out, b'-', e),
+            Reply::Status(s) => text_line(out, b'+', s),
+            Reply::Error(e) => text_line(out, b'-', e),
             Reply::Int(n) => int_line(out, b':', *n),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Nil => out.put_slice(if resp >= 3 { b"_\r\n" } else { b"$-1\r\n" }),
@@ -182,6 +194,27 @@ fn line(out: &mut BytesMut, prefix: u8, s: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// A simple string or error line: CR and LF inside `s` are written as
+/// spaces (Redis's `sdsmapchars(s, "\r\n", "  ")`), so no text, however it
+/// was built, can end the line early and forge the replies after it.
+fn text_line(out: &mut BytesMut, prefix: u8, s: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', s).is_none() {
+        return line(out, prefix, s);
+    }
+    let mut clean = s.to_vec();
+    one_line(&mut clean);
+    line(out, prefix, &clean);
+}
+
+/// Replaces each CR and LF with a space, in place.
+fn one_line(s: &mut [u8]) {
+    for c in s {
+        if matches!(*c, b'\r' | b'\n') {
+            *c = b' ';
+        }
+    }
+}
+
 fn int_line(out: &mut BytesMut, prefix: u8, n: i64) {
     let mut tmp = [0u8; 20];
     let mut v = n.unsigned_abs();
@@ -277,5 +310,40 @@ mod tests {
         assert_eq!(&Reply::Double(2.5).to_bytes(3)[..], b",2.5\r\n");
         assert_eq!(&Reply::Verbatim("txt", Bytes::from("hi")).to_bytes(3)[..], b"=6\r\ntxt:hi\r\n");
         assert_eq!(&Reply::Int(-42).to_bytes(2)[..], b":-42\r\n");
+    }
+
+    #[test]
+    fn error_texts_trim_and_map_crlf_like_add_reply_error_format() {
+        let e = Reply::error("ERR Unknown category 'x\r\n+OK\r\n:666'");
+        assert_eq!(e, Reply::Error(Bytes::from_static(b"ERR Unknown category 'x  +OK  :666'")));
+        assert_eq!(&Reply::error("ERR trailing\r\n\n").to_bytes(2)[..], b"-ERR trailing\r\n");
+        assert_eq!(&Reply::error("ERR plain").to_bytes(3)[..], b"-ERR plain\r\n");
+    }
+
+    #[test]
+    fn no_status_or_error_line_can_carry_a_newline() {
+        // Built directly, bypassing Reply::error: the encoder still keeps each one line.
+        let forged = Bytes::from_static(b"ERR a\r\n+OK\r\n:1\rb\nc");
+        for resp in [2, 3] {
+            assert_eq!(&Reply::Error(forged.clone()).to_bytes(resp)[..], b"-ERR a  +OK  :1 b c\r\n");
+            assert_eq!(&Reply::Status(forged.clone()).to_bytes(resp)[..], b"+ERR a  +OK  :1 b c\r\n");
+            let nested = Reply::Array(vec![Reply::Status(forged.clone()), Reply::Int(1)]);
+            assert_eq!(&nested.to_bytes(resp)[..], b"*2\r\n+ERR a  +OK  :1 b c\r\n:1\r\n");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes an error or status carries, its encoding is one
+        /// line: the prefix, the text with no CR or LF, then CRLF.
+        #[test]
+        fn error_and_status_lines_never_break(text in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            for reply in [Reply::Error(Bytes::from(text.clone())), Reply::Status(Bytes::from(text.clone()))] {
+                let out = reply.to_bytes(2);
+                proptest::prop_assert!(out.ends_with(b"\r\n"));
+                let body = &out[1..out.len() - 2];
+                proptest::prop_assert!(!body.contains(&b'\r') && !body.contains(&b'\n'), "{:?}", out);
+                proptest::prop_assert_eq!(body.len(), text.len());
+            }
+        }
     }
 }

@@ -426,6 +426,117 @@ mod tests {
         }
     }
 
+    /// Pieces a fuzzed request stream is made of: valid and broken headers,
+    /// limits and their neighbours, inline text with quotes and escapes,
+    /// lone CR, LF and NUL.
+    const FRAGMENTS: &[&[u8]] = &[
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"\0",
+        b"0",
+        b"1",
+        b"2",
+        b"3",
+        b"-1",
+        b"-",
+        b"+",
+        b" ",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x4",
+        b"\\x41",
+        b"PING",
+        b"SET",
+        b"a",
+        b"*1\r\n$4\r\nPING\r\n",
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        b"*0\r\n",
+        b"*-1\r\n",
+        b"$0\r\n\r\n",
+        b"$536870912\r\n",
+        b"$536870913\r\n",
+        b"*2147483647\r\n",
+        b"*2147483648\r\n",
+        b"*9223372036854775807\r\n",
+        b"*9223372036854775808\r\n",
+        b"$-2\r\n",
+        b"*01\r\n",
+        b"ECHO \"a\\nb\"\r\n",
+        b"set 'x\\'y' z\n",
+        b"\"unbalanced\r\n",
+        b"\xff",
+        b"\x80",
+    ];
+
+    fn fragment_stream() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::strategy::Strategy;
+        proptest::collection::vec(
+            proptest::prop_oneof![
+                4 => proptest::sample::select(FRAGMENTS).prop_map(|f| f.to_vec()),
+                1 => proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// Everything `input` parses to when it arrives in the pieces `cuts` gives
+    /// (cycled): the commands, then the error or `None` if it only ran out.
+    fn parse_chunked(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        let (mut at, mut cut) = (0, cuts.iter().cycle());
+        loop {
+            loop {
+                match p.parse(&mut buf, limits) {
+                    Ok(Parsed::Command(c)) => {
+                        assert!(!c.is_empty(), "a command is never empty");
+                        cmds.push(c);
+                    }
+                    Ok(Parsed::Incomplete) => break,
+                    Err(e) => return (cmds, Some(e)),
+                }
+            }
+            if at == input.len() {
+                return (cmds, None);
+            }
+            let n = (*cut.next().unwrap()).min(input.len() - at);
+            buf.extend_from_slice(&input[at..at + n]);
+            at += n;
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+            ..proptest::test_runner::Config::default()
+        })]
+        /// Request-parser fuzzing: any byte stream, however it is cut into
+        /// reads, parses without panicking to the same commands and the same
+        /// protocol error as when it arrives whole, authenticated or not.
+        /// Every protocol error's reply line is one line.
+        #[test]
+        fn any_stream_parses_the_same_in_any_chunks(
+            input in fragment_stream(),
+            cuts in proptest::collection::vec(1usize..16, 1..8),
+            authenticated in proptest::bool::ANY,
+        ) {
+            let limits = Limits { authenticated, ..Limits::default() };
+            let whole = parse_chunked(&input, &[usize::MAX], &limits);
+            let chunked = parse_chunked(&input, &cuts, &limits);
+            proptest::prop_assert_eq!(&chunked, &whole);
+            if let Some(e) = whole.1 {
+                let line = super::super::Reply::error(e.message()).to_bytes(2);
+                proptest::prop_assert!(!line[..line.len() - 2].iter().any(|&c| c == b'\r' || c == b'\n'), "{:?}", line);
+            }
+        }
+    }
+
     #[test]
     fn inline_escapes() {
         let args = split_args(b"set \"\\x41\\n\" 'it\\'s'").unwrap();
