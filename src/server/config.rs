@@ -72,13 +72,13 @@ pub(crate) struct Config {
     /// [`Config::store`] and [`Config::sync_derived`].
     pub(crate) max_bulk_len: u64,
     /// `client-output-buffer-limit` parsed, per class (normal, replica, pubsub).
-    obuf: [ObufLimit; 3],
+    pub(crate) obuf: [ObufLimit; 3],
     /// `client-query-buffer-limit` in bytes.
-    query_buffer_limit: u64,
+    pub(crate) query_buffer_limit: u64,
     /// `maxclients`.
-    maxclients: u64,
+    pub(crate) maxclients: u64,
     /// `timeout` in seconds (0: idle clients are never closed).
-    timeout: u64,
+    pub(crate) timeout: u64,
 }
 
 /// A client class's output buffer limit (`client-output-buffer-limit`):
