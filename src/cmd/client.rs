@@ -250,8 +250,16 @@ fn type_of(c: &ClientInfo) -> ClientType {
     }
 }
 
+/// Redis's reply blocks hold 16 KiB (PROTO_REPLY_CHUNK_BYTES): `oll` counts them.
+const REPLY_BLOCK: usize = 16 * 1024;
+/// What CLIENT LIST reports as `tot-mem` for a client with nothing queued.
+const BASE_TOT_MEM: usize = 22272;
+
 /// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its order.
-fn line(c: &ClientInfo, now: Instant, blocked: bool) -> String {
+/// `omem` and `oll` describe the client's queued pushes (its replies are
+/// written as soon as they are made), and `tot-mem` includes them.
+fn line(c: &ClientInfo, now: Instant, blocked: bool, omem: usize) -> String {
+    let oll = omem.div_ceil(REPLY_BLOCK);
     let mut flags = String::new();
     if blocked {
         flags.push('b');
@@ -276,7 +284,7 @@ fn line(c: &ClientInfo, now: Instant, blocked: bool) -> String {
     }
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=22272 \
+         qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll={} omem={} tot-mem={} \
          events=r cmd={} user={} redir=-1 resp={}\n",
         c.id,
         c.peer,
@@ -291,6 +299,9 @@ fn line(c: &ClientInfo, now: Instant, blocked: bool) -> String {
         c.psub,
         c.ssub,
         c.multi,
+        oll,
+        omem,
+        BASE_TOT_MEM + omem,
         c.last_cmd,
         String::from_utf8_lossy(&c.user),
         c.resp
@@ -302,7 +313,7 @@ fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
         .st
         .clients
         .get(&ctx.conn.id)
-        .map(|c| line(c, Instant::now(), ctx.st.blocking.is_blocked(c.id)))
+        .map(|c| line(c, Instant::now(), ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)))
         .unwrap_or_default();
     Reply::Verbatim("txt", Bytes::from(text))
 }
@@ -333,14 +344,14 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(ids) => {
             for id in ids {
                 if let Some(c) = ctx.st.clients.get(&id) {
-                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id)));
+                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)));
                 }
             }
         }
         None => {
             for c in ctx.st.clients.values() {
                 if ty.is_none_or(|t| t == type_of(c)) {
-                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id)));
+                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)));
                 }
             }
         }

@@ -149,7 +149,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("cluster_connections:0".into());
             w(format!("maxclients:{}", get("maxclients")));
             w("client_recent_max_input_buffer:20480".into());
-            w("client_recent_max_output_buffer:0".into());
+            w(format!("client_recent_max_output_buffer:{}", st.pubsub.max_output()));
             w(format!("blocked_clients:{}", st.blocking.len()));
             w("tracking_clients:0".into());
             w("clients_in_timeout_table:0".into());

@@ -143,7 +143,7 @@ fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn spublish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(ctx.st.pubsub.spublish(&args[1], &args[2]) as i64)
+    Reply::Int(ctx.st.spublish(&args[1], &args[2]) as i64)
 }
 
 /// CHANNELS and SHARDCHANNELS take at most one pattern.

@@ -74,6 +74,44 @@ pub(crate) struct Config {
     /// The `maxmemory*` and `lfu-*` parameters parsed, read by every
     /// command; kept in step like `max_bulk_len`.
     pub(crate) mm: super::evict::MaxMemory,
+    /// `client-output-buffer-limit` parsed, per class (normal, replica, pubsub).
+    pub(crate) obuf: [ObufLimit; 3],
+    /// `client-query-buffer-limit` in bytes.
+    pub(crate) query_buffer_limit: u64,
+    /// `maxclients`.
+    pub(crate) maxclients: u64,
+    /// `timeout` in seconds (0: idle clients are never closed).
+    pub(crate) timeout: u64,
+}
+
+/// A client class's output buffer limit (`client-output-buffer-limit`):
+/// over `hard` bytes the client is closed at once; over `soft` bytes for
+/// more than `soft_seconds` seconds, too. 0 disables a limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ObufLimit {
+    /// Bytes at which the client is closed at once (0: none).
+    pub hard: u64,
+    /// Bytes the client may stay at or over for `soft_seconds` (0: none).
+    pub soft: u64,
+    /// How long (seconds) the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+impl ObufLimit {
+    /// Whether either limit is set.
+    pub(crate) fn is_set(&self) -> bool {
+        self.hard != 0 || self.soft != 0
+    }
+}
+
+/// The client classes of `client-output-buffer-limit`, in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientClass {
+    /// Every client that is neither a replica nor subscribed.
+    Normal = 0,
+    // 1 is the replica class: the fake has no replicas.
+    /// Clients subscribed to at least one channel, pattern or shard channel.
+    PubSub = 2,
 }
 
 /// Default for `proto-max-bulk-len` if the stored value does not parse.
@@ -99,6 +137,10 @@ impl Default for Config {
             acl: Default::default(),
             max_bulk_len: 0,
             mm: Default::default(),
+            obuf: Default::default(),
+            query_buffer_limit: 0,
+            maxclients: 0,
+            timeout: 0,
         };
         config.sync_derived();
         config
@@ -145,10 +187,42 @@ impl Config {
         self.max_bulk_len
     }
 
+    /// The output buffer limit of a client class.
+    pub(crate) fn obuf_limit(&self, class: ClientClass) -> ObufLimit {
+        self.obuf[class as usize]
+    }
+
+    /// `client-query-buffer-limit`: a client whose unparsed input passes it is closed.
+    pub(crate) fn query_buffer_limit(&self) -> u64 {
+        self.query_buffer_limit
+    }
+
+    /// `maxclients`: connections beyond it are refused.
+    pub(crate) fn maxclients(&self) -> u64 {
+        self.maxclients
+    }
+
+    /// `timeout`: seconds after which an idle client is closed (0: never).
+    pub(crate) fn idle_timeout(&self) -> u64 {
+        self.timeout
+    }
+
     /// Recomputes the cached values after `params` was written directly
     /// (the builder does, before the server starts).
     pub(crate) fn sync_derived(&mut self) {
-        self.max_bulk_len = self.get("proto-max-bulk-len").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_BULK_LEN);
+        let num = |c: &Config, name: &str, default: u64| c.get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+        self.max_bulk_len = num(self, "proto-max-bulk-len", DEFAULT_MAX_BULK_LEN);
+        self.query_buffer_limit = num(self, "client-query-buffer-limit", 1 << 30);
+        self.maxclients = num(self, "maxclients", 10_000);
+        self.timeout = num(self, "timeout", 0);
+        // Stored normalized: "normal H S T slave H S T pubsub H S T".
+        let mut obuf = [ObufLimit::default(); 3];
+        let words: Vec<&str> = self.get("client-output-buffer-limit").unwrap_or_default().split(' ').collect();
+        for (limit, class) in obuf.iter_mut().zip(words.chunks(4)) {
+            let n = |j: usize| class.get(j).and_then(|v| v.parse().ok()).unwrap_or(0);
+            *limit = ObufLimit { hard: n(1), soft: n(2), soft_seconds: n(3) };
+        }
+        self.obuf = obuf;
         self.mm = super::evict::MaxMemory::from_config(self);
     }
 
@@ -297,7 +371,14 @@ impl Config {
             self.params.insert(p.alias, Cow::Owned(value.clone()));
         }
         self.params.insert(p.name, Cow::Owned(value));
-        if p.name == "proto-max-bulk-len" || super::evict::MaxMemory::depends_on(p.name) {
+        if matches!(
+            p.name,
+            "proto-max-bulk-len"
+                | "client-output-buffer-limit"
+                | "client-query-buffer-limit"
+                | "maxclients"
+                | "timeout"
+        ) || super::evict::MaxMemory::depends_on(p.name) {
             self.sync_derived();
         }
     }
@@ -1348,6 +1429,25 @@ mod tests {
     fn table_is_sorted_for_binary_search() {
         assert!(PARAMS.windows(2).all(|w| w[0].name < w[1].name));
         assert!(param("MAXMEMORY").is_some());
+    }
+
+    #[test]
+    fn derived_limits_follow_the_parameters() {
+        let mut c = Config::default();
+        assert_eq!(c.obuf_limit(ClientClass::Normal), ObufLimit::default());
+        assert_eq!(c.obuf_limit(ClientClass::PubSub), ObufLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 });
+        assert_eq!((c.query_buffer_limit(), c.maxclients(), c.idle_timeout()), (1 << 30, 10_000, 0));
+        let p = param("client-output-buffer-limit").unwrap();
+        let v = c.normalize(p, b"pubsub 1mb 512kb 5 normal 10 0 0").unwrap();
+        c.store(p, v);
+        assert_eq!(c.obuf_limit(ClientClass::PubSub), ObufLimit { hard: 1 << 20, soft: 512 << 10, soft_seconds: 5 });
+        assert_eq!(c.obuf_limit(ClientClass::Normal), ObufLimit { hard: 10, soft: 0, soft_seconds: 0 });
+        for (name, value) in [("maxclients", "7"), ("timeout", "3"), ("client-query-buffer-limit", "2mb")] {
+            let p = param(name).unwrap();
+            let v = c.normalize(p, value.as_bytes()).unwrap();
+            c.store(p, v);
+        }
+        assert_eq!((c.query_buffer_limit(), c.maxclients(), c.idle_timeout()), (2 << 20, 7, 3));
     }
 
     #[test]

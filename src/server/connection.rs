@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::blocking;
+use super::config::{ClientClass, ObufLimit};
 use super::pubsub;
 use super::state::{ClientInfo, Shared};
 use crate::cmd::{self, ConnState, Ctx};
@@ -18,6 +19,21 @@ use crate::protocol::Reply;
 
 /// How much one read asks the kernel for (Redis reads 16 KiB at a time too).
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Commands one connection runs before it lets the others (and the accept
+/// loop) have the thread: Redis runs the commands of one read per client,
+/// then moves on to the next client.
+const TURN_COMMANDS: usize = 256;
+/// Reply bytes one connection makes before it writes them and lets the others run.
+const TURN_OUTPUT: usize = 256 * 1024;
+/// Pushes taken from the queue per write while idle, in bytes: what the
+/// client does not read stays in the queue, where it is counted and limited.
+const PUSH_BATCH: usize = 64 * 1024;
+/// Redis's static reply buffer (PROTO_REPLY_CHUNK_BYTES), which its output
+/// buffer limits do not count.
+const STATIC_REPLY_BUFFER: usize = 16 * 1024;
+/// Redis's reply to a connection beyond `maxclients`, written before it is closed.
+pub(crate) const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// A client socket the server reads requests from.
 pub(crate) trait ReadSome: AsyncRead + Unpin + Send {
@@ -131,9 +147,18 @@ pub(crate) struct Peer {
 
 /// Registers a freshly accepted socket. Call this synchronously in the
 /// accept loop so that the count is right the moment accept returns.
-pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
+///
+/// `None` when the server already has `maxclients` clients: the caller
+/// then writes [`MAX_CLIENTS_REACHED`] and closes the socket, as Redis does
+/// (counted in `rejected_connections`, not in `total_connections`).
+pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration> {
     let kill = Arc::new(tokio::sync::Notify::new());
+    let now_ms = shared.clock.now_ms();
     let mut st = shared.lock();
+    if st.clients.len() as u64 >= st.config.maxclients() {
+        st.stats.rejected_connections += 1;
+        return None;
+    }
     let id = st.next_client_id;
     st.next_client_id += 1;
     st.stats.total_connections += 1;
@@ -152,6 +177,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
             user: bytes::Bytes::from_static(b"default"),
             created: now,
             last_interaction: now,
+            last_interaction_ms: now_ms,
             last_cmd: "NULL",
             no_evict: false,
             no_touch: false,
@@ -167,7 +193,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Registration {
     );
     drop(st);
     shared.open.send_modify(|n| *n += 1);
-    Registration { shared: shared.clone(), id, kill }
+    Some(Registration { shared: shared.clone(), id, kill })
 }
 
 /// Serves one registered connection until it closes.
@@ -179,9 +205,10 @@ where
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
-    let (authenticated, pushes, max_bulk_len) = {
+    let (authenticated, pushes, max_bulk_len, mut query_limit) = {
         let mut st = shared.lock();
-        (st.config.requirepass().is_none(), st.pubsub.attach(id), st.config.max_bulk_len())
+        let query_limit = st.config.query_buffer_limit() as usize;
+        (st.config.requirepass().is_none(), st.pubsub.attach(id, kill.clone()), st.config.max_bulk_len(), query_limit)
     };
     let mut state = ConnState::new(id, authenticated);
     state.pushes = Some(pushes);
@@ -197,14 +224,28 @@ where
     // Whether last_interaction was stamped since the last read or wait:
     // Redis stamps it per read, so one clock call serves a pipelined batch.
     let mut stamped = false;
+    // The output buffer limit of this client's class, as of its last command,
+    // and since when (unix ms, 0: not) its replies are over the soft limit.
+    let mut out_limit = ObufLimit::default();
+    let mut out_soft_since = 0u64;
+    // Commands run since this connection last let the others run.
+    let mut turn = 0usize;
     loop {
-        // Execute every complete command already buffered, then write all
-        // their replies at once: pipelining costs one write per read.
+        // Execute the complete commands already buffered (up to a turn's
+        // worth), then write all their replies at once: pipelining costs
+        // one write per read.
         let mut close = false;
+        // The turn ended with commands possibly still buffered.
+        let mut more = false;
         loop {
+            if turn >= TURN_COMMANDS || out.len() >= TURN_OUTPUT {
+                more = true;
+                break;
+            }
             limits.authenticated = state.authenticated;
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Parsed::Command(args)) => {
+                    turn += 1;
                     // Fault hook 1/2 (src/fault/server.rs): rules that delay, replace or
                     // swallow this command before it runs (HARNESS itself goes through
                     // dispatch). One relaxed atomic load when no rule is installed.
@@ -238,13 +279,16 @@ where
                             // Parsed under a larger limit than the one now in force.
                             None
                         } else {
+                            let now = shared.clock.now_ms();
                             if !stamped {
                                 stamped = true;
                                 if let Some(c) = st.clients.get_mut(&id) {
                                     c.last_interaction = Instant::now();
+                                    c.last_interaction_ms = now;
                                 }
                             }
-                            let now = shared.clock.now_ms();
+                            query_limit = st.config.query_buffer_limit() as usize;
+                            out_limit = st.config.obuf_limit(ClientClass::Normal);
                             // Pushes queued before this command go out before its reply;
                             // those it caused itself (keyspace events, PUBLISH to itself)
                             // too, as Redis writes them while the command runs.
@@ -263,10 +307,13 @@ where
                                 _ => (reply, None),
                             };
                             blocking::serve_ready(&mut st, &shared.clock);
-                            Some((reply, waiter))
+                            if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
+                                out_limit = st.config.obuf_limit(ClientClass::PubSub);
+                            }
+                            Some((reply, waiter, now))
                         }
                     };
-                    let Some((reply, waiter)) = executed else {
+                    let Some((reply, waiter, now)) = executed else {
                         Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
                         close = true;
                         break;
@@ -275,10 +322,10 @@ where
                         None => reply,
                         Some(w) => {
                             stamped = false;
-                            if write_out(&mut conn.stream, &mut out).await.is_err() {
+                            if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
                                 return;
                             }
-                            let blocked = Blocked { shared: &shared, id, kill: &kill };
+                            let blocked = Blocked { shared: &shared, id, kill: &kill, query_limit };
                             match wait_blocked(&mut conn.stream, &mut inbuf, &mut state, blocked, w, &mut shutdown)
                                 .await
                             {
@@ -289,18 +336,38 @@ where
                     };
                     if let Some(d) = state.effects.sleep.take() {
                         stamped = false;
-                        // Write what came before, then wait on this connection only.
-                        if write_out(&mut conn.stream, &mut out).await.is_err() {
+                        // Write what came before, then wait on this connection only,
+                        // still reading it: a client that hangs up (or is killed)
+                        // meanwhile is closed at once, not when the sleep ends.
+                        if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
                             return;
                         }
-                        tokio::select! {
-                            _ = tokio::time::sleep(d) => {}
-                            _ = kill.notified() => return,
-                            _ = shutdown.wait_for(|s| *s) => return,
+                        let wake = tokio::time::sleep(d);
+                        tokio::pin!(wake);
+                        loop {
+                            tokio::select! {
+                                _ = &mut wake => break,
+                                r = conn.stream.read_some(&mut inbuf) => match r {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(_) if inbuf.len() > query_limit => return query_buffer_overrun(id, inbuf.len()),
+                                    Ok(_) => {}
+                                },
+                                _ = kill.notified() => return,
+                                _ = shutdown.wait_for(|s| *s) => return,
+                            }
                         }
                     }
                     let mark = out.len();
                     reply.encode(state.resp, &mut out);
+                    if out_limit.is_set() && over_limit(out.len(), out_limit, &mut out_soft_since, now) {
+                        // Closed with nothing written, as Redis frees such a client before writing.
+                        tracing::info!(
+                            client = id,
+                            output_bytes = out.len(),
+                            "closing a client for overcoming its output buffer limits"
+                        );
+                        return;
+                    }
                     // Fault hook 2/2: this reply (out[mark..]) goes out through the rule that fired.
                     if let Some(action) = fault {
                         let stop = Stop { kill: &kill, shutdown: &mut shutdown };
@@ -327,20 +394,31 @@ where
                 }
             }
         }
-        if write_out(&mut conn.stream, &mut out).await.is_err() || close {
+        if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
+            return;
+        }
+        if close {
             let _ = conn.stream.shutdown().await;
             return;
         }
         release_if_large(&mut inbuf);
         release_if_large(&mut out);
+        if more {
+            // Fairness: the others (and new connections) get their turn
+            // before this connection runs the rest of what it sent.
+            tokio::task::yield_now().await;
+            turn = 0;
+            continue;
+        }
         tokio::select! {
             r = conn.stream.read_some(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
+                Ok(_) if inbuf.len() > query_limit => return query_buffer_overrun(id, inbuf.len()),
                 Ok(_) => stamped = false,
             },
             push = pubsub::next_push(&mut state.pushes) => {
                 push.encode(state.resp, &mut out);
-                drain_pushes(&mut state, &mut out);
+                drain_pushes_upto(&mut state, &mut out, PUSH_BATCH);
             }
             _ = kill.notified() => return,
             _ = shutdown.wait_for(|s| *s) => return,
@@ -360,10 +438,65 @@ fn release_if_large(buf: &mut BytesMut) {
 
 /// Encodes every push already queued for this connection.
 fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
+    drain_pushes_upto(state, out, usize::MAX);
+}
+
+/// Encodes the pushes queued for this connection until `out` holds `cap`
+/// bytes; the rest stay queued (counted against the output buffer limit).
+fn drain_pushes_upto(state: &mut ConnState, out: &mut BytesMut, cap: usize) {
     if let Some(rx) = state.pushes.as_mut() {
-        while let Some(p) = rx.try_recv() {
+        while out.len() < cap {
+            let Some(p) = rx.try_recv() else { break };
             p.encode(state.resp, out);
         }
+    }
+}
+
+/// Whether `len` bytes of replies break `limit` at `now_ms`: Redis's rule,
+/// not counting its static 16 KiB buffer. The hard limit closes at once; the
+/// soft one once replies have stayed over it for more than its seconds
+/// (`soft_since` remembers since when, 0 while under it).
+fn over_limit(len: usize, limit: ObufLimit, soft_since: &mut u64, now_ms: u64) -> bool {
+    let used = len.saturating_sub(STATIC_REPLY_BUFFER) as u64;
+    if limit.hard != 0 && used >= limit.hard {
+        return true;
+    }
+    if limit.soft == 0 || used < limit.soft {
+        *soft_since = 0;
+        return false;
+    }
+    if *soft_since == 0 {
+        *soft_since = now_ms.max(1);
+        return false;
+    }
+    now_ms.saturating_sub(*soft_since) / 1000 > limit.soft_seconds
+}
+
+/// Logs a client closed for a query buffer over `client-query-buffer-limit`
+/// (Redis closes it without a reply).
+fn query_buffer_overrun(id: u64, len: usize) {
+    tracing::info!(client = id, query_buffer = len, "closing client that reached max query buffer length");
+}
+
+/// Writes `out`, unless the connection is killed or the server stops
+/// first (a client that never reads must not pin its connection): false
+/// if the connection must close.
+async fn write_or_stop<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut BytesMut,
+    kill: &tokio::sync::Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    tokio::select! {
+        // The write first: when it completes at once (the usual case) the
+        // other branches cost nothing.
+        biased;
+        r = write_out(stream, out) => r.is_ok(),
+        _ = kill.notified() => false,
+        _ = shutdown.wait_for(|s| *s) => false,
     }
 }
 
@@ -375,10 +508,9 @@ struct Blocked<'a> {
     shared: &'a Arc<Shared>,
     id: u64,
     kill: &'a tokio::sync::Notify,
+    /// `client-query-buffer-limit`: what the client sends meanwhile may not pass it.
+    query_limit: usize,
 }
-
-/// Redis closes a client whose query buffer passes 1 GiB (`client-query-buffer-limit`).
-const MAX_QUERY_BUFFER: usize = 1 << 30;
 
 /// Waits while the connection is blocked, until it is served or unblocked
 /// (the reply to write), times out (its timeout reply), or must close
@@ -393,7 +525,7 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     waiter: blocking::Waiter,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<Reply> {
-    let Blocked { shared, id, kill } = who;
+    let Blocked { shared, id, kill, query_limit } = who;
     let mut pending = BytesMut::new();
     let blocking::Waiter { mut rx, deadline } = waiter;
     let timeout = async {
@@ -413,7 +545,10 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             }
             r = stream.read_buf(inbuf) => match r {
                 Ok(0) | Err(_) => return None,
-                Ok(_) if inbuf.len() > MAX_QUERY_BUFFER => return None,
+                Ok(_) if inbuf.len() > query_limit => {
+                    query_buffer_overrun(id, inbuf.len());
+                    return None;
+                }
                 Ok(_) => {}
             },
             // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
@@ -425,7 +560,7 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             _ = shutdown.wait_for(|s| *s) => return None,
         }
         // Written outside the select: the shutdown watch's guard type must not live across an await.
-        if !pending.is_empty() && write_out(stream, &mut pending).await.is_err() {
+        if !write_or_stop(stream, &mut pending, kill, shutdown).await {
             return None;
         }
     }

@@ -306,6 +306,12 @@ impl Builder {
         if let Some(p) = &unix_path {
             config.params.insert("unixsocket", p.display().to_string().into());
         }
+        // As Redis at start-up: no more clients than file descriptors allow.
+        config.sync_derived();
+        let maxclients = bare::fd_limited_maxclients(config.maxclients());
+        if maxclients != config.maxclients() {
+            config.params.insert("maxclients", maxclients.to_string().into());
+        }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
         let recorded = state::CommandLog::new(self.record_commands, self.record_limit);
         let state = State::new(config, self.databases, seed, recorded);
@@ -682,7 +688,8 @@ impl FakeRedis {
     /// Advances the expiry clock (pausing it if it was real) and expires
     /// every key whose time has come, as Redis's active expiry would
     /// (unless a client turned it off with `DEBUG SET-ACTIVE-EXPIRE 0`: then
-    /// keys expire only when they are accessed).
+    /// keys expire only when they are accessed). Clients idle for longer
+    /// than the `timeout` parameter on this clock are closed.
     pub fn advance_time(&self, by: Duration) {
         let shared = self.shared();
         shared.clock.advance(by);
@@ -690,6 +697,8 @@ impl FakeRedis {
         let mut st = shared.lock();
         st.expire_cycle(now);
         st.deliver_events();
+        // And closes the clients idle longer than `timeout`, as Redis's client cron would.
+        st.close_idle_clients(now);
     }
 
     /// Publishes `message` on `channel` as a client's PUBLISH would, and

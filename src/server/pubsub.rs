@@ -7,17 +7,22 @@
 //! command: a client never sees a message published after one of its
 //! replies ahead of that reply, exactly as with Redis's single output buffer.
 //!
-//! Unbounded like Redis's output buffer for pub/sub clients (whose default
-//! limit is generous), but accounted: each queue counts its pending pushes.
+//! Bounded like Redis's output buffer for pub/sub clients: each queue counts
+//! the size of its pending pushes, CLIENT LIST reports it as `omem`,
+//! and a client over the `pubsub` class of `client-output-buffer-limit`
+//! (32mb hard, 8mb for 60 s soft by default) is closed, as Redis closes it:
+//! nothing more is queued for it, and its connection is told to go.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 use tokio::sync::mpsc;
 
+use super::clock::Clock;
+use super::config::{ClientClass, ObufLimit};
 use super::state::State;
 use crate::protocol::Reply;
 use crate::store::glob::glob_match;
@@ -44,18 +49,66 @@ pub struct Subscription {
     pub channel: Bytes,
 }
 
+/// What a push queue holds, shared by the registry (which queues) and the
+/// connection (which takes): Redis's output buffer, for CLIENT LIST.
+#[derive(Debug, Default)]
+struct Outbox {
+    /// The size of the pushes queued and not yet taken by the connection as encoded (an estimate: RESP2's framing).
+    bytes: AtomicUsize,
+    /// Unix seconds when the queue was first seen at or over the soft
+    /// limit, continuously since (0: it is not).
+    soft_since: AtomicU64,
+    /// Over its limit: nothing more is queued, the connection is closing.
+    closed: AtomicBool,
+}
+
+impl Outbox {
+    fn take(&self, push: &Reply) {
+        self.bytes.fetch_sub(push_size(push), Ordering::AcqRel);
+    }
+
+    /// Whether `used` bytes break `limit` now (Redis's rule: the hard limit
+    /// at once, the soft one once it has held for more than its seconds).
+    fn over(&self, used: u64, limit: ObufLimit, now_s: u64) -> bool {
+        if limit.hard != 0 && used >= limit.hard {
+            return true;
+        }
+        if limit.soft == 0 || used < limit.soft {
+            self.soft_since.store(0, Ordering::Relaxed);
+            return false;
+        }
+        match self.soft_since.load(Ordering::Relaxed) {
+            0 => {
+                self.soft_since.store(now_s.max(1), Ordering::Relaxed);
+                false
+            }
+            since => now_s.saturating_sub(since) > limit.soft_seconds,
+        }
+    }
+}
+
+/// The size a push takes once encoded, near enough for the output buffer
+/// limits: the payloads plus RESP2's framing.
+fn push_size(push: &Reply) -> usize {
+    match push {
+        Reply::Push(items) | Reply::Array(items) => 16 + items.iter().map(push_size).sum::<usize>(),
+        Reply::Bulk(b) | Reply::Status(b) | Reply::Error(b) => b.len() + 16,
+        _ => 16,
+    }
+}
+
 /// The receiving half of a connection's push queue.
 #[derive(Debug)]
 pub(crate) struct PushReceiver {
     rx: mpsc::UnboundedReceiver<Reply>,
-    pending: Arc<AtomicUsize>,
+    outbox: Arc<Outbox>,
 }
 
 impl PushReceiver {
     /// The next push if one is queued, without waiting.
     pub(crate) fn try_recv(&mut self) -> Option<Reply> {
         let p = self.rx.try_recv().ok()?;
-        self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.outbox.take(&p);
         Some(p)
     }
 
@@ -65,7 +118,7 @@ impl PushReceiver {
     pub(crate) async fn recv(&mut self) -> Reply {
         match self.rx.recv().await {
             Some(p) => {
-                self.pending.fetch_sub(1, Ordering::AcqRel);
+                self.outbox.take(&p);
                 p
             }
             None => std::future::pending().await,
@@ -87,7 +140,9 @@ type Index = IndexMap<Bytes, IndexSet<u64>>;
 #[derive(Debug, Default)]
 struct ClientSubs {
     tx: Option<mpsc::UnboundedSender<Reply>>,
-    pending: Arc<AtomicUsize>,
+    outbox: Arc<Outbox>,
+    /// The connection's kill switch, pulled when it overruns its output buffer limit.
+    kill: Option<Arc<tokio::sync::Notify>>,
     channels: IndexSet<Bytes>,
     patterns: IndexSet<Bytes>,
     shard: IndexSet<Bytes>,
@@ -117,6 +172,8 @@ pub(crate) struct PubSub {
     patterns: Index,
     shard: Index,
     clients: HashMap<u64, ClientSubs>,
+    /// The server's clock, for the soft output buffer limit (`None`: the system's).
+    clock: Option<Clock>,
 }
 
 impl PubSub {
@@ -136,14 +193,39 @@ impl PubSub {
         }
     }
 
+    /// Uses the server's clock (a paused one too) for the soft output buffer limit.
+    pub(crate) fn set_clock(&mut self, clock: Clock) {
+        self.clock = Some(clock);
+    }
+
+    fn now_s(&self) -> u64 {
+        match &self.clock {
+            Some(c) => c.now_ms() / 1000,
+            None => Clock::real().now_ms() / 1000,
+        }
+    }
+
     /// Creates a connection's push queue; the connection keeps the receiver.
-    pub(crate) fn attach(&mut self, client: u64) -> PushReceiver {
+    /// `kill` is notified if the queue overruns its output buffer limit.
+    pub(crate) fn attach(&mut self, client: u64, kill: Arc<tokio::sync::Notify>) -> PushReceiver {
         let (tx, rx) = mpsc::unbounded_channel();
-        let pending = Arc::new(AtomicUsize::new(0));
+        let outbox = Arc::new(Outbox::default());
         let e = self.clients.entry(client).or_default();
         e.tx = Some(tx);
-        e.pending = pending.clone();
-        PushReceiver { rx, pending }
+        e.outbox = outbox.clone();
+        e.kill = Some(kill);
+        PushReceiver { rx, outbox }
+    }
+
+    /// The bytes queued for a client and not yet taken by its connection
+    /// (CLIENT LIST's `omem`).
+    pub(crate) fn output(&self, client: u64) -> usize {
+        self.clients.get(&client).map_or(0, |s| s.outbox.bytes.load(Ordering::Acquire))
+    }
+
+    /// The largest queued output of any client (INFO's `client_recent_max_output_buffer`).
+    pub(crate) fn max_output(&self) -> usize {
+        self.clients.values().map(|s| s.outbox.bytes.load(Ordering::Acquire)).max().unwrap_or(0)
     }
 
     /// Forgets a client entirely (disconnect): every subscription and its queue.
@@ -208,22 +290,41 @@ impl PubSub {
         }
     }
 
-    fn send(&self, client: u64, push: Reply) {
-        if let Some(ClientSubs { tx: Some(tx), pending, .. }) = self.clients.get(&client) {
-            pending.fetch_add(1, Ordering::AcqRel);
-            if tx.send(push).is_err() {
-                pending.fetch_sub(1, Ordering::AcqRel);
+    /// Queues a push for `client`, then closes the client if its queue now
+    /// breaks `limit` (Redis checks its limits as a reply is added, too).
+    fn send(&self, client: u64, push: Reply, limit: ObufLimit, now_s: u64) {
+        let Some(ClientSubs { tx: Some(tx), outbox, kill, .. }) = self.clients.get(&client) else { return };
+        if outbox.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let size = push_size(&push);
+        let used = outbox.bytes.fetch_add(size, Ordering::AcqRel) + size;
+        if tx.send(push).is_err() {
+            outbox.bytes.fetch_sub(size, Ordering::AcqRel);
+            return;
+        }
+        if limit.is_set() && outbox.over(used as u64, limit, now_s) {
+            outbox.closed.store(true, Ordering::Release);
+            tracing::info!(
+                client,
+                output_bytes = used,
+                "closing a client for overcoming its output buffer limits (pubsub)"
+            );
+            if let Some(kill) = kill {
+                kill.notify_one();
             }
         }
     }
 
     /// PUBLISH: delivers to channel subscribers, then to matching patterns;
-    /// returns the number of deliveries (Redis's receiver count).
-    pub(crate) fn publish(&self, channel: &Bytes, message: &Bytes) -> usize {
+    /// returns the number of deliveries (Redis's receiver count). `limit`
+    /// is the pubsub class's output buffer limit.
+    pub(crate) fn publish(&self, channel: &Bytes, message: &Bytes, limit: ObufLimit) -> usize {
+        let now_s = if limit.soft != 0 { self.now_s() } else { 0 };
         let mut n = 0;
         if let Some(ids) = self.channels.get(channel) {
             for &id in ids {
-                self.send(id, message_push("message", channel, message));
+                self.send(id, message_push("message", channel, message), limit, now_s);
                 n += 1;
             }
         }
@@ -238,7 +339,7 @@ impl PubSub {
                     Reply::Bulk(channel.clone()),
                     Reply::Bulk(message.clone()),
                 ]);
-                self.send(id, push);
+                self.send(id, push, limit, now_s);
                 n += 1;
             }
         }
@@ -246,11 +347,12 @@ impl PubSub {
     }
 
     /// SPUBLISH: delivers to shard channel subscribers.
-    pub(crate) fn spublish(&self, channel: &Bytes, message: &Bytes) -> usize {
+    pub(crate) fn spublish(&self, channel: &Bytes, message: &Bytes, limit: ObufLimit) -> usize {
+        let now_s = if limit.soft != 0 { self.now_s() } else { 0 };
         let mut n = 0;
         if let Some(ids) = self.shard.get(channel) {
             for &id in ids {
-                self.send(id, message_push("smessage", channel, message));
+                self.send(id, message_push("smessage", channel, message), limit, now_s);
                 n += 1;
             }
         }
@@ -317,7 +419,12 @@ fn message_push(kind: &'static str, channel: &Bytes, message: &Bytes) -> Reply {
 impl State {
     /// Publishes on a channel (PUBLISH, keyspace notifications, the test handle).
     pub(crate) fn publish(&mut self, channel: &Bytes, message: &Bytes) -> usize {
-        self.pubsub.publish(channel, message)
+        self.pubsub.publish(channel, message, self.config.obuf_limit(ClientClass::PubSub))
+    }
+
+    /// Publishes on a shard channel (SPUBLISH).
+    pub(crate) fn spublish(&mut self, channel: &Bytes, message: &Bytes) -> usize {
+        self.pubsub.spublish(channel, message, self.config.obuf_limit(ClientClass::PubSub))
     }
 
     /// Copies a client's subscription counts into its CLIENT LIST entry.

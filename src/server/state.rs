@@ -30,6 +30,9 @@ pub(crate) struct ClientInfo {
     pub user: Bytes,
     pub created: Instant,
     pub last_interaction: Instant,
+    /// `last_interaction` on the server's clock (unix ms), for `timeout`:
+    /// a paused clock lets a test age idle clients without sleeping.
+    pub last_interaction_ms: u64,
     pub last_cmd: &'static str,
     pub no_evict: bool,
     pub no_touch: bool,
@@ -442,6 +445,28 @@ impl State {
         self.ready_keys.push((db, key.clone()));
     }
 
+    /// Closes the clients idle for more than `timeout` seconds at `now_ms`
+    /// (none when it is 0), as Redis's client cron does: blocked and
+    /// subscribed clients are never idle. Returns how many it closed.
+    pub(crate) fn close_idle_clients(&mut self, now_ms: u64) -> usize {
+        let timeout = self.config.idle_timeout();
+        if timeout == 0 {
+            return 0;
+        }
+        let now_s = now_ms / 1000;
+        let mut n = 0;
+        for c in self.clients.values_mut() {
+            let idle = now_s.saturating_sub(c.last_interaction_ms / 1000);
+            if idle > timeout && !c.killed && c.sub + c.psub + c.ssub == 0 && !self.blocking.is_blocked(c.id) {
+                tracing::debug!(client = c.id, idle, "closing idle client");
+                c.killed = true;
+                c.kill.notify_one();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Queues a keyspace notification if `notify-keyspace-events` enables it.
     pub(crate) fn notify(&mut self, db: usize, class: char, event: &'static str, key: &Bytes) {
         if self.config.notify_flags.is_empty() {
@@ -464,7 +489,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(state: State, clock: Clock) -> Arc<Shared> {
+    pub(crate) fn new(mut state: State, clock: Clock) -> Arc<Shared> {
+        state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
         Arc::new(Shared {
             faults,
