@@ -378,7 +378,8 @@ impl Config {
                 | "client-query-buffer-limit"
                 | "maxclients"
                 | "timeout"
-        ) || super::evict::MaxMemory::depends_on(p.name) {
+        ) || super::evict::MaxMemory::depends_on(p.name)
+        {
             self.sync_derived();
         }
     }
