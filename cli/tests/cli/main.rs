@@ -148,7 +148,7 @@ fn requirepass_on_the_command_line() {
 /// same Python results from both.
 #[test]
 fn redis_py_gets_the_same_results_from_serve_and_redis_server() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/redis_py.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients/redis_py.py");
     let probe = Command::new("python3").args(["-c", "import redis"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         let why = "python3 with redis-py is not installed (python3 -m pip install redis)";
@@ -176,4 +176,62 @@ fn redis_py_gets_the_same_results_from_serve_and_redis_server() {
     );
     assert!(text.contains("steps gave the same result"), "{text}");
     sigterm_and_wait(served);
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_redis-harness")).args(args).output().expect("run redis-harness")
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for (sub, flags) in [
+        ("serve", &["--port", "--bind", "--unix", "--requirepass", "--fault", "--admin", "--seed"][..]),
+        ("proxy", &["--upstream", "--port", "--bind", "--fault", "--admin", "--seed"][..]),
+        ("chaos", &["--backend", "--seed", "--json", "--report", "--dir", "--skip-unavailable"][..]),
+        ("certs", &["--out"][..]),
+    ] {
+        let out = run(&[sub, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub} --help: {text}{}", String::from_utf8_lossy(&out.stderr));
+        for f in flags {
+            assert!(text.contains(f), "{sub} --help does not mention {f}:\n{text}");
+        }
+    }
+    let out = run(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for sub in ["serve", "proxy", "chaos", "certs"] {
+        assert!(text.contains(sub), "--help does not list {sub}:\n{text}");
+    }
+    assert!(!text.contains("example-service"), "the example service is hidden:\n{text}");
+}
+
+#[test]
+fn a_bad_flag_is_named_in_the_error() {
+    for (args, named) in [
+        (&["serve", "--bogus"][..], "--bogus"),
+        (&["serve", "--port", "70000"][..], "--port"),
+        (&["serve", "--bind", "localhost"][..], "--bind"),
+        (&["serve", "--fault", "latency soon"][..], "--fault"),
+        (&["serve", "--seed", "soon"][..], "--seed"),
+        (&["proxy"][..], "--upstream"),
+        (&["chaos", "--backend", "podman"][..], "--backend"),
+        (&["certs"][..], "--out"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: the error does not name {named}: {err}");
+    }
+}
+
+#[test]
+fn certs_writes_the_test_pki() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["certs", "--out", &dir.path().display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (name, _) in redis_harness::tls::FILES {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(text.contains("-----BEGIN"), "{name} is not PEM");
+    }
 }
