@@ -85,7 +85,7 @@ pub fn svg(r: &ScenarioResult) -> String {
 fn draw_latency(out: &mut String, r: &ScenarioResult) -> DrawResult {
     let span = span(r);
     let width = bucket(span);
-    let n = (span / width).ceil() as usize + 1;
+    let n = ((span / width).round() as usize).max(1);
     let mut per_bucket: Vec<Vec<f64>> = vec![Vec::new(); n];
     for s in &r.samples {
         let i = ((s.at.as_secs_f64() / width) as usize).min(n - 1);
@@ -126,7 +126,7 @@ fn draw_latency(out: &mut String, r: &ScenarioResult) -> DrawResult {
         .y_label_formatter(&|v| if *v >= 1000.0 { format!("{}s", v / 1000.0) } else { format!("{v}ms") })
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    chart.configure_secondary_axes().y_desc("throughput (ops/s)").draw()?;
+    chart.configure_secondary_axes().y_desc("throughput (ops/s)").y_label_formatter(&|v| format!("{v:.0}")).draw()?;
 
     chart
         .draw_series(
@@ -179,7 +179,7 @@ pub fn errors_svg(r: &ScenarioResult) -> String {
 fn draw_errors(out: &mut String, r: &ScenarioResult) -> DrawResult {
     let span = span(r);
     let width = bucket(span);
-    let n = (span / width).ceil() as usize + 1;
+    let n = ((span / width).round() as usize).max(1);
     let mut kinds: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for s in &r.samples {
         if let Some(k) = s.error {
@@ -203,6 +203,7 @@ fn draw_errors(out: &mut String, r: &ScenarioResult) -> DrawResult {
         .configure_mesh()
         .x_desc("time since the load started (s)")
         .y_desc(format!("errors/s (per {})", fmt_ms(Duration::from_secs_f64(width))))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     chart
