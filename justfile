@@ -26,9 +26,9 @@ test:
 doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 
-# Run the standalone fake server (Ctrl-C to stop).
+# Run the standalone fake server (Ctrl-C to stop). The same release build as `chaos`.
 serve *ARGS:
-    cargo run --release -- serve {{ARGS}}
+    cargo run --release -p redis-harness-cli -- serve {{ARGS}}
 
 # Benchmarks: start-up time and redis-benchmark throughput, fake vs real.
 bench:
@@ -59,19 +59,19 @@ test-container:
 # differential on the process plus the container subset), then the container pass.
 test-all: test test-container
 
-# Chaos scenarios (fixtures/scenarios) against the fake server; `just chaos reset-storm --backend process --json target/chaos/results.json`.
+# Chaos scenarios (fixtures/scenarios) against the fake server, HTML report in target/chaos/report.html;
+# `just chaos reset-storm --backend process --json target/chaos/results.json`. The same build as `serve`.
 chaos *ARGS:
-    cargo build --release --features chaos,tls --example service
-    cargo run --release --features chaos,tls -- chaos {{ARGS}}
+    cargo run --release -p redis-harness-cli -- chaos {{ARGS}}
 
 # A backend this machine lacks is skipped with the reason, unless
 # REDIS_HARNESS_REQUIRE_REAL=1. Container: `just redis-image` and
 # REDIS_HARNESS_IMAGE=redis-harness/redis:7 (CI exports it).
 # Every chaos scenario on a real redis-server, then on a Redis container (CI runs this).
 chaos-real SEED="42":
-    cargo build --release --all-features --example service --bin redis-harness
-    target/release/redis-harness chaos --backend process --seed {{SEED}} --skip-unavailable --json target/chaos/process.json
-    target/release/redis-harness chaos --backend container --seed {{SEED}} --skip-unavailable --json target/chaos/container.json
+    cargo build --release -p redis-harness-cli
+    target/release/redis-harness chaos --backend process --seed {{SEED}} --skip-unavailable --json target/chaos/process.json --report target/chaos/process.html
+    target/release/redis-harness chaos --backend container --seed {{SEED}} --skip-unavailable --json target/chaos/container.json --report target/chaos/container.html
 
 # The fuzz targets alone (request parser, command dispatch; `just test` runs them too, bounded).
 # FUZZ_SEED=N replays a printed seed; failures are kept in proptest-regressions/fuzz.txt.

@@ -1,4 +1,4 @@
-//! Chaos scenarios (`redis-harness chaos`, feature `chaos`): named
+//! Chaos scenarios (`redis-harness chaos`, library feature `chaos`): named
 //! experiments that drive load through the [pool](crate::pool) against the
 //! fake server or a real Redis behind a [fault proxy](crate::FaultProxy),
 //! play a timeline of faults and actions, and judge expectations: error rate
@@ -9,9 +9,10 @@
 //! - `scenario`: the TOML format ([`Scenario`]), checked at load time;
 //! - `target`: the server under test and its controls (faults, kill, restart, password, TLS);
 //! - `load`: client tasks, op timing, error kinds, acknowledged-write tracking and read-back;
-//! - `service`: the example HTTP service as a child process (SIGTERM scenario);
+//! - `service`: the example HTTP service as a child process (SIGTERM scenario;
+//!   the CLI starts itself as `redis-harness example-service`);
 //! - `run`: one scenario end to end, and the verdicts;
-//! - `report`: the table, JSON and SVG charts.
+//! - `report`: the table, JSON, and the HTML report with its charts (plotters, SVG).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -19,7 +20,7 @@
 //! use redis_harness::chaos::{run_scenario, BackendKind, RunOptions, Scenario};
 //!
 //! let sc = Scenario::load(Path::new("fixtures/scenarios/reset-storm.toml")).unwrap();
-//! let opts = RunOptions { backend: BackendKind::Embedded, seed: 7, progress: false };
+//! let opts = RunOptions::new(BackendKind::Embedded, 7);
 //! let result = run_scenario(&sc, &opts).await;
 //! assert!(result.passed(), "{}", redis_harness::chaos::report::table(&[result.clone()]));
 //! # }
@@ -33,7 +34,6 @@ mod service;
 mod target;
 
 pub use load::Sample;
-pub use run::{run_scenario, RunOptions, ScenarioResult, ServiceExit, Verdict};
+pub use run::{run_scenario, Progress, ProgressFn, RunOptions, ScenarioResult, ServiceCommand, ServiceExit, Verdict};
 pub use scenario::{Scenario, ScenarioError};
-pub use service::find_service_binary;
 pub use target::BackendKind;

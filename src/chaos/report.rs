@@ -1,5 +1,7 @@
 //! The report: a table with one row per scenario, the full results as
-//! JSON, and a latency-over-time chart per scenario as a self-contained SVG.
+//! JSON, charts drawn with plotters as SVG (latency and throughput over
+//! time, errors by kind over time, fault windows shaded), and one
+//! self-contained HTML page holding the table and every chart.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,6 +10,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::run::{fmt_ms, ScenarioResult};
+
+mod charts;
+mod html;
+
+pub use charts::{errors_svg, svg};
+pub use html::{html, write_html};
 
 fn errors_cell(r: &ScenarioResult) -> String {
     if r.errors.is_empty() {
@@ -149,106 +157,6 @@ pub fn chart_path(json: &Path, scenario: &str) -> PathBuf {
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A latency-over-time chart: each op a dot (errors red, on top), fault
-/// windows shaded, a log latency axis from 0.1ms to the slowest op.
-pub fn svg(r: &ScenarioResult) -> String {
-    let (w, h) = (900.0, 360.0);
-    let (left, right, top, bottom) = (64.0, 16.0, 40.0, 40.0);
-    let pw = w - left - right;
-    let ph = h - top - bottom;
-    let span = r.duration.as_secs_f64().max(r.samples.last().map_or(0.0, |s| s.at.as_secs_f64())).max(0.001);
-    let lo = 0.1f64.log10();
-    let hi = (r.max.as_secs_f64() * 1e3).max(1.0).log10().ceil().max(lo + 1.0);
-    let x = |t: f64| left + t / span * pw;
-    let y = |ms: f64| top + ph - ((ms.max(0.1).log10() - lo) / (hi - lo)).clamp(0.0, 1.0) * ph;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = write!(s, r##"<rect width="{w}" height="{h}" fill="#fff"/>"##);
-    let _ = write!(
-        s,
-        r##"<text x="{left}" y="20" font-size="14" font-weight="bold">{} — latency over time ({}, seed {})</text>"##,
-        esc(&r.name),
-        r.backend.name(),
-        r.seed
-    );
-    for (a, b) in &r.windows {
-        let (xa, xb) = (x(a.as_secs_f64()), x(b.as_secs_f64()));
-        let _ = write!(
-            s,
-            r##"<rect x="{xa:.1}" y="{top}" width="{:.1}" height="{ph}" fill="#f5a623" fill-opacity="0.18"/><text x="{:.1}" y="{:.1}" fill="#b06d00">fault</text>"##,
-            (xb - xa).max(1.0),
-            xa + 3.0,
-            top + 14.0
-        );
-    }
-    // Axes and grid: one line per decade, one tick per second.
-    let mut decade = lo.ceil() as i32;
-    while f64::from(decade) <= hi {
-        let ms = 10f64.powi(decade);
-        let yy = y(ms);
-        let label = if ms >= 1000.0 { format!("{}s", ms / 1000.0) } else { format!("{ms}ms") };
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"##,
-            left + pw,
-            left - 6.0,
-            yy + 4.0
-        );
-        decade += 1;
-    }
-    let step = if span > 20.0 { 5.0 } else { 1.0 };
-    let mut t = 0.0;
-    while t <= span + 1e-9 {
-        let xx = x(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{xx:.1}" x2="{xx:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{t}s</text>"##,
-            top + ph,
-            top + ph + 4.0,
-            top + ph + 18.0
-        );
-        t += step;
-    }
-    let _ = write!(s, r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##);
-    // At most ~20k dots: thin evenly, keeping every error.
-    let ok_every = (r.samples.len() / 20_000).max(1);
-    let _ = write!(s, r##"<g fill="#2b6cb0" fill-opacity="0.5">"##);
-    for (i, smp) in r.samples.iter().enumerate().filter(|(_, s)| s.error.is_none()) {
-        if i % ok_every == 0 {
-            let _ = write!(
-                s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="1.5"/>"#,
-                x(smp.at.as_secs_f64()),
-                y(smp.latency.as_secs_f64() * 1e3)
-            );
-        }
-    }
-    let _ = write!(s, r##"</g><g fill="#d0021b">"##);
-    for smp in r.samples.iter().filter(|s| s.error.is_some()) {
-        let _ = write!(
-            s,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="2"/>"#,
-            x(smp.at.as_secs_f64()),
-            y(smp.latency.as_secs_f64() * 1e3)
-        );
-    }
-    let _ = write!(s, "</g>");
-    let _ = write!(
-        s,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="end"><tspan fill="#2b6cb0">● ok</tspan>  <tspan fill="#d0021b">● error</tspan>  <tspan fill="#b06d00">■ fault window</tspan>  p50 {} · p99 {} · max {}</text>"##,
-        left + pw,
-        h - 8.0,
-        fmt_ms(r.p50),
-        fmt_ms(r.p99),
-        fmt_ms(r.max)
-    );
-    s.push_str("</svg>\n");
-    s
 }
 
 /// Writes the JSON and one chart per scenario that ran; returns the chart paths.

@@ -3,6 +3,7 @@
 //! sockets left, and judge the expectations.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,15 +26,70 @@ const IN_FLIGHT_GRACE: Duration = Duration::from_secs(3);
 /// How long clients get to notice the stop before they are aborted.
 const CLIENTS_BOUND: Duration = Duration::from_secs(10);
 
+/// How far a running scenario has got, handed to [`RunOptions::progress`]
+/// about five times a second while its load runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Time since the load started.
+    pub elapsed: Duration,
+    /// The load's planned duration.
+    pub total: Duration,
+    /// Ops finished so far.
+    pub ops: u64,
+    /// Ops that failed so far.
+    pub errors: u64,
+}
+
+/// Called with each [`Progress`] update (from a runtime task: keep it quick).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How to start the example service for scenarios with a `[service]`
+/// section: a program and its arguments (`redis-harness example-service`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl ServiceCommand {
+    /// `program args...`.
+    pub fn new(program: impl Into<PathBuf>, args: &[&str]) -> ServiceCommand {
+        ServiceCommand { program: program.into(), args: args.iter().map(|a| a.to_string()).collect() }
+    }
+}
+
 /// How to run scenarios.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// The backend.
     pub backend: BackendKind,
     /// The seed for the server's faults and the load's choices.
     pub seed: u64,
-    /// Prints progress to stderr while running.
-    pub progress: bool,
+    /// Told how the load is going while it runs (`None`: nothing is reported).
+    pub progress: Option<ProgressFn>,
+    /// Starts the example service; a scenario with a `[service]` section
+    /// fails to run without it.
+    pub service: Option<ServiceCommand>,
+}
+
+impl RunOptions {
+    /// Runs on `backend` with `seed`, no progress and no service command.
+    pub fn new(backend: BackendKind, seed: u64) -> RunOptions {
+        RunOptions { backend, seed, progress: None, service: None }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("backend", &self.backend)
+            .field("seed", &self.seed)
+            .field("progress", &self.progress.is_some())
+            .field("service", &self.service)
+            .finish()
+    }
 }
 
 /// One expectation's outcome.
@@ -196,7 +252,12 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     let pool = pools.build()?;
 
     let mut svc = match &sc.service {
-        Some(spec) => Some(service::start(spec, &target.url(target.password())).await?),
+        Some(spec) => {
+            let cmd = opts.service.as_ref().ok_or(
+                "this scenario runs the example service: give RunOptions::service (the CLI runs itself as `redis-harness example-service`)",
+            )?;
+            Some(service::start(cmd, spec, &target.url(target.password())).await?)
+        }
         None => None,
     };
     let shared = Arc::new(Shared {
@@ -214,7 +275,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     let clients: Vec<_> = (0..sc.load.clients)
         .map(|id| tokio::spawn(load::client(id, sc.load.clone(), opts.seed, shared.clone())))
         .collect();
-    let progress = opts.progress.then(|| spawn_progress(sc, shared.clone()));
+    let progress = opts.progress.clone().map(|f| spawn_progress(sc, shared.clone(), f));
 
     // The timeline: installs, removals and actions in time order.
     enum Step {
@@ -319,10 +380,15 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     }
     grace.abort();
     if let Some(p) = progress {
-        p.abort();
+        // It ends by itself once `stop` is cancelled; the last update counts every finished op.
         let _ = p.await;
-        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            eprint!("\r\x1b[2K");
+        if let Some(report) = &opts.progress {
+            report(Progress {
+                elapsed: sc.duration,
+                total: sc.duration,
+                ops: shared.ops.load(Ordering::Relaxed),
+                errors: shared.errors.load(Ordering::Relaxed),
+            });
         }
     }
     drop(guards);
@@ -422,31 +488,21 @@ fn swap_pool(shared: &Shared, pools: &mut Pools) -> Result<(), String> {
     Ok(())
 }
 
-fn spawn_progress(sc: &Scenario, shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
-    let name = sc.name.clone();
+fn spawn_progress(sc: &Scenario, shared: Arc<Shared>, report: ProgressFn) -> tokio::task::JoinHandle<()> {
     let total = sc.duration;
     tokio::spawn(async move {
-        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let every = if tty { Duration::from_millis(200) } else { Duration::from_secs(1) };
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shared.stop.cancelled() => break,
             }
-            let line = format!(
-                "[chaos] {name:<28} {:>5.1}s/{:.1}s  ops {:>7}  errors {:>6}",
-                shared.start.elapsed().as_secs_f64(),
-                total.as_secs_f64(),
-                shared.ops.load(Ordering::Relaxed),
-                shared.errors.load(Ordering::Relaxed)
-            );
-            if tty {
-                eprint!("\r\x1b[2K{line}");
-            } else {
-                eprintln!("{line}");
-            }
+            report(Progress {
+                elapsed: shared.start.elapsed().min(total),
+                total,
+                ops: shared.ops.load(Ordering::Relaxed),
+                errors: shared.errors.load(Ordering::Relaxed),
+            });
         }
     })
 }

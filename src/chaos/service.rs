@@ -1,52 +1,19 @@
-//! The example service (`examples/service.rs`) as a child process: found
-//! next to the running binary, started against the scenario's server, and
-//! ready once it logs the address it listens on.
+//! The example service (`redis-harness example-service`) as a child process:
+//! started with the [`ServiceCommand`] the caller gives against the
+//! scenario's server, and ready once it logs the address it listens on.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::run::ServiceCommand;
 use super::scenario::ServiceSpec;
 
 /// How long the service may take to log that it listens.
 const READY_BOUND: Duration = Duration::from_secs(15);
-
-/// Finds the example binary: `REDIS_HARNESS_SERVICE_BIN`, else
-/// `examples/service` in a directory above the running executable
-/// (`target/<profile>/` for the CLI, `target/<profile>/deps/..` for tests).
-pub fn find_service_binary() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("REDIS_HARNESS_SERVICE_BIN") {
-        return Some(PathBuf::from(p)).filter(|p| p.is_file());
-    }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors().skip(1).take(3).map(|d| d.join("examples").join("service")).find(|p| p.is_file())
-}
-
-/// Finds the example binary, building it first when this process was started
-/// by cargo (`cargo run -- chaos`), so the quick start needs nothing else.
-fn find_or_build_service_binary() -> Option<PathBuf> {
-    if let Some(p) = find_service_binary() {
-        return Some(p);
-    }
-    let cargo = std::env::var_os("CARGO")?;
-    let release = std::env::current_exe().ok()?.components().any(|c| c.as_os_str() == "release");
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", "service", "--features", "chaos,tls"]);
-    if release {
-        cmd.arg("--release");
-    }
-    eprintln!("redis-harness chaos: building the example service (once)...");
-    let ok = cmd.stdin(Stdio::null()).status().is_ok_and(|s| s.success());
-    if ok {
-        find_service_binary()
-    } else {
-        None
-    }
-}
 
 /// A running service.
 pub(crate) struct Service {
@@ -58,11 +25,9 @@ pub(crate) struct Service {
 }
 
 /// Starts the service against `redis_url` and waits (bounded) for its `listening` log line.
-pub(crate) async fn start(spec: &ServiceSpec, redis_url: &str) -> Result<Service, String> {
-    let bin = find_or_build_service_binary().ok_or(
-        "the example service is not built: run `cargo build --example service` (same profile as this binary) or set REDIS_HARNESS_SERVICE_BIN",
-    )?;
-    let mut child = tokio::process::Command::new(&bin)
+pub(crate) async fn start(cmd: &ServiceCommand, spec: &ServiceSpec, redis_url: &str) -> Result<Service, String> {
+    let mut child = tokio::process::Command::new(&cmd.program)
+        .args(&cmd.args)
         .env("REDIS_URL", redis_url)
         .env("SERVICE_ADDR", "127.0.0.1:0")
         .env("SERVICE_DRAIN_MS", spec.drain.as_millis().to_string())
@@ -72,7 +37,7 @@ pub(crate) async fn start(spec: &ServiceSpec, redis_url: &str) -> Result<Service
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        .map_err(|e| format!("starting {} {}: {e}", cmd.program.display(), cmd.args.join(" ")))?;
     let stdout = child.stdout.take().ok_or("the service's stdout is not piped")?;
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = tokio::sync::oneshot::channel();

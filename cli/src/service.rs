@@ -3,8 +3,11 @@
 //! every write it acknowledged is stored, that it exits 0 within its
 //! deadline, and that it leaves no socket open on the server.
 //!
+//! It is a hidden subcommand of the CLI, so it is built with it and the chaos
+//! runner starts it as `<this executable> example-service`:
+//!
 //! ```sh
-//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example service
+//! REDIS_URL=redis://127.0.0.1:6379 redis-harness example-service
 //! curl -X POST localhost:8080/incr/visits   # {"key":"visits","value":1}
 //! curl localhost:8080/ready                 # 200 while the pool answers PING, else 503
 //! kill -TERM <pid>                          # stop accepting, drain, close the pool, exit 0
@@ -154,8 +157,8 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// Runs the service until SIGTERM (or Ctrl-C), then shuts down as above.
+pub async fn run() -> std::process::ExitCode {
     let url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
     let addr: SocketAddr = match env_or("SERVICE_ADDR", "127.0.0.1:8080").parse() {
         Ok(a) => a,

@@ -6,58 +6,53 @@
 //! of ~0.6s), so CI pays for it once; scenarios run one at a time because
 //! they measure latency on a 2-core machine.
 
-#![cfg(feature = "chaos")]
-
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use redis_harness::backend::Backend;
-use redis_harness::chaos::{find_service_binary, report, run_scenario, BackendKind, RunOptions, Scenario};
+use redis_harness::backend::{require_real, Backend};
+use redis_harness::chaos::{report, run_scenario, BackendKind, RunOptions, Scenario, ServiceCommand};
 
 /// Scenarios measure time: never two at once.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const SEED: u64 = 42;
 const SCALE: f64 = 0.6;
-const TLS_BUILT: bool = cfg!(feature = "tls");
+/// The CLI enables the library's `tls` feature.
+const TLS_BUILT: bool = true;
+const BIN: &str = env!("CARGO_BIN_EXE_redis-harness");
+
+/// The workspace root, where `fixtures/` is.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios")
+    root().join("fixtures/scenarios")
+}
+
+/// The backends to run on: all three, or only the one `REDIS_HARNESS_BACKEND` names.
+fn backend_kinds() -> Vec<BackendKind> {
+    match std::env::var("REDIS_HARNESS_BACKEND") {
+        Ok(v) if !v.trim().is_empty() => vec![BackendKind::from_env()],
+        _ => BackendKind::ALL.to_vec(),
+    }
+}
+
+/// The example service is the CLI itself, as `redis-harness example-service`,
+/// which cargo builds before this test.
+fn opts(backend: BackendKind, seed: u64) -> RunOptions {
+    let mut o = RunOptions::new(backend, seed);
+    o.service = Some(ServiceCommand::new(BIN, &["example-service"]));
+    o
 }
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// The SIGTERM scenario runs the example service as a child process. `cargo
-/// test` builds examples, but `cargo test --test chaos` alone does not: build
-/// it then, with this test's features so the library is not rebuilt.
-fn ensure_service_built() {
-    if find_service_binary().is_some() {
-        return;
-    }
-    let mut features = vec!["chaos"];
-    if cfg!(feature = "tls") {
-        features.push("tls");
-    }
-    if cfg!(feature = "containers") {
-        features.push("containers");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--example", "service", "--features", &features.join(",")])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("running cargo build --example service");
-    assert!(status.success(), "cargo build --example service failed");
-    assert!(find_service_binary().is_some(), "the example service was built but is not found next to the test binary");
-}
-
 fn run_all(scenarios: &[Scenario]) -> Vec<redis_harness::chaos::ScenarioResult> {
-    let opts = RunOptions { backend: BackendKind::Embedded, seed: SEED, progress: false };
+    let opts = opts(BackendKind::Embedded, SEED);
     runtime().block_on(async {
         let mut out = Vec::new();
         for sc in scenarios {
@@ -92,7 +87,6 @@ fn scenario_files_load_and_each_has_a_negative_variant() {
 #[test]
 fn shipped_scenarios_hold_against_the_fake() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_service_built();
     let scenarios = Scenario::load_dir(&dir()).unwrap();
     let results = run_all(&scenarios);
     let table = report::table(&results);
@@ -109,7 +103,6 @@ fn shipped_scenarios_hold_against_the_fake() {
 #[test]
 fn negative_variants_fail_the_expectation_their_protection_guards() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_service_built();
     let scenarios = Scenario::load_dir(&dir().join("negative")).unwrap();
     let results = run_all(&scenarios);
     let table = report::table(&results);
@@ -134,7 +127,7 @@ fn negative_variants_fail_the_expectation_their_protection_guards() {
 }
 
 #[test]
-fn json_results_and_svg_chart_are_written() {
+fn json_results_svg_chart_and_html_page_are_written() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let toml = r#"
 name = "tiny"
@@ -154,7 +147,7 @@ for = "300ms"
 recovery_within = "300ms"
 "#;
     let sc = Scenario::parse(toml, Path::new("tiny.toml")).unwrap();
-    let opts = RunOptions { backend: BackendKind::Embedded, seed: 7, progress: false };
+    let opts = opts(BackendKind::Embedded, 7);
     let r = runtime().block_on(run_scenario(&sc, &opts));
     assert!(r.passed(), "{}", report::table(std::slice::from_ref(&r)));
     assert!(r.errors.get("read-timeout").copied().unwrap_or(0) + r.retries > 0, "the spike was seen");
@@ -172,8 +165,122 @@ recovery_within = "300ms"
     assert_eq!(s["samples"].as_array().unwrap().len(), r.ops());
     let svg = std::fs::read_to_string(&charts[0]).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert!(svg.contains("fill-opacity=\"0.18\""), "the fault window is shaded");
-    assert!(svg.matches("<circle").count() >= r.ops().min(20_000) / 2);
+    assert!(svg.contains(r##"opacity="0.22" fill="#F5A623""##), "the fault window is shaded");
+    let dots = svg.matches("<circle").count();
+    assert!(dots >= r.ops().min(8000) / 2, "{dots} dots for {} ops", r.ops());
+
+    // The HTML page: the table, the replay command, and both charts inline.
+    let page = report::html(std::slice::from_ref(&r), "redis-harness chaos tiny.toml --seed 7");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    assert!(page.contains("<table id=\"summary\">") && page.contains("<a href=\"#tiny\">tiny</a>"));
+    assert!(page.contains("redis-harness chaos tiny --backend embedded --seed 7"), "the scenario's replay command");
+    assert_eq!(page.matches("<figure class=\"chart\"").count(), 2);
+    assert_eq!(page.matches("<svg").count(), 2);
+    assert!(!page.contains("<script") && !page.contains(" src="), "self-contained, nothing to load");
+}
+
+const TWO_SCENARIOS: [(&str, &str); 2] = [
+    (
+        "page-a",
+        r#"
+name = "page-a"
+summary = "resets for a moment"
+duration = "1500ms"
+[load]
+clients = 2
+rate = 300
+mix = { get = 2, set = 1 }
+[[fault]]
+rule = "reset cmd=GET prob=0.2"
+at = "500ms"
+for = "400ms"
+"#,
+    ),
+    (
+        "page-b",
+        r#"
+name = "page-b"
+summary = "errors for a moment"
+duration = "1500ms"
+[load]
+clients = 2
+rate = 300
+mix = { get = 1, incr = 1 }
+[[fault]]
+rule = "error LOADING prob=0.3"
+at = "600ms"
+for = "300ms"
+"#,
+    ),
+];
+
+/// `redis-harness chaos` writes the HTML report (its path printed at the
+/// end), and a real headless Chromium loads it with no console message and
+/// shows both charts of every scenario.
+#[test]
+fn html_report_loads_in_headless_chromium() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = vec!["chaos".to_string()];
+    for (name, toml) in TWO_SCENARIOS {
+        let p = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&p, toml).unwrap();
+        args.push(p.display().to_string());
+    }
+    let page = tmp.path().join("out/report.html");
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["--seed", "3", "--report"])
+        .arg(&page)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("report:  {}", page.display())), "{stdout}");
+    assert!(stdout.contains("wall time"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[chaos] page-a") && stderr.contains("ok in"),
+        "plain progress lines off a terminal: {stderr}"
+    );
+    assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no bars off a terminal: {stderr:?}");
+
+    let Some(chromium) = find_chromium() else { return };
+    let out = Command::new(&chromium)
+        .args(["--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{chromium} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "the page logged to the console: {console:#?}");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for (name, _) in TWO_SCENARIOS {
+        let at = dom.find(&format!("data-scenario=\"{name}\"")).unwrap_or_else(|| panic!("no section for {name}"));
+        let section = &dom[at..dom[at..].find("</section>").map_or(dom.len(), |e| at + e)];
+        for chart in ["latency", "errors"] {
+            let fig =
+                section.find(&format!("data-chart=\"{chart}\"")).unwrap_or_else(|| panic!("{name}: no {chart} chart"));
+            assert!(section[fig..].contains("<svg"), "{name}: the {chart} chart has no svg");
+        }
+        assert!(section.contains(&format!("redis-harness chaos {name} --backend embedded --seed 3")), "{name}: replay");
+    }
+}
+
+/// Debian's `chromium`, or why the browser check is skipped (a failure under
+/// `REDIS_HARNESS_REQUIRE_REAL=1`: .ci/run installs it).
+fn find_chromium() -> Option<String> {
+    for name in ["chromium", "chromium-browser"] {
+        if Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return Some(name.to_string());
+        }
+    }
+    let why = "chromium is not installed (apt-get install chromium)";
+    assert!(!require_real(), "REDIS_HARNESS_REQUIRE_REAL=1 but {why}");
+    eprintln!("skipped the browser check: {why}");
+    None
 }
 
 /// The restart scenario on a real Redis: killed with SIGKILL, started
@@ -187,11 +294,11 @@ fn redis_restart_on_real_backends_loses_no_acknowledged_write() {
     let sc = Scenario::load(&dir().join("redis-restart.toml")).unwrap();
     let neg = Scenario::load(&dir().join("negative/redis-restart.toml")).unwrap();
     assert!(!sc.expect.no_lost_writes && sc.expect.no_lost_writes_on_real);
-    for kind in common::backend_kinds().into_iter().filter(|k| k.is_real()) {
+    for kind in backend_kinds().into_iter().filter(|k| k.is_real()) {
         if !Backend::available_or_skip(&Backend::builder(kind), test) {
             continue;
         }
-        let opts = RunOptions { backend: kind, seed: SEED, progress: false };
+        let opts = opts(kind, SEED);
         let (r, n) = runtime().block_on(async { (run_scenario(&sc, &opts).await, run_scenario(&neg, &opts).await) });
         let table = report::table(&[r.clone(), n.clone()]);
         println!("{kind}:\n{table}");
@@ -210,12 +317,12 @@ fn redis_restart_on_real_backends_loses_no_acknowledged_write() {
 #[test]
 fn unavailable_backends_are_refused_or_skipped_with_the_reason() {
     let run = |args: &[&str], require_real: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
+        Command::new(BIN)
             .args(["chaos", "reset-storm"])
             .args(args)
             .env("REDIS_HARNESS_SERVER_BIN", "/nonexistent/redis-server")
             .env("REDIS_HARNESS_REQUIRE_REAL", require_real)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(root())
             .output()
             .unwrap()
     };
@@ -238,11 +345,7 @@ fn unavailable_backends_are_refused_or_skipped_with_the_reason() {
 
 #[test]
 fn unknown_scenario_lists_the_known_ones() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redis-harness"))
-        .args(["chaos", "no-such-scenario"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["chaos", "no-such-scenario"]).current_dir(root()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no scenario named no-such-scenario") && err.contains("reset-storm"), "{err}");
