@@ -13,7 +13,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::strings::overwrite_string;
+use super::strings::{overwrite_string, read_string};
 use super::util::{eq_ic, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -48,16 +48,6 @@ fn bit_offset(ctx: &Ctx<'_>, arg: &[u8], hash_bits: Option<u32>) -> Result<u64, 
         return Err(Reply::error(BAD_OFFSET));
     }
     Ok(off as u64)
-}
-
-/// The string under `key` for a read: `Ok(None)` if missing.
-fn read_bits(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
-    let db = ctx.db();
-    match ctx.st.lookup_read(db, key, ctx.now) {
-        None => Ok(None),
-        Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s.clone())),
-        Some(_) => Err(wrongtype()),
-    }
 }
 
 /// The string under `key` grown with zero bytes to hold bit `max_bit`, taken
@@ -123,7 +113,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let offset = tri!(bit_offset(ctx, &args[2], None));
-    let s = tri!(read_bits(ctx, &args[1])).unwrap_or_default();
+    let s = tri!(read_string(ctx, &args[1])).unwrap_or_default();
     let byte = (offset >> 3) as usize;
     let bit = s.get(byte).map_or(0, |b| (b >> (7 - (offset & 7))) & 1);
     Reply::Int(i64::from(bit))
@@ -178,7 +168,7 @@ fn count_bits(s: &[u8], first: u64, last: u64) -> u64 {
 }
 
 fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let Some(s) = tri!(read_bits(ctx, &args[1])) else {
+    let Some(s) = tri!(read_string(ctx, &args[1])) else {
         return Reply::Int(0);
     };
     let range = match args.len() {
@@ -225,7 +215,7 @@ fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(b @ (0 | 1)) => b == 1,
         Some(_) => return Reply::error("ERR The bit argument must be 1 or 0."),
     };
-    let Some(s) = tri!(read_bits(ctx, &args[1])) else {
+    let Some(s) = tri!(read_string(ctx, &args[1])) else {
         return Reply::Int(if bit { -1 } else { 0 });
     };
     let len = s.len() as u64;
@@ -276,7 +266,7 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let mut sources: Vec<Bytes> = Vec::with_capacity(args.len() - 3);
     for key in &args[3..] {
-        sources.push(tri!(read_bits(ctx, key)).unwrap_or_default());
+        sources.push(tri!(read_string(ctx, key)).unwrap_or_default());
     }
     let max = sources.iter().map(Bytes::len).max().unwrap_or(0);
     let dest = &args[2];
@@ -490,7 +480,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply
         fields.iter().filter(|f| !matches!(f.op, FieldOp::Get)).map(|f| f.offset + u64::from(f.ty.bits) - 1).max();
     let Some(highest) = highest else {
         // Only GETs: a missing key reads as zeros.
-        let s = tri!(read_bits(ctx, key)).unwrap_or_default();
+        let s = tri!(read_string(ctx, key)).unwrap_or_default();
         return Reply::Array(fields.iter().map(|f| field_reply(get_field(&s, f.offset, f.ty))).collect());
     };
     if read_only {

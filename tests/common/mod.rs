@@ -111,14 +111,7 @@ impl RawConn {
 
     /// Sends a command as a RESP multibulk.
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            let a = a.as_ref();
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.send_raw(&out);
+        self.send_raw(&multibulk(args));
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -161,6 +154,18 @@ impl RawConn {
 }
 
 /// Length of the first complete reply in `buf`, decoded as RESP2 or RESP3.
+/// A command as a RESP multibulk request.
+pub fn multibulk<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 pub fn decode_len(buf: &[u8], resp: u8) -> Result<Option<usize>, redis_protocol::error::RedisProtocolError> {
     if resp >= 3 {
         // A server that failed to switch to RESP3 still sends RESP2 frames; decode them so the mismatch is reported.

@@ -198,16 +198,6 @@ fn responsive(server: &FakeRedis, what: &str) -> Result<(), String> {
     }
 }
 
-fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// Writes `chunks` from another thread (replies may be large: the reader must
 /// not wait for the writer), reads frames until one satisfies `last` or EOF.
 /// Returns the frames and whether the stream ended at EOF.
@@ -250,7 +240,7 @@ fn run_over_socket(resp3: bool, words: &[Vec<u32>]) -> Result<(), String> {
     let mut lines = Vec::new();
     let mut wire = Vec::new();
     if resp3 {
-        wire.extend(multibulk(&[b"HELLO".to_vec(), b"3".to_vec()]));
+        wire.extend(common::multibulk(&[b"HELLO".to_vec(), b"3".to_vec()]));
         lines.push("HELLO 3".to_string());
     }
     let mut may_close = false;
@@ -260,10 +250,10 @@ fn run_over_socket(resp3: bool, words: &[Vec<u32>]) -> Result<(), String> {
         may_close |=
             name == b"quit" || (name == b"client" && args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill")));
         lines.push(script_line(&args));
-        wire.extend(multibulk(&args));
+        wire.extend(common::multibulk(&args));
     }
     // RESET leaves MULTI, pub/sub, CLIENT REPLY OFF and RESP3, and answers +RESET in any state.
-    wire.extend(multibulk(&[b"RESET".to_vec()]));
+    wire.extend(common::multibulk(&[b"RESET".to_vec()]));
     let batch = lines.join("\n");
     let (_, eof) =
         exchange(&server, vec![wire], |f| f == b"+RESET\r\n").map_err(|e| format!("{e}\nbatch:\n{batch}"))?;
@@ -432,12 +422,12 @@ fn error_texts_quoting_crlf_are_one_line() {
     for resp3 in [false, true] {
         let mut wire = Vec::new();
         if resp3 {
-            wire.extend(multibulk(&[b"HELLO".to_vec(), b"3".to_vec()]));
+            wire.extend(common::multibulk(&[b"HELLO".to_vec(), b"3".to_vec()]));
         }
         for c in &cmds {
-            wire.extend(multibulk(&c.iter().map(|a| a.to_vec()).collect::<Vec<_>>()));
+            wire.extend(common::multibulk(&c.iter().map(|a| a.to_vec()).collect::<Vec<_>>()));
         }
-        wire.extend(multibulk(&[b"PING".to_vec()]));
+        wire.extend(common::multibulk(&[b"PING".to_vec()]));
         let (got, eof) = exchange(&server, vec![wire], |f| f == b"+PONG\r\n").unwrap();
         assert!(!eof, "closed early: {got:?}");
         let errors: Vec<_> = got.iter().skip(usize::from(resp3)).collect();

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use redis_harness::{FakeRedis, Reply};
 
+#[path = "../common/mod.rs"]
+mod common;
+
 /// Generous bound for any one wait.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -24,13 +27,7 @@ fn connect(server: &FakeRedis) -> TcpStream {
 }
 
 fn request(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    common::multibulk(args)
 }
 
 /// Reads one line (the replies read this way are one line long).
@@ -286,12 +283,9 @@ fn timeout_closes_idle_clients_only() {
     assert_eq!(line(&mut blocked), "*2\r\n");
 }
 
-/// Finding 9: a client that hangs up during DEBUG SLEEP is closed at once
-/// (the fake's DEBUG SLEEP holds only its own connection).
-#[test]
-fn hang_up_during_debug_sleep_closes_at_once() {
-    let server = FakeRedis::builder().start_blocking();
-    let mut sleeper = connect(&server);
+/// Client 1, in `DEBUG SLEEP 3600` (once the server has recorded it).
+fn sleeping_client(server: &FakeRedis) -> TcpStream {
+    let mut sleeper = connect(server);
     assert_eq!(call(&mut sleeper, &[b"CLIENT", b"ID"]), ":1\r\n");
     sleeper.write_all(&request(&[b"DEBUG", b"SLEEP", b"3600"])).unwrap();
     // The sleep has begun once the command is recorded.
@@ -301,6 +295,15 @@ fn hang_up_during_debug_sleep_closes_at_once() {
         }
         std::thread::yield_now();
     }
+    sleeper
+}
+
+/// Finding 9: a client that hangs up during DEBUG SLEEP is closed at once
+/// (the fake's DEBUG SLEEP holds only its own connection).
+#[test]
+fn hang_up_during_debug_sleep_closes_at_once() {
+    let server = FakeRedis::builder().start_blocking();
+    let sleeper = sleeping_client(&server);
     sleeper.shutdown(Shutdown::Both).unwrap();
     wait_open(&server, 0);
 }
@@ -309,15 +312,7 @@ fn hang_up_during_debug_sleep_closes_at_once() {
 #[test]
 fn kill_during_debug_sleep_closes_at_once() {
     let server = FakeRedis::builder().start_blocking();
-    let mut sleeper = connect(&server);
-    assert_eq!(call(&mut sleeper, &[b"CLIENT", b"ID"]), ":1\r\n");
-    sleeper.write_all(&request(&[b"DEBUG", b"SLEEP", b"3600"])).unwrap();
-    for _ in 0..1_000_000 {
-        if server.commands().iter().any(|c| c.name() == "DEBUG") {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    let mut sleeper = sleeping_client(&server);
     assert_eq!(server.run(["CLIENT", "KILL", "ID", "1"]), Reply::Int(1));
     assert_eq!(read_to_eof(&mut sleeper), 0);
     wait_open(&server, 0);
