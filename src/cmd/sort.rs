@@ -220,14 +220,13 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> Reply {
         o.alpha = true;
         o.by = None;
     }
-    let Some((start, end)) = limit_range(o.offset, o.count, elems.len()) else {
-        return output(ctx, &o, &[]);
-    };
+    let range = limit_range(o.offset, o.count, elems.len());
+    let pick = |v: &[Bytes]| range.map_or(Vec::new(), |(start, end)| v[start..=end].to_vec());
     if o.dontsort {
         if ordered && o.desc {
             elems.reverse();
         }
-        return output(ctx, &o, &elems[start..=end]);
+        return output(ctx, &o, &pick(&elems));
     }
     let by_pattern = o.by.is_some();
     let mut items = Vec::with_capacity(elems.len());
@@ -254,8 +253,8 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> Reply {
         return Reply::error("ERR One or more scores can't be converted into double");
     }
     items.sort_by(|a, b| compare(a, b, &o, by_pattern));
-    let sorted: Vec<Bytes> = items.into_iter().skip(start).take(end - start + 1).map(|i| i.elem).collect();
-    output(ctx, &o, &sorted)
+    let sorted: Vec<Bytes> = items.into_iter().map(|i| i.elem).collect();
+    output(ctx, &o, &pick(&sorted))
 }
 
 /// Replies with (or stores) the selected elements, each replaced by its
