@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{
     acl, bitmaps, client, command, connection, hashes, hyperloglog, keys, lists, memory, pubsub, server, sets, sort,
-    strings,
-    transactions, zsets,
+    strings, transactions, zsets,
 };
 use super::{table, CommandSpec};
 

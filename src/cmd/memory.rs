@@ -157,7 +157,7 @@ fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     out.extend([
         int("overhead.total", overhead),
         int("keys.count", keys),
-        int("keys.bytes-per-key", if keys == 0 { 0 } else { net / keys }),
+        int("keys.bytes-per-key", net.checked_div(keys).unwrap_or(0)),
         int("dataset.bytes", dataset),
         float("dataset.percentage", dataset as f32 * 100.0 / net as f32),
         float("peak.percentage", used as f32 * 100.0 / peak.max(1) as f32),
@@ -257,7 +257,9 @@ mod tests {
         }
         run(&mut st, &mut conn, &clock, &["EXPIRE", "k0", "100"]);
         let Reply::Map(fields) = run(&mut st, &mut conn, &clock, &["MEMORY", "STATS"]) else { panic!() };
-        let get = |name: &str| fields.iter().find(|(k, _)| *k == Reply::Bulk(Bytes::from(name.to_string()))).map(|f| f.1.clone());
+        let get = |name: &str| {
+            fields.iter().find(|(k, _)| *k == Reply::Bulk(Bytes::from(name.to_string()))).map(|f| f.1.clone())
+        };
         assert_eq!(fields.len(), 28);
         assert_eq!(get("keys.count"), Some(Reply::Int(5)));
         assert_eq!(

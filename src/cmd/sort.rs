@@ -32,7 +32,6 @@ use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::store::{EncodingHint, Value};
 
-
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd(
         "sort",
