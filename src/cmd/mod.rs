@@ -23,6 +23,7 @@ mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
+pub(crate) mod dump;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod info;
@@ -82,7 +83,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 15] {
+fn groups() -> [&'static [CommandSpec]; 16] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -93,6 +94,7 @@ fn groups() -> [&'static [CommandSpec]; 15] {
         bitmaps::COMMANDS,
         hyperloglog::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,
