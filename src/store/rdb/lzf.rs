@@ -44,7 +44,7 @@ pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         let s = slot(hval);
         let r = table[s] as usize;
         table[s] = ip as u32;
-        if r > 0 && r < ip && ip - r - 1 < MAX_OFF && ip + 4 < n && input[r..r + 3] == input[ip..ip + 3] {
+        if r > 0 && r < ip && ip - r - 1 < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
             let off = ip - r - 1;
             let maxlen = (n - ip - 2).min(MAX_REF);
             out[op - lit - 1] = (lit as u8).wrapping_sub(1);
