@@ -106,9 +106,13 @@ fn cross(from: &mut Connection, to: &mut Connection, direction: &str) {
         let _: Value = run(from, &setup);
         assert_eq!(encoding(from, &key), enc, "{direction} {key}: source encoding");
         let payload: Vec<u8> = redis::cmd("DUMP").arg(&key).query(from).expect("DUMP");
-        let _: () = redis::cmd("RESTORE").arg(&key).arg(0).arg(&payload).arg("REPLACE").query(to).unwrap_or_else(
-            |e| panic!("{direction} {key}: RESTORE refused the payload: {e}"),
-        );
+        let _: () = redis::cmd("RESTORE")
+            .arg(&key)
+            .arg(0)
+            .arg(&payload)
+            .arg("REPLACE")
+            .query(to)
+            .unwrap_or_else(|e| panic!("{direction} {key}: RESTORE refused the payload: {e}"));
         assert_eq!(encoding(to, &key), enc, "{direction} {key}: restored encoding");
         assert_eq!(contents(to, &key), contents(from, &key), "{direction} {key}: contents");
     }

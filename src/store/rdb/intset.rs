@@ -51,7 +51,10 @@ mod tests {
     fn encodes_like_redis() {
         // SADD si 1 2 3 70000 in redis-server 7.0.15.
         let blob = encode(&mut [3, 70000, 1, 2]);
-        assert_eq!(blob, b"\x04\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00p\x11\x01\x00");
+        assert_eq!(
+            blob,
+            b"\x04\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00p\x11\x01\x00"
+        );
         assert_eq!(decode(&blob), Some(vec![1, 2, 3, 70000]));
         let wide = encode(&mut [-1, i64::MIN]);
         assert_eq!(decode(&wide), Some(vec![i64::MIN, -1]));

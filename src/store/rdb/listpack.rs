@@ -201,8 +201,25 @@ mod tests {
         let long = vec![b'x'; 5000];
         let mid = vec![b'y'; 300];
         let items: Vec<Vec<u8>> = [
-            "0", "127", "128", "-1", "-4096", "4095", "4096", "-32768", "32767", "-8388608", "8388607", "8388608",
-            "2147483647", "-2147483649", "9223372036854775807", "-9223372036854775808", "", "01", "abc",
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-32768",
+            "32767",
+            "-8388608",
+            "8388607",
+            "8388608",
+            "2147483647",
+            "-2147483649",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "",
+            "01",
+            "abc",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
@@ -211,10 +228,7 @@ mod tests {
         let lp = encode(items.iter().map(|v| &v[..]));
         let back = decode(&lp).unwrap();
         assert_eq!(back.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), items);
-        assert_eq!(
-            lp.len(),
-            EMPTY_SIZE + items.iter().map(|i| entry_size(i)).sum::<usize>()
-        );
+        assert_eq!(lp.len(), EMPTY_SIZE + items.iter().map(|i| entry_size(i)).sum::<usize>());
     }
 
     #[test]

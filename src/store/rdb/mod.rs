@@ -157,9 +157,8 @@ fn split_nodes(list: &VecDeque<Bytes>, fill: i64) -> Vec<Vec<&Bytes>> {
     let mut nodes: Vec<Vec<&Bytes>> = Vec::new();
     let mut size = 0;
     for item in list {
-        let fits = nodes.last().is_some_and(|n| {
-            n.len() < count_limit && size + item.len() + NODE_OVERHEAD <= size_limit
-        });
+        let fits =
+            nodes.last().is_some_and(|n| n.len() < count_limit && size + item.len() + NODE_OVERHEAD <= size_limit);
         if !fits {
             nodes.push(Vec::new());
             size = listpack::EMPTY_SIZE;
