@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, bitmaps, client, command, connection, hashes, hyperloglog, keys, lists, memory, pubsub, server, sets, sort,
-    strings, transactions, zsets,
+    acl, bitmaps, client, command, connection, dump, hashes, hyperloglog, keys, lists, memory, pubsub, server, sets,
+    sort, strings, transactions, zsets,
 };
 use super::{table, CommandSpec};
 
@@ -22,7 +22,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Strings", vec![strings::COMMANDS]),
         ("Bitmaps", vec![bitmaps::COMMANDS]),
         ("HyperLogLog", vec![hyperloglog::COMMANDS]),
-        ("Keys", vec![keys::COMMANDS, sort::COMMANDS]),
+        ("Keys", vec![keys::COMMANDS, sort::COMMANDS, dump::COMMANDS]),
         ("Hashes", vec![hashes::COMMANDS]),
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),

@@ -23,6 +23,7 @@ mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
+pub(crate) mod dump;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod info;
@@ -84,7 +85,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 17] {
+fn groups() -> [&'static [CommandSpec]; 18] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -97,6 +98,7 @@ fn groups() -> [&'static [CommandSpec]; 17] {
         hyperloglog::COMMANDS,
         keys::COMMANDS,
         sort::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,

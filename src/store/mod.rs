@@ -3,6 +3,7 @@
 pub(crate) mod glob;
 pub(crate) mod hll;
 pub(crate) mod mem;
+pub(crate) mod rdb;
 pub(crate) mod zset;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
