@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, bitmaps, client, command, connection, hashes, hyperloglog, keys, lists, pubsub, server, sets, strings,
+    acl, bitmaps, client, command, connection, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets, strings,
     transactions, zsets,
 };
 use super::{table, CommandSpec};
@@ -27,6 +27,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),
         ("Sorted sets", vec![zsets::COMMANDS]),
+        ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
     ]

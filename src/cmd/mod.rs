@@ -18,6 +18,7 @@
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod bitmaps;
+pub(crate) mod geo;
 #[cfg(test)]
 mod catalog;
 pub(crate) mod client;
@@ -82,7 +83,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 15] {
+fn groups() -> [&'static [CommandSpec]; 16] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -97,6 +98,7 @@ fn groups() -> [&'static [CommandSpec]; 15] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
     ]
