@@ -343,12 +343,18 @@ fn search_generic(ctx: &mut Ctx<'_>, args: &[Bytes], kind: Kind) -> Reply {
             o.center = Some(tri!(lon_lat(&rest[i + 1..i + 3])));
             o.fromloc = true;
             i += 2;
-        } else if eq_ic(a, "byradius") && left >= 2 && kind.is_search() && !matches!(o.shape, Some((Shape::Box { .. }, _)))
+        } else if eq_ic(a, "byradius")
+            && left >= 2
+            && kind.is_search()
+            && !matches!(o.shape, Some((Shape::Box { .. }, _)))
         {
             let (r, u) = tri!(radius_args(&rest[i + 1..i + 3]));
             o.shape = Some((Shape::Circle { radius: r }, u));
             i += 2;
-        } else if eq_ic(a, "bybox") && left >= 3 && kind.is_search() && !matches!(o.shape, Some((Shape::Circle { .. }, _)))
+        } else if eq_ic(a, "bybox")
+            && left >= 3
+            && kind.is_search()
+            && !matches!(o.shape, Some((Shape::Circle { .. }, _)))
         {
             let (w, h, u) = tri!(box_args(&rest[i + 1..i + 4]));
             o.shape = Some((Shape::Box { width: w, height: h }, u));

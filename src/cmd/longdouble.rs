@@ -622,7 +622,8 @@ mod tests {
 
     #[test]
     fn human_text_of_doubles() {
-        assert_eq!(LongDouble::from_f64(13.36138933897018433).to_human(), "13.36138933897018433");
+        assert_eq!(LongDouble::from_f64(0.1).to_human(), "0.10000000000000001");
+        assert_eq!(LongDouble::from_f64(-1.25).to_human(), "-1.25");
         assert_eq!(LongDouble::from_f64(85.05112878).to_human(), "85.0511287799999991");
         assert_eq!(LongDouble::from_f64(180.0).to_human(), "180");
         assert_eq!(LongDouble::from_f64(-0.0).to_human(), "0");

@@ -18,12 +18,12 @@
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod bitmaps;
-pub(crate) mod geo;
 #[cfg(test)]
 mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
+pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod info;

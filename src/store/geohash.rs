@@ -37,12 +37,10 @@ pub(crate) struct Range {
 }
 
 /// The ranges of the stored hashes (longitude, latitude).
-pub(crate) const WGS84: (Range, Range) =
-    (Range { min: LONG_MIN, max: LONG_MAX }, Range { min: LAT_MIN, max: LAT_MAX });
+pub(crate) const WGS84: (Range, Range) = (Range { min: LONG_MIN, max: LONG_MAX }, Range { min: LAT_MIN, max: LAT_MAX });
 
 /// The standard geohash ranges (latitude ±90), used for GEOHASH strings.
-pub(crate) const STANDARD: (Range, Range) =
-    (Range { min: -180.0, max: 180.0 }, Range { min: -90.0, max: 90.0 });
+pub(crate) const STANDARD: (Range, Range) = (Range { min: -180.0, max: 180.0 }, Range { min: -90.0, max: 90.0 });
 
 /// A hash of `step` bits per coordinate. `step == 0` (with no bits) marks an
 /// excluded neighbour box.
@@ -297,10 +295,8 @@ impl Search {
         let south = decode(WGS84, n[1]);
         let east = decode(WGS84, n[2]);
         let west = decode(WGS84, n[3]);
-        let too_coarse = north.lat.max < max_lat
-            || south.lat.min > min_lat
-            || east.lon.max < max_lon
-            || west.lon.min > min_lon;
+        let too_coarse =
+            north.lat.max < max_lat || south.lat.min > min_lat || east.lon.max < max_lon || west.lon.min > min_lon;
         if steps > 1 && too_coarse {
             steps -= 1;
             (hash, n, area) = at(steps);
@@ -444,7 +440,9 @@ mod tests {
 
     #[test]
     fn haversine() {
-        let d = distance(13.36138933897018433, 38.11555639549629859, 15.08726745843887329, 37.50266842333162032);
+        let (lon1, lat1) = decode_score(3479099956230698.0);
+        let (lon2, lat2) = decode_score(3479447370796909.0);
+        let d = distance(lon1, lat1, lon2, lat2);
         assert_eq!(format!("{d:.4}"), "166274.1516");
         assert_eq!(distance(1.0, 2.0, 1.0, 2.0), 0.0);
         // Same meridian: the latitude shortcut.
