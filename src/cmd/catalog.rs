@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, bitmaps, client, command, connection, dump, hashes, hyperloglog, keys, lists, memory, pubsub, server, sets,
-    sort, strings, transactions, zsets,
+    acl, bitmaps, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub, server,
+    sets, sort, strings, transactions, zsets,
 };
 use super::{table, CommandSpec};
 
@@ -27,6 +27,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),
         ("Sorted sets", vec![zsets::COMMANDS]),
+        ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
     ]

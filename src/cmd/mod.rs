@@ -24,6 +24,7 @@ pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod dump;
+pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod info;
@@ -85,7 +86,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 18] {
+fn groups() -> [&'static [CommandSpec]; 19] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -103,6 +104,7 @@ fn groups() -> [&'static [CommandSpec]; 18] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
     ]

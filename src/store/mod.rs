@@ -1,5 +1,6 @@
 //! The keyspace: databases, values and expiry. Pure data, no I/O.
 
+pub(crate) mod geohash;
 pub(crate) mod glob;
 pub(crate) mod hll;
 pub(crate) mod mem;
