@@ -552,6 +552,27 @@ pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &'static CommandSpec, args:
     })
 }
 
+/// Whether the connection's user reads every key: Redis's
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess` with `CMD_KEY_ACCESS`, which
+/// SORT consults before accepting a BY or GET pattern (the keys those name
+/// come from the data, so no key pattern short of `*` can vouch for them).
+/// True for `allkeys`, `~*`, or a `%R~*` / `%RW~*` pattern.
+pub(crate) fn full_key_read_access(ctx: &Ctx<'_>) -> bool {
+    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
+        return true;
+    }
+    let name = String::from_utf8_lossy(&ctx.conn.user);
+    let cfg = &ctx.st.config;
+    let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
+        return true;
+    };
+    user.keys.iter().any(|p| match p.split_once('~') {
+        Some(("", "*")) => true,
+        Some((perm, "*")) => perm.strip_prefix('%').is_some_and(|rw| rw.contains(['R', 'r'])),
+        _ => false,
+    })
+}
+
 /// Why a user may not run a command.
 enum Denied {
     /// The command itself (its full name, `config|get`).

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    acl, bitmaps, client, command, connection, hashes, hyperloglog, keys, lists, pubsub, server, sets, strings,
-    transactions, zsets,
+    acl, bitmaps, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub, server,
+    sets, sort, strings, transactions, zsets,
 };
 use super::{table, CommandSpec};
 
@@ -18,15 +18,16 @@ const END: &str = "<!-- commands:end -->";
 fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
     vec![
         ("Connection", vec![connection::COMMANDS, client::COMMANDS]),
-        ("Server", vec![server::COMMANDS, command::COMMANDS, acl::COMMANDS]),
+        ("Server", vec![server::COMMANDS, memory::COMMANDS, command::COMMANDS, acl::COMMANDS]),
         ("Strings", vec![strings::COMMANDS]),
         ("Bitmaps", vec![bitmaps::COMMANDS]),
         ("HyperLogLog", vec![hyperloglog::COMMANDS]),
-        ("Keys", vec![keys::COMMANDS]),
+        ("Keys", vec![keys::COMMANDS, sort::COMMANDS, dump::COMMANDS]),
         ("Hashes", vec![hashes::COMMANDS]),
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),
         ("Sorted sets", vec![zsets::COMMANDS]),
+        ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
     ]

@@ -201,6 +201,10 @@ enum KeysError {
 
 /// Key positions and each key's spec flags, following the command's key specs.
 fn keys_with_flags(full_name: &str, args: &[Bytes]) -> Result<Vec<(usize, Reply)>, KeysError> {
+    if full_name == "sort" {
+        // SORT's STORE key spec is "unknown" (incomplete): Redis falls back to its key proc.
+        return Ok(sort_keys(args));
+    }
     let Some(Reply::Array(fields)) = meta().info.get(full_name) else {
         return Err(KeysError::NoKeyArguments);
     };
@@ -276,6 +280,32 @@ fn keys_with_flags(full_name: &str, args: &[Bytes]) -> Result<Vec<(usize, Reply)
         }
     }
     Ok(out)
+}
+
+/// SORT's keys as Redis's `sortGetKeys` finds them: the sorted key (RO,
+/// access), and the argument after the last `STORE` (OW, update). Like
+/// Redis, it skips the arguments of LIMIT, GET and BY, and after a STORE
+/// goes on from the argument right after it (`STORE STORE d` stores to `d`).
+fn sort_keys(args: &[Bytes]) -> Vec<(usize, Reply)> {
+    let status = |s: &'static str| Reply::Status(Bytes::from_static(s.as_bytes()));
+    let mut keys = vec![(1, Reply::Set(vec![status("RO"), status("access")]))];
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if eq_ic(a, "limit") {
+            i += 2;
+        } else if eq_ic(a, "get") || eq_ic(a, "by") {
+            i += 1;
+        } else if eq_ic(a, "store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    if let Some(pos) = store {
+        keys.push((pos, Reply::Set(vec![status("OW"), status("update")])));
+    }
+    keys
 }
 
 /// What a key argument needs from an ACL key pattern: read and/or write
@@ -580,5 +610,9 @@ mod tests {
         assert_eq!(k("zunionstore", &["zunionstore", "d", "2", "a", "b"]), Some(vec![1, 3, 4]));
         assert_eq!(k("eval", &["eval", "s", "0"]), Some(vec![]));
         assert!(k("zunionstore", &["zunionstore", "d", "2", "a"]).is_none());
+        assert_eq!(k("sort", &["sort", "k", "by", "store", "store", "d", "limit", "0", "1"]), Some(vec![1, 5]));
+        assert_eq!(k("sort", &["sort", "k", "store", "store", "d"]), Some(vec![1, 4]));
+        assert_eq!(k("sort", &["sort", "k", "get", "store", "store"]), Some(vec![1]));
+        assert_eq!(k("sort_ro", &["sort_ro", "k", "store", "d"]), Some(vec![1]));
     }
 }

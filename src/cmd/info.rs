@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::connection::REDIS_VERSION;
 use super::Ctx;
 use crate::protocol::Reply;
+use crate::server::state::State;
 
 /// Sections in the order Redis prints them, and whether `default` includes them.
 const SECTIONS: &[(&str, bool)] = &[
@@ -101,6 +102,29 @@ fn hex_id(seed: u64, salt: u64) -> String {
     (0..40).map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0')).collect()
 }
 
+/// The memory figures INFO memory and MEMORY STATS report: `used` is the
+/// fake's own accounting (`crate::store::mem`), the allocator and RSS
+/// figures are fixed multiples of it (the fake has no allocator to ask).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemFigures {
+    /// `used_memory`.
+    pub used: u64,
+    /// `used_memory_peak`.
+    pub peak: u64,
+    /// `used_memory_rss`.
+    pub rss: u64,
+    /// `allocator_active`.
+    pub active: u64,
+    /// `allocator_resident`.
+    pub resident: u64,
+}
+
+/// The current [`MemFigures`].
+pub(crate) fn mem_figures(st: &State) -> MemFigures {
+    let used = st.used_memory();
+    MemFigures { used, peak: st.evict.peak.max(used), rss: used * 7, active: used + used / 8, resident: used * 3 }
+}
+
 fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     let st = &*ctx.st;
     let cfg = &st.config;
@@ -156,8 +180,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         }
         "memory" => {
             let maxmemory = cfg.mm.limit;
-            let peak = st.evict.peak.max(used_memory);
-            let rss = used_memory * 7;
+            let MemFigures { peak, rss, active, resident, .. } = mem_figures(st);
             w("# Memory".into());
             w(format!("used_memory:{used_memory}"));
             w(format!("used_memory_human:{}", human(used_memory)));
@@ -172,8 +195,8 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w(format!("used_memory_dataset:{dataset}"));
             w(format!("used_memory_dataset_perc:{:.2}%", dataset as f64 * 100.0 / used_memory as f64));
             w(format!("allocator_allocated:{used_memory}"));
-            w(format!("allocator_active:{}", used_memory + used_memory / 8));
-            w(format!("allocator_resident:{}", used_memory * 3));
+            w(format!("allocator_active:{active}"));
+            w(format!("allocator_resident:{resident}"));
             w("total_system_memory:17179869184".into());
             w("total_system_memory_human:16.00G".into());
             w("used_memory_lua:32768".into());

@@ -281,6 +281,22 @@ impl LongDouble {
         }
     }
 
+    /// The exact extended value of a double (every double is one).
+    pub(crate) fn from_f64(d: f64) -> LongDouble {
+        let neg = d.is_sign_negative();
+        if d.is_infinite() {
+            return LongDouble::Inf { neg };
+        }
+        let bits = d.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i64;
+        let frac = bits & ((1u64 << 52) - 1);
+        if exp == 0 {
+            // Zero or subnormal: frac * 2^-1074.
+            return LongDouble::Finite { neg, m: frac, e: -1074 };
+        }
+        LongDouble::Finite { neg, m: frac | (1u64 << 52), e: exp - 1075 }
+    }
+
     /// Whether the value is an infinity.
     pub(crate) fn is_inf(self) -> bool {
         matches!(self, LongDouble::Inf { .. })
@@ -602,6 +618,17 @@ mod tests {
         let big = incr("0", "1e400").unwrap();
         assert_eq!(big.len(), 401);
         assert!(big.starts_with("10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880"));
+    }
+
+    #[test]
+    fn human_text_of_doubles() {
+        assert_eq!(LongDouble::from_f64(0.1).to_human(), "0.10000000000000001");
+        assert_eq!(LongDouble::from_f64(-1.25).to_human(), "-1.25");
+        assert_eq!(LongDouble::from_f64(85.05112878).to_human(), "85.0511287799999991");
+        assert_eq!(LongDouble::from_f64(180.0).to_human(), "180");
+        assert_eq!(LongDouble::from_f64(-0.0).to_human(), "0");
+        assert_eq!(LongDouble::from_f64(1e-20).to_human(), "0");
+        assert_eq!(LongDouble::from_f64(f64::NEG_INFINITY).to_human(), "-inf");
     }
 
     #[test]

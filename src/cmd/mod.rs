@@ -23,18 +23,22 @@ mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
+pub(crate) mod dump;
+pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod longdouble;
+pub(crate) mod memory;
 pub(crate) mod num;
 pub(crate) mod pubsub;
 pub(crate) mod random;
 pub(crate) mod scan;
 pub(crate) mod server;
 pub(crate) mod sets;
+pub(crate) mod sort;
 pub(crate) mod strings;
 pub(crate) mod transactions;
 pub(crate) mod util;
@@ -82,21 +86,25 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 15] {
+fn groups() -> [&'static [CommandSpec]; 19] {
     [
         connection::COMMANDS,
         client::COMMANDS,
         command::COMMANDS,
         acl::COMMANDS,
         server::COMMANDS,
+        memory::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
         hyperloglog::COMMANDS,
         keys::COMMANDS,
+        sort::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
     ]
@@ -459,6 +467,9 @@ mod tests {
             &["MOVE", "h2", "1"],
             &["DEL", "a"],
             &["UNLINK", "x2"],
+            &["SORT", "x1", "DESC", "STORE", "sorted"],
+            &["SORT", "x1", "GET", "#", "GET", "nokey*", "STORE", "sorted"],
+            &["SORT", "nokey", "STORE", "sorted"],
             &["SWAPDB", "0", "1"],
             &["SWAPDB", "0", "1"],
             &["FLUSHDB"],

@@ -213,7 +213,7 @@ impl LexRange {
 // ---------------------------------------------------------------------------
 
 /// Looks a sorted set up for a read command (counts a keyspace hit or miss).
-fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
+pub(crate) fn read_zset<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
     let db = ctx.db();
     match ctx.st.lookup_read(db, key, ctx.now) {
         None => Ok(None),
@@ -242,7 +242,7 @@ fn after_write(ctx: &mut Ctx<'_>, key: &Bytes, event: &'static str) {
 }
 
 /// Writes the result of a *STORE command.
-fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, event: &'static str) -> Reply {
+pub(crate) fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, event: &'static str) -> Reply {
     let z = ZSet::from_items(items);
     let len = z.len();
     util::store_result(ctx, dst, Value::ZSet(z), len, 'z', event)
@@ -353,7 +353,9 @@ fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     zadd_generic(ctx, args, true)
 }
 
-fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
+/// ZADD (and ZINCRBY when `zincrby`) over `args` (`args[0]` is not read);
+/// GEOADD runs its rewritten arguments through it, as Redis does.
+pub(crate) fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], zincrby: bool) -> Reply {
     let key = &args[1];
     let mut f = AddFlags { incr: zincrby, ..AddFlags::default() };
     let mut ch = false;

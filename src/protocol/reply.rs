@@ -29,6 +29,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// `,d` double in RESP3, bulk string in RESP2 (`%.17g`).
     Double(f64),
+    /// A double already formatted as text: `,text` in RESP3, a bulk string
+    /// in RESP2 (Redis's `addReplyHumanLongDouble`, used for coordinates).
+    DoubleText(Bytes),
     /// `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     Bool(bool),
     /// `=n` verbatim string in RESP3 (format, text), bulk string in RESP2.
@@ -123,6 +126,13 @@ impl Reply {
                     line(out, b',', s.as_bytes());
                 } else {
                     bulk(out, s.as_bytes());
+                }
+            }
+            Reply::DoubleText(s) => {
+                if resp >= 3 {
+                    line(out, b',', s);
+                } else {
+                    bulk(out, s);
                 }
             }
             Reply::Bool(b) => {
@@ -308,6 +318,8 @@ mod tests {
         assert_eq!(&Reply::Nil.to_bytes(2)[..], b"$-1\r\n");
         assert_eq!(&Reply::NilArray.to_bytes(3)[..], b"_\r\n");
         assert_eq!(&Reply::Double(2.5).to_bytes(3)[..], b",2.5\r\n");
+        assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(3)[..], b",1.5\r\n");
+        assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(2)[..], b"$3\r\n1.5\r\n");
         assert_eq!(&Reply::Verbatim("txt", Bytes::from("hi")).to_bytes(3)[..], b"=6\r\ntxt:hi\r\n");
         assert_eq!(&Reply::Int(-42).to_bytes(2)[..], b":-42\r\n");
     }

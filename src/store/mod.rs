@@ -1,8 +1,10 @@
 //! The keyspace: databases, values and expiry. Pure data, no I/O.
 
+pub(crate) mod geohash;
 pub(crate) mod glob;
 pub(crate) mod hll;
 pub(crate) mod mem;
+pub(crate) mod rdb;
 pub(crate) mod zset;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};

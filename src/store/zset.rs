@@ -104,6 +104,11 @@ impl ZSet {
         self.sorted.iter().map(|(s, m)| (m, s.0))
     }
 
+    /// Members in ascending order from the first whose score is at least `min`.
+    pub(crate) fn iter_from(&self, min: f64) -> impl Iterator<Item = (&Bytes, f64)> {
+        self.sorted.range((Bound::Included((Score(min), Bytes::new())), Bound::Unbounded)).map(|(s, m)| (m, s.0))
+    }
+
     /// 0-based position of `member` in ascending order.
     pub(crate) fn rank(&self, member: &[u8]) -> Option<usize> {
         let (m, s) = self.scores.get_key_value(member)?;

@@ -332,6 +332,7 @@ const CONTAINER_SUBSET: &[&str] = &[
     "connection.redis",
     "core.redis",
     "expire.redis",
+    "geo.redis",
     "hashes.redis",
     "keys.redis",
     "lists.redis",
