@@ -257,16 +257,15 @@ fn inline(s: &mut std::net::TcpStream, command: &str) -> String {
     reply_line(s)
 }
 
-/// Reads one reply line, CRLF included.
+/// Reads one reply line, CRLF included (byte by byte: nothing past it is consumed).
+#[allow(clippy::unbuffered_bytes)] // unbuffered on purpose: a buffer would swallow the next reply
 fn reply_line(s: &mut std::net::TcpStream) -> String {
     use std::io::Read;
     let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while !line.ends_with(b"\r\n") {
-        match s.read(&mut b) {
-            Ok(0) => break,
-            Ok(_) => line.push(b[0]),
-            Err(e) => panic!("reading a reply line: {e} (got {:?})", String::from_utf8_lossy(&line)),
+    for byte in s.bytes() {
+        line.push(byte.unwrap_or_else(|e| panic!("reading a reply line: {e} (got {line:?})")));
+        if line.ends_with(b"\r\n") {
+            break;
         }
     }
     String::from_utf8_lossy(&line).into_owned()

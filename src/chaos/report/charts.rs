@@ -65,6 +65,26 @@ fn or_error(drawn: DrawResult, svg: String, r: &ScenarioResult) -> String {
     }
 }
 
+/// A chart's time buckets: `n` of `width` seconds each over the run.
+#[derive(Clone, Copy)]
+struct Buckets {
+    width: f64,
+    n: usize,
+}
+
+impl Buckets {
+    /// Whole buckets of a readable width over `span` seconds.
+    fn of(span: f64) -> Buckets {
+        let width = bucket(span);
+        Buckets { width, n: ((span / width).round() as usize).max(1) }
+    }
+
+    /// The bucket a sample taken `at` into the run falls in.
+    fn index(self, at: std::time::Duration) -> usize {
+        ((at.as_secs_f64() / self.width) as usize).min(self.n - 1)
+    }
+}
+
 fn draw_message(out: &mut String, msg: &str) -> DrawResult {
     let root = SVGBackend::with_string(out, (SIZE.0, 60)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -77,19 +97,16 @@ fn draw_message(out: &mut String, msg: &str) -> DrawResult {
 /// time bucket as a line) with throughput (ops/s) on the right axis; fault
 /// windows shaded. An SVG document.
 pub fn svg(r: &ScenarioResult) -> String {
-    let mut out = String::new();
-    let drawn = draw_latency(&mut out, r);
-    or_error(drawn, out, r)
+    render(r, draw_latency)
 }
 
 fn draw_latency(out: &mut String, r: &ScenarioResult) -> DrawResult {
     let span = span(r);
-    let width = bucket(span);
-    let n = ((span / width).round() as usize).max(1);
+    let buckets = Buckets::of(span);
+    let Buckets { width, n } = buckets;
     let mut per_bucket: Vec<Vec<f64>> = vec![Vec::new(); n];
     for s in &r.samples {
-        let i = ((s.at.as_secs_f64() / width) as usize).min(n - 1);
-        per_bucket[i].push(s.latency.as_secs_f64() * 1e3);
+        per_bucket[buckets.index(s.at)].push(s.latency.as_secs_f64() * 1e3);
     }
     let throughput: Vec<(f64, f64)> =
         per_bucket.iter().enumerate().map(|(i, b)| ((i as f64 + 0.5) * width, b.len() as f64 / width)).collect();
@@ -171,20 +188,24 @@ fn draw_latency(out: &mut String, r: &ScenarioResult) -> DrawResult {
 /// per kind, fault windows shaded. An SVG document (a flat chart when there
 /// were no errors).
 pub fn errors_svg(r: &ScenarioResult) -> String {
+    render(r, draw_errors)
+}
+
+/// One chart drawn into an SVG document (or a line saying why it failed).
+fn render(r: &ScenarioResult, draw: fn(&mut String, &ScenarioResult) -> DrawResult) -> String {
     let mut out = String::new();
-    let drawn = draw_errors(&mut out, r);
+    let drawn = draw(&mut out, r);
     or_error(drawn, out, r)
 }
 
 fn draw_errors(out: &mut String, r: &ScenarioResult) -> DrawResult {
     let span = span(r);
-    let width = bucket(span);
-    let n = ((span / width).round() as usize).max(1);
+    let buckets = Buckets::of(span);
+    let Buckets { width, n } = buckets;
     let mut kinds: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for s in &r.samples {
         if let Some(k) = s.error {
-            let i = ((s.at.as_secs_f64() / width) as usize).min(n - 1);
-            kinds.entry(k).or_insert_with(|| vec![0; n])[i] += 1;
+            kinds.entry(k).or_insert_with(|| vec![0; n])[buckets.index(s.at)] += 1;
         }
     }
     let top = kinds.values().flatten().copied().max().unwrap_or(0) as f64 / width;
