@@ -325,21 +325,35 @@ impl User {
                 }
             }
             Some(b'~') | Some(b'%') => {
-                let pat = if bytes[0] == b'%' {
-                    let Some((perm, _)) = op.split_once('~') else {
-                        return Err("Syntax error".into());
-                    };
-                    let p = perm[1..].to_ascii_uppercase();
-                    if p.is_empty() || !p.chars().all(|c| c == 'R' || c == 'W') {
-                        return Err("Syntax error".into());
-                    }
-                    op.to_string()
-                } else {
-                    op.to_string()
-                };
+                // Redis's ACLSetSelector: after `allkeys` nothing may be added,
+                // then `%` takes R and W once each up to the `~`, and the
+                // pattern may hold no whitespace or NUL.
                 if self.keys.iter().any(|k| k == "~*") {
                     return Err("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns".into());
                 }
+                let pattern = if bytes[0] == b'%' {
+                    let Some((perm, pattern)) = op.split_once('~') else {
+                        return Err("Syntax error".into());
+                    };
+                    let (mut read, mut write) = (false, false);
+                    for c in perm[1..].bytes() {
+                        match c.to_ascii_uppercase() {
+                            b'R' if !read => read = true,
+                            b'W' if !write => write = true,
+                            _ => return Err("Syntax error".into()),
+                        }
+                    }
+                    if !read && !write {
+                        return Err("Syntax error".into());
+                    }
+                    pattern
+                } else {
+                    &op[1..]
+                };
+                if has_spaces(pattern.as_bytes()) {
+                    return Err("Syntax error".into());
+                }
+                let pat = op.to_string();
                 if pat == "~*" {
                     self.keys = vec![pat];
                 } else if !self.keys.contains(&pat) {
@@ -350,6 +364,9 @@ impl User {
                 let pat = op[1..].to_string();
                 if self.channels.iter().any(|c| c == "*") {
                     return Err("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels".into());
+                }
+                if has_spaces(pat.as_bytes()) {
+                    return Err("Syntax error".into());
                 }
                 if pat == "*" {
                     self.channels = vec![pat];
@@ -406,6 +423,18 @@ impl User {
         }
         Ok(())
     }
+}
+
+/// Redis's `ACLStringHasSpaces`: whether `s` holds C whitespace (space,
+/// `\t`, `\n`, `\v`, `\f`, `\r`) or a NUL, which usernames and key and
+/// channel patterns may not.
+fn has_spaces(s: &[u8]) -> bool {
+    s.iter().any(|&c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0))
+}
+
+/// What C's `%s` prints of `s`: everything before the first NUL.
+fn c_str(s: &str) -> &str {
+    s.split('\0').next().unwrap_or_default()
 }
 
 /// Redis's command table as ACL rules see it.
@@ -526,7 +555,7 @@ pub(crate) fn default_nopass(cfg: &Config) -> bool {
 
 /// The NOPERM check `dispatch` runs before a command: the connection's user
 /// must be allowed the command and every key it names.
-pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
     // The fast path: an unrestricted default user (the usual case) needs no work.
     if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
         return Ok(());
@@ -539,17 +568,26 @@ pub(crate) fn check_permissions(ctx: &Ctx<'_>, spec: &'static CommandSpec, args:
     if user.unrestricted() {
         return Ok(());
     }
-    user_may_run(&user, spec, args).map_err(|d| match d {
-        Denied::Command(name) => {
-            Reply::error(format!("NOPERM this user has no permissions to run the '{name}' command"))
+    let Err(denied) = user_may_run(&user, spec, args) else {
+        return Ok(());
+    };
+    let (reason, object, text) = match denied {
+        Denied::Command(name) => (
+            LogReason::Command,
+            Bytes::from_static(name.as_bytes()),
+            format!("NOPERM this user has no permissions to run the '{name}' command"),
+        ),
+        Denied::Key(k) => {
+            (LogReason::Key, k, "NOPERM this user has no permissions to access one of the keys used as arguments".into())
         }
-        Denied::Key(_) => {
-            Reply::error("NOPERM this user has no permissions to access one of the keys used as arguments")
-        }
-        Denied::Channel(_) => {
-            Reply::error("NOPERM this user has no permissions to access one of the channels used as arguments")
-        }
-    })
+        Denied::Channel(c) => (
+            LogReason::Channel,
+            c,
+            "NOPERM this user has no permissions to access one of the channels used as arguments".into(),
+        ),
+    };
+    log_denial(ctx, reason, object, None);
+    Err(Reply::error(text))
 }
 
 /// Whether the connection's user reads every key: Redis's
@@ -706,7 +744,7 @@ fn all_users(cfg: &Config) -> BTreeMap<String, User> {
 
 fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
-    if args[2].iter().any(|&c| c == b' ' || c == 0) {
+    if has_spaces(&args[2]) {
         return Reply::error("ERR Usernames can't contain spaces or null characters");
     }
     let cfg = &mut ctx.st.config;
@@ -717,6 +755,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(ops) => ops,
         Err(start) => {
             let start = String::from_utf8_lossy(&args[3 + start]);
+            let start = c_str(&start);
             return Reply::error(format!("ERR Unmatched parenthesis in acl selector starting at '{start}'."));
         }
     };
@@ -741,6 +780,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
         }
         if let Err(why) = user.apply(&op) {
+            let op = c_str(&op);
             return Reply::error(format!("ERR Error in ACL SETUSER modifier '{op}': {why}"));
         }
         if all_channels_default && op.eq_ignore_ascii_case("reset") {
@@ -935,20 +975,153 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-fn log(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    // The fake keeps no ACL log: denied commands are not recorded.
+fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() > 3 {
         return too_many_args(&args[1]);
     }
+    // Redis's ACL LOG: 10 entries unless told, a negative count shows none.
+    let mut count = 10usize;
     if args.len() == 3 {
         if super::util::eq_ic(&args[2], "reset") {
+            ctx.st.acl_log.entries.clear();
             return Reply::ok();
         }
-        if super::util::parse_i64(&args[2]).is_none_or(|n| n < 0) {
-            return Reply::error("ERR value is out of range, must be positive");
+        match super::util::parse_i64(&args[2]) {
+            None => return super::util::not_integer(),
+            Some(n) => count = usize::try_from(n).unwrap_or(0),
         }
     }
-    Reply::Array(vec![])
+    let now = ctx.now;
+    let bulk = |s: &'static str| Reply::from(s);
+    let entries = ctx.st.acl_log.entries.iter().take(count).map(|e| {
+        Reply::Map(vec![
+            (bulk("count"), Reply::Int(e.count as i64)),
+            (bulk("reason"), bulk(e.reason.name())),
+            (bulk("context"), bulk(e.context.name())),
+            (bulk("object"), Reply::Bulk(e.object.clone())),
+            (bulk("username"), Reply::Bulk(e.username.clone())),
+            // Redis subtracts milliseconds as signed numbers: a clock set back shows a negative age.
+            (bulk("age-seconds"), Reply::Double((now as i64).wrapping_sub(e.ctime as i64) as f64 / 1000.0)),
+            (bulk("client-info"), Reply::Bulk(Bytes::from(e.client_info.clone()))),
+        ])
+    });
+    Reply::Array(entries.collect())
+}
+
+/// Why an ACL LOG entry was recorded (Redis's `ACL_DENIED_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogReason {
+    /// The command itself is not allowed.
+    Command,
+    /// A key the command names is not allowed.
+    Key,
+    /// A channel the command names is not allowed.
+    Channel,
+    /// AUTH or HELLO AUTH with a wrong password, or an unknown or disabled user.
+    Auth,
+}
+
+impl LogReason {
+    fn name(self) -> &'static str {
+        match self {
+            LogReason::Command => "command",
+            LogReason::Key => "key",
+            LogReason::Channel => "channel",
+            LogReason::Auth => "auth",
+        }
+    }
+}
+
+/// Where the refused action ran (Redis's `ACL_LOG_CTX_*`; scripts, `lua`,
+/// are not logged yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogContext {
+    /// A command sent by the client.
+    Toplevel,
+    /// A command queued in, or run by, MULTI/EXEC.
+    Multi,
+}
+
+impl LogContext {
+    fn name(self) -> &'static str {
+        match self {
+            LogContext::Toplevel => "toplevel",
+            LogContext::Multi => "multi",
+        }
+    }
+}
+
+/// One ACL LOG entry.
+#[derive(Debug, Clone)]
+struct LogEntry {
+    count: u64,
+    reason: LogReason,
+    context: LogContext,
+    object: Bytes,
+    username: Bytes,
+    /// When it was (last) recorded, server-clock unix ms.
+    ctime: u64,
+    /// CLIENT INFO of the offending client then, without the trailing newline.
+    client_info: String,
+}
+
+/// Redis groups an entry with an identical one recorded at most this long before (ms).
+const LOG_GROUPING_MAX_DELTA_MS: u64 = 60_000;
+/// How many of the newest entries Redis looks at for one to group with.
+const LOG_GROUPING_SCAN: usize = 10;
+
+/// The ACL LOG: refused commands and failed authentications, newest first.
+#[derive(Debug, Default)]
+pub(crate) struct AclLog {
+    entries: std::collections::VecDeque<LogEntry>,
+}
+
+impl AclLog {
+    /// Redis's `addACLLogEntry`: an entry equal to one of the 10 newest
+    /// (same reason, context, object and username, recorded within 60 s)
+    /// bumps that one's count, time and client info and moves it to the
+    /// front; otherwise the new entry goes first and the oldest past
+    /// `max_len` are dropped.
+    fn add(&mut self, entry: LogEntry, max_len: usize) {
+        let same = |c: &LogEntry| {
+            c.reason == entry.reason
+                && c.context == entry.context
+                && c.ctime.abs_diff(entry.ctime) <= LOG_GROUPING_MAX_DELTA_MS
+                && c.object == entry.object
+                && c.username == entry.username
+        };
+        let found = self.entries.iter().take(LOG_GROUPING_SCAN).position(same);
+        if let Some(mut m) = found.and_then(|i| self.entries.remove(i)) {
+            m.count += 1;
+            m.ctime = entry.ctime;
+            m.client_info = entry.client_info;
+            self.entries.push_front(m);
+        } else {
+            self.entries.push_front(entry);
+            self.entries.truncate(max_len);
+        }
+    }
+}
+
+/// Records a refusal in the ACL LOG, as the connection's user unless
+/// `username` says otherwise (a failed AUTH logs the user it tried).
+pub(crate) fn log_denial(ctx: &mut Ctx<'_>, reason: LogReason, object: Bytes, username: Option<Bytes>) {
+    let context = if ctx.conn.multi.is_some() || ctx.conn.in_exec { LogContext::Multi } else { LogContext::Toplevel };
+    let mut client_info = super::client::info_line(ctx.st, ctx.conn.id);
+    if client_info.ends_with('\n') {
+        client_info.pop();
+    }
+    let max_len = ctx.st.config.get("acllog-max-len").and_then(|v| v.parse::<u64>().ok()).unwrap_or(128);
+    let entry = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username: username.unwrap_or_else(|| ctx.conn.user.clone()),
+        ctime: ctx.now,
+        client_info,
+    };
+    ctx.st.acl_log.add(entry, usize::try_from(max_len).unwrap_or(usize::MAX));
 }
 
 fn no_acl_file(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

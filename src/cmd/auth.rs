@@ -7,8 +7,10 @@ use crate::protocol::Reply;
 use crate::server::config::Config;
 
 /// Checks credentials and marks the connection authenticated as `user`, or
-/// returns Redis's WRONGPASS error (also for unknown and disabled users).
-pub(crate) fn check(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+/// returns Redis's WRONGPASS error (also for unknown and disabled users) and
+/// logs the failure in the ACL LOG with `command` (the command's name as
+/// sent, AUTH or HELLO) as its object.
+pub(crate) fn check(ctx: &mut Ctx<'_>, command: &Bytes, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     if super::acl::authenticate(&ctx.st.config, user, pass) {
         ctx.conn.authenticated = true;
         ctx.conn.user = Bytes::copy_from_slice(user);
@@ -17,6 +19,8 @@ pub(crate) fn check(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), R
         }
         Ok(())
     } else {
+        let user = Bytes::copy_from_slice(user);
+        super::acl::log_denial(ctx, super::acl::LogReason::Auth, command.clone(), Some(user));
         Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))
     }
 }

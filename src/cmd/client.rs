@@ -13,7 +13,7 @@ use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, syntax_error};
 use super::{cmd, CommandSpec, ConnState, Ctx};
 use crate::protocol::Reply;
-use crate::server::state::ClientInfo;
+use crate::server::state::{ClientInfo, State};
 
 const CONN: &[&str] = &["noscript", "loading", "stale"];
 const CONN_ACL: &[&str] = &["slow", "connection"];
@@ -309,13 +309,15 @@ fn line(c: &ClientInfo, now: Instant, blocked: bool, omem: usize) -> String {
 }
 
 fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let text = ctx
-        .st
-        .clients
-        .get(&ctx.conn.id)
-        .map(|c| line(c, Instant::now(), ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)))
-        .unwrap_or_default();
-    Reply::Verbatim("txt", Bytes::from(text))
+    Reply::Verbatim("txt", Bytes::from(info_line(ctx.st, ctx.conn.id)))
+}
+
+/// What CLIENT INFO says of client `id` (newline included; empty when it is gone).
+pub(crate) fn info_line(st: &State, id: u64) -> String {
+    st.clients
+        .get(&id)
+        .map(|c| line(c, Instant::now(), st.blocking.is_blocked(c.id), st.pubsub.output(c.id)))
+        .unwrap_or_default()
 }
 
 fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -95,7 +95,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     while i < args.len() {
         let more = args.len() - i - 1;
         if super::util::eq_ic(&args[i], "auth") && more >= 2 {
-            if let Err(e) = super::auth::check(ctx, &args[i + 1], &args[i + 2]) {
+            if let Err(e) = super::auth::check(ctx, &args[0], &args[i + 1], &args[i + 2]) {
                 return e;
             }
             i += 3;
@@ -188,7 +188,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() == 2 && super::auth::default_user_nopass(&ctx.st.config) {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
-    match super::auth::check(ctx, &user, &pass) {
+    match super::auth::check(ctx, &args[0], &user, &pass) {
         Ok(()) => Reply::ok(),
         Err(e) => e,
     }

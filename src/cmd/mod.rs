@@ -243,9 +243,6 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(spec) => spec,
         Err(e) => return transactions::rejected(ctx, args, e),
     };
-    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        info.last_cmd = spec.name;
-    }
     if ctx.conn.multi.is_some() && !transactions::runs_inside_multi(spec) {
         return transactions::queue(ctx, spec, args);
     }
@@ -270,6 +267,11 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
             }
         }
     };
+    // Redis sets the client's last command (CLIENT INFO's `cmd=`) as soon as
+    // it finds it, so the ACL LOG's client info names the refused command.
+    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        info.last_cmd = spec.name;
+    }
     if !spec.arity_ok(args.len()) {
         return Err(util::wrong_arity(spec.name));
     }

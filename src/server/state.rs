@@ -202,6 +202,8 @@ pub(crate) struct State {
     /// The fault rules and admin switch, shared with [`Shared::faults`]: the
     /// `HARNESS` command runs through dispatch and reaches them here.
     pub faults: Arc<crate::fault::Hub>,
+    /// The ACL LOG (refused commands, keys, channels and authentications).
+    pub acl_log: crate::cmd::acl::AclLog,
 }
 
 impl State {
@@ -229,6 +231,7 @@ impl State {
             active_expire: true,
             evict: Default::default(),
             faults: Arc::new(crate::fault::Hub::new(seed)),
+            acl_log: Default::default(),
         }
     }
 

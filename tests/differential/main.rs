@@ -27,6 +27,8 @@ enum Compare {
     Pairs,
     /// Only the reply's type.
     Type,
+    /// Exactly, except the values of the fields `!mask` names (only their types).
+    Masked,
 }
 
 /// One script line.
@@ -40,6 +42,8 @@ struct Step {
     read: bool,
     expect_eof: bool,
     only_resp: Option<u8>,
+    /// Fields whose values `!mask FIELD` compares by type only.
+    masked: Vec<Vec<u8>>,
     text: String,
 }
 
@@ -61,6 +65,7 @@ fn parse_script(path: &Path) -> Vec<Step> {
             read: true,
             expect_eof: false,
             only_resp: None,
+            masked: Vec::new(),
             text: line.to_string(),
         };
         let mut read_only = false;
@@ -78,6 +83,15 @@ fn parse_script(path: &Path) -> Vec<Step> {
                     "!eof" => step.expect_eof = true,
                     "!resp2" => step.only_resp = Some(2),
                     "!resp3" => step.only_resp = Some(3),
+                    "!mask" => {
+                        tokens.remove(0);
+                        let field = tokens
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| panic!("{}:{}: !mask needs a field name", path.display(), i + 1));
+                        step.masked.push(field);
+                        step.compare = Compare::Masked;
+                    }
                     "!raw" => {
                         tokens.remove(0);
                         let payload = tokens
@@ -172,13 +186,57 @@ fn split_line(line: &str) -> Option<Vec<Vec<u8>>> {
 
 /// Whether two raw replies match under `how`. A reply redis-protocol
 /// cannot decode (a RESP3 set of maps) is compared byte for byte whatever `how` says.
-fn same(a: &[u8], b: &[u8], how: Compare, resp: u8) -> bool {
+fn same(a: &[u8], b: &[u8], how: Compare, masked: &[Vec<u8>], resp: u8) -> bool {
     let decoded = || Some((try_decode(a, resp)?, try_decode(b, resp)?));
     match how {
+        Compare::Masked => decoded().map_or(a == b, |(mut x, mut y)| {
+            mask(&mut x, masked);
+            mask(&mut y, masked);
+            render(&x, false) == render(&y, false)
+        }),
         Compare::Exact => a == b,
         Compare::Type => a.first() == b.first(),
         Compare::Unordered => decoded().map_or(a == b, |(x, y)| render(&x, true) == render(&y, true)),
         Compare::Pairs => decoded().map_or(a == b, |(x, y)| pairs_sorted(&x) == pairs_sorted(&y)),
+    }
+}
+
+/// Replaces, anywhere in `f`, the value of each field named in `fields` (a
+/// map's value, or the element after the name in an array) with a marker of
+/// its type: `!mask age-seconds` compares ACL LOG entries but for their ages.
+fn mask(f: &mut redis_protocol::resp3::types::OwnedFrame, fields: &[Vec<u8>]) {
+    use redis_protocol::resp3::types::OwnedFrame as F;
+    let named = |x: &F| match x {
+        F::BlobString { data, .. } | F::SimpleString { data, .. } => fields.iter().any(|n| n[..] == data[..]),
+        _ => false,
+    };
+    let marker = |v: &F| {
+        let kind = render(v, false).chars().next().unwrap_or('?');
+        F::SimpleString { data: format!("masked {kind}").into_bytes().into(), attributes: None }
+    };
+    match f {
+        F::Map { data, .. } => {
+            for (k, v) in data.iter_mut() {
+                if named(k) {
+                    *v = marker(v);
+                } else {
+                    mask(v, fields);
+                }
+            }
+        }
+        F::Array { data, .. } | F::Push { data, .. } => {
+            let mut i = 0;
+            while i < data.len() {
+                if named(&data[i]) && i + 1 < data.len() {
+                    data[i + 1] = marker(&data[i + 1]);
+                    i += 2;
+                } else {
+                    mask(&mut data[i], fields);
+                    i += 1;
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -239,7 +297,7 @@ fn run_script_with(path: &Path, resp: u8, fake: &FakeRedis, real: &Backend, fail
             let f = pair.fake.read_reply();
             let r = pair.real.read_reply();
             let ok = match (&f, &r) {
-                (Some(f), Some(r)) => same(f, r, step.compare, resp),
+                (Some(f), Some(r)) => same(f, r, step.compare, &step.masked, resp),
                 (None, None) => true,
                 _ => false,
             };
@@ -427,8 +485,25 @@ fn undecodable_replies_compare_raw() {
     assert!(try_decode(&set_of_maps, 3).is_none());
     let other = b"~1\r\n%1\r\n+a\r\n:2\r\n".to_vec();
     for how in [Compare::Exact, Compare::Unordered, Compare::Pairs] {
-        assert!(same(&set_of_maps, &set_of_maps, how, 3));
-        assert!(!same(&set_of_maps, &other, how, 3));
+        assert!(same(&set_of_maps, &set_of_maps, how, &[], 3));
+        assert!(!same(&set_of_maps, &other, how, &[], 3));
     }
     assert!(show(&Some(set_of_maps), 3).contains("raw: ~1\\r\\n%1"));
+}
+
+#[test]
+fn masked_fields_compare_by_type_only() {
+    let masked = [b"age".to_vec()];
+    // RESP2: a flat field/value array; RESP3: a map.
+    let a2 = b"*4\r\n$3\r\nage\r\n$3\r\n0.5\r\n$1\r\nn\r\n:1\r\n";
+    let b2 = b"*4\r\n$3\r\nage\r\n$1\r\n7\r\n$1\r\nn\r\n:1\r\n";
+    let c2 = b"*4\r\n$3\r\nage\r\n$1\r\n7\r\n$1\r\nn\r\n:2\r\n";
+    assert!(same(a2, b2, Compare::Masked, &masked, 2));
+    assert!(!same(a2, c2, Compare::Masked, &masked, 2));
+    let a3 = b"*1\r\n%2\r\n$3\r\nage\r\n,0.5\r\n$1\r\nn\r\n:1\r\n";
+    let b3 = b"*1\r\n%2\r\n$3\r\nage\r\n,9\r\n$1\r\nn\r\n:1\r\n";
+    let c3 = b"*1\r\n%2\r\n$3\r\nage\r\n:9\r\n$1\r\nn\r\n:1\r\n";
+    assert!(same(a3, b3, Compare::Masked, &masked, 3));
+    // The type still counts.
+    assert!(!same(a3, c3, Compare::Masked, &masked, 3));
 }
