@@ -3,7 +3,10 @@
 //! DRYRUN, LOG, LOAD, SAVE, HELP).
 //!
 //! The default user follows `requirepass` until ACL SETUSER changes it, as
-//! in Redis, where `requirepass` is just the default user's password.
+//! in Redis, where `requirepass` is just the default user's password: after
+//! that, setting `requirepass` (CONFIG SET, `FakeRedis::set_password`,
+//! `HARNESS SET-PASSWORD`) still resets that user's passwords to exactly the
+//! new one (`nopass` when empty).
 
 use std::collections::BTreeMap;
 
@@ -324,6 +327,9 @@ impl User {
                     return Err("The password you are trying to remove from the user does not exist".into());
                 }
             }
+            // `~*` and `&*` are `allkeys` and `allchannels`, also after them.
+            Some(b'~') if op == "~*" => self.keys = vec![op.to_string()],
+            Some(b'&') if op == "&*" => self.channels = vec!["*".into()],
             Some(b'~') | Some(b'%') => {
                 // Redis's ACLSetSelector: after `allkeys` nothing may be added,
                 // then `%` takes R and W once each up to the `~`, and the
@@ -354,9 +360,7 @@ impl User {
                     return Err("Syntax error".into());
                 }
                 let pat = op.to_string();
-                if pat == "~*" {
-                    self.keys = vec![pat];
-                } else if !self.keys.contains(&pat) {
+                if !self.keys.contains(&pat) {
                     self.keys.push(pat);
                 }
             }
@@ -368,9 +372,7 @@ impl User {
                 if has_spaces(pat.as_bytes()) {
                     return Err("Syntax error".into());
                 }
-                if pat == "*" {
-                    self.channels = vec![pat];
-                } else if !self.channels.contains(&pat) {
+                if !self.channels.contains(&pat) {
                     self.channels.push(pat);
                 }
             }
@@ -577,9 +579,11 @@ pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, a
             Bytes::from_static(name.as_bytes()),
             format!("NOPERM this user has no permissions to run the '{name}' command"),
         ),
-        Denied::Key(k) => {
-            (LogReason::Key, k, "NOPERM this user has no permissions to access one of the keys used as arguments".into())
-        }
+        Denied::Key(k) => (
+            LogReason::Key,
+            k,
+            "NOPERM this user has no permissions to access one of the keys used as arguments".into(),
+        ),
         Denied::Channel(c) => (
             LogReason::Channel,
             c,

@@ -287,8 +287,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w(format!("total_connections_received:{}", s.total_connections));
             w(format!("total_commands_processed:{}", s.commands_processed));
             w("instantaneous_ops_per_sec:0".into());
-            w(format!("total_net_input_bytes:{}", s.net_input_bytes));
-            w(format!("total_net_output_bytes:{}", s.net_output_bytes));
+            let (input, output) = st.net.totals();
+            w(format!("total_net_input_bytes:{input}"));
+            w(format!("total_net_output_bytes:{output}"));
             for f in [
                 "total_net_repl_input_bytes:0",
                 "total_net_repl_output_bytes:0",

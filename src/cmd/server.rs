@@ -211,6 +211,7 @@ fn config_rewrite(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let total_connections = ctx.st.stats.total_connections;
     ctx.st.stats = Default::default();
+    ctx.st.net.reset();
     // Redis zeroes total_connections_received too, but the facade's
     // `total_connections()` promises a count over the server's whole life.
     ctx.st.stats.total_connections = total_connections;

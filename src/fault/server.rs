@@ -173,12 +173,13 @@ pub(crate) fn kill_all_in(st: &mut State, except: Option<u64>) -> usize {
     n
 }
 
-/// Sets `requirepass` (empty: none). Connections already authenticated stay so.
+/// Sets `requirepass` (empty: none) as CONFIG SET does, the default user's
+/// passwords included. Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
     set_password_in(&mut shared.lock(), password);
 }
 
 /// [`set_password`] under a lock the caller holds (the HARNESS command).
 pub(crate) fn set_password_in(st: &mut State, password: &str) {
-    st.config.params.insert("requirepass", password.to_string().into());
+    st.config.set_requirepass(password);
 }

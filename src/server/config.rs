@@ -358,8 +358,19 @@ impl Config {
             .join(" "))
     }
 
+    /// Sets `requirepass` the one way CONFIG SET, `FakeRedis::set_password`
+    /// and `HARNESS SET-PASSWORD` all take: as in Redis
+    /// (`ACLUpdateDefaultUserPassword`), the default user's passwords become
+    /// exactly `pw` (`nopass` when empty), also after ACL SETUSER changed
+    /// that user; its other rules stay.
+    pub(crate) fn set_requirepass(&mut self, pw: &str) {
+        if let Some(p) = param("requirepass") {
+            self.store(p, pw.to_string());
+        }
+    }
+
     /// Stores an already normalized value under `p` and its alias, keeping
-    /// derived state (`notify_flags`) in step.
+    /// derived state (`notify_flags`, the default user's password) in step.
     pub(crate) fn store(&mut self, p: &Param, value: String) {
         if p.name == "requirepass" {
             self.acl.set_requirepass(&value);

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::blocking;
 use super::config::{ClientClass, ObufLimit};
 use super::pubsub;
-use super::state::{ClientInfo, Shared};
+use super::state::{ClientInfo, NetCounters, Shared};
 use crate::cmd::{self, ConnState, Ctx};
 use crate::fault::server::{Before, Stop};
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -322,7 +322,7 @@ where
                         None => reply,
                         Some(w) => {
                             stamped = false;
-                            if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
+                            if !write_or_stop(&mut conn.stream, &mut out, &shared.net, &kill, &mut shutdown).await {
                                 return;
                             }
                             let blocked = Blocked { shared: &shared, id, kill: &kill, query_limit };
@@ -339,7 +339,7 @@ where
                         // Write what came before, then wait on this connection only,
                         // still reading it: a client that hangs up (or is killed)
                         // meanwhile is closed at once, not when the sleep ends.
-                        if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
+                        if !write_or_stop(&mut conn.stream, &mut out, &shared.net, &kill, &mut shutdown).await {
                             return;
                         }
                         let wake = tokio::time::sleep(d);
@@ -349,8 +349,12 @@ where
                                 _ = &mut wake => break,
                                 r = conn.stream.read_some(&mut inbuf) => match r {
                                     Ok(0) | Err(_) => return,
-                                    Ok(_) if inbuf.len() > query_limit => return query_buffer_overrun(id, inbuf.len()),
-                                    Ok(_) => {}
+                                    Ok(n) => {
+                                        shared.net.read(n);
+                                        if inbuf.len() > query_limit {
+                                            return query_buffer_overrun(id, inbuf.len());
+                                        }
+                                    }
                                 },
                                 _ = kill.notified() => return,
                                 _ = shutdown.wait_for(|s| *s) => return,
@@ -394,7 +398,7 @@ where
                 }
             }
         }
-        if !write_or_stop(&mut conn.stream, &mut out, &kill, &mut shutdown).await {
+        if !write_or_stop(&mut conn.stream, &mut out, &shared.net, &kill, &mut shutdown).await {
             return;
         }
         if close {
@@ -413,8 +417,13 @@ where
         tokio::select! {
             r = conn.stream.read_some(&mut inbuf) => match r {
                 Ok(0) | Err(_) => return,
-                Ok(_) if inbuf.len() > query_limit => return query_buffer_overrun(id, inbuf.len()),
-                Ok(_) => stamped = false,
+                Ok(n) => {
+                    shared.net.read(n);
+                    if inbuf.len() > query_limit {
+                        return query_buffer_overrun(id, inbuf.len());
+                    }
+                    stamped = false;
+                }
             },
             push = pubsub::next_push(&mut state.pushes) => {
                 push.encode(state.resp, &mut out);
@@ -484,6 +493,7 @@ fn query_buffer_overrun(id: u64, len: usize) {
 async fn write_or_stop<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut BytesMut,
+    net: &NetCounters,
     kill: &tokio::sync::Notify,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> bool {
@@ -494,7 +504,7 @@ async fn write_or_stop<S: AsyncWrite + Unpin>(
         // The write first: when it completes at once (the usual case) the
         // other branches cost nothing.
         biased;
-        r = write_out(stream, out) => r.is_ok(),
+        r = write_out(stream, out, net) => r.is_ok(),
         _ = kill.notified() => false,
         _ = shutdown.wait_for(|s| *s) => false,
     }
@@ -545,11 +555,13 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             }
             r = stream.read_buf(inbuf) => match r {
                 Ok(0) | Err(_) => return None,
-                Ok(_) if inbuf.len() > query_limit => {
-                    query_buffer_overrun(id, inbuf.len());
-                    return None;
+                Ok(n) => {
+                    shared.net.read(n);
+                    if inbuf.len() > query_limit {
+                        query_buffer_overrun(id, inbuf.len());
+                        return None;
+                    }
                 }
-                Ok(_) => {}
             },
             // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
             push = pubsub::next_push(&mut state.pushes) => {
@@ -560,15 +572,21 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             _ = shutdown.wait_for(|s| *s) => return None,
         }
         // Written outside the select: the shutdown watch's guard type must not live across an await.
-        if !write_or_stop(stream, &mut pending, kill, shutdown).await {
+        if !write_or_stop(stream, &mut pending, &shared.net, kill, shutdown).await {
             return None;
         }
     }
 }
 
-async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
+/// Writes all of `out` (one add to the output byte count per write).
+async fn write_out<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut BytesMut,
+    net: &NetCounters,
+) -> std::io::Result<()> {
     if !out.is_empty() {
         stream.write_all(out).await?;
+        net.wrote(out.len());
         out.clear();
     }
     Ok(())

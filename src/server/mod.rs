@@ -742,8 +742,11 @@ impl FakeRedis {
         crate::fault::server::kill_all(self.shared(), None)
     }
 
-    /// Changes `requirepass` at runtime (empty: no password). Connections
-    /// already authenticated keep working; new ones need the new password.
+    /// Changes `requirepass` at runtime (empty: no password), as
+    /// `CONFIG SET requirepass` does in Redis: the default user's passwords
+    /// become exactly this one (`nopass` when empty), also after
+    /// `ACL SETUSER default ...` changed that user. Connections already
+    /// authenticated keep working; new ones need the new password.
     pub fn set_password(&self, password: impl AsRef<str>) {
         crate::fault::server::set_password(self.shared(), password.as_ref());
     }

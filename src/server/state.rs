@@ -159,8 +159,6 @@ pub(crate) struct Stats {
     pub evicted_keys: u64,
     pub rejected_connections: u64,
     pub total_connections: u64,
-    pub net_input_bytes: u64,
-    pub net_output_bytes: u64,
     /// Error replies by error code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
     pub errors: BTreeMap<String, u64>,
 }
@@ -204,6 +202,45 @@ pub(crate) struct State {
     pub faults: Arc<crate::fault::Hub>,
     /// The ACL LOG (refused commands, keys, channels and authentications).
     pub acl_log: crate::cmd::acl::AclLog,
+    /// Client socket traffic, shared with [`Shared::net`].
+    pub net: Arc<NetCounters>,
+}
+
+/// Bytes read from and written to client sockets, for INFO's
+/// `total_net_input_bytes` and `total_net_output_bytes`: relaxed atomics
+/// each connection adds to once per read and once per write, without the
+/// state lock. Replies a fault rule takes over (`crate::fault`) are not counted.
+#[derive(Debug, Default)]
+pub(crate) struct NetCounters {
+    /// Bytes read from client sockets.
+    pub input: std::sync::atomic::AtomicU64,
+    /// Bytes written to client sockets.
+    pub output: std::sync::atomic::AtomicU64,
+}
+
+impl NetCounters {
+    /// Counts `n` bytes read.
+    pub(crate) fn read(&self, n: usize) {
+        self.input.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes written.
+    pub(crate) fn wrote(&self, n: usize) {
+        self.output.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The totals so far: (input, output).
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.input.load(Relaxed), self.output.load(Relaxed))
+    }
+
+    /// CONFIG RESETSTAT.
+    pub(crate) fn reset(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.input.store(0, Relaxed);
+        self.output.store(0, Relaxed);
+    }
 }
 
 impl State {
@@ -232,6 +269,7 @@ impl State {
             evict: Default::default(),
             faults: Arc::new(crate::fault::Hub::new(seed)),
             acl_log: Default::default(),
+            net: Default::default(),
         }
     }
 
@@ -489,14 +527,18 @@ pub(crate) struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
     pub faults: Arc<crate::fault::Hub>,
+    /// Client socket traffic (the same counters as [`State::net`]).
+    pub net: Arc<NetCounters>,
 }
 
 impl Shared {
     pub(crate) fn new(mut state: State, clock: Clock) -> Arc<Shared> {
         state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
+        let net = state.net.clone();
         Arc::new(Shared {
             faults,
+            net,
             state: Mutex::new(state),
             clock,
             open: watch::channel(0).0,
