@@ -212,7 +212,7 @@ fn mask(f: &mut redis_protocol::resp3::types::OwnedFrame, fields: &[Vec<u8>]) {
     };
     let marker = |v: &F| {
         let kind = render(v, false).chars().next().unwrap_or('?');
-        F::SimpleString { data: format!("masked {kind}").into_bytes().into(), attributes: None }
+        F::SimpleString { data: format!("masked {kind}").into_bytes(), attributes: None }
     };
     match f {
         F::Map { data, .. } => {
