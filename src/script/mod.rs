@@ -44,7 +44,7 @@ pub(crate) const KILLED_ERROR: &str = "BUSY Lua script exceeded the fake's limit
 
 /// Lua code that builds the sandbox; run once per engine.
 const SANDBOX: &str = r#"
-local killed, rng, rngseed, sha1, log, where = ...
+local killed, rng, rngseed, unwrap, where = ...
 local rawpcall, rawxpcall, type, tostring, error, select, floor =
   pcall, xpcall, type, tostring, error, select, math.floor
 local G = {}
@@ -84,6 +84,7 @@ local function pfix(ok, ...)
   if ok then return true, ... end
   if killed() then error('killed', 0) end
   local e = ...
+  if type(e) == 'userdata' then e = unwrap(e) end
   if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
   return false, e
 end
@@ -95,41 +96,6 @@ end
 G.xpcall = function(...) return xfix(rawxpcall(...)) end
 local redis = {}
 G.redis = redis
-local impl = {}
-redis.call = function(...)
-  local v, failed = impl.call(...)
-  if failed then error(v, 0) end
-  return v
-end
-redis.pcall = function(...) return (impl.pcall(...)) end
-redis.sha1hex = function(...)
-  if select('#', ...) ~= 1 then error({err = 'ERR wrong number of arguments'}) end
-  local s = ...
-  if type(s) == 'number' then s = tostring(s) elseif type(s) ~= 'string' then s = '' end
-  return sha1(s)
-end
-redis.log = function(...)
-  local n = select('#', ...)
-  if n < 2 then error({err = 'ERR redis.log() requires two arguments or more.'}) end
-  local level = ...
-  if type(tonumber(level)) ~= 'number' then error({err = 'ERR First argument must be a number (log level).'}) end
-  level = tonumber(level)
-  if level < 0 or level > 3 then error({err = 'ERR Invalid debug level.'}) end
-  local parts = {}
-  for i = 2, n do
-    local v = select(i, ...)
-    if type(v) == 'string' or type(v) == 'number' then parts[#parts + 1] = tostring(v) end
-  end
-  log(level, table.concat(parts, ' '))
-end
-redis.setresp = function(...)
-  if select('#', ...) ~= 1 then error({err = 'ERR redis.setresp() requires one argument.'}) end
-  local v = tonumber((...)) or 0
-  v = v - v % 1
-  if v == 2 then return end
-  if v == 3 then error({err = 'ERR redis.setresp(3) is not supported by redis-harness yet (RESP2 scripts only)'}) end
-  error({err = 'ERR RESP version must be 2 or 3.'})
-end
 local proxy = setmetatable({}, {
   __index = function(_, k)
     local v = G[k]
@@ -144,6 +110,7 @@ local proxy = setmetatable({}, {
 G._G = proxy
 local function handler(err)
   local src, line = where()
+  if type(err) == 'userdata' then err = unwrap(err) end
   if killed() then
     err = 'killed'
   elseif type(err) ~= 'table' then
@@ -156,7 +123,7 @@ local function handler(err)
   return {err, src, line}
 end
 local function runner(f) return rawxpcall(f, handler) end
-return G, proxy, redis, runner, impl
+return G, proxy, redis, runner
 "#;
 
 /// One cached script.
@@ -172,8 +139,8 @@ pub(crate) struct Engine {
     globals: Table,
     /// The read-only proxy scripts see as their environment.
     proxy: Table,
-    /// Where `redis.call`/`redis.pcall` find this run's command callback.
-    impl_: Table,
+    /// The `redis` table (`call`/`pcall` are set for each run).
+    redis: Table,
     /// `xpcall(f, handler)` with Redis's error handler.
     runner: Function,
     /// Scripts by lower-case hex SHA-1.
@@ -370,15 +337,16 @@ impl Engine {
             }
             Ok((None, None))
         })?;
-        let sha_fn = lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?;
-        let log_fn = lua.create_function(|_, (level, text): (i64, mlua::LuaString)| {
-            tracing::info!(level, "redis-harness: script log: {}", text.to_string_lossy());
-            Ok(())
+        // A `redis.*` error raised from Rust reaches Lua as userdata: back to `{err = ...}`.
+        let unwrap_fn = lua.create_function(|lua, v: Value| {
+            let Value::Error(e) = v else { return Ok(v) };
+            let text = raised_text(&e).unwrap_or_else(|| format!("ERR {e}"));
+            Ok(Value::Table(error_table(lua, &text)?))
         })?;
-        let (globals, proxy, redis, runner, impl_): (Table, Table, Table, Function, Table) =
-            lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, sha_fn, log_fn, where_fn))?;
+        let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
+            lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         Self::fill_redis_table(&lua, &redis)?;
-        let engine = Engine { lua, globals, proxy, runner, impl_, cache: HashMap::new(), budget, killed };
+        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed };
         let (b, k) = (engine.budget.clone(), engine.killed.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
@@ -398,6 +366,64 @@ impl Engine {
         for (name, level) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
             redis.raw_set(name, level)?;
         }
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR wrong number of arguments"));
+                }
+                let bytes = match &args[0] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Integer(n) => n.to_string().into_bytes(),
+                    Value::Number(n) => lua_number_text(*n).into_bytes(),
+                    _ => Vec::new(),
+                };
+                Ok(sha1_hex(&bytes))
+            })?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise("ERR redis.log() requires two arguments or more."));
+                }
+                let Some(level) = number(&args[0]) else {
+                    return Err(raise("ERR First argument must be a number (log level)."));
+                };
+                let level = level as i64;
+                if !(0..=3).contains(&level) {
+                    return Err(raise("ERR Invalid debug level."));
+                }
+                let parts: Vec<String> = args
+                    .iter()
+                    .skip(1)
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+                        Value::Integer(n) => Some(n.to_string()),
+                        Value::Number(n) => Some(lua_number_text(*n)),
+                        _ => None,
+                    })
+                    .collect();
+                tracing::info!(level, "redis-harness: script log: {}", parts.join(" "));
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "setresp",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR redis.setresp() requires one argument."));
+                }
+                match number(&args[0]).map(|n| n as i64) {
+                    Some(2) => Ok(()),
+                    // The fake converts replies for RESP2 scripts only.
+                    Some(3) => {
+                        Err(raise("ERR redis.setresp(3) is not supported by redis-harness yet (RESP2 scripts only)"))
+                    }
+                    _ => Err(raise("ERR RESP version must be 2 or 3.")),
+                }
+            })?,
+        )?;
         let single = |field: &'static str, add_dash: bool| {
             lua.create_function(move |lua, args: MultiValue| {
                 let t = match (args.len(), args.front()) {
@@ -527,18 +553,21 @@ impl Engine {
                 scope.create_function(move |lua, args: MultiValue| {
                     let args = match call_args(args) {
                         Ok(a) => a,
-                        Err(msg) => return Ok((Value::Table(error_table(lua, msg)?), raise_error)),
+                        Err(msg) if raise_error => return Err(raise(msg)),
+                        Err(msg) => return Ok(Value::Table(error_table(lua, msg)?)),
                     };
                     let reply = match call.try_borrow_mut() {
                         Ok(mut f) => (*f)(args),
                         Err(_) => Reply::error("ERR recursive redis.call"),
                     };
-                    let failed = raise_error && matches!(reply, Reply::Error(_));
-                    Ok((reply_to_lua(lua, reply)?, failed))
+                    match reply {
+                        Reply::Error(e) if raise_error => Err(raise(&error_table_text(&e))),
+                        reply => reply_to_lua(lua, reply),
+                    }
                 })
             };
-            self.impl_.raw_set("call", make(true)?)?;
-            self.impl_.raw_set("pcall", make(false)?)?;
+            self.redis.raw_set("call", make(true)?)?;
+            self.redis.raw_set("pcall", make(false)?)?;
             let out: MultiValue = self.runner.call(func)?;
             let mut it = out.into_iter();
             let ok = matches!(it.next(), Some(Value::Boolean(true)));
@@ -557,8 +586,8 @@ impl Engine {
                 (m, _, _) => m.to_string(),
             }))
         });
-        let _ = self.impl_.raw_set("call", Value::Nil);
-        let _ = self.impl_.raw_set("pcall", Value::Nil);
+        let _ = self.redis.raw_set("call", Value::Nil);
+        let _ = self.redis.raw_set("pcall", Value::Nil);
         match result {
             Ok(r) => r,
             Err(e) if self.killed.load(Ordering::Relaxed) => {
@@ -568,4 +597,48 @@ impl Engine {
             Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
         }
     }
+}
+
+/// A Redis error raised from a `redis.*` function (its `{err = ...}` text).
+#[derive(Debug)]
+struct Raised(String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+/// Raises `{err = text}` from Rust (Redis raises it from C, keeping the caller's frame).
+fn raise(text: &str) -> mlua::Error {
+    mlua::Error::external(Raised(text.to_string()))
+}
+
+/// The text of a [`Raised`] error, through mlua's callback wrapping.
+fn raised_text(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => raised_text(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<Raised>().map(|r| r.0.clone()),
+        _ => None,
+    }
+}
+
+/// A Lua number argument (a numeric string counts, as `lua_tonumber` has it).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse().ok()),
+        _ => None,
+    }
+}
+
+/// Lua 5.1's `%.14g` number to string conversion (close enough for integers and short decimals).
+fn lua_number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    format!("{n}")
 }
