@@ -250,7 +250,7 @@ fn lua_to_reply(v: &Value, depth: usize) -> Reply {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(true) => Reply::Int(1),
         Value::Boolean(false) => Reply::Nil,
-        Value::Integer(n) => Reply::Int(*n as i64),
+        Value::Integer(n) => Reply::Int(*n),
         Value::Number(n) => Reply::Int(*n as i64),
         Value::Table(t) => {
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
