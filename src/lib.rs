@@ -188,6 +188,7 @@ pub mod fault;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
+pub(crate) mod script;
 pub(crate) mod server;
 pub(crate) mod store;
 #[cfg(feature = "tls")]

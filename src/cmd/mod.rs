@@ -36,6 +36,7 @@ pub(crate) mod num;
 pub(crate) mod pubsub;
 pub(crate) mod random;
 pub(crate) mod scan;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod sort;
@@ -86,7 +87,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 19] {
+fn groups() -> [&'static [CommandSpec]; 20] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -107,6 +108,7 @@ fn groups() -> [&'static [CommandSpec]; 19] {
         geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

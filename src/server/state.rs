@@ -186,6 +186,9 @@ pub(crate) struct State {
     pub blocking: Blocking,
     pub stats: Stats,
     pub recorded: CommandLog,
+    /// The Lua engine and script cache, created by the first EVAL or SCRIPT LOAD
+    /// (start-up never pays for a Lua state).
+    pub scripts: Option<Box<crate::script::Engine>>,
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
@@ -262,6 +265,7 @@ impl State {
             stats: Stats::default(),
             unsupported: BTreeMap::new(),
             recorded,
+            scripts: None,
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,

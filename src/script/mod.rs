@@ -1,0 +1,644 @@
+//! The Lua engine behind EVAL and EVALSHA: Lua 5.1 (through `mlua`), the
+//! sandbox Redis 7.0 sets up, the `redis` table, and the conversions between
+//! Lua values and replies. It knows nothing of sockets or of the command
+//! table: the command layer hands [`Engine::run`] a callback that runs one
+//! command and returns its reply.
+//!
+//! What Redis 7.0 does and this engine copies:
+//! - the globals are read-only (`Attempt to modify a readonly table`), and
+//!   reading a missing global raises `Script attempted to access nonexistent
+//!   global variable '...'`; `os`, `io`, `require`, `loadfile`, `dofile`,
+//!   `print` and `debug` are absent;
+//! - `math.random`/`math.randomseed` use Redis's rand48 generator, seeded once
+//!   per engine (not per script, as 7.0 does);
+//! - `pcall` hands back the message of a Redis error table, as 7.0's does;
+//! - an error reply is `<message> script: <sha>, on @user_script:<line>.`.
+//!
+//! Not here: cjson/cmsgpack/bit/struct, RESP3 conversions (`redis.setresp(3)`
+//! is refused), SCRIPT DEBUG, nested library tables being read-only. A script
+//! that runs more than [`INSTRUCTION_LIMIT`] instructions is aborted (Redis
+//! would keep running it and answer BUSY to everyone else).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState};
+
+use crate::protocol::reply::format_double;
+use crate::protocol::Reply;
+
+/// Instructions one script may run before it is aborted.
+pub(crate) const INSTRUCTION_LIMIT: u64 = 100_000_000;
+/// How often (in instructions) the limit is checked.
+const HOOK_EVERY: u32 = 10_000;
+/// Memory the Lua state may use.
+const MEMORY_LIMIT: usize = 256 << 20;
+/// Deepest nested table a script's reply may have.
+const MAX_REPLY_DEPTH: usize = 1000;
+
+/// The error a script aborted by the instruction limit ends with.
+pub(crate) const KILLED_ERROR: &str = "BUSY Lua script exceeded the fake's limit of 100000000 instructions (Redis itself would keep running it and answer BUSY to other clients)";
+
+/// Lua code that builds the sandbox; run once per engine.
+const SANDBOX: &str = r#"
+local killed, rng, rngseed, unwrap, where = ...
+local rawpcall, rawxpcall, type, tostring, error, select, floor =
+  pcall, xpcall, type, tostring, error, select, math.floor
+local G = {}
+for _, name in ipairs({'xpcall', 'tostring', 'getfenv', 'setmetatable', 'next', 'assert', 'tonumber',
+  'rawequal', 'collectgarbage', 'getmetatable', 'rawset', 'coroutine', 'type', 'select', 'unpack',
+  'gcinfo', 'pairs', 'rawget', 'loadstring', 'ipairs', '_VERSION', 'setfenv', 'load', 'error',
+  'newproxy', 'string', 'math', 'table'}) do
+  G[name] = _G[name]
+end
+local math2 = {}
+for k, v in pairs(math) do math2[k] = v end
+math2.random = function(...)
+  local n = select('#', ...)
+  local r = rng()
+  if n == 0 then return r end
+  local m, u = ...
+  if n == 1 then
+    if type(m) ~= 'number' then error("bad argument #1 to 'random' (number expected)", 2) end
+    m = floor(m)
+    if m < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return floor(r * m) + 1
+  elseif n == 2 then
+    if type(m) ~= 'number' then error("bad argument #1 to 'random' (number expected)", 2) end
+    if type(u) ~= 'number' then error("bad argument #2 to 'random' (number expected)", 2) end
+    m, u = floor(m), floor(u)
+    if m > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return floor(r * (u - m + 1)) + m
+  end
+  error('wrong number of arguments', 2)
+end
+math2.randomseed = function(s)
+  if type(s) ~= 'number' then error("bad argument #1 to 'randomseed' (number expected)", 2) end
+  rngseed(s)
+end
+G.math = math2
+local function pfix(ok, ...)
+  if ok then return true, ... end
+  if killed() then error('killed', 0) end
+  local e = ...
+  if type(e) == 'userdata' then e = unwrap(e) end
+  if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+  return false, e
+end
+G.pcall = function(...) return pfix(rawpcall(...)) end
+local function xfix(ok, ...)
+  if not ok and killed() then error('killed', 0) end
+  return ok, ...
+end
+G.xpcall = function(...) return xfix(rawxpcall(...)) end
+local redis = {}
+G.redis = redis
+local proxy = setmetatable({}, {
+  __index = function(_, k)
+    local v = G[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+G._G = proxy
+local function handler(err)
+  local src, line = where()
+  if type(err) == 'userdata' then err = unwrap(err) end
+  if killed() then
+    err = 'killed'
+  elseif type(err) ~= 'table' then
+    err = 'ERR ' .. tostring(err)
+  elseif type(err.err) == 'string' or type(err.err) == 'number' then
+    err = tostring(err.err)
+  else
+    err = 'ERR unknown error'
+  end
+  return {err, src, line}
+end
+local function runner(f) return rawxpcall(f, handler) end
+return G, proxy, redis, runner
+"#;
+
+/// One cached script.
+struct Cached {
+    /// The compiled function, its environment set to the sandbox.
+    func: RegistryKey,
+}
+
+/// A Lua state with Redis's sandbox and the script cache.
+pub(crate) struct Engine {
+    lua: Lua,
+    /// The real globals the sandbox proxy reads (KEYS and ARGV are set here).
+    globals: Table,
+    /// The read-only proxy scripts see as their environment.
+    proxy: Table,
+    /// The `redis` table (`call`/`pcall` are set for each run).
+    redis: Table,
+    /// `xpcall(f, handler)` with Redis's error handler.
+    runner: Function,
+    /// Scripts by lower-case hex SHA-1.
+    cache: HashMap<String, Cached>,
+    /// Instructions run by the current script.
+    budget: Arc<AtomicU64>,
+    /// The current script went past the instruction limit.
+    killed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("scripts", &self.cache.len()).finish()
+    }
+}
+
+/// The lower-case hex SHA-1 of `body`, as Redis names scripts.
+pub(crate) fn sha1_hex(body: &[u8]) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(body);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Redis's rand48 (`redisLrand48`/`redisSrand48`): a 48-bit linear congruential generator.
+#[derive(Debug)]
+struct Rand48(u64);
+
+impl Rand48 {
+    const MASK: u64 = (1 << 48) - 1;
+
+    fn seed(&mut self, seed: i32) {
+        self.0 = (((seed as u32 as u64) << 16) | 0x330e) & Self::MASK;
+    }
+
+    /// The next 31-bit value.
+    fn next(&mut self) -> u64 {
+        self.0 = (self.0.wrapping_mul(0x5_deec_e66d).wrapping_add(0xb)) & Self::MASK;
+        self.0 >> 17
+    }
+}
+
+/// Error text as Redis's `luaPushErrorBuff` forms it from a reply's error
+/// (`CODE message`; a code-less text gets `ERR`).
+fn error_table_text(e: &[u8]) -> String {
+    let e = String::from_utf8_lossy(e);
+    let (code, msg) = match e.split_once(' ') {
+        Some((code, msg)) => (code.to_string(), msg.to_string()),
+        None => ("ERR".to_string(), e.to_string()),
+    };
+    format!("{code} {}", msg.trim_matches(|c| c == '\r' || c == '\n'))
+}
+
+/// An error value (`{err = text}`) for `redis.call` to raise or `redis.pcall` to return.
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    Ok(t)
+}
+
+/// A command's reply as Lua sees it (the script's client speaks RESP2).
+fn reply_to_lua(lua: &Lua, reply: Reply) -> mlua::Result<Value> {
+    Ok(match reply {
+        Reply::Status(s) => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(&s)?)?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => Value::Table(error_table(lua, &error_table_text(&e))?),
+        Reply::Int(n) => Value::Number(n as f64),
+        Reply::Bulk(b) | Reply::DoubleText(b) | Reply::Verbatim(_, b) => Value::String(lua.create_string(&b)?),
+        Reply::Double(d) => Value::String(lua.create_string(format_double(d))?),
+        Reply::Bool(b) => Value::Number(if b { 1.0 } else { 0.0 }),
+        Reply::Nil | Reply::NilArray | Reply::None => Value::Boolean(false),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            let t = lua.create_table_with_capacity(v.len(), 0)?;
+            for (i, r) in v.into_iter().enumerate() {
+                t.raw_set(i + 1, reply_to_lua(lua, r)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Map(v) => {
+            let t = lua.create_table_with_capacity(v.len() * 2, 0)?;
+            for (i, (k, val)) in v.into_iter().enumerate() {
+                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
+                t.raw_set(2 * i + 2, reply_to_lua(lua, val)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Multi(mut v) => match v.pop() {
+            Some(r) => reply_to_lua(lua, r)?,
+            None => Value::Boolean(false),
+        },
+    })
+}
+
+/// Redis's `addReplyErrorLength`/status sanitising: CR and LF become spaces.
+fn one_line(s: &[u8]) -> Bytes {
+    Bytes::from(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }).collect::<Vec<u8>>())
+}
+
+/// A script's return value as a reply (Redis's `luaReplyToRedisReply`, RESP2 rules).
+fn lua_to_reply(v: &Value, depth: usize) -> Reply {
+    if depth > MAX_REPLY_DEPTH {
+        return Reply::error("ERR reached lua stack limit");
+    }
+    match v {
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) => Reply::Nil,
+        Value::Integer(n) => Reply::Int(*n),
+        Value::Number(n) => Reply::Int(*n as i64),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Reply::Error(one_line(&e.as_bytes()));
+            }
+            if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
+                return Reply::Status(one_line(&ok.as_bytes()));
+            }
+            let mut out = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => out.push(lua_to_reply(&v, depth + 1)),
+                }
+            }
+            Reply::Array(out)
+        }
+        _ => Reply::Nil,
+    }
+}
+
+/// Turns a redis.call argument into bytes (numbers as `%.17g`, as Redis does).
+fn call_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut out = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::Integer(n) => out.push(Bytes::from(format_double(*n as f64))),
+            Value::Number(n) => out.push(Bytes::from(format_c17g(*n))),
+            Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(out)
+}
+
+/// C's `%.17g` including `nan` (which `format_double` does not print).
+fn format_c17g(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    format_double(n)
+}
+
+/// What a script run ended with.
+type Outcome = Result<Reply, String>;
+
+impl Engine {
+    /// A fresh Lua state with Redis's sandbox (created on the first EVAL, never at start-up).
+    pub(crate) fn new(seed: u64) -> mlua::Result<Engine> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
+        let lua = Lua::new_with(libs, LuaOptions::default())?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        let killed = Arc::new(AtomicBool::new(false));
+        let budget = Arc::new(AtomicU64::new(0));
+        let rng = Arc::new(Mutex::new(Rand48(0)));
+        rng.lock().unwrap_or_else(|p| p.into_inner()).seed(seed as i32);
+        let k = killed.clone();
+        let killed_fn = lua.create_function(move |_, ()| Ok(k.load(Ordering::Relaxed)))?;
+        let r = rng.clone();
+        let rng_fn = lua.create_function(move |_, ()| {
+            let v = r.lock().unwrap_or_else(|p| p.into_inner()).next();
+            Ok((v % i32::MAX as u64) as f64 / i32::MAX as f64)
+        })?;
+        let r = rng.clone();
+        let seed_fn = lua.create_function(move |_, s: f64| {
+            r.lock().unwrap_or_else(|p| p.into_inner()).seed(s as i32);
+            Ok(())
+        })?;
+        // The innermost frame of the user's script (the handler's `on @user_script:N`).
+        let where_fn = lua.create_function(|lua, ()| {
+            for level in 0..200 {
+                let found = lua.inspect_stack(level, |d| {
+                    let src = d.source().source.map(|s| s.into_owned());
+                    (src, d.current_line())
+                });
+                match found {
+                    None => break,
+                    Some((Some(src), Some(line))) if src == "@user_script" => return Ok((Some(src), Some(line))),
+                    Some(_) => {}
+                }
+            }
+            Ok((None, None))
+        })?;
+        // A `redis.*` error raised from Rust reaches Lua as userdata: back to `{err = ...}`.
+        let unwrap_fn = lua.create_function(|lua, v: Value| {
+            let Value::Error(e) = v else { return Ok(v) };
+            let text = raised_text(&e).unwrap_or_else(|| format!("ERR {e}"));
+            Ok(Value::Table(error_table(lua, &text)?))
+        })?;
+        let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
+            lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
+        Self::fill_redis_table(&lua, &redis)?;
+        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed };
+        let (b, k) = (engine.budget.clone(), engine.killed.clone());
+        engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
+            if used > INSTRUCTION_LIMIT {
+                k.store(true, Ordering::Relaxed);
+                return Err(mlua::Error::runtime("killed"));
+            }
+            Ok(VmState::Continue)
+        })?;
+        Ok(engine)
+    }
+
+    /// The `redis` table's fixed entries (call and pcall are added per run).
+    fn fill_redis_table(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+        redis.raw_set("REDIS_VERSION", "7.0.15")?;
+        redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
+        for (name, level) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
+            redis.raw_set(name, level)?;
+        }
+        redis.raw_set(
+            "sha1hex",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR wrong number of arguments"));
+                }
+                let bytes = match &args[0] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Integer(n) => n.to_string().into_bytes(),
+                    Value::Number(n) => lua_number_text(*n).into_bytes(),
+                    _ => Vec::new(),
+                };
+                Ok(sha1_hex(&bytes))
+            })?,
+        )?;
+        redis.raw_set(
+            "log",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise("ERR redis.log() requires two arguments or more."));
+                }
+                let Some(level) = number(&args[0]) else {
+                    return Err(raise("ERR First argument must be a number (log level)."));
+                };
+                let level = level as i64;
+                if !(0..=3).contains(&level) {
+                    return Err(raise("ERR Invalid debug level."));
+                }
+                let parts: Vec<String> = args
+                    .iter()
+                    .skip(1)
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+                        Value::Integer(n) => Some(n.to_string()),
+                        Value::Number(n) => Some(lua_number_text(*n)),
+                        _ => None,
+                    })
+                    .collect();
+                tracing::info!(level, "redis-harness: script log: {}", parts.join(" "));
+                Ok(())
+            })?,
+        )?;
+        redis.raw_set(
+            "setresp",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR redis.setresp() requires one argument."));
+                }
+                match number(&args[0]).map(|n| n as i64) {
+                    Some(2) => Ok(()),
+                    // The fake converts replies for RESP2 scripts only.
+                    Some(3) => {
+                        Err(raise("ERR redis.setresp(3) is not supported by redis-harness yet (RESP2 scripts only)"))
+                    }
+                    _ => Err(raise("ERR RESP version must be 2 or 3.")),
+                }
+            })?,
+        )?;
+        let single = |field: &'static str, add_dash: bool| {
+            lua.create_function(move |lua, args: MultiValue| {
+                let t = match (args.len(), args.front()) {
+                    (1, Some(Value::String(s))) => {
+                        let t = lua.create_table()?;
+                        if add_dash {
+                            let raw = s.as_bytes();
+                            let text = if raw.first() == Some(&b'-') {
+                                error_table_text(&raw[1..])
+                            } else {
+                                error_table_text(&raw)
+                            };
+                            t.raw_set(field, text)?;
+                        } else {
+                            t.raw_set(field, s.clone())?;
+                        }
+                        t
+                    }
+                    _ => error_table(lua, "ERR wrong number or type of arguments")?,
+                };
+                Ok(t)
+            })
+        };
+        redis.raw_set("error_reply", single("err", true)?)?;
+        redis.raw_set("status_reply", single("ok", false)?)?;
+        for name in ["set_repl", "replicate_commands"] {
+            redis.raw_set(name, lua.create_function(|_, _: MultiValue| Ok(true))?)?;
+        }
+        for (name, v) in [("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
+            redis.raw_set(name, v)?;
+        }
+        Ok(())
+    }
+
+    /// Compiles `body` and caches it under its SHA-1 (SCRIPT LOAD, and EVAL's
+    /// first run). Returns the SHA-1, or Redis's compile error.
+    pub(crate) fn load(&mut self, body: &[u8]) -> Result<String, Reply> {
+        let sha = sha1_hex(body);
+        if self.cache.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let func = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .set_environment(self.proxy.clone())
+            .into_function();
+        let func = match func {
+            Ok(f) => f,
+            Err(e) => {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                return Err(Reply::Error(one_line(
+                    format!("ERR Error compiling script (new function): {msg}").as_bytes(),
+                )));
+            }
+        };
+        let key = self.lua.create_registry_value(func).map_err(|e| Reply::error(format!("ERR {e}")))?;
+        self.cache.insert(sha.clone(), Cached { func: key });
+        Ok(sha)
+    }
+
+    /// Whether a script with this SHA-1 (any case) is cached.
+    pub(crate) fn exists(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.cache.contains_key(&sha)
+    }
+
+    /// Empties the script cache (SCRIPT FLUSH).
+    pub(crate) fn flush(&mut self) {
+        for (_, c) in self.cache.drain() {
+            let _ = self.lua.remove_registry_value(c.func);
+        }
+        self.lua.expire_registry_values();
+        let _ = self.lua.gc_collect();
+    }
+
+    /// Runs the cached script `sha` (lower-case) with KEYS and ARGV, `call`
+    /// running each command it sends (`redis.call`/`redis.pcall`).
+    /// `None` if no such script is cached.
+    pub(crate) fn run(
+        &mut self,
+        sha: &str,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+    ) -> Option<Reply> {
+        let func: Function = self.lua.registry_value(&self.cache.get(sha)?.func).ok()?;
+        self.budget.store(0, Ordering::Relaxed);
+        self.killed.store(false, Ordering::Relaxed);
+        let outcome = self.run_inner(func, keys, argv, call);
+        self.killed.store(false, Ordering::Relaxed);
+        Some(match outcome {
+            Ok(r) => r,
+            Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", sha, 1).as_bytes())),
+        })
+    }
+
+    fn run_inner(
+        &mut self,
+        func: Function,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+    ) -> Outcome {
+        let lua = &self.lua;
+        let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, b) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(b)?)?;
+            }
+            Ok(t)
+        };
+        let setup = (|| -> mlua::Result<()> {
+            self.globals.raw_set("KEYS", to_table(keys)?)?;
+            self.globals.raw_set("ARGV", to_table(argv)?)?;
+            Ok(())
+        })();
+        setup.map_err(|e| format!("ERR {e}"))?;
+        let call = RefCell::new(call);
+        let result = lua.scope(|scope| {
+            let make = |raise_error: bool| {
+                let call = &call;
+                scope.create_function(move |lua, args: MultiValue| {
+                    let args = match call_args(args) {
+                        Ok(a) => a,
+                        Err(msg) if raise_error => return Err(raise(msg)),
+                        Err(msg) => return Ok(Value::Table(error_table(lua, msg)?)),
+                    };
+                    let reply = match call.try_borrow_mut() {
+                        Ok(mut f) => (*f)(args),
+                        Err(_) => Reply::error("ERR recursive redis.call"),
+                    };
+                    match reply {
+                        Reply::Error(e) if raise_error => Err(raise(&error_table_text(&e))),
+                        reply => reply_to_lua(lua, reply),
+                    }
+                })
+            };
+            self.redis.raw_set("call", make(true)?)?;
+            self.redis.raw_set("pcall", make(false)?)?;
+            let out: MultiValue = self.runner.call(func)?;
+            let mut it = out.into_iter();
+            let ok = matches!(it.next(), Some(Value::Boolean(true)));
+            let value = it.next().unwrap_or(Value::Nil);
+            if ok {
+                return Ok(Ok(lua_to_reply(&value, 0)));
+            }
+            // The handler's {message, source, line}.
+            let Value::Table(t) = value else { return Ok(Err("ERR unknown error".to_string())) };
+            let msg: String = t.raw_get::<Option<mlua::LuaString>>(1)?.map(|s| s.to_string_lossy()).unwrap_or_default();
+            let src: Option<String> = t.raw_get::<Option<mlua::LuaString>>(2)?.map(|s| s.to_string_lossy());
+            let line: Option<i64> = t.raw_get(3)?;
+            Ok(Err(match (msg.as_str(), src, line) {
+                ("killed", _, _) if self.killed.load(Ordering::Relaxed) => KILLED_ERROR.to_string(),
+                (m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
+                (m, _, _) => m.to_string(),
+            }))
+        });
+        let _ = self.redis.raw_set("call", Value::Nil);
+        let _ = self.redis.raw_set("pcall", Value::Nil);
+        match result {
+            Ok(r) => r,
+            Err(e) if self.killed.load(Ordering::Relaxed) => {
+                let _ = e;
+                Err(KILLED_ERROR.to_string())
+            }
+            Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
+        }
+    }
+}
+
+/// A Redis error raised from a `redis.*` function (its `{err = ...}` text).
+#[derive(Debug)]
+struct Raised(String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+/// Raises `{err = text}` from Rust (Redis raises it from C, keeping the caller's frame).
+fn raise(text: &str) -> mlua::Error {
+    mlua::Error::external(Raised(text.to_string()))
+}
+
+/// The text of a [`Raised`] error, through mlua's callback wrapping.
+fn raised_text(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => raised_text(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<Raised>().map(|r| r.0.clone()),
+        _ => None,
+    }
+}
+
+/// A Lua number argument (a numeric string counts, as `lua_tonumber` has it).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse().ok()),
+        _ => None,
+    }
+}
+
+/// Lua 5.1's `%.14g` number to string conversion (close enough for integers and short decimals).
+fn lua_number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    format!("{n}")
+}

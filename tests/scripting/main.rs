@@ -1,0 +1,46 @@
+//! Lua scripting through a real client library: redis-rs's `Script` sends
+//! EVALSHA first and falls back to EVAL on NOSCRIPT; a runaway script is
+//! aborted instead of hanging the server.
+
+use redis_harness::FakeRedis;
+
+async fn conn(server: &FakeRedis) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(server.url()).expect("valid url");
+    // An aborted script runs 10^8 instructions first: no client-side reply timeout.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    client.get_multiplexed_async_connection_with_config(&config).await.expect("connect")
+}
+
+#[tokio::test]
+async fn redis_rs_script_round_trip_falls_back_to_eval_then_hits_the_cache() {
+    let server = FakeRedis::start().await;
+    let mut c = conn(&server).await;
+    let script = redis::Script::new("redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1]) .. '!'");
+    let exists: Vec<bool> =
+        redis::cmd("SCRIPT").arg("EXISTS").arg(script.get_hash()).query_async(&mut c).await.expect("exists");
+    assert_eq!(exists, vec![false], "the cache starts empty");
+    // EVALSHA answers NOSCRIPT, redis-rs loads the script and retries.
+    let v: String = script.key("k").arg("v").invoke_async(&mut c).await.expect("first invoke");
+    assert_eq!(v, "v!");
+    let exists: Vec<bool> =
+        redis::cmd("SCRIPT").arg("EXISTS").arg(script.get_hash()).query_async(&mut c).await.expect("exists");
+    assert_eq!(exists, vec![true], "the fallback cached the script under redis-rs's SHA-1");
+    let v: String = script.key("k").arg("w").invoke_async(&mut c).await.expect("second invoke");
+    assert_eq!(v, "w!");
+    let got: String = redis::cmd("GET").arg("k").query_async(&mut c).await.expect("get");
+    assert_eq!(got, "w");
+}
+
+#[tokio::test]
+async fn an_endless_script_is_aborted_and_the_server_keeps_serving() {
+    let server = FakeRedis::start().await;
+    let mut c = conn(&server).await;
+    for body in ["while true do end", "while true do pcall(function() while true do end end) end"] {
+        let err = redis::cmd("EVAL").arg(body).arg(0).query_async::<()>(&mut c).await.expect_err("aborted");
+        assert!(err.to_string().contains("instructions"), "{body}: {err}");
+    }
+    let pong: String = redis::cmd("PING").query_async(&mut c).await.expect("ping");
+    assert_eq!(pong, "PONG");
+    let n: i64 = redis::cmd("EVAL").arg("return 1 + 1").arg(0).query_async(&mut c).await.expect("eval");
+    assert_eq!(n, 2, "the engine runs scripts again after an abort");
+}
