@@ -27,19 +27,15 @@ use bytes::Bytes;
 use super::info::{mem_figures, MemFigures};
 use super::server::help_reply;
 use super::util::{eq_ic, int_arg, syntax_error, unknown_subcommand};
-use super::{cmd, CommandSpec, Ctx};
+use super::{cmd, container_cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
 use crate::store::mem::{EXPIRE_OVERHEAD, STARTUP};
 
-pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "memory",
-    arity: -2,
-    flags: &[],
-    keys: (0, 0, 0),
-    acl: &["slow"],
-    handler: container,
-    subcommands: &[
+pub(crate) const COMMANDS: &[CommandSpec] = &[container_cmd(
+    "memory",
+    container,
+    &[
         cmd("memory|doctor", 2, &[], (0, 0, 0), &["slow"], doctor),
         cmd("memory|help", 2, &["loading", "stale"], (0, 0, 0), &["slow"], help),
         cmd("memory|malloc-stats", 2, &[], (0, 0, 0), &["slow"], malloc_stats),
@@ -47,7 +43,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
         cmd("memory|stats", 2, &[], (0, 0, 0), &["slow"], stats),
         cmd("memory|usage", -3, &["readonly"], (2, 2, 1), &["read", "slow"], usage),
     ],
-}];
+)];
 
 /// Never called: dispatch resolves MEMORY to a subcommand first.
 fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

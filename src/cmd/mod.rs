@@ -375,6 +375,17 @@ pub(crate) const fn cmd(
     CommandSpec { name, arity, flags, keys, acl, handler, subcommands: &[] }
 }
 
+/// A container command (MEMORY, SCRIPT, ...) as Redis declares one: arity
+/// -2, no flags or keys, `@slow`; `handler` answers a missing or unknown
+/// subcommand.
+pub(crate) const fn container_cmd(
+    name: &'static str,
+    handler: Handler,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec { name, arity: -2, flags: &[], keys: (0, 0, 0), acl: &["slow"], handler, subcommands }
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
+use super::{cmd, container_cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -27,21 +27,17 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("evalsha", -3, EVAL_FLAGS, (0, 0, 0), ACL, evalsha),
     cmd("eval_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), ACL, eval_ro),
     cmd("evalsha_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), ACL, evalsha_ro),
-    CommandSpec {
-        name: "script",
-        arity: -2,
-        flags: &[],
-        keys: (0, 0, 0),
-        acl: &["slow"],
-        handler: container,
-        subcommands: &[
+    container_cmd(
+        "script",
+        container,
+        &[
             cmd("script|exists", -3, &["noscript"], (0, 0, 0), ACL, exists),
             cmd("script|flush", -2, &["noscript"], (0, 0, 0), ACL, flush),
             cmd("script|help", 2, &["loading", "stale"], (0, 0, 0), ACL, help),
             cmd("script|kill", 2, &["noscript", "allow_busy"], (0, 0, 0), ACL, kill),
             cmd("script|load", 3, &["noscript", "stale"], (0, 0, 0), ACL, load),
         ],
-    },
+    ),
 ];
 
 /// Never called: dispatch resolves SCRIPT to a subcommand first.
@@ -52,7 +48,7 @@ fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// The engine, created on first use.
 fn engine<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Engine, Reply> {
     if ctx.st.scripts.is_none() {
-        let engine = Engine::new(fastrand::u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
+        let engine = Engine::new(ctx.st.rng.u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
         ctx.st.scripts = Some(Box::new(engine));
     }
     ctx.st.scripts.as_deref_mut().ok_or_else(|| Reply::error("ERR Lua engine unavailable"))
