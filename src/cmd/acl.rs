@@ -50,6 +50,11 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
 }];
 
 /// Redis 7.0's ACL categories, in ACL CAT's order.
+/// The fake's admin command (`--admin`), as ACL rules name it.
+pub(crate) const HARNESS: &str = "harness";
+/// HARNESS's ACL categories: `+@all` and `+@admin` grant it, `+@read` does not.
+pub(crate) const HARNESS_CATEGORIES: &[&str] = &["admin", "slow", "dangerous"];
+
 pub(crate) const CATEGORIES: &[&str] = &[
     "keyspace",
     "read",
@@ -480,8 +485,8 @@ fn universe() -> &'static Universe {
         }
         // The fake's HARNESS admin command is one more bit, in its categories
         // (`+@all`, `+@admin` grant it; see docs/faults.md).
-        let harness = crate::fault::admin::COMMAND.name.to_string();
-        for c in crate::fault::admin::CATEGORIES {
+        let harness = HARNESS.to_string();
+        for c in HARNESS_CATEGORIES {
             by_category.entry(c.to_string()).or_default().push(harness.clone());
         }
         leaves.insert(harness.clone());
@@ -960,7 +965,7 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error(format!("ERR User '{name}' not found"));
     };
     let cmd_args = &args[3..];
-    let found = super::lookup(&cmd_args[0]).or_else(|| crate::fault::admin::lookup(ctx.st, &cmd_args[0]));
+    let found = super::lookup(&cmd_args[0]).or_else(|| ctx.st.admin_command(&cmd_args[0]));
     let Some(mut spec) = found else {
         return Reply::error(format!("ERR Command '{}' not found", String::from_utf8_lossy(&cmd_args[0])));
     };

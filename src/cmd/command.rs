@@ -149,6 +149,12 @@ fn cats_of(fields: &[Reply]) -> Vec<String> {
 /// A Redis command, its subcommands and their categories: (full name, categories).
 pub(crate) type RedisCommand = (String, Vec<(String, Vec<String>)>, Vec<String>);
 
+/// Whether Redis 7.0 has a command or subcommand of this full name
+/// (`xadd`, `client|tracking`; any case).
+pub(crate) fn is_redis_command(name: &str) -> bool {
+    meta().info.contains_key(name.to_ascii_lowercase().as_str())
+}
+
 /// Every top-level Redis 7.0 command with its subcommands and ACL categories
 /// (the universe ACL rules are written against).
 pub(crate) fn redis_commands() -> Vec<RedisCommand> {

@@ -254,7 +254,7 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// The checks Redis makes before running (or queueing) a command.
 fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     // HARNESS (when --admin is on) is checked like any command: NOAUTH, ACL, MULTI.
-    let Some(spec) = lookup(&args[0]).or_else(|| crate::fault::admin::lookup(ctx.st, &args[0])) else {
+    let Some(spec) = lookup(&args[0]).or_else(|| ctx.st.admin_command(&args[0])) else {
         note_unsupported(ctx.st, &args[..1]);
         return Err(util::unknown_command(args));
     };
@@ -340,12 +340,10 @@ fn note_unsupported(st: &mut State, words: &[Bytes]) {
     }
     st.unsupported.insert(name.clone(), 1);
     let known = match words {
-        [cmd] => crate::fault::is_redis_command(&String::from_utf8_lossy(cmd)),
-        [cmd, sub] => crate::fault::is_redis_command(&format!(
-            "{}|{}",
-            String::from_utf8_lossy(cmd),
-            String::from_utf8_lossy(sub)
-        )),
+        [cmd] => command::is_redis_command(&String::from_utf8_lossy(cmd)),
+        [cmd, sub] => {
+            command::is_redis_command(&format!("{}|{}", String::from_utf8_lossy(cmd), String::from_utf8_lossy(sub)))
+        }
         _ => false,
     };
     if known {

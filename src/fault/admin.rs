@@ -17,24 +17,20 @@ use crate::cmd::{CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::server::state::State;
 
-/// HARNESS's ACL categories: an admin command, so `+@all`, `+@admin` or
-/// `+harness` grant it and `+@read`/`+@write` do not.
-pub(crate) const CATEGORIES: &[&str] = &["admin", "slow", "dangerous"];
-
 /// The HARNESS command as the fake server's dispatch runs it.
 pub(crate) static COMMAND: CommandSpec = CommandSpec {
-    name: "harness",
+    name: crate::cmd::acl::HARNESS,
     arity: -1,
     flags: &["admin", "noscript", "loading", "stale"],
     keys: (0, 0, 0),
-    acl: CATEGORIES,
+    acl: crate::cmd::acl::HARNESS_CATEGORIES,
     handler: harness,
     subcommands: &[],
 };
 
 /// HARNESS's spec when `name` is HARNESS and the admin namespace is on.
 pub(crate) fn lookup(st: &State, name: &[u8]) -> Option<&'static CommandSpec> {
-    (name.eq_ignore_ascii_case(b"harness") && st.faults.admin_enabled()).then_some(&COMMAND)
+    (name.eq_ignore_ascii_case(crate::cmd::acl::HARNESS.as_bytes()) && st.faults.admin_enabled()).then_some(&COMMAND)
 }
 
 /// The fake server's HARNESS handler (dispatch checked auth, ACL and MULTI).

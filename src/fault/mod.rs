@@ -45,7 +45,6 @@ mod targets;
 pub use engine::{FaultGuard, RuleInfo};
 pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
-pub(crate) use targets::is_known_command as is_redis_command;
 pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};

@@ -160,11 +160,6 @@ pub(crate) fn categories_of(args: &[Bytes]) -> u32 {
     table.get(&name).copied().unwrap_or(0)
 }
 
-/// Whether Redis 7.0 (or the fake) knows a command of this name.
-pub(crate) fn is_known_command(name: &str) -> bool {
-    category_table().contains_key(&name.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,7 +173,7 @@ mod tests {
         for (base, members) in FAMILIES {
             assert!(members.contains(base), "family {base} must contain {base}");
             for m in *members {
-                assert!(is_known_command(m), "family {base}: {m} is not a Redis 7.0 command");
+                assert!(crate::cmd::command::is_redis_command(m), "family {base}: {m} is not a Redis 7.0 command");
             }
         }
     }
