@@ -347,14 +347,8 @@ where
                         loop {
                             tokio::select! {
                                 _ = &mut wake => break,
-                                r = conn.stream.read_some(&mut inbuf) => match r {
-                                    Ok(0) | Err(_) => return,
-                                    Ok(n) => {
-                                        shared.net.read(n);
-                                        if inbuf.len() > query_limit {
-                                            return query_buffer_overrun(id, inbuf.len());
-                                        }
-                                    }
+                                r = conn.stream.read_some(&mut inbuf) => if !took_read(r, &inbuf, &shared.net, query_limit, id) {
+                                    return;
                                 },
                                 _ = kill.notified() => return,
                                 _ = shutdown.wait_for(|s| *s) => return,
@@ -415,16 +409,12 @@ where
             continue;
         }
         tokio::select! {
-            r = conn.stream.read_some(&mut inbuf) => match r {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    shared.net.read(n);
-                    if inbuf.len() > query_limit {
-                        return query_buffer_overrun(id, inbuf.len());
-                    }
-                    stamped = false;
+            r = conn.stream.read_some(&mut inbuf) => {
+                if !took_read(r, &inbuf, &shared.net, query_limit, id) {
+                    return;
                 }
-            },
+                stamped = false;
+            }
             push = pubsub::next_push(&mut state.pushes) => {
                 push.encode(state.resp, &mut out);
                 drain_pushes_upto(&mut state, &mut out, PUSH_BATCH);
@@ -483,8 +473,24 @@ fn over_limit(len: usize, limit: ObufLimit, soft_since: &mut u64, now_ms: u64) -
 
 /// Logs a client closed for a query buffer over `client-query-buffer-limit`
 /// (Redis closes it without a reply).
-fn query_buffer_overrun(id: u64, len: usize) {
-    tracing::info!(client = id, query_buffer = len, "closing client that reached max query buffer length");
+/// Accounts one socket read into `inbuf`: false when the connection must
+/// close (EOF, a read error, or a query buffer past `client-query-buffer-limit`).
+fn took_read(r: std::io::Result<usize>, inbuf: &BytesMut, net: &NetCounters, query_limit: usize, id: u64) -> bool {
+    match r {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            net.read(n);
+            if inbuf.len() > query_limit {
+                tracing::info!(
+                    client = id,
+                    query_buffer = inbuf.len(),
+                    "closing client that reached max query buffer length"
+                );
+                return false;
+            }
+            true
+        }
+    }
 }
 
 /// Writes `out`, unless the connection is killed or the server stops
@@ -553,15 +559,8 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
                 // None: it was served just before the timer fired; the reply is in the channel.
                 return timed_out.or_else(|| rx.try_recv().ok());
             }
-            r = stream.read_buf(inbuf) => match r {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => {
-                    shared.net.read(n);
-                    if inbuf.len() > query_limit {
-                        query_buffer_overrun(id, inbuf.len());
-                        return None;
-                    }
-                }
+            r = stream.read_buf(inbuf) => if !took_read(r, inbuf, &shared.net, query_limit, id) {
+                return None;
             },
             // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
             push = pubsub::next_push(&mut state.pushes) => {
