@@ -183,7 +183,9 @@ pub mod backend;
 #[cfg(feature = "chaos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "chaos")))]
 pub mod chaos;
+pub(crate) mod catalog;
 pub(crate) mod cmd;
+pub(crate) mod num;
 pub mod fault;
 pub mod pool;
 pub mod protocol;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::command::KeyAccess;
+use crate::catalog::KeyAccess;
 use super::server::help_reply;
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -463,7 +463,7 @@ fn universe() -> &'static Universe {
         let mut leaves = std::collections::BTreeSet::new();
         let mut known = std::collections::HashSet::new();
         let mut by_category: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for (name, subs, cats) in super::command::redis_commands() {
+        for (name, subs, cats) in crate::catalog::redis_commands() {
             known.insert(name.clone());
             if name.contains('|') {
                 continue;
@@ -674,7 +674,7 @@ fn user_may_run(user: &User, spec: &'static CommandSpec, args: &[Bytes]) -> Resu
         }
     }
     if !user.keys.iter().any(|k| k == "~*") {
-        for need in super::command::key_access(spec, args) {
+        for need in crate::catalog::key_access(spec.name, args) {
             if !user.may_access(&args[need.pos], need) {
                 return Err(Denied::Key(args[need.pos].clone()));
             }
@@ -932,7 +932,7 @@ fn cat(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let specs: Vec<&CommandSpec> =
             if spec.subcommands.is_empty() { vec![*spec] } else { spec.subcommands.iter().collect() };
         for s in specs {
-            if super::command::categories(s).contains(&want) {
+            if crate::catalog::categories(s.name, s.acl).contains(&want) {
                 out.push(Reply::Bulk(Bytes::from(s.name.to_string())));
             }
         }

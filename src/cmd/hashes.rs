@@ -7,8 +7,8 @@
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use super::longdouble::{self, LongDouble};
-use super::num::parse_cursor;
+use crate::num::longdouble::{self, LongDouble};
+use super::scan::parse_cursor;
 use super::random::{self, check_paired_count, parse_count, Picks};
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong_arity, wrongtype};

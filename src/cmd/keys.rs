@@ -238,7 +238,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = tri!(super::num::parse_cursor(&args[1]));
+    let cursor = tri!(super::scan::parse_cursor(&args[1]));
     let opts = tri!(parse_scan_opts(&args[2..], true));
     let count = opts.count;
     let db = ctx.db();

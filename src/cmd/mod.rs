@@ -30,9 +30,7 @@ pub(crate) mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod lists;
-pub(crate) mod longdouble;
 pub(crate) mod memory;
-pub(crate) mod num;
 pub(crate) mod pubsub;
 pub(crate) mod random;
 pub(crate) mod scan;
@@ -340,9 +338,9 @@ fn note_unsupported(st: &mut State, words: &[Bytes]) {
     }
     st.unsupported.insert(name.clone(), 1);
     let known = match words {
-        [cmd] => command::is_redis_command(&String::from_utf8_lossy(cmd)),
+        [cmd] => crate::catalog::is_redis_command(&String::from_utf8_lossy(cmd)),
         [cmd, sub] => {
-            command::is_redis_command(&format!("{}|{}", String::from_utf8_lossy(cmd), String::from_utf8_lossy(sub)))
+            crate::catalog::is_redis_command(&format!("{}|{}", String::from_utf8_lossy(cmd), String::from_utf8_lossy(sub)))
         }
         _ => false,
     };

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use indexmap::IndexSet;
 
 use super::hashes::config_usize;
-use super::num::parse_cursor;
+use super::scan::parse_cursor;
 use super::random::{self, parse_count, Picks};
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{self, count_arg, drop_if_empty, eq_ic, parse_i64, syntax_error, tri, wrongtype};

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::num::strtod;
+use crate::num::strtod;
 use super::util::{eq_ic, int_arg, store_result, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;

@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::longdouble::{self, LongDouble};
+use crate::num::longdouble::{self, LongDouble};
 use super::util::{eq_ic, int_arg, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;

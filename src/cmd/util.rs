@@ -76,11 +76,8 @@ pub(crate) fn wrong_arity(fullname: &str) -> Reply {
     Reply::error(format!("ERR wrong number of arguments for '{fullname}' command"))
 }
 
-/// Parses a signed 64-bit integer exactly as Redis's `string2ll` (no spaces,
-/// no '+', no leading zeros).
-pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
-    crate::protocol::request::string2ll(b)
-}
+/// Integers as Redis's `string2ll` reads them (the bottom layer's reader).
+pub(crate) use crate::num::parse_i64;
 
 /// Parses an integer argument or returns Redis's "not an integer" error.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {

@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 
-use super::num::{c_str, parse_cursor, string2d, strtod};
+use super::scan::parse_cursor;
+use crate::num::{c_str, string2d, strtod};
 use super::random::{self, check_paired_count, parse_count, Picks};
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{

@@ -132,10 +132,10 @@ fn category_table() -> &'static HashMap<String, u32> {
         let mut t = HashMap::new();
         for spec in crate::cmd::table().values() {
             for s in std::iter::once(*spec).chain(spec.subcommands.iter()) {
-                t.insert(s.name.to_string(), bits(&crate::cmd::command::categories(s)));
+                t.insert(s.name.to_string(), bits(&crate::catalog::categories(s.name, s.acl)));
             }
         }
-        for (name, subs, cats) in crate::cmd::command::redis_commands() {
+        for (name, subs, cats) in crate::catalog::redis_commands() {
             t.insert(name.to_ascii_lowercase(), bits(&cats));
             for (sub, cats) in subs {
                 t.insert(sub.to_ascii_lowercase(), bits(&cats));
@@ -173,7 +173,7 @@ mod tests {
         for (base, members) in FAMILIES {
             assert!(members.contains(base), "family {base} must contain {base}");
             for m in *members {
-                assert!(crate::cmd::command::is_redis_command(m), "family {base}: {m} is not a Redis 7.0 command");
+                assert!(crate::catalog::is_redis_command(m), "family {base}: {m} is not a Redis 7.0 command");
             }
         }
     }

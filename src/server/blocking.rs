@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::clock::Clock;
 use super::state::State;
-use crate::cmd::longdouble;
+use crate::num::longdouble;
 use crate::cmd::util::{eq_ic, parse_i64};
 use crate::cmd::{BlockSpec, CommandSpec, ConnState, Ctx, Handler};
 use crate::protocol::Reply;

@@ -406,7 +406,7 @@ fn in_range(n: i128, min: i128, max: i128) -> Result<i128, String> {
 
 /// Redis's string2ll: no spaces, no '+', no leading zeros.
 fn parse_ll(s: &str) -> Option<i64> {
-    crate::cmd::util::parse_i64(s.as_bytes())
+    crate::num::parse_i64(s.as_bytes())
 }
 
 /// Redis's memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb,

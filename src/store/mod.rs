@@ -118,7 +118,7 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 /// Parses like Redis's `string2ll` (what decides int encodings and intsets).
 fn parse_ll(b: &[u8]) -> Option<i64> {
-    crate::cmd::util::parse_i64(b)
+    crate::num::parse_i64(b)
 }
 
 /// What `tryObjectEncoding` makes of a string argument.
