@@ -180,13 +180,14 @@
 // - `chaos` (feature `chaos`): scenario files, the load runner and its report.
 
 pub mod backend;
+pub(crate) mod catalog;
 #[cfg(feature = "chaos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "chaos")))]
 pub mod chaos;
-pub(crate) mod catalog;
 pub(crate) mod cmd;
-pub(crate) mod num;
+pub(crate) mod engine;
 pub mod fault;
+pub(crate) mod num;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;

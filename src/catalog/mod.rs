@@ -15,6 +15,36 @@ use bytes::Bytes;
 use crate::num::parse_i64;
 use crate::protocol::Reply;
 
+/// The fake's admin command (`--admin`), as ACL rules name it.
+pub(crate) const HARNESS: &str = "harness";
+/// HARNESS's ACL categories: `+@all` and `+@admin` grant it, `+@read` does not.
+pub(crate) const HARNESS_CATEGORIES: &[&str] = &["admin", "slow", "dangerous"];
+
+/// Redis 7.0's ACL categories, in ACL CAT's order.
+pub(crate) const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
 const INFO_RESP3: &[u8] = include_bytes!("../../fixtures/commands/info.resp3");
 const DOCS_RESP3: &[u8] = include_bytes!("../../fixtures/commands/docs.resp3");
 

@@ -71,7 +71,7 @@ pub(crate) fn markdown() -> String {
 
 /// Every command and subcommand as the list names it (`GET`, `CLIENT KILL`).
 pub(crate) fn supported_commands() -> BTreeSet<String> {
-    table().values().flat_map(|s| std::iter::once(*s).chain(s.subcommands.iter())).map(|s| display(s.name)).collect()
+    table().values().flat_map(|s| std::iter::once(s).chain(s.subcommands.iter())).map(|s| display(s.name)).collect()
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// transaction and pub/sub code.
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let id = ctx.conn.id;
-    super::transactions::reset(ctx);
+    crate::engine::multi::reset(ctx);
     super::pubsub::reset(ctx);
     ctx.conn.resp = 2;
     ctx.conn.db = 0;
@@ -173,7 +173,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.st.signal_swapped(a, b, ctx.now);
         // Clients blocked on keys that now exist in the swapped-in db may proceed.
         for db in [a, b] {
-            crate::server::blocking::signal_waited_keys(ctx.st, db, ctx.now);
+            crate::engine::blocking::signal_waited_keys(ctx.st, db, ctx.now);
         }
     }
     Reply::ok()

@@ -7,14 +7,14 @@
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use crate::num::longdouble::{self, LongDouble};
-use super::scan::parse_cursor;
 use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::parse_cursor;
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong_arity, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::state::State;
+use crate::num::longdouble::{self, LongDouble};
 use crate::protocol::Reply;
-use crate::server::state::State;
 use crate::store::{keep, EncodingHint, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[

@@ -14,8 +14,8 @@ use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
 use super::Ctx;
+use crate::engine::state::State;
 use crate::protocol::Reply;
-use crate::server::state::State;
 
 /// Sections in the order Redis prints them, and whether `default` includes them.
 const SECTIONS: &[(&str, bool)] = &[
@@ -68,19 +68,6 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         section(ctx, name, &mut out);
     }
     Reply::Verbatim("txt", Bytes::from(out))
-}
-
-/// Redis tracks at most this many distinct error codes.
-const MAX_ERROR_CODES: usize = 128;
-
-/// Counts an error reply for INFO errorstats (by its first word, as Redis does).
-pub(crate) fn count_error(st: &mut crate::server::state::State, e: &[u8]) {
-    let code = e.split(|&c| c == b' ').next().unwrap_or_default();
-    let code = String::from_utf8_lossy(code).into_owned();
-    let errors = &mut st.stats.errors;
-    if errors.contains_key(&code) || errors.len() < MAX_ERROR_CODES {
-        *errors.entry(code).or_default() += 1;
-    }
 }
 
 fn human(bytes: u64) -> String {

@@ -486,7 +486,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mm = ctx.st.config.mm;
     let now = ctx.now;
-    let Some(freq) = peek(ctx, &args[2]).map(|e| crate::server::evict::lfu_decayed(e, &mm, now)) else {
+    let Some(freq) = peek(ctx, &args[2]).map(|e| crate::engine::evict::lfu_decayed(e, &mm, now)) else {
         return Reply::Nil;
     };
     if !mm.policy.is_lfu() {

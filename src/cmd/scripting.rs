@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{cmd, container_cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
+use super::{cmd, container_cmd, dispatch, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -112,11 +112,7 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
 /// One `redis.call` from a script: Redis's `scriptCall` checks, then the
 /// ordinary dispatch.
 fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
-    let spec = lookup(&args[0]).map(|spec| match (spec.subcommands.is_empty(), args.get(1)) {
-        (false, Some(sub)) => lookup_sub(spec, sub),
-        _ => Some(spec),
-    });
-    let Some(Some(spec)) = spec else {
+    let Some(spec) = ctx.st.commands().resolve(args) else {
         return Reply::error("ERR Unknown Redis command called from script");
     };
     let a = spec.arity;

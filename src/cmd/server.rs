@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::util::{eq_ic, syntax_error};
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::config::{self, Mutability};
 use crate::protocol::Reply;
-use crate::server::config::{self, Mutability};
 use crate::store::glob::glob_match;
 
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];

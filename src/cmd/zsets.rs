@@ -5,17 +5,17 @@
 
 use bytes::Bytes;
 
-use super::scan::parse_cursor;
-use crate::num::{c_str, string2d, strtod};
 use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::parse_cursor;
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{
     self, eq_ic, not_float, not_integer, parse_i64, parse_mpop, range_long, syntax_error, tri, wrongtype,
 };
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::blocking;
+use crate::num::{c_str, string2d, strtod};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
-use crate::server::blocking;
 use crate::store::{keep, Entry, Value, ZSet};
 
 const W: &[&str] = &["write", "sortedset", "fast"];
@@ -868,7 +868,7 @@ fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// Re-run for a key that became ready, it considers only that key, and
 /// stays blocked if the key now holds another type (as Redis 7.0 does).
 fn blocking_pop(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, timeout: &[u8], count: i64, shape: PopShape) -> Reply {
-    let timeout = tri!(blocking::parse_timeout(timeout));
+    let timeout = tri!(super::util::parse_timeout(timeout));
     let serving = ctx.conn.serving_key.is_some();
     for key in blocking::candidate_keys(ctx.conn, keys) {
         match write_zset(ctx, &key) {
@@ -1203,16 +1203,16 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 mod tests {
     use super::*;
     use crate::cmd::{dispatch, ConnState};
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
-    use crate::server::state::State;
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
+    use crate::engine::state::State;
     use std::time::Duration;
 
     /// A server state with keyspace events on, and one connection.
     fn setup() -> (State, ConnState, Clock) {
         let config = Config { notify_flags: "KEA".into(), ..Config::default() };
         (
-            State::new(config, 16, 7, crate::server::state::CommandLog::new(false, 0)),
+            State::new(config, 16, 7, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table()),
             ConnState::new(1, true),
             Clock::real(),
         )
@@ -1360,17 +1360,17 @@ mod tests {
 
     #[test]
     fn timeouts_like_redis() {
-        assert_eq!(blocking::parse_timeout(b"0").unwrap(), None);
-        assert_eq!(blocking::parse_timeout(b"-0.0001").unwrap(), None);
-        assert_eq!(blocking::parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
-        assert_eq!(blocking::parse_timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
-        assert_eq!(blocking::parse_timeout(b"1e-400").unwrap(), Some(Duration::from_millis(1)));
+        assert_eq!(super::util::parse_timeout(b"0").unwrap(), None);
+        assert_eq!(super::util::parse_timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(super::util::parse_timeout(b"1.5").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(super::util::parse_timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
+        assert_eq!(super::util::parse_timeout(b"1e-400").unwrap(), Some(Duration::from_millis(1)));
         for neg in [&b"-1"[..], b"inf", b"1e400", b"1e30"] {
-            assert_eq!(blocking::parse_timeout(neg).unwrap_err(), Reply::error("ERR timeout is negative"));
+            assert_eq!(super::util::parse_timeout(neg).unwrap_err(), Reply::error("ERR timeout is negative"));
         }
         for bad in [&b" 1"[..], b"", b"x", b"nan", b"1e5000"] {
             assert_eq!(
-                blocking::parse_timeout(bad).unwrap_err(),
+                super::util::parse_timeout(bad).unwrap_err(),
                 Reply::error("ERR timeout is not a float or out of range")
             );
         }

@@ -35,11 +35,10 @@
 //! `HARNESS FAULT ADD` admin command.
 
 pub(crate) mod admin;
-mod apply;
+pub(crate) mod apply;
 mod engine;
 mod model;
 pub mod rules;
-pub(crate) mod server;
 mod targets;
 
 pub use engine::{FaultGuard, RuleInfo};

@@ -50,7 +50,6 @@ pub(crate) fn string2d(b: &[u8]) -> Option<f64> {
     Some(r.value)
 }
 
-
 /// C's `strtoul` over the whole (C string) argument, as Redis reads SCAN
 /// cursors: optional sign (a negative value wraps), leading zeros, the empty
 /// string as 0; no leading space, no trailing garbage, no overflow.

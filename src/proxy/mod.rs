@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
+use crate::engine::state::CommandLog;
 use crate::fault::{FaultGuard, FaultHost, FaultRule, Hub, RuleInfo};
-use crate::server::state::CommandLog;
 use crate::server::{ClientSnapshot, LeakError, RecordedCommand, StartError};
 
 /// A TCP proxy that forwards to a real Redis and injects faults.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::connection::{self, Peer};
-use super::state::Shared;
+use crate::engine::state::Shared;
 
 /// Listeners bound by the caller (so bind errors surface at start).
 pub(crate) struct Listeners {
@@ -226,7 +226,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
             // `admit` lets a refuse/max-clients rule take the new socket.
             r = shared.faults.accepting_then(|| tcp.accept()), if accepting => {
                 let r = backoff.check(r);
-                if let Some((stream, peer)) = r.and_then(|(s, p)| Some((crate::fault::server::admit(&shared, s)?, p))) {
+                if let Some((stream, peer)) = r.and_then(|(s, p)| Some((crate::server::faults::admit(&shared, s)?, p))) {
                     // Linux copies TCP_NODELAY from the listener (see bind_reusable).
                     #[cfg(not(target_os = "linux"))]
                     let _ = stream.set_nodelay(true);
@@ -244,7 +244,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                 }
             }
             r = shared.faults.accepting_then(|| accept_unix(unix.as_ref())), if accepting => {
-                if let Some(stream) = backoff.check(r).and_then(|s| crate::fault::server::admit(&shared, s)) {
+                if let Some(stream) = backoff.check(r).and_then(|s| crate::server::faults::admit(&shared, s)) {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
                     match connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd }) {

@@ -2,14 +2,8 @@
 //! over the machinery in `bare`, `connection` and `state`.
 
 pub(crate) mod bare;
-pub(crate) mod blocking;
-pub(crate) mod clock;
-pub(crate) mod config;
 pub(crate) mod connection;
-pub(crate) mod evict;
-pub(crate) mod notify;
-pub(crate) mod pubsub;
-pub(crate) mod state;
+pub(crate) mod faults;
 pub(crate) mod tls;
 
 use std::fmt;
@@ -20,17 +14,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use clock::Clock;
-pub use pubsub::{Subscription, SubscriptionKind};
-pub use state::{RecordedCommand, DEFAULT_RECORD_LIMIT};
+pub use crate::engine::clock::Clock;
+pub use crate::engine::pubsub::{Subscription, SubscriptionKind};
+pub use crate::engine::state::{RecordedCommand, DEFAULT_RECORD_LIMIT};
 #[cfg(feature = "tls")]
 pub use tls::TlsFault;
 
-use crate::cmd::{self, ConnState, Ctx};
+use crate::engine::command::ConnState;
+use crate::engine::config::Config;
+use crate::engine::state::{Shared, State};
 use crate::protocol::Reply;
 use bare::{BareServer, Listeners};
-use config::Config;
-use state::{Shared, State};
 
 /// An in-process fake Redis server, isolated and fast to start.
 ///
@@ -80,7 +74,7 @@ impl Default for Builder {
             requirepass: None,
             max_bulk_len: None,
             record_commands: true,
-            record_limit: state::DEFAULT_RECORD_LIMIT,
+            record_limit: crate::engine::state::DEFAULT_RECORD_LIMIT,
             paused_clock_at: None,
             databases: 16,
             seed: None,
@@ -313,8 +307,8 @@ impl Builder {
             config.params.insert("maxclients", maxclients.to_string().into());
         }
         let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
-        let recorded = state::CommandLog::new(self.record_commands, self.record_limit);
-        let state = State::new(config, self.databases, seed, recorded);
+        let recorded = crate::engine::state::CommandLog::new(self.record_commands, self.record_limit);
+        let state = State::new(config, self.databases, seed, recorded, crate::cmd::table());
         let clock = match self.paused_clock_at {
             Some(t) => Clock::paused_at(t),
             None => Clock::real(),
@@ -441,7 +435,7 @@ impl FakeRedis {
         Builder::default()
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.bare.shared
     }
 
@@ -650,15 +644,9 @@ impl FakeRedis {
         conn.resp = 3;
         conn.db = db;
         let now = shared.clock.now_ms();
-        let mut ctx = Ctx { st: &mut st, conn: &mut conn, now, clock: &shared.clock };
-        let mut reply = cmd::dispatch(&mut ctx, &args);
-        // No connection can wait here: a command that would block gets its timeout reply.
-        if let Some(spec) = conn.effects.block.take() {
-            if matches!(reply, Reply::None) {
-                reply = spec.on_timeout;
-            }
-        }
-        blocking::serve_ready(&mut st, &shared.clock);
+        // No connection can wait here (`can_wait` is off): a command that
+        // would block gets its timeout reply.
+        let reply = crate::engine::exec::execute(&mut st, &mut conn, &shared.clock, now, &args).reply;
         // The handle's client has no connection: nothing it subscribes to
         // or WATCHes may outlive the call.
         st.pubsub.detach(0);
@@ -739,7 +727,7 @@ impl FakeRedis {
     /// Closes every client connection now (FIN), as if the server crashed
     /// and came back; returns how many it closed. The server keeps accepting.
     pub fn kill_all(&self) -> usize {
-        crate::fault::server::kill_all(self.shared(), None)
+        crate::server::faults::kill_all(self.shared(), None)
     }
 
     /// Changes `requirepass` at runtime (empty: no password), as
@@ -748,7 +736,7 @@ impl FakeRedis {
     /// `ACL SETUSER default ...` changed that user. Connections already
     /// authenticated keep working; new ones need the new password.
     pub fn set_password(&self, password: impl AsRef<str>) {
-        crate::fault::server::set_password(self.shared(), password.as_ref());
+        crate::server::faults::set_password(self.shared(), password.as_ref());
     }
 
     /// Stops the server, closes every client socket, and reports what it closed.

@@ -9,46 +9,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use super::blocking::Blocking;
+pub(crate) use super::clients::ClientInfo;
 use super::clock::Clock;
+use super::command::{CommandSpec, CommandTable};
 use super::config::Config;
 use crate::store::{Db, Entry, Value};
 
-/// A connection's entry in the client table (CLIENT LIST / INFO read it).
-#[derive(Debug)]
-pub(crate) struct ClientInfo {
-    pub id: u64,
-    pub peer: String,
-    pub local: String,
-    pub name: Bytes,
-    pub lib_name: Bytes,
-    pub lib_ver: Bytes,
-    pub db: usize,
-    pub resp: u8,
-    pub user: Bytes,
-    pub created: Instant,
-    pub last_interaction: Instant,
-    /// `last_interaction` on the server's clock (unix ms), for `timeout`:
-    /// a paused clock lets a test age idle clients without sleeping.
-    pub last_interaction_ms: u64,
-    pub last_cmd: &'static str,
-    pub no_evict: bool,
-    pub no_touch: bool,
-    /// Set (then notified) to make the connection close itself.
-    pub killed: bool,
-    pub kill: Arc<Notify>,
-    /// Subscription counts for CLIENT LIST (kept by the pub/sub code).
-    pub sub: usize,
-    pub psub: usize,
-    pub ssub: usize,
-    pub multi: i64,
-    /// Whether the connection is a unix socket.
-    pub unix: bool,
-    /// The socket's file descriptor, as Redis reports it in CLIENT LIST.
-    pub fd: i64,
-}
+/// Most distinct error codes INFO errorstats keeps (a fuzzer sends endless ones).
+const MAX_ERROR_CODES: usize = 128;
 
 /// How many commands a server keeps for [`crate::FakeRedis::commands`]
 /// unless [`crate::Builder::record_limit`] says otherwise.
@@ -165,6 +136,8 @@ pub(crate) struct Stats {
 
 /// Shared server state; see the module docs for the locking rule.
 pub(crate) struct State {
+    /// The command table dispatch looks commands up in (the command layer's).
+    commands: &'static CommandTable,
     pub dbs: Vec<Db>,
     pub clients: BTreeMap<u64, ClientInfo>,
     pub next_client_id: u64,
@@ -204,7 +177,7 @@ pub(crate) struct State {
     /// `HARNESS` command runs through dispatch and reaches them here.
     pub faults: Arc<crate::fault::Hub>,
     /// The ACL LOG (refused commands, keys, channels and authentications).
-    pub acl_log: crate::cmd::acl::AclLog,
+    pub acl_log: super::acl::AclLog,
     /// Client socket traffic, shared with [`Shared::net`].
     pub net: Arc<NetCounters>,
 }
@@ -247,9 +220,19 @@ impl NetCounters {
 }
 
 impl State {
-    pub(crate) fn new(mut config: Config, databases: usize, seed: u64, recorded: CommandLog) -> State {
+    /// A server's state: `databases` empty databases, `config`, the RNG
+    /// seeded with `seed`, commands recorded into `recorded`, dispatching
+    /// from `commands`.
+    pub(crate) fn new(
+        mut config: Config,
+        databases: usize,
+        seed: u64,
+        recorded: CommandLog,
+        commands: &'static CommandTable,
+    ) -> State {
         config.sync_derived();
         State {
+            commands,
             dbs: vec![Db::default(); databases.max(1)],
             clients: BTreeMap::new(),
             next_client_id: 1,
@@ -279,8 +262,36 @@ impl State {
 
     /// The HARNESS command's spec when `name` is it and the admin namespace
     /// is on: the one command dispatch finds outside the command table.
-    pub(crate) fn admin_command(&self, name: &[u8]) -> Option<&'static crate::cmd::CommandSpec> {
-        crate::fault::admin::lookup(self, name)
+    pub(crate) fn admin_command(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let admin = self.commands.admin();
+        (self.faults.admin_enabled() && name.eq_ignore_ascii_case(admin.name.as_bytes())).then_some(admin)
+    }
+
+    /// The command table dispatch uses.
+    pub(crate) fn commands(&self) -> &'static CommandTable {
+        self.commands
+    }
+
+    /// Counts an error reply for INFO errorstats (by its first word, as Redis
+    /// does), keeping at most [`MAX_ERROR_CODES`] distinct codes.
+    pub(crate) fn count_error(&mut self, e: &[u8]) {
+        let code = e.split(|&c| c == b' ').next().unwrap_or_default();
+        let code = String::from_utf8_lossy(code).into_owned();
+        let errors = &mut self.stats.errors;
+        if errors.contains_key(&code) || errors.len() < MAX_ERROR_CODES {
+            *errors.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Closes every client `which` selects (CLIENT KILL, HARNESS KILL-ALL,
+    /// ACL changes, idle timeouts); returns how many.
+    pub(crate) fn kill_clients(&mut self, mut which: impl FnMut(&ClientInfo) -> bool) -> usize {
+        let mut n = 0;
+        for c in self.clients.values_mut().filter(|c| which(c)) {
+            c.kill();
+            n += 1;
+        }
+        n
     }
 
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).
@@ -510,8 +521,7 @@ impl State {
             let idle = now_s.saturating_sub(c.last_interaction_ms / 1000);
             if idle > timeout && !c.killed && c.sub + c.psub + c.ssub == 0 && !self.blocking.is_blocked(c.id) {
                 tracing::debug!(client = c.id, idle, "closing idle client");
-                c.killed = true;
-                c.kill.notify_one();
+                c.kill();
                 n += 1;
             }
         }

@@ -67,7 +67,7 @@ pub(crate) struct Config {
     /// (no class, or neither `K` nor `E`), which turns notifications off.
     pub notify_flags: String,
     /// ACL users; the default user follows `requirepass` until ACL SETUSER changes it.
-    pub acl: crate::cmd::acl::Users,
+    pub acl: super::acl::Users,
     /// `proto-max-bulk-len` parsed, read by every command; kept in step by
     /// [`Config::store`] and [`Config::sync_derived`].
     pub(crate) max_bulk_len: u64,
