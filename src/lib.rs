@@ -5,8 +5,9 @@
 //!
 //! This page is the user guide. The repository's README has the same tour
 //! with benchmark numbers; its `docs/` folder has the details (fault rule
-//! grammar, backends, pool, chaos scenarios) and `docs/development.md` is for
-//! people working on redis-harness itself.
+//! grammar, backends, pool, chaos scenarios), `docs/development.md` is for
+//! people working on redis-harness itself, and `ARCHITECTURE.md` maps the
+//! layers, the one execute path and how to add a command.
 //!
 //! ```toml
 //! [dev-dependencies]

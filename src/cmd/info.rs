@@ -302,7 +302,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             }
             w(format!("keyspace_hits:{}", s.keyspace_hits));
             w(format!("keyspace_misses:{}", s.keyspace_misses));
-            use crate::server::SubscriptionKind as K;
+            use crate::engine::pubsub::SubscriptionKind as K;
             w(format!("pubsub_channels:{}", st.pubsub.num_active(K::Channel)));
             w(format!("pubsub_patterns:{}", st.pubsub.num_active(K::Pattern)));
             w(format!("pubsubshard_channels:{}", st.pubsub.num_active(K::ShardChannel)));

@@ -7,7 +7,8 @@
 //! locked state and this connection's state; the handler returns the
 //! [`Reply`]. Handlers import the engine and the layers below it, never a
 //! front end (`server`, `proxy`); shared argument parsing lives in
-//! [`util`], [`scan`] and [`random`].
+//! [`support`] ([`util`], [`scan`], [`random`]), so that listing `cmd/`
+//! shows the command groups.
 //!
 //! Rules every write handler follows, as Redis's do:
 //! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH,
@@ -16,11 +17,11 @@
 //! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
 //! - delete an aggregate that became empty.
 
+pub(crate) mod support;
+
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod bitmaps;
-#[cfg(test)]
-mod catalog;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
@@ -34,18 +35,17 @@ pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod memory;
 pub(crate) mod pubsub;
-pub(crate) mod random;
-pub(crate) mod scan;
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod sort;
 pub(crate) mod strings;
 pub(crate) mod transactions;
-pub(crate) mod util;
 pub(crate) mod zsets;
 
 use std::sync::OnceLock;
+
+pub(crate) use support::{random, scan, util};
 
 #[cfg(test)]
 pub(crate) use crate::engine::command::ConnState;

@@ -444,11 +444,11 @@ mod tests {
         fn watch(&mut self, key: &str) {
             let now = self.clock.now_ms();
             self.st.watch(99, 0, &Bytes::copy_from_slice(key.as_bytes()), now);
-            self.st.dirty_clients.clear();
+            self.st.clear_dirty();
         }
 
         fn dirty(&self) -> bool {
-            self.st.dirty_clients.contains(&99)
+            self.st.is_dirty(99)
         }
     }
 

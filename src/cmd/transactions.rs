@@ -111,7 +111,7 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let (id, db) = (ctx.conn.id, ctx.db());
     // Once a watched key was touched EXEC fails anyway; more keys change nothing.
-    if !ctx.st.dirty_clients.contains(&id) {
+    if !ctx.st.is_dirty(id) {
         for key in &args[1..] {
             ctx.st.watch(id, db, key, ctx.now);
         }

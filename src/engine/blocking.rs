@@ -151,8 +151,11 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
 /// It ends: a key is only queued while someone waits on it, and a round
 /// that queues new keys has unblocked at least one client.
 pub(crate) fn serve_ready(st: &mut State, clock: &Clock) {
-    while !st.ready_keys.is_empty() {
-        let batch = std::mem::take(&mut st.ready_keys);
+    loop {
+        let batch = st.take_ready_keys();
+        if batch.is_empty() {
+            break;
+        }
         for (db, key) in batch {
             serve_key(st, clock, db, key);
         }
@@ -359,10 +362,10 @@ mod tests {
         assert_eq!(st.blocking.len(), 1);
         assert_eq!(st.blocking.keys_len(), 1);
         assert!(st.blocking.is_blocked(3));
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         // Nobody waits on "other": pushing it queues nothing.
         run(&mut st, &clock, &["RPUSH", "other", "z"]);
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         remove_client(&mut st, 3);
         assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
     }
@@ -375,7 +378,7 @@ mod tests {
         // Written behind the blocking machinery's back, as SWAPDB would.
         let now = clock.now_ms();
         st.dbs[0].insert(&b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         signal_waited_keys(&mut st, 0, now);
         serve_ready(&mut st, &clock);
         assert_eq!(w.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("k"), Reply::bulk("v")])));

@@ -143,18 +143,18 @@ pub(crate) struct State {
     pub next_client_id: u64,
     pub config: Config,
     /// (db, key) -> clients WATCHing it.
-    pub watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
+    pub(super) watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
     /// Pub/sub subscriptions and each connection's push queue.
     pub pubsub: super::pubsub::PubSub,
     /// Clients whose WATCHed keys were touched: their EXEC fails.
-    pub dirty_clients: HashSet<u64>,
+    pub(super) dirty_clients: HashSet<u64>,
     /// Keyspace events produced by the current command, delivered after it.
-    pub events: Vec<KeyEvent>,
+    pub(super) events: Vec<KeyEvent>,
     /// Every event delivery saw, for unit tests of the event names commands raise.
     #[cfg(test)]
     pub event_log: Vec<KeyEvent>,
     /// Keys that became ready for blocked clients (db, key).
-    pub ready_keys: Vec<(usize, Bytes)>,
+    pub(super) ready_keys: Vec<(usize, Bytes)>,
     /// Clients blocked in BLPOP, BZPOPMIN, ... and the per-key FIFO queues.
     pub blocking: Blocking,
     pub stats: Stats,
@@ -265,6 +265,22 @@ impl State {
     pub(crate) fn admin_command(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let admin = self.commands.admin();
         (self.faults.admin_enabled() && name.eq_ignore_ascii_case(admin.name.as_bytes())).then_some(admin)
+    }
+
+    /// Whether a key client `id` WATCHes was touched (its EXEC will fail).
+    pub(crate) fn is_dirty(&self, id: u64) -> bool {
+        self.dirty_clients.contains(&id)
+    }
+
+    /// Forgets which WATCHing clients were touched (unit tests).
+    #[cfg(test)]
+    pub(crate) fn clear_dirty(&mut self) {
+        self.dirty_clients.clear();
+    }
+
+    /// The keys signalled ready since the last call (the blocking registry serves them).
+    pub(crate) fn take_ready_keys(&mut self) -> Vec<(usize, Bytes)> {
+        std::mem::take(&mut self.ready_keys)
     }
 
     /// The command table dispatch uses.

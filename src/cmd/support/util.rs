@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::Ctx;
+use crate::cmd::Ctx;
 pub(crate) use crate::engine::errors::{
     not_float, not_integer, syntax_error, unknown_subcommand, wrong_arity, wrongtype,
 };

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{
+use crate::cmd::{
     acl, bitmaps, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub, scripting,
     server, sets, sort, strings, transactions, zsets,
 };
-use super::{table, CommandSpec};
+use crate::cmd::{table, CommandSpec};
 
 /// Where the generated list starts and ends in a Markdown file.
 const START: &str = "<!-- commands:start -->";
