@@ -47,8 +47,7 @@ pub(crate) fn config_usize(st: &State, name: &str, default: usize) -> usize {
 /// order, scanned in one call). Redis never converts back, so a hash that
 /// shrank may really be a hash table; its order is undefined then anyway.
 fn is_listpack(st: &State, h: &Hash) -> bool {
-    let entries = config_usize(st, "hash-max-listpack-entries", 128);
-    let value = config_usize(st, "hash-max-listpack-value", 64);
+    let (entries, value) = (st.config.encoding.hash_entries, st.config.encoding.hash_value);
     h.len() <= entries && h.iter().all(|(f, v)| f.len() <= value && v.len() <= value)
 }
 

@@ -447,19 +447,9 @@ fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
     ctx.st.config.get("maxmemory-policy").unwrap_or("noeviction").to_ascii_lowercase()
 }
 
-/// The compact-encoding thresholds from the config, Redis's defaults if unset.
+/// The compact-encoding thresholds in force (see `Config::encoding`).
 pub(crate) fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    let d = EncodingLimits::default();
-    let get = |names: &[&str], default: usize| {
-        names.iter().find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)
-    };
-    EncodingLimits {
-        hash_entries: get(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], d.hash_entries),
-        hash_value: get(&["hash-max-listpack-value", "hash-max-ziplist-value"], d.hash_value),
-        set_intset_entries: get(&["set-max-intset-entries"], d.set_intset_entries),
-        zset_entries: get(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], d.zset_entries),
-        zset_value: get(&["zset-max-listpack-value", "zset-max-ziplist-value"], d.zset_value),
-    }
+    ctx.st.config.encoding
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

@@ -197,7 +197,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for ((p, _, _), v) in params.into_iter().zip(values) {
         ctx.st.config.store(p, v);
     }
-    let limits = super::keys::encoding_limits(ctx);
+    let limits = ctx.st.config.encoding;
     for db in &mut ctx.st.dbs {
         db.limits = limits;
     }

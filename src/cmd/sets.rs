@@ -9,7 +9,6 @@
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::hashes::config_usize;
 use super::random::{self, parse_count, Picks};
 use super::scan::parse_cursor;
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
@@ -43,7 +42,7 @@ type Set = IndexSet<Bytes>;
 
 /// `set-max-intset-entries`.
 fn intset_limit(st: &State) -> usize {
-    config_usize(st, "set-max-intset-entries", 512)
+    st.config.encoding.set_intset_entries
 }
 
 /// Whether Redis could hold this set as an intset (all members integers as

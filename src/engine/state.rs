@@ -231,9 +231,11 @@ impl State {
         commands: &'static CommandTable,
     ) -> State {
         config.sync_derived();
+        let mut db = Db::default();
+        db.limits = config.encoding;
         State {
             commands,
-            dbs: vec![Db::default(); databases.max(1)],
+            dbs: vec![db; databases.max(1)],
             clients: BTreeMap::new(),
             next_client_id: 1,
             config,

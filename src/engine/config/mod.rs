@@ -16,6 +16,8 @@ pub(crate) use params::PARAMS;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::store::EncodingLimits;
+
 /// How CONFIG SET validates a parameter (learned from a real server).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -78,6 +80,9 @@ pub(crate) struct Config {
     /// The `maxmemory*` and `lfu-*` parameters parsed, read by every
     /// command; kept in step like `max_bulk_len`.
     pub(crate) mm: super::evict::MaxMemory,
+    /// The compact-encoding thresholds (the one place every command and
+    /// OBJECT ENCODING read them), kept by `sync_derived`.
+    pub(crate) encoding: EncodingLimits,
     /// `client-output-buffer-limit` parsed, per class (normal, replica, pubsub).
     pub(crate) obuf: [ObufLimit; 3],
     /// `client-query-buffer-limit` in bytes.
@@ -141,6 +146,7 @@ impl Default for Config {
             acl: Default::default(),
             max_bulk_len: 0,
             mm: Default::default(),
+            encoding: Default::default(),
             obuf: Default::default(),
             query_buffer_limit: 0,
             maxclients: 0,
@@ -228,6 +234,23 @@ impl Config {
         }
         self.obuf = obuf;
         self.mm = super::evict::MaxMemory::from_config(self);
+        self.encoding = self.read_encoding_limits();
+    }
+
+    /// The compact-encoding thresholds as configured (each parameter under
+    /// either of its names), Redis's defaults for any unset.
+    fn read_encoding_limits(&self) -> EncodingLimits {
+        let d = EncodingLimits::default();
+        let get = |names: &[&str], default: usize| {
+            names.iter().find_map(|n| self.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)
+        };
+        EncodingLimits {
+            hash_entries: get(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], d.hash_entries),
+            hash_value: get(&["hash-max-listpack-value", "hash-max-ziplist-value"], d.hash_value),
+            set_intset_entries: get(&["set-max-intset-entries"], d.set_intset_entries),
+            zset_entries: get(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], d.zset_entries),
+            zset_value: get(&["zset-max-listpack-value", "zset-max-ziplist-value"], d.zset_value),
+        }
     }
 
     /// Validates `value` for `p` and returns the value CONFIG GET will print
@@ -394,6 +417,9 @@ impl Config {
                 | "maxclients"
                 | "timeout"
         ) || super::evict::MaxMemory::depends_on(p.name)
+            || p.name.contains("-max-listpack-")
+            || p.name.contains("-max-ziplist-")
+            || p.name == "set-max-intset-entries"
         {
             self.sync_derived();
         }
