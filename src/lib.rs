@@ -169,6 +169,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 // Layout
 // - `protocol`: request parsing and reply encoding (no I/O).

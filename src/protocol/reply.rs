@@ -255,7 +255,7 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
 
 /// Formats a double as Redis 7.0's `addReplyDouble`: `inf`/`-inf`, otherwise
 /// C's `%.17g`.
-pub fn format_double(d: f64) -> String {
+pub(crate) fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -266,7 +266,7 @@ pub fn format_double(d: f64) -> String {
 }
 
 /// C's `%.{prec}g` for finite values.
-pub fn format_g(d: f64, prec: usize) -> String {
+pub(crate) fn format_g(d: f64, prec: usize) -> String {
     if d == 0.0 {
         return if d.is_sign_negative() { "-0".into() } else { "0".into() };
     }
