@@ -52,13 +52,13 @@
 //!
 //! # Faults
 //!
-//! A [`FaultRule`] pairs a [`fault::Fault`] (latency, stall, close, reset,
+//! A [`FaultRule`](fault::FaultRule) pairs a [`fault::Fault`] (latency, stall, close, reset,
 //! partial writes, an error reply, a dropped reply, refused connections, ...)
 //! with its targets: commands by name, by ACL category (`@write`), by glob
-//! (`SET*`) or by family ([`FaultRule::on_family`]: SET and SETEX, SETNX,
+//! (`SET*`) or by family ([`FaultRule::on_family`](fault::FaultRule::on_family): SET and SETEX, SETNX,
 //! MSET, ...), clients, occurrences, a seeded probability, a time window.
-//! [`FakeRedis::fault`] installs it until the returned [`FaultGuard`] drops;
-//! the guard checks [`FaultRule::expect`] and warns about a rule that never
+//! [`FakeRedis::fault`] installs it until the returned [`FaultGuard`](fault::FaultGuard) drops;
+//! the guard checks [`FaultRule::expect`](fault::FaultRule::expect) and warns about a rule that never
 //! fired. See the [`fault`] module.
 //!
 //! ```
@@ -191,8 +191,8 @@ pub(crate) mod engine;
 pub mod fault;
 pub(crate) mod num;
 pub mod pool;
-pub mod protocol;
-pub mod proxy;
+pub(crate) mod protocol;
+pub(crate) mod proxy;
 pub(crate) mod script;
 pub(crate) mod server;
 pub(crate) mod store;
@@ -200,9 +200,8 @@ pub(crate) mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
-pub use fault::{FaultGuard, FaultRule};
 pub use protocol::Reply;
-pub use proxy::FaultProxy;
+pub use proxy::{FaultProxy, ProxyBuilder};
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use server::TlsFault;

@@ -4,7 +4,7 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use redis_harness::backend::{Backend, BackendKind};
-//! use redis_harness::FaultRule;
+//! use redis_harness::fault::FaultRule;
 //!
 //! // REDIS_HARNESS_BACKEND=embedded|process|container picks it (default embedded).
 //! let Some(redis) = Backend::from_env_or_skip("my_test") else { return };

@@ -59,8 +59,6 @@ fn printable(b: &[u8]) -> bool {
     b.iter().all(|c| (b'!'..=b'~').contains(c))
 }
 
-/// CLIENT REPLY states kept in `ConnState::reply_mode`.
-
 /// RESET turns replies back on.
 pub(crate) fn reset_reply_mode(ctx: &mut Ctx<'_>) {
     ctx.conn.reply_mode = REPLY_ON;

@@ -38,7 +38,7 @@ pub enum SubscriptionKind {
     ShardChannel,
 }
 
-/// One subscription of one client, as [`FakeRedis::subscriptions`](super::FakeRedis::subscriptions) reports it.
+/// One subscription of one client, as [`FakeRedis::subscriptions`](crate::FakeRedis::subscriptions) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Subscription {
     /// The subscribing client's id (as CLIENT ID reports it).

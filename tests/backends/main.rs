@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{backend_kinds, RawConn};
 use redis_harness::backend::{Backend, BackendKind};
-use redis_harness::FaultRule;
+use redis_harness::fault::FaultRule;
 
 const WAIT: Duration = Duration::from_secs(10);
 

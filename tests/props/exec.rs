@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use redis_harness::fault::FaultGuard;
 use redis_harness::fault::FaultRule;
 use redis_harness::pool::{
     Cmd, ConnectionConfig, Error, Pool, PoolOptions, PoolStats, PooledConnection, Sabotage, Value,
 };
-use redis_harness::FaultGuard;
 use tokio::time::Instant;
 
 use crate::backend::{wait_until, Backend, BackendFactory, PASSWORD};
