@@ -13,10 +13,7 @@ use crate::protocol::Reply;
 pub(crate) fn check(ctx: &mut Ctx<'_>, command: &Bytes, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     if crate::engine::acl::authenticate(&ctx.st.config, user, pass) {
         ctx.conn.authenticated = true;
-        ctx.conn.user = Bytes::copy_from_slice(user);
-        if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-            c.user = Bytes::copy_from_slice(user);
-        }
+        ctx.set_user(Bytes::copy_from_slice(user));
         Ok(())
     } else {
         let user = Bytes::copy_from_slice(user);

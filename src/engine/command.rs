@@ -138,7 +138,11 @@ pub(crate) struct BlockSpec {
     pub command: Option<&'static CommandSpec>,
 }
 
-/// This connection's own state (the part other connections never read).
+/// This connection's own state. The few fields other connections read too
+/// (`db`, `resp`, `user`) are mirrored in the client table's
+/// [`ClientInfo`](super::clients::ClientInfo) and change only through the
+/// [`Ctx`] operations that keep both ([`Ctx::select_db`],
+/// [`Ctx::set_protocol`], [`Ctx::set_user`]).
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub id: u64,
@@ -202,6 +206,30 @@ impl Ctx<'_> {
     /// The selected database index.
     pub(crate) fn db(&self) -> usize {
         self.conn.db
+    }
+
+    /// SELECT: this client's database, here and in its client-table record.
+    pub(crate) fn select_db(&mut self, db: usize) {
+        self.conn.db = db;
+        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+            c.db = db;
+        }
+    }
+
+    /// HELLO / RESET: this client's protocol (2 or 3), here and in its record.
+    pub(crate) fn set_protocol(&mut self, resp: u8) {
+        self.conn.resp = resp;
+        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+            c.resp = resp;
+        }
+    }
+
+    /// AUTH / HELLO AUTH / RESET: the user this client runs as, here and in its record.
+    pub(crate) fn set_user(&mut self, user: Bytes) {
+        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+            c.user = user.clone();
+        }
+        self.conn.user = user;
     }
 
     /// Closes client `id`: this connection after its reply (CLIENT KILL of
