@@ -40,6 +40,7 @@ pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod sort;
+pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod transactions;
 pub(crate) mod util;
@@ -87,7 +88,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 20] {
+fn groups() -> [&'static [CommandSpec]; 21] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -105,6 +106,7 @@ fn groups() -> [&'static [CommandSpec]; 20] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        streams::COMMANDS,
         geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
@@ -163,6 +165,12 @@ pub(crate) struct BlockSpec {
     pub timeout: Option<Duration>,
     /// Reply sent when the timeout passes (a null array for BLPOP, for example).
     pub on_timeout: Reply,
+    /// The command to re-run when a key is ready, if not the one received
+    /// (XREAD replaces `$` by the ID it stood for when the client blocked).
+    pub rerun: Option<Vec<Bytes>>,
+    /// Re-run also when a waited key is deleted or overwritten, so the
+    /// command can answer with an error (XREADGROUP, as Redis 7.0 does).
+    pub on_delete: bool,
 }
 
 /// This connection's own state (the part other connections never read).
@@ -185,6 +193,8 @@ pub(crate) struct ConnState {
     /// its first non-empty key), and leaves it blocked if that key holds
     /// another type; handlers consult it through `blocking::candidate_keys`.
     pub serving_key: Option<Bytes>,
+    /// True while a script's `redis.call` runs (XREAD refuses BLOCK there).
+    pub in_script: bool,
     /// The open transaction (between MULTI and EXEC/DISCARD), if any.
     pub multi: Option<transactions::Multi>,
     /// Pub/sub messages and keyspace notifications for this connection
@@ -204,6 +214,7 @@ impl ConnState {
             in_exec: false,
             reply_mode: client::REPLY_ON,
             serving_key: None,
+            in_script: false,
             multi: None,
             pushes: None,
         }
@@ -407,6 +418,10 @@ mod tests {
                 Value::Hash(h) => h.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect(),
                 Value::Set(s) => s.iter().cloned().collect(),
                 Value::ZSet(z) => z.iter().map(|(m, _)| m.clone()).collect(),
+                Value::Stream(s) => s
+                    .range(Default::default(), crate::store::stream::StreamId::MAX, false)
+                    .flat_map(|(_, f)| f.to_vec())
+                    .collect(),
             };
             out.extend(items.into_iter().map(|b| (format!("element of {name}"), b)));
         }
