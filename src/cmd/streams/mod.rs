@@ -303,14 +303,12 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let (db, now) = (ctx.db(), ctx.now);
     let limits = node_limits(ctx);
-    let created = match tri!(stream_write(ctx, key)) {
-        Some(_) => false,
-        None if parsed.nomkstream => return Reply::Nil,
-        None => {
-            ctx.st.set_value(db, key, Value::Stream(Box::new(Stream::new())), now);
-            true
+    if tri!(stream_write(ctx, key)).is_none() {
+        if parsed.nomkstream {
+            return Reply::Nil;
         }
-    };
+        ctx.st.set_value(db, key, Value::Stream(Box::new(Stream::new())), now);
+    }
     let Some(Entry { value: Value::Stream(s), .. }) = ctx.st.dbs[db].raw_get_mut(key) else {
         return wrongtype();
     };
@@ -342,7 +340,6 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     s.append(id, &args[field_pos..], limits);
     let trimmed = parsed.trim.map_or(0, |t| s.trim(&t));
-    let _ = created;
     ctx.st.signal_modified(db, key);
     ctx.st.notify(db, 't', "xadd", key);
     if trimmed > 0 {
@@ -450,9 +447,6 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let db = ctx.db();
     let Some(s) = tri!(stream_write(ctx, key)) else { return Reply::error("ERR no such key") };
-    if id < s.max_deleted {
-        return Reply::error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    }
     if !s.is_empty() {
         if id < s.last_valid_id() {
             return Reply::error("ERR The ID specified in XSETID is smaller than the target stream top item");
@@ -461,6 +455,7 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::error("ERR The entries_added specified in XSETID is smaller than the target stream length");
         }
     }
+    // 7.0.15 does not compare the ID with the current max-deleted-entry-id.
     s.last_id = id;
     if entries_added != -1 {
         s.entries_added = entries_added as u64;

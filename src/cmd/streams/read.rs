@@ -60,10 +60,10 @@ fn parse<'a>(ctx: &Ctx<'_>, args: &'a [Bytes], xreadgroup: bool) -> Result<ReadA
         } else if eq_ic(o, "streams") && more > 0 {
             let n = args.len() - (i + 1);
             if n % 2 != 0 {
-                let (name, symbol) = if xreadgroup { ("xreadgroup", '>') } else { ("xread", '$') };
-                return Err(Reply::error(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
-                )));
+                // 7.0.15 says XREAD and '$' for XREADGROUP too.
+                return Err(Reply::error(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             streams = Some(i + 1);
             break;
