@@ -3,10 +3,10 @@
 //! group commands in `groups`; XINFO in `info`. The value itself is
 //! `store::stream`.
 //!
-//! Redis 7.0's write rules for streams: XADD, XDEL, XTRIM, XSETID and a
-//! MKSTREAM creation signal the key as modified (WATCH); the consumer-group
-//! commands change the value without signalling it (they only re-measure
-//! its memory share here). XADD and a new stream key wake blocked readers;
+//! Redis 7.0.15's write rules for streams: XADD, XDEL, XTRIM and a
+//! MKSTREAM creation signal the key as modified (WATCH); XSETID and the
+//! consumer-group commands change the value without signalling it (they
+//! only re-measure its memory share here). XADD and a new stream key wake blocked readers;
 //! deleting the key, or XGROUP DESTROY, wakes blocked XREADGROUP clients so
 //! they can answer with an error.
 
@@ -463,7 +463,8 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !max_deleted.is_zero() {
         s.max_deleted = max_deleted;
     }
-    ctx.st.signal_modified(db, key);
+    // 7.0.15 raises the event but does not signal the key (WATCH holds).
+    reaccount(ctx, key);
     ctx.st.notify(db, 't', "xsetid", key);
     Reply::ok()
 }

@@ -182,17 +182,24 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Reply {
                     let s: &mut Stream = s;
                     // The group exists: checked above, nothing ran in between.
                     let Some(mut g) = s.groups.remove(group) else { continue };
-                    created |= g.create_consumer(consumer, now);
-                    if let Some(c) = g.consumers.get_mut(&consumer[..]) {
-                        c.seen_time = now;
+                    let serve = match want {
+                        Want::After(_) => true,
+                        Want::New => !s.is_empty() && s.last_valid_id() > g.last_id,
+                    };
+                    // 7.0.15 creates (and refreshes) the consumer only when it serves it.
+                    if serve {
+                        created |= g.create_consumer(consumer, now);
+                        if let Some(c) = g.consumers.get_mut(&consumer[..]) {
+                            c.seen_time = now;
+                        }
                     }
                     let r = match want {
+                        _ if !serve => None,
                         Want::After(id) => Some(history(s, &mut g, consumer, id, ra.count, now)),
-                        Want::New if s.last_valid_id() > g.last_id && !s.is_empty() => {
+                        Want::New => {
                             let from = g.last_id;
                             Some(deliver(s, &mut g, consumer, from, ra.count, ra.noack, now))
                         }
-                        Want::New => None,
                     };
                     s.groups.insert(group.clone(), g);
                     r
