@@ -348,7 +348,7 @@ impl Group {
     pub(crate) fn assign(&mut self, id: StreamId, consumer: &Bytes, now: u64) -> &mut Nack {
         let prev = self.pel.get(&id).map(|n| n.consumer.clone());
         match prev {
-            Some(owner) if &owner != consumer => {
+            Some(owner) if owner != *consumer => {
                 if let Some(c) = self.consumers.get_mut(&owner) {
                     c.pel.remove(&id);
                 }

@@ -59,7 +59,7 @@ fn parse<'a>(ctx: &Ctx<'_>, args: &'a [Bytes], xreadgroup: bool) -> Result<ReadA
             out.count = long_arg(&args[i])?.max(0) as u64;
         } else if eq_ic(o, "streams") && more > 0 {
             let n = args.len() - (i + 1);
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 // 7.0.15 says XREAD and '$' for XREADGROUP too.
                 return Err(Reply::error(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
