@@ -255,6 +255,21 @@ pub(super) fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(out)
 }
 
+/// What XCLAIM and XAUTOCLAIM do to claim `id` for consumer `name`: the
+/// consumer is looked up (seen now) or created, and the pending entry moves
+/// to it. Returns the NACK and whether the consumer was created.
+fn take_over<'g>(g: &'g mut Group, id: StreamId, name: &Bytes, now: u64) -> (&'g mut crate::store::stream::Nack, bool) {
+    let created = match g.consumers.get_mut(&name[..]) {
+        Some(c) => {
+            c.seen_time = now;
+            false
+        }
+        None => g.create_consumer(name, now),
+    };
+    let owner = g.consumers.get_key_value(&name[..]).map_or_else(|| name.clone(), |(k, _)| k.clone());
+    (g.assign(id, &owner, now), created)
+}
+
 /// XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms]
 /// [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id].
 pub(super) fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -331,15 +346,8 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 continue;
             }
         }
-        if g.consumers.contains_key(&name[..]) {
-            if let Some(c) = g.consumers.get_mut(&name[..]) {
-                c.seen_time = now;
-            }
-        } else {
-            created |= g.create_consumer(name, now);
-        }
-        let name = g.consumers.get_key_value(&name[..]).map(|(k, _)| k.clone()).unwrap_or_else(|| name.clone());
-        let nack = g.assign(id, &name, now);
+        let (nack, new) = take_over(&mut g, id, name, now);
+        created |= new;
         nack.delivery_time = delivery;
         if retrycount >= 0 {
             nack.delivery_count = retrycount as u64;
@@ -409,15 +417,8 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if min_idle != 0 && (now as i64 - g.pel[&id].delivery_time as i64) < min_idle {
             continue;
         }
-        if g.consumers.contains_key(&name[..]) {
-            if let Some(c) = g.consumers.get_mut(&name[..]) {
-                c.seen_time = now;
-            }
-        } else {
-            created |= g.create_consumer(name, now);
-        }
-        let owner = g.consumers.get_key_value(&name[..]).map(|(k, _)| k.clone()).unwrap_or_else(|| name.clone());
-        let nack = g.assign(id, &owner, now);
+        let (nack, new) = take_over(&mut g, id, name, now);
+        created |= new;
         nack.delivery_time = now;
         if !justid {
             nack.delivery_count += 1;
