@@ -278,10 +278,11 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     scan_reply(next, out)
 }
 
-/// Lists and sorted sets wake clients blocked on the key when they appear
-/// under it (Redis's `dbAdd` signals them ready).
+/// Lists, sorted sets and streams wake clients blocked on the key when they
+/// appear under it (Redis's `dbAdd` signals them ready).
 fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
-    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_))) {
+    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_)))
+    {
         ctx.st.signal_ready(db, key);
     }
 }

@@ -39,6 +39,7 @@ pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
 pub(crate) mod sort;
+pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod transactions;
 pub(crate) mod zsets;
@@ -55,7 +56,7 @@ pub(crate) use crate::engine::exec::dispatch;
 use crate::protocol::Reply;
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 20] {
+fn groups() -> [&'static [CommandSpec]; 21] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -73,6 +74,7 @@ fn groups() -> [&'static [CommandSpec]; 20] {
         lists::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        streams::COMMANDS,
         geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
@@ -115,6 +117,10 @@ mod tests {
                 Value::Hash(h) => h.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect(),
                 Value::Set(s) => s.iter().cloned().collect(),
                 Value::ZSet(z) => z.iter().map(|(m, _)| m.clone()).collect(),
+                Value::Stream(s) => s
+                    .range(Default::default(), crate::store::stream::StreamId::MAX, false)
+                    .flat_map(|(_, f)| f.to_vec())
+                    .collect(),
             };
             out.extend(items.into_iter().map(|b| (format!("element of {name}"), b)));
         }

@@ -98,13 +98,15 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
     // The script's client speaks RESP2 and never blocks.
-    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
+    let (resp, in_exec, in_script) = (ctx.conn.resp, ctx.conn.in_exec, ctx.conn.in_script);
     ctx.conn.resp = 2;
     ctx.conn.in_exec = true;
+    ctx.conn.in_script = true;
     let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, read_only);
     let reply = engine.run(&sha, &args[3..split], &args[split..], &mut call);
     ctx.conn.resp = resp;
     ctx.conn.in_exec = in_exec;
+    ctx.conn.in_script = in_script;
     ctx.st.scripts = Some(engine);
     reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))
 }

@@ -38,6 +38,8 @@ struct Blocked {
     resp: u8,
     user: Bytes,
     on_timeout: Reply,
+    /// Re-run when a waited key is deleted or overwritten (XREADGROUP).
+    on_delete: bool,
     wake: oneshot::Sender<Reply>,
 }
 
@@ -47,11 +49,13 @@ pub(crate) struct Blocking {
     clients: HashMap<u64, Blocked>,
     /// Number of blocked clients, for waits that must not poll.
     count: watch::Sender<usize>,
+    /// Number of blocked clients that want to hear of deletions (`on_delete`).
+    on_delete: usize,
 }
 
 impl Default for Blocking {
     fn default() -> Self {
-        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0 }
+        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0, on_delete: 0 }
     }
 }
 
@@ -76,6 +80,16 @@ impl Blocking {
         !self.queues.is_empty() && self.queues.contains_key(&(db, key.clone()))
     }
 
+    /// Whether a client blocked on `key` must be re-run when the key is
+    /// deleted or overwritten (XREADGROUP answers with an error then).
+    pub(crate) fn wakes_on_delete(&self, db: usize, key: &Bytes) -> bool {
+        self.on_delete != 0
+            && self
+                .queues
+                .get(&(db, key.clone()))
+                .is_some_and(|q| q.iter().any(|id| self.clients.get(id).is_some_and(|b| b.on_delete)))
+    }
+
     /// Follows the number of blocked clients.
     pub(crate) fn subscribe(&self) -> watch::Receiver<usize> {
         self.count.subscribe()
@@ -89,6 +103,9 @@ impl Blocking {
     /// Unregisters a client from every queue; returns its entry if it was blocked.
     fn remove(&mut self, id: u64) -> Option<Blocked> {
         let b = self.clients.remove(&id)?;
+        if b.on_delete {
+            self.on_delete -= 1;
+        }
         for k in &b.keys {
             let qk = (b.db, k.clone());
             if let Some(q) = self.queues.get_mut(&qk) {
@@ -120,7 +137,14 @@ pub(crate) struct Waiter {
 /// reply at once (`Err`) rather than leaving the client without a reply.
 pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Result<Waiter, Reply> {
     let Some(command) = spec.command else { return Err(spec.on_timeout) };
+    let args: Arc<[Bytes]> = match spec.rerun {
+        Some(rerun) => rerun.into(),
+        None => args.into(),
+    };
     st.blocking.remove(conn.id);
+    if spec.on_delete {
+        st.blocking.on_delete += 1;
+    }
     let mut seen = HashSet::new();
     let keys: Vec<Bytes> = spec.keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
     for k in &keys {
@@ -132,11 +156,12 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
         Blocked {
             db: spec.db,
             keys,
-            args: args.into(),
+            args,
             command,
             resp: conn.resp,
             user: conn.user.clone(),
             on_timeout: spec.on_timeout,
+            on_delete: spec.on_delete,
             wake,
         },
     );
@@ -169,11 +194,13 @@ fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
     };
     for id in ids {
         let now = clock.now_ms();
-        // A deleted key serves nobody; the rest keep their places.
-        if !st.exists(db, &key, now) {
-            break;
-        }
+        let exists = st.exists(db, &key, now);
         let Some(b) = st.blocking.clients.get(&id) else { continue };
+        // A deleted key serves nobody (they keep their places), but a
+        // client waiting to hear of the deletion is re-run to answer it.
+        if !exists && !b.on_delete {
+            continue;
+        }
         let (args, command) = (b.args.clone(), b.command);
         let mut conn = ConnState::new(id, true);
         conn.db = db;
@@ -246,7 +273,8 @@ pub(crate) fn block_on(
     if ctx.conn.in_exec {
         return in_exec;
     }
-    ctx.conn.effects.block = Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout, command: None });
+    ctx.conn.effects.block =
+        Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout, rerun: None, on_delete: false, command: None });
     Reply::None
 }
 
@@ -274,6 +302,8 @@ mod tests {
             timeout: None,
             on_timeout: Reply::NilArray,
             command: crate::cmd::lookup(b"blpop"),
+            rerun: None,
+            on_delete: false,
         };
         block(st, &conn, &args, spec).unwrap_or_else(|r| panic!("BLPOP did not block: {r:?}"))
     }

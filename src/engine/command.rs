@@ -133,6 +133,12 @@ pub(crate) struct BlockSpec {
     pub timeout: Option<Duration>,
     /// Reply sent when the timeout passes (a null array for BLPOP, for example).
     pub on_timeout: Reply,
+    /// The arguments to re-run when a key is ready, if not the ones received
+    /// (XREAD replaces `$` by the ID it stood for when the client blocked).
+    pub rerun: Option<Vec<Bytes>>,
+    /// Re-run also when a waited key is deleted or overwritten, so the
+    /// command can answer with an error (XREADGROUP, as Redis 7.0 does).
+    pub on_delete: bool,
     /// The command to re-run when a key is ready; the engine fills it in
     /// ([`crate::engine::exec::run_checked`]), so handlers leave it `None`.
     pub command: Option<&'static CommandSpec>,
@@ -162,6 +168,8 @@ pub(crate) struct ConnState {
     /// its first non-empty key), and leaves it blocked if that key holds
     /// another type; handlers consult it through `blocking::candidate_keys`.
     pub serving_key: Option<Bytes>,
+    /// True while a script's `redis.call` runs (XREAD refuses BLOCK there).
+    pub in_script: bool,
     /// Whether the client can wait for a blocking command's reply (a socket
     /// can; [`crate::FakeRedis::run`]'s client cannot and gets the timeout
     /// reply at once).
@@ -186,6 +194,7 @@ impl ConnState {
             reply_mode: REPLY_ON,
             serving_key: None,
             can_wait: false,
+            in_script: false,
             multi: None,
             pushes: None,
         }

@@ -381,8 +381,8 @@ impl State {
     /// Stores `value` under `key` (replacing any value and clearing its TTL),
     /// and signals the write.
     pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
-        // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
-        let ready = matches!(value, Value::List(_) | Value::ZSet(_));
+        // Redis's dbAdd signals every new list/zset/stream key (RENAME, MOVE, COPY, ...) as ready.
+        let ready = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
         self.dbs[db].insert(key, Entry::new(value, now));
         self.signal_watchers(db, key);
         if ready {
@@ -412,6 +412,10 @@ impl State {
     /// The WATCH half of [`State::signal_modified`], for callers that kept
     /// the memory accounting themselves (insert, delete, expiry, eviction).
     pub(crate) fn signal_watchers(&mut self, db: usize, key: &Bytes) {
+        // XREADGROUP clients answer a deleted or overwritten stream key.
+        if self.blocking.wakes_on_delete(db, key) {
+            self.signal_ready(db, key);
+        }
         if self.watchers.is_empty() {
             return;
         }

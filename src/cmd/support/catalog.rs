@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::cmd::{
     acl, bitmaps, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub, scripting,
-    server, sets, sort, strings, transactions, zsets,
+    server, sets, sort, streams, strings, transactions, zsets,
 };
 use crate::cmd::{table, CommandSpec};
 
@@ -27,6 +27,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),
         ("Sorted sets", vec![zsets::COMMANDS]),
+        ("Streams", vec![streams::COMMANDS]),
         ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
