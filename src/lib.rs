@@ -173,6 +173,8 @@
 // - `protocol`: request parsing and reply encoding (no I/O).
 // - `store`: databases, values, expiry, glob matching (no I/O).
 // - `cmd`: one module per command group, the dispatch table.
+// - `host`: the connection-host core under the fake and the proxy: listener,
+//   socket registry with leak waits and kill, worker threads and runtimes.
 // - `server`: the public facade (`FakeRedis`, `Builder`) over the server
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
 // - `fault`: the fault model, rule text, rule table and how faults act on sockets.
@@ -185,6 +187,7 @@ pub mod backend;
 pub mod chaos;
 pub(crate) mod cmd;
 pub mod fault;
+pub(crate) mod host;
 pub mod pool;
 pub mod protocol;
 pub mod proxy;
@@ -196,14 +199,11 @@ pub(crate) mod store;
 pub mod tls;
 
 pub use fault::{FaultGuard, FaultRule};
+pub use host::{ClientSnapshot, LeakError, StartError};
 pub use protocol::Reply;
 pub use proxy::FaultProxy;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use server::TlsFault;
 pub use server::{
-    Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
-    SubscriptionKind, DEFAULT_RECORD_LIMIT,
+    Builder, Clock, FakeRedis, RecordedCommand, ShutdownReport, Subscription, SubscriptionKind, DEFAULT_RECORD_LIMIT,
 };
 
 /// The README's examples, compiled and run as doctests (the crate-level

@@ -31,6 +31,8 @@
 
 #[cfg(feature = "containers")]
 pub mod container;
+mod embedded;
+mod password;
 pub mod process;
 
 use std::fmt;
@@ -45,6 +47,7 @@ pub use process::{RedisProcess, RedisProcessBuilder, TlsFiles};
 
 use crate::fault::{FaultGuard, FaultRule};
 use crate::{FakeRedis, FaultProxy, LeakError};
+use embedded::Embedded;
 
 /// The environment variable that picks the backend.
 pub const BACKEND_ENV: &str = "REDIS_HARNESS_BACKEND";
@@ -329,15 +332,7 @@ impl BackendBuilder {
                     Some(TlsMode::Mtls) => b = b.mtls(),
                     None => {}
                 }
-                let fake = b.try_start().map_err(|e| failed(Box::new(e)))?;
-                for (name, rules) in &self.users {
-                    let mut args = vec!["ACL".to_string(), "SETUSER".into(), name.clone()];
-                    args.extend(rules.iter().cloned());
-                    if let crate::Reply::Error(e) = fake.run(&args) {
-                        return Err(failed(format!("ACL SETUSER {name}: {}", String::from_utf8_lossy(&e)).into()));
-                    }
-                }
-                Server::Embedded(fake)
+                Server::Embedded(Embedded::start(b, self.users.clone()).map_err(failed)?)
             }
             BackendKind::Process => {
                 let Some(bin) = process::find_redis_server() else {
@@ -411,6 +406,7 @@ impl BackendBuilder {
             kind,
             proxy,
             server,
+            start_password: self.password.clone(),
             password: self.password,
             tls: self.tls,
             #[cfg(feature = "tls")]
@@ -421,7 +417,7 @@ impl BackendBuilder {
 }
 
 enum Server {
-    Embedded(FakeRedis),
+    Embedded(Embedded),
     Process(RedisProcess),
     // Boxed: a container handle is several times the size of the others.
     #[cfg(feature = "containers")]
@@ -432,7 +428,7 @@ impl Server {
     /// The listener a plaintext proxy can forward to (for the fake: its only one).
     fn plain_addr(&self) -> SocketAddr {
         match self {
-            Server::Embedded(f) => f.addr(),
+            Server::Embedded(e) => e.addr,
             Server::Process(p) => p.addr(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.addr(),
@@ -448,7 +444,10 @@ pub struct Backend {
     // Declared before `server`: the proxy closes its sockets before Redis goes.
     proxy: Option<FaultProxy>,
     server: Server,
+    /// The password now ([`Backend::set_password`] changes it).
     password: Option<String>,
+    /// The password Redis was started with, which a restarted real Redis comes back with.
+    start_password: Option<String>,
     tls: Option<TlsMode>,
     #[cfg(feature = "tls")]
     pki: Option<std::sync::Arc<crate::tls::TestPki>>,
@@ -564,7 +563,7 @@ impl Backend {
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls?;
         match &self.server {
-            Server::Embedded(f) => Some(f.addr()),
+            Server::Embedded(e) => Some(e.addr),
             Server::Process(p) => p.tls_addr(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.tls_addr(),
@@ -574,14 +573,15 @@ impl Backend {
     /// A unix socket reaching Redis directly, where there is one (process only).
     pub fn unix_path(&self) -> Option<&Path> {
         match &self.server {
-            Server::Embedded(f) => f.unix_path(),
+            Server::Embedded(e) => e.fake.as_ref().and_then(FakeRedis::unix_path),
             Server::Process(p) => Some(p.unix_path()),
             #[cfg(feature = "containers")]
             Server::Container(_) => None,
         }
     }
 
-    /// The password set with [`BackendBuilder::requirepass`].
+    /// The password now: the one set with [`BackendBuilder::requirepass`],
+    /// or with [`Backend::set_password`] since.
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref()
     }
@@ -590,7 +590,7 @@ impl Backend {
     /// real Redis; `None` for a real backend started without the proxy.
     pub fn fault_target(&self) -> Option<SocketAddr> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.addr()),
+            (Server::Embedded(e), _) => Some(e.addr),
             (_, Some(p)) => Some(p.addr()),
             _ => None,
         }
@@ -600,10 +600,22 @@ impl Backend {
     /// fake or the proxy serves [`Backend::fault_target`]. Panics if there
     /// is neither (a real backend with `fault_proxy(false)`).
     pub fn fault(&self, rule: FaultRule) -> FaultGuard {
+        match self.try_fault(rule) {
+            Some(g) => g,
+            None if self.fault_target().is_some() => {
+                panic!("the embedded fake is stopped (kill_server): restart_server it before installing faults")
+            }
+            None => panic!("the {} backend was started with fault_proxy(false): it has no fault point", self.kind),
+        }
+    }
+
+    /// [`Backend::fault`], or `None` when there is no fault point now: a real
+    /// backend started with `fault_proxy(false)`, or the fake while it is stopped.
+    pub fn try_fault(&self, rule: FaultRule) -> Option<FaultGuard> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.fault(rule),
-            (_, Some(p)) => p.fault(rule),
-            _ => panic!("the {} backend was started with fault_proxy(false): it has no fault point", self.kind),
+            (Server::Embedded(e), _) => e.fake.as_ref().map(|f| f.fault(rule)),
+            (_, Some(p)) => Some(p.fault(rule)),
+            _ => None,
         }
     }
 
@@ -611,7 +623,7 @@ impl Backend {
     /// proxy); returns how many.
     pub fn kill_all(&self) -> usize {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.kill_all(),
+            (Server::Embedded(e), _) => e.fake.as_ref().map_or(0, FakeRedis::kill_all),
             (_, Some(p)) => p.kill_all(),
             _ => 0,
         }
@@ -626,16 +638,17 @@ impl Backend {
     /// Client sockets open now, where they are counted.
     pub fn open_connections(&self) -> Option<usize> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.open_connections()),
+            (Server::Embedded(e), _) => Some(e.fake.as_ref().map_or(0, FakeRedis::open_connections)),
             (_, Some(p)) => Some(p.open_connections()),
             _ => None,
         }
     }
 
-    /// Client connections accepted since start, where they are counted.
+    /// Client connections accepted since start, where they are counted (on
+    /// the fake: since it last started).
     pub fn total_connections(&self) -> Option<u64> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.total_connections()),
+            (Server::Embedded(e), _) => Some(e.fake.as_ref().map_or(0, FakeRedis::total_connections)),
             (_, Some(p)) => Some(p.total_connections()),
             _ => None,
         }
@@ -645,7 +658,12 @@ impl Backend {
     /// backend does not count sockets (see [`Backend::counts_sockets`]).
     pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.wait_for_open_connections(n, timeout).await,
+            (Server::Embedded(e), _) => match &e.fake {
+                Some(f) => f.wait_for_open_connections(n, timeout).await,
+                // A stopped fake has no sockets open, and none can open.
+                None if n == 0 => Ok(()),
+                None => Err(LeakError { expected: n, open: Vec::new(), waited: Duration::ZERO, addr: e.addr }),
+            },
             (_, Some(p)) => p.wait_for_open_connections(n, timeout).await,
             _ => panic!("the {} backend was started with fault_proxy(false): it does not count sockets", self.kind),
         }
@@ -658,11 +676,11 @@ impl Backend {
         }
     }
 
-    /// The fake, on the embedded backend (for what only the fake can do:
-    /// paused clock, direct keyspace access, TLS faults).
+    /// The fake, on the embedded backend while it runs (for what only the
+    /// fake can do: paused clock, direct keyspace access, certificate controls).
     pub fn fake(&self) -> Option<&FakeRedis> {
         match &self.server {
-            Server::Embedded(f) => Some(f),
+            Server::Embedded(e) => e.fake.as_ref(),
             _ => None,
         }
     }
@@ -693,21 +711,24 @@ impl Backend {
     /// [`Backend::restart_server`].
     pub fn is_server_running(&self) -> bool {
         match &self.server {
-            Server::Embedded(_) => true,
+            Server::Embedded(e) => e.fake.is_some(),
             Server::Process(p) => p.is_running(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.is_running(),
         }
     }
 
-    /// Kills a real Redis as a crash would (SIGKILL; the container stays):
-    /// every connection drops, new ones fail until
-    /// [`Backend::restart_server`]. The fake cannot be killed in place: drop
-    /// it and start another on the same address instead.
+    /// Kills Redis as a crash would: every connection drops, new ones fail
+    /// until [`Backend::restart_server`]. A real Redis gets SIGKILL (the
+    /// container stays); the fake stops, and its data is gone.
     pub fn kill_server(&mut self) -> Result<(), BackendError> {
+        #[cfg_attr(not(feature = "containers"), allow(unused_variables))]
         let kind = self.kind;
         match &mut self.server {
-            Server::Embedded(_) => Err(BackendError::Failed { kind, source: NO_RESTART.into() }),
+            Server::Embedded(e) => {
+                e.stop();
+                Ok(())
+            }
             Server::Process(p) => {
                 p.kill();
                 Ok(())
@@ -717,16 +738,19 @@ impl Backend {
         }
     }
 
-    /// Starts a real Redis again (killing it first if it runs) and waits
-    /// until it serves. The process comes back on the same port; a
-    /// container may come back on another mapped port, and the fault proxy
-    /// follows it, so [`Backend::addr`] stays valid. Data survives only if
-    /// Redis persists it (e.g. `real_server_args(["--appendonly", "yes"])`).
+    /// Starts Redis again (killing it first if it runs) and waits until it
+    /// serves, with the current password ([`Backend::set_password`]).
+    /// The fake and the process come back on the same port; a container may
+    /// come back on another mapped port, and the fault proxy follows it, so
+    /// [`Backend::addr`] stays valid. The fake comes back empty (with the
+    /// same users, and with TLS the same certificates); a real Redis keeps
+    /// its data only if it persists it (e.g.
+    /// `real_server_args(["--appendonly", "yes"])`).
     pub fn restart_server(&mut self) -> Result<(), BackendError> {
         let kind = self.kind;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Failed { kind, source: e };
         match &mut self.server {
-            Server::Embedded(_) => return Err(failed(NO_RESTART.into())),
+            Server::Embedded(e) => return e.restart(self.password.as_deref()).map_err(failed),
             Server::Process(p) => p.restart().map_err(|e| failed(Box::new(e)))?,
             #[cfg(feature = "containers")]
             Server::Container(c) => c.restart().map_err(|e| failed(Box::new(e)))?,
@@ -734,12 +758,40 @@ impl Backend {
         if let Some(p) = &self.proxy {
             p.set_upstream(self.server.plain_addr());
         }
+        // A real Redis restarts with its start-up arguments: put a password changed since back.
+        if self.password != self.start_password {
+            let new = self.password.as_deref().unwrap_or("");
+            password::set_requirepass(self.server.plain_addr(), self.start_password.as_deref(), new)
+                .map_err(|e| failed(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Changes `requirepass` (empty: no password) as `CONFIG SET
+    /// requirepass` does, on any backend: on the fake directly, on a real
+    /// Redis over a connection of its own that bypasses the fault proxy.
+    /// Connections already authenticated keep working; new ones need the new
+    /// password, which [`Backend::url`] carries from now on and
+    /// [`Backend::restart_server`] keeps. On a stopped server it takes
+    /// effect when it restarts.
+    pub fn set_password(&mut self, password: &str) -> Result<(), BackendError> {
+        let kind = self.kind;
+        match &self.server {
+            Server::Embedded(e) => {
+                if let Some(f) = &e.fake {
+                    f.set_password(password);
+                }
+            }
+            _ if self.is_server_running() => {
+                password::set_requirepass(self.server.plain_addr(), self.password.as_deref(), password)
+                    .map_err(|e| BackendError::Failed { kind, source: e.into() })?
+            }
+            _ => {}
+        }
+        self.password = Some(password.to_string()).filter(|p| !p.is_empty());
         Ok(())
     }
 }
-
-const NO_RESTART: &str =
-    "the embedded fake cannot be killed and restarted in place; drop it and start another on the same address";
 
 /// TLS (feature `tls`), for a backend built with [`BackendBuilder::tls`] or
 /// [`BackendBuilder::mtls`]; these panic otherwise (a bug in the test).
@@ -748,7 +800,10 @@ impl Backend {
     /// The test PKI behind the server's certificate.
     pub fn tls_pki(&self) -> &crate::tls::TestPki {
         match &self.server {
-            Server::Embedded(f) => f.tls_pki(),
+            Server::Embedded(e) => match &e.fake {
+                Some(f) => f.tls_pki(),
+                None => panic!("the embedded fake is stopped (kill_server): restart_server it first"),
+            },
             _ => self.pki.as_deref().expect("this backend was not built with .tls() or .mtls()"),
         }
     }

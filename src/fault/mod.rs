@@ -43,9 +43,9 @@ pub(crate) mod server;
 mod targets;
 
 pub use engine::{FaultGuard, RuleInfo};
-pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
+pub use model::{errors, BadCertificate, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
 pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
-pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};
+pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, HandshakeAction, Hub, ReplyAction};

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use super::blocking::Blocking;
 use super::clock::Clock;
@@ -531,10 +531,8 @@ impl State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub clock: Clock,
-    /// Number of open client sockets.
-    pub open: watch::Sender<usize>,
-    /// Set once when the server stops.
-    pub shutdown: watch::Sender<bool>,
+    /// Open client sockets and the stop signal (`crate::host`).
+    pub sockets: crate::host::Sockets,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
     pub faults: Arc<crate::fault::Hub>,
     /// Client socket traffic (the same counters as [`State::net`]).
@@ -551,8 +549,7 @@ impl Shared {
             net,
             state: Mutex::new(state),
             clock,
-            open: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
+            sockets: crate::host::Sockets::default(),
         })
     }
 
