@@ -16,10 +16,12 @@ pub(super) fn start(kind: BackendKind, seed: u64, password: Option<&str>, tls: b
     if tls && kind.is_real() {
         return Err("TLS scenarios need the embedded backend (the fake's certificate controls)".into());
     }
-    let mut b = Backend::builder(kind)
-        .seed(seed)
-        .record_commands(false)
-        .real_server_args(["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut b = Backend::builder(kind).seed(seed).record_commands(false).real_server_args([
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
     if let Some(pw) = password {
         b = b.requirepass(pw);
     }

@@ -33,7 +33,7 @@ mod run;
 pub mod scenario;
 mod service;
 
+pub use crate::backend::BackendKind;
 pub use load::Sample;
 pub use run::{run_scenario, Progress, ProgressFn, RunOptions, ScenarioResult, ServiceCommand, ServiceExit, Verdict};
 pub use scenario::{Scenario, ScenarioError};
-pub use crate::backend::BackendKind;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::backend;
 use super::load::{self, Sample, Shared};
 use super::scenario::{Action, Event, Scenario};
 use super::service;
-use super::backend;
 use crate::backend::BackendKind;
 use crate::fault::FaultGuard;
 use crate::pool::{ConnectionConfig, Pool, PoolOptions};

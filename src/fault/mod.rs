@@ -48,4 +48,6 @@ pub use rules::RuleParseError;
 pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
-pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, HandshakeAction, Hub, ReplyAction};
+#[cfg(feature = "tls")]
+pub(crate) use engine::HandshakeAction;
+pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};

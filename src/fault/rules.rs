@@ -318,7 +318,11 @@ mod tests {
         for cert in BadCertificate::ALL {
             round_trip(&format!("tls-bad-cert {} nth=2", cert.name()));
         }
-        assert!("tls-bad-cert self-signed".parse::<FaultRule>().unwrap_err().reason().contains("not a certificate kind"));
+        assert!("tls-bad-cert self-signed"
+            .parse::<FaultRule>()
+            .unwrap_err()
+            .reason()
+            .contains("not a certificate kind"));
         round_trip("latency 200ms cmd=@write");
         round_trip("close cmd=@read,GET,SET* family=SET,HSET nth=2");
         round_trip("error ERRX family=INCR");

@@ -474,7 +474,6 @@ impl Pool {
     pub fn is_closed(&self) -> bool {
         self.inner().is_closed()
     }
-
 }
 
 /// A connection checked out of a [`Pool`]. Dropping it returns the

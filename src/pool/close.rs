@@ -56,7 +56,7 @@ impl Pool {
     }
 
     /// Closes the pool gracefully:
-    /// - later `get()`s fail at once with [`Error::Closed`], waiters are woken with it now;
+    /// - later `get()`s fail at once with [`Error::Closed`](super::Error::Closed), waiters are woken with it now;
     /// - idle connections are closed at once, dials in progress cancelled,
     ///   background tasks stopped and awaited;
     /// - checked-out connections may finish until `deadline` and are closed

@@ -97,7 +97,6 @@ impl ProxyShared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, ProxyState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-
 }
 
 /// The proxy as a connection host: its own small client table.

@@ -544,13 +544,7 @@ impl Shared {
         state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
         let net = state.net.clone();
-        Arc::new(Shared {
-            faults,
-            net,
-            state: Mutex::new(state),
-            clock,
-            sockets: crate::host::Sockets::default(),
-        })
+        Arc::new(Shared { faults, net, state: Mutex::new(state), clock, sockets: crate::host::Sockets::default() })
     }
 
     /// Locks the state. A panic while it was held (a bug in a command) must

@@ -127,7 +127,8 @@ mod enabled {
                 }
                 Some(HandshakeAction::BadCertificate(c)) => {
                     // This connection only: a config with the bad certificate.
-                    let settings = Settings { kind: cert_kind(c), ..*self.settings.lock().unwrap_or_else(|e| e.into_inner()) };
+                    let settings =
+                        Settings { kind: cert_kind(c), ..*self.settings.lock().unwrap_or_else(|e| e.into_inner()) };
                     match build(&self.pki, settings) {
                         Ok(bad) => config = bad,
                         Err(e) => {
@@ -156,4 +157,3 @@ mod enabled {
         pki.server_config(&pki.server_cert(s.kind)?, s.require_client_cert)
     }
 }
-

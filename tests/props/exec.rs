@@ -420,7 +420,8 @@ impl Ctx {
         let mut closing = std::pin::pin!(tokio::time::timeout(bound, self.pool.close(grace)));
         // close() wakes the waiters in its first poll (before its first await):
         // every waiter it woke was woken by the instant stamped just after.
-        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(closing.as_mut(), cx))).await;
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(closing.as_mut(), cx))).await;
         let woken = self.wake.lock().unwrap().woke(Instant::now());
         for v in woken {
             self.violate(v);
