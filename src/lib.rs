@@ -175,6 +175,8 @@
 // - `protocol`: request parsing and reply encoding (no I/O).
 // - `store`: databases, values, expiry, glob matching (no I/O).
 // - `cmd`: one module per command group, the dispatch table.
+// - `host`: the connection-host core under the fake and the proxy: listener,
+//   socket registry with leak waits and kill, worker threads and runtimes.
 // - `server`: the public facade (`FakeRedis`, `Builder`) over the server
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
 // - `fault`: the fault model, rule text, rule table and how faults act on sockets.
@@ -189,6 +191,7 @@ pub mod chaos;
 pub(crate) mod cmd;
 pub(crate) mod engine;
 pub mod fault;
+pub(crate) mod host;
 pub(crate) mod num;
 pub mod pool;
 pub(crate) mod protocol;
@@ -200,14 +203,11 @@ pub(crate) mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
+pub use host::{ClientSnapshot, LeakError, StartError};
 pub use protocol::Reply;
 pub use proxy::{FaultProxy, ProxyBuilder};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use server::TlsFault;
 pub use server::{
-    Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
-    SubscriptionKind, DEFAULT_RECORD_LIMIT,
+    Builder, Clock, FakeRedis, RecordedCommand, ShutdownReport, Subscription, SubscriptionKind, DEFAULT_RECORD_LIMIT,
 };
 
 /// The README's examples, compiled and run as doctests (the crate-level

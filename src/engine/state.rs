@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::watch;
 
 use super::blocking::Blocking;
 pub(crate) use super::clients::ClientInfo;
@@ -563,10 +562,8 @@ impl State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub clock: Clock,
-    /// Number of open client sockets.
-    pub open: watch::Sender<usize>,
-    /// Set once when the server stops.
-    pub shutdown: watch::Sender<bool>,
+    /// Open client sockets and the stop signal (`crate::host`).
+    pub sockets: crate::host::Sockets,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
     pub faults: Arc<crate::fault::Hub>,
     /// Client socket traffic (the same counters as [`State::net`]).
@@ -578,14 +575,7 @@ impl Shared {
         state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
         let net = state.net.clone();
-        Arc::new(Shared {
-            faults,
-            net,
-            state: Mutex::new(state),
-            clock,
-            open: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
-        })
+        Arc::new(Shared { faults, net, state: Mutex::new(state), clock, sockets: crate::host::Sockets::default() })
     }
 
     /// Locks the state. A panic while it was held (a bug in a command) must

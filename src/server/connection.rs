@@ -100,37 +100,10 @@ drained_reads!(tokio::net::TcpStream, tokio::net::UnixStream);
 #[cfg(feature = "tls")]
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSome for tokio_rustls::server::TlsStream<S> {}
 
-/// Removes the client from the table when the connection ends, however it
-/// ends (EOF, error, kill, server shutdown dropping the task).
-///
-/// It is declared as the last field of [`Conn`] so that it runs after the
-/// socket has been dropped: a socket is counted until it is really closed.
-pub(crate) struct Registration {
-    shared: Arc<Shared>,
-    pub id: u64,
-    /// Notified when the client is killed (CLIENT KILL, faults).
-    pub kill: Arc<tokio::sync::Notify>,
-}
-
-impl Registration {
-    /// A receiver that turns true when the server stops (the TLS handshake watches it).
-    #[cfg(feature = "tls")]
-    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shared.shutdown.subscribe()
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        st.clients.remove(&self.id);
-        blocking::remove_client(&mut st, self.id);
-        st.unwatch_all(self.id);
-        st.pubsub.detach(self.id);
-        drop(st);
-        self.shared.open.send_modify(|n| *n -= 1);
-    }
-}
+/// A registered connection (`crate::host::Registration`; what closing
+/// forgets is in `super::host`). It is the last field of [`Conn`], so that
+/// it drops after the socket: a socket is counted until it is really closed.
+pub(crate) type Registration = crate::host::Registration<Shared>;
 
 /// Socket first, registration last: fields drop in declaration order.
 struct Conn<S> {
@@ -193,8 +166,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration>
         },
     );
     drop(st);
-    shared.open.send_modify(|n| *n += 1);
-    Some(Registration { shared: shared.clone(), id, kill })
+    Some(Registration::new(shared, id, kill))
 }
 
 /// Serves one registered connection until it closes.
@@ -202,7 +174,7 @@ pub(crate) async fn serve<S>(stream: S, registration: Registration)
 where
     S: ReadSome + AsyncWrite + crate::fault::Abort,
 {
-    let shared = registration.shared.clone();
+    let shared = registration.host().clone();
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
@@ -214,7 +186,7 @@ where
     let mut state = ConnState::new(id, authenticated);
     state.can_wait = true;
     state.pushes = Some(pushes);
-    let mut shutdown = shared.shutdown.subscribe();
+    let mut shutdown = shared.sockets.shutdown_signal();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut parser = Parser::default();

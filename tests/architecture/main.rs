@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["num"],
     &["protocol"],
-    &["catalog", "store", "script", "tls"],
+    &["catalog", "store", "script", "tls", "host"],
     &["fault"],
     &["engine"],
     &["cmd"],
