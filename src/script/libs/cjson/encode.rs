@@ -195,10 +195,16 @@ fn append_number(cfg: &Config, n: f64, out: &mut Vec<u8>) -> Result<(), String> 
         }
         _ => {}
     }
+    let precision = cfg.encode_number_precision.clamp(1, 14);
     if n.is_infinite() {
         out.extend_from_slice(if n > 0.0 { b"inf" } else { b"-inf" });
+    } else if n.fract() == 0.0 && n.abs() < 10f64.powi(precision) && !(n == 0.0 && n.is_sign_negative()) {
+        // An integer with at most `precision` digits prints as itself under %g;
+        // this skips the exact (bignum) float formatting, the bulk of encode's time.
+        use std::io::Write as _;
+        let _ = write!(out, "{}", n as i64);
     } else {
-        out.extend_from_slice(format_g(n, cfg.encode_number_precision.clamp(1, 14) as usize).as_bytes());
+        out.extend_from_slice(format_g(n, precision as usize).as_bytes());
     }
     Ok(())
 }
