@@ -14,7 +14,9 @@
 //! - `pcall` hands back the message of a Redis error table, as 7.0's does;
 //! - an error reply is `<message> script: <sha>, on @user_script:<line>.`.
 //!
-//! Not here: cjson/cmsgpack/bit/struct, RESP3 conversions (`redis.setresp(3)`
+//! The helper libraries (cjson, cmsgpack, bit, struct) are in `libs`.
+//!
+//! Not here: RESP3 conversions (`redis.setresp(3)`
 //! is refused), SCRIPT DEBUG, nested library tables being read-only. A script
 //! that runs more than [`INSTRUCTION_LIMIT`] instructions is aborted (Redis
 //! would keep running it and answer BUSY to everyone else).
@@ -26,6 +28,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState};
+
+mod libs;
 
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
@@ -340,12 +344,17 @@ impl Engine {
         // A `redis.*` error raised from Rust reaches Lua as userdata: back to `{err = ...}`.
         let unwrap_fn = lua.create_function(|lua, v: Value| {
             let Value::Error(e) = v else { return Ok(v) };
+            // A library raises a plain string, as its C version does with luaL_error.
+            if let Some(text) = libs::lib_error_text(&e) {
+                return Ok(Value::String(lua.create_string(text)?));
+            }
             let text = raised_text(&e).unwrap_or_else(|| format!("ERR {e}"));
             Ok(Value::Table(error_table(lua, &text)?))
         })?;
         let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         Self::fill_redis_table(&lua, &redis)?;
+        libs::install(&lua, &globals)?;
         let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed };
         let (b, k) = (engine.budget.clone(), engine.killed.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
