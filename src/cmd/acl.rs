@@ -599,6 +599,47 @@ pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, a
     Err(Reply::error(text))
 }
 
+/// The ACL check of one `redis.call` (Redis's `scriptVerifyACL`): the
+/// script's error names what was refused in the script's words, and the
+/// ACL LOG entry's context is `lua`.
+pub(crate) fn check_script_permissions(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Result<(), Reply> {
+    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
+        return Ok(());
+    }
+    let name = String::from_utf8_lossy(&ctx.conn.user);
+    let cfg = &ctx.st.config;
+    let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
+        return Ok(());
+    };
+    if user.unrestricted() {
+        return Ok(());
+    }
+    let Err(denied) = user_may_run(&user, spec, args) else {
+        return Ok(());
+    };
+    let (reason, object, text) = match denied {
+        Denied::Command(name) => (
+            LogReason::Command,
+            Bytes::from_static(name.as_bytes()),
+            "ERR The user executing the script can't run this command or subcommand",
+        ),
+        Denied::Key(k) => (
+            LogReason::Key,
+            k,
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        ),
+        Denied::Channel(c) => {
+            (LogReason::Channel, c, "ERR The user executing the script can't publish to the channel mentioned in the command")
+        }
+    };
+    log_entry(ctx, reason, LogContext::Lua, object, None);
+    Err(Reply::error(text))
+}
+
 /// Whether the connection's user reads every key: Redis's
 /// `ACLUserCheckCmdWithUnrestrictedKeyAccess` with `CMD_KEY_ACCESS`, which
 /// SORT consults before accepting a BY or GET pattern (the keys those name
@@ -1041,14 +1082,15 @@ impl LogReason {
     }
 }
 
-/// Where the refused action ran (Redis's `ACL_LOG_CTX_*`; scripts, `lua`,
-/// are not logged yet).
+/// Where the refused action ran (Redis's `ACL_LOG_CTX_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LogContext {
     /// A command sent by the client.
     Toplevel,
     /// A command queued in, or run by, MULTI/EXEC.
     Multi,
+    /// A `redis.call` from a script or function.
+    Lua,
 }
 
 impl LogContext {
@@ -1056,6 +1098,7 @@ impl LogContext {
         match self {
             LogContext::Toplevel => "toplevel",
             LogContext::Multi => "multi",
+            LogContext::Lua => "lua",
         }
     }
 }
@@ -1116,6 +1159,10 @@ impl AclLog {
 /// `username` says otherwise (a failed AUTH logs the user it tried).
 pub(crate) fn log_denial(ctx: &mut Ctx<'_>, reason: LogReason, object: Bytes, username: Option<Bytes>) {
     let context = if ctx.conn.multi.is_some() || ctx.conn.in_exec { LogContext::Multi } else { LogContext::Toplevel };
+    log_entry(ctx, reason, context, object, username);
+}
+
+fn log_entry(ctx: &mut Ctx<'_>, reason: LogReason, context: LogContext, object: Bytes, username: Option<Bytes>) {
     let mut client_info = super::client::info_line(ctx.st, ctx.conn.id);
     if client_info.ends_with('\n') {
         client_info.pop();

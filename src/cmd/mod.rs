@@ -24,6 +24,7 @@ pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod dump;
+pub(crate) mod functions;
 pub(crate) mod geo;
 pub(crate) mod hashes;
 pub(crate) mod hyperloglog;
@@ -87,7 +88,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 20] {
+fn groups() -> [&'static [CommandSpec]; 21] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -109,6 +110,7 @@ fn groups() -> [&'static [CommandSpec]; 20] {
         transactions::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

@@ -19,6 +19,8 @@
 //! that runs more than [`INSTRUCTION_LIMIT`] instructions is aborted (Redis
 //! would keep running it and answer BUSY to everyone else).
 
+pub(crate) mod functions;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -123,13 +125,16 @@ local function handler(err)
   return {err, src, line}
 end
 local function runner(f) return rawxpcall(f, handler) end
-return G, proxy, redis, runner
+local function apply(f, k, a) return rawxpcall(function() return f(k, a) end, handler) end
+return G, proxy, redis, runner, apply
 "#;
 
 /// One cached script.
 struct Cached {
     /// The compiled function, its environment set to the sandbox.
     func: RegistryKey,
+    /// The `#!lua flags=...` header's flags (`None` without a header).
+    flags: Option<u8>,
 }
 
 /// A Lua state with Redis's sandbox and the script cache.
@@ -143,6 +148,8 @@ pub(crate) struct Engine {
     redis: Table,
     /// `xpcall(f, handler)` with Redis's error handler.
     runner: Function,
+    /// `xpcall(function() return f(keys, args) end, handler)`: how FCALL runs a function.
+    apply: Function,
     /// Scripts by lower-case hex SHA-1.
     cache: HashMap<String, Cached>,
     /// Instructions run by the current script.
@@ -300,6 +307,15 @@ fn format_c17g(n: f64) -> String {
 /// What a script run ended with.
 type Outcome = Result<Reply, String>;
 
+/// How a run hands the script its keys and arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Inputs<'a> {
+    /// EVAL: the `KEYS` and `ARGV` globals.
+    Globals(&'a [Bytes], &'a [Bytes]),
+    /// FCALL: the function's two arguments (Redis sets no globals for it).
+    Arguments(&'a [Bytes], &'a [Bytes]),
+}
+
 impl Engine {
     /// A fresh Lua state with Redis's sandbox (created on the first EVAL, never at start-up).
     pub(crate) fn new(seed: u64) -> mlua::Result<Engine> {
@@ -331,7 +347,9 @@ impl Engine {
                 });
                 match found {
                     None => break,
-                    Some((Some(src), Some(line))) if src == "@user_script" => return Ok((Some(src), Some(line))),
+                    Some((Some(src), Some(line))) if src == "@user_script" || src == "@user_function" => {
+                        return Ok((Some(src), Some(line)))
+                    }
                     Some(_) => {}
                 }
             }
@@ -343,10 +361,10 @@ impl Engine {
             let text = raised_text(&e).unwrap_or_else(|| format!("ERR {e}"));
             Ok(Value::Table(error_table(lua, &text)?))
         })?;
-        let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
+        let (globals, proxy, redis, runner, apply): (Table, Table, Table, Function, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         Self::fill_redis_table(&lua, &redis)?;
-        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed };
+        let engine = Engine { lua, globals, proxy, runner, apply, redis, cache: HashMap::new(), budget, killed };
         let (b, k) = (engine.budget.clone(), engine.killed.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
@@ -465,9 +483,11 @@ impl Engine {
         if self.cache.contains_key(&sha) {
             return Ok(sha);
         }
+        let shebang = functions::shebang_flags(body).map_err(|e| Reply::Error(one_line(e.as_bytes())))?;
+        let code = &body[shebang.map_or(0, |(_, len)| len)..];
         let func = self
             .lua
-            .load(body)
+            .load(code)
             .set_name("@user_script")
             .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.proxy.clone())
@@ -485,7 +505,7 @@ impl Engine {
             }
         };
         let key = self.lua.create_registry_value(func).map_err(|e| Reply::error(format!("ERR {e}")))?;
-        self.cache.insert(sha.clone(), Cached { func: key });
+        self.cache.insert(sha.clone(), Cached { func: key, flags: shebang.map(|(f, _)| f) });
         Ok(sha)
     }
 
@@ -493,6 +513,12 @@ impl Engine {
     pub(crate) fn exists(&self, sha: &[u8]) -> bool {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         self.cache.contains_key(&sha)
+    }
+
+    /// The cached script's header flags: `None` if it is not cached,
+    /// `Some(None)` if it has no `#!` header.
+    pub(crate) fn flags(&self, sha: &str) -> Option<Option<u8>> {
+        self.cache.get(sha).map(|c| c.flags)
     }
 
     /// Empties the script cache (SCRIPT FLUSH).
@@ -515,23 +541,73 @@ impl Engine {
         call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
     ) -> Option<Reply> {
         let func: Function = self.lua.registry_value(&self.cache.get(sha)?.func).ok()?;
-        self.budget.store(0, Ordering::Relaxed);
-        self.killed.store(false, Ordering::Relaxed);
-        let outcome = self.run_inner(func, keys, argv, call);
-        self.killed.store(false, Ordering::Relaxed);
-        Some(match outcome {
-            Ok(r) => r,
-            Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", sha, 1).as_bytes())),
-        })
+        Some(self.run_with(func, sha, Inputs::Globals(keys, argv), call))
     }
 
-    fn run_inner(
+    /// Runs `func` (a script, or a library's function for FCALL) under the
+    /// sandbox's error handler; `name` is what an error reply names it by.
+    pub(crate) fn run_with(
         &mut self,
         func: Function,
-        keys: &[Bytes],
-        argv: &[Bytes],
+        name: &str,
+        inputs: Inputs<'_>,
         call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
-    ) -> Outcome {
+    ) -> Reply {
+        self.budget.store(0, Ordering::Relaxed);
+        self.killed.store(false, Ordering::Relaxed);
+        let outcome = self.run_inner(func, inputs, call);
+        self.killed.store(false, Ordering::Relaxed);
+        match outcome {
+            Ok(r) => r,
+            Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", name, 1).as_bytes())),
+        }
+    }
+
+    /// Runs a library's load-time code (FUNCTION LOAD) under the sandbox's
+    /// error handler: `Err` holds the error's message alone, without the
+    /// `script: ..., on ...` suffix (Redis's `Error registering functions: <msg>`).
+    pub(crate) fn run_load(&mut self, chunk: Function) -> Result<(), String> {
+        self.budget.store(0, Ordering::Relaxed);
+        self.killed.store(false, Ordering::Relaxed);
+        let out: mlua::Result<MultiValue> = self.runner.call(chunk);
+        let killed = self.killed.swap(false, Ordering::Relaxed);
+        let out = match out {
+            Err(_) if killed => return Err(KILLED_ERROR.to_string()),
+            Err(e) => return Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
+            Ok(out) => out,
+        };
+        let mut it = out.into_iter();
+        if matches!(it.next(), Some(Value::Boolean(true))) {
+            return Ok(());
+        }
+        if killed {
+            return Err(KILLED_ERROR.to_string());
+        }
+        let msg = match it.next() {
+            Some(Value::Table(t)) => {
+                t.raw_get::<Option<mlua::LuaString>>(1).ok().flatten().map(|s| s.to_string_lossy())
+            }
+            _ => None,
+        };
+        Err(msg.unwrap_or_else(|| "ERR unknown error".to_string()))
+    }
+
+    /// The Lua state (FUNCTION LOAD compiles libraries in it).
+    pub(crate) fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// The real globals table behind the read-only proxy.
+    pub(crate) fn globals(&self) -> &Table {
+        &self.globals
+    }
+
+    /// The `redis` table scripts see.
+    pub(crate) fn redis_table(&self) -> &Table {
+        &self.redis
+    }
+
+    fn run_inner(&mut self, func: Function, inputs: Inputs<'_>, call: &mut dyn FnMut(Vec<Bytes>) -> Reply) -> Outcome {
         let lua = &self.lua;
         let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
@@ -540,12 +616,17 @@ impl Engine {
             }
             Ok(t)
         };
-        let setup = (|| -> mlua::Result<()> {
-            self.globals.raw_set("KEYS", to_table(keys)?)?;
-            self.globals.raw_set("ARGV", to_table(argv)?)?;
-            Ok(())
+        let setup = (|| -> mlua::Result<Option<(Table, Table)>> {
+            match inputs {
+                Inputs::Globals(keys, argv) => {
+                    self.globals.raw_set("KEYS", to_table(keys)?)?;
+                    self.globals.raw_set("ARGV", to_table(argv)?)?;
+                    Ok(None)
+                }
+                Inputs::Arguments(keys, argv) => Ok(Some((to_table(keys)?, to_table(argv)?))),
+            }
         })();
-        setup.map_err(|e| format!("ERR {e}"))?;
+        let arguments = setup.map_err(|e| format!("ERR {e}"))?;
         let call = RefCell::new(call);
         let result = lua.scope(|scope| {
             let make = |raise_error: bool| {
@@ -568,7 +649,10 @@ impl Engine {
             };
             self.redis.raw_set("call", make(true)?)?;
             self.redis.raw_set("pcall", make(false)?)?;
-            let out: MultiValue = self.runner.call(func)?;
+            let out: MultiValue = match arguments {
+                None => self.runner.call(func)?,
+                Some((k, a)) => self.apply.call((func, k, a))?,
+            };
             let mut it = out.into_iter();
             let ok = matches!(it.next(), Some(Value::Boolean(true)));
             let value = it.next().unwrap_or(Value::Nil);
