@@ -94,14 +94,16 @@ pub(crate) fn prepare_run(ctx: &Ctx<'_>, flags: Option<u8>, ro: bool) -> Result<
     let allow_oom = flags & FLAG_ALLOW_OOM != 0;
     let no_writes = flags & FLAG_NO_WRITES != 0;
     // As Redis's scriptFlagsToCmdFlags: a script that may write without
-    // allow-oom is a `denyoom` command, refused before it starts.
+    // allow-oom is a `denyoom` command, refused before it starts (inside
+    // EXEC, which checks no flags, by scriptPrepareForRun's own text).
+    // no-writes implies allow-oom.
     if oom && !no_writes && !allow_oom {
+        if ctx.conn.in_exec {
+            return Err(Reply::error(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+            ));
+        }
         return Err(Reply::error(crate::server::evict::OOM_ERROR));
-    }
-    if oom && !allow_oom {
-        return Err(Reply::error(
-            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
-        ));
     }
     if !no_writes && ro {
         return Err(err("Can not execute a script with write flag using *_ro command."));
