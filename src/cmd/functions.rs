@@ -114,7 +114,7 @@ pub(crate) fn prepare_run(ctx: &Ctx<'_>, flags: Option<u8>, ro: bool) -> Result<
 /// One `redis.call` from a script: Redis's `scriptCall` checks (unknown
 /// command, arity, `noscript`, ACL, writes from a read-only script,
 /// memory), then the ordinary dispatch.
-pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], run: &mut ScriptRun) -> Reply {
+pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], resp: u8, run: &mut ScriptRun) -> Reply {
     let spec = lookup(&args[0]).map(|spec| match (spec.subcommands.is_empty(), args.get(1)) {
         (false, Some(sub)) => lookup_sub(spec, sub),
         _ => Some(spec),
@@ -142,13 +142,17 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], run: &mut ScriptRun
     run.wrote |= write;
     // Redis evicts before the script, never between its commands: the
     // inner dispatch must not evict or refuse for memory again.
+    // The command answers in the protocol the script chose (`redis.setresp`).
     let limit = std::mem::take(&mut ctx.st.config.mm.limit);
+    ctx.conn.resp = resp;
     let reply = dispatch(ctx, args);
+    ctx.conn.resp = 2;
     ctx.st.config.mm.limit = limit;
     reply
 }
 
-/// Runs `body` as the script's client: RESP2 (until `redis.setresp`),
+/// Runs `body` as the script's client: RESP2 (each command then in the
+/// protocol `redis.setresp` chose),
 /// never blocking, and restores the caller's connection state after.
 pub(crate) fn as_script_client<R>(ctx: &mut Ctx<'_>, body: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
     let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
@@ -187,7 +191,7 @@ fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> Reply {
     let split = 3 + numkeys as usize;
     let mut functions = std::mem::take(&mut ctx.st.functions);
     let reply = as_script_client(ctx, |ctx| {
-        let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, &mut run);
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut run);
         functions.call(&args[1], &args[3..split], &args[split..], &mut call)
     });
     // A function cannot reach FUNCTION commands (they are `noscript`), so nothing else changed the libraries.

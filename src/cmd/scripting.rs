@@ -107,7 +107,7 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
         }
     };
     let reply = as_script_client(ctx, |ctx| {
-        let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, &mut run);
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut run);
         engine.run(&sha, &args[3..split], &args[split..], &mut call)
     });
     ctx.st.scripts = Some(engine);

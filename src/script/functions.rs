@@ -585,7 +585,7 @@ impl Functions {
         name: &[u8],
         keys: &[Bytes],
         args: &[Bytes],
-        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+        call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Option<Reply> {
         let info = self.current.function(name)?;
         let fname = info.name.clone();
@@ -602,8 +602,8 @@ impl Functions {
 mod tests {
     use super::*;
 
-    fn no_calls() -> impl FnMut(Vec<Bytes>) -> Reply {
-        |_| Reply::error("ERR no calls in this test")
+    fn no_calls() -> impl FnMut(Vec<Bytes>, u8) -> Reply {
+        |_, _| Reply::error("ERR no calls in this test")
     }
 
     #[test]
