@@ -2,6 +2,8 @@
 //! EVALSHA first and falls back to EVAL on NOSCRIPT; a runaway script is
 //! aborted instead of hanging the server.
 
+mod functions;
+
 use redis_harness::FakeRedis;
 
 async fn conn(server: &FakeRedis) -> redis::aio::MultiplexedConnection {
