@@ -485,6 +485,10 @@ impl Functions {
         });
         match outcome {
             Ok(Ok(())) => {}
+            // Redis stops a load after 500 ms; the fake stops it at its instruction limit.
+            Ok(Err(msg)) if msg == super::KILLED_ERROR => {
+                return Err("Error registering functions: ERR FUNCTION LOAD timeout".into())
+            }
             Ok(Err(msg)) => return Err(format!("Error registering functions: {msg}")),
             Err(e) => return Err(format!("Error registering functions: ERR {e}")),
         }
@@ -688,8 +692,14 @@ mod tests {
         let a = Bytes::from("#!lua name=a\nredis.register_function('fa', function() return 1 end)");
         let b = Bytes::from("#!lua name=b\nredis.register_function('fa', function() return 2 end)");
         f.load(&a, false, 1).unwrap();
-        assert_eq!(f.restore(&[b.clone()], RestorePolicy::Append, 1), Err("Function fa already exists".into()));
-        assert_eq!(f.restore(&[a.clone()], RestorePolicy::Append, 1), Err("Library a already exists".into()));
+        assert_eq!(
+            f.restore(std::slice::from_ref(&b), RestorePolicy::Append, 1),
+            Err("Function fa already exists".into())
+        );
+        assert_eq!(
+            f.restore(std::slice::from_ref(&a), RestorePolicy::Append, 1),
+            Err("Library a already exists".into())
+        );
         assert_eq!(
             f.restore(&[a.clone(), a.clone()], RestorePolicy::Flush, 1),
             Err("Library 'a' already exists".into())
