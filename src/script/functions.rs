@@ -446,22 +446,8 @@ impl Functions {
     fn compile(&mut self, body: &[u8], seed: u64) -> Result<Vec<FunctionInfo>, String> {
         let vm = self.vm(seed)?;
         let lua = vm.engine.lua().clone();
-        let chunk = lua
-            .load(body)
-            .set_name("@user_function")
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .set_environment(vm.env.clone())
-            .into_function();
-        let chunk = match chunk {
-            Ok(f) => f,
-            Err(e) => {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                return Err(format!("Error compiling function: {msg}"));
-            }
-        };
+        let chunk = super::compile(&lua, body, "@user_function", vm.env.clone())
+            .map_err(|msg| format!("Error compiling function: {msg}"))?;
         let registered: RefCell<Vec<Registration>> = RefCell::new(Vec::new());
         let outcome = lua.scope(|scope| {
             let register = scope.create_function(|_, args: MultiValue| {

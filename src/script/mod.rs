@@ -377,20 +377,9 @@ impl Engine {
         }
         let shebang = functions::shebang_flags(body).map_err(|e| Reply::Error(one_line(e.as_bytes())))?;
         let code = &body[shebang.map_or(0, |(_, len)| len)..];
-        let func = self
-            .lua
-            .load(code)
-            .set_name("@user_script")
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .set_environment(self.proxy.clone())
-            .into_function();
-        let func = match func {
+        let func = match compile(&self.lua, code, "@user_script", self.proxy.clone()) {
             Ok(f) => f,
-            Err(e) => {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
+            Err(msg) => {
                 return Err(Reply::Error(one_line(
                     format!("ERR Error compiling script (new function): {msg}").as_bytes(),
                 )));
@@ -580,6 +569,17 @@ impl Engine {
             Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
         }
     }
+}
+
+/// Compiles Lua source (never bytecode) named `name` with environment
+/// `env`; `Err` holds Lua's message (`user_script:1: ...`).
+fn compile(lua: &Lua, code: &[u8], name: &str, env: Table) -> Result<Function, String> {
+    let func =
+        lua.load(code).set_name(name).set_mode(mlua::chunk::ChunkMode::Text).set_environment(env).into_function();
+    func.map_err(|e| match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// A Redis error raised from a `redis.*` function (its `{err = ...}` text).
