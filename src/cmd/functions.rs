@@ -140,14 +140,10 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], resp: u8, run: &mut
         return Reply::error(crate::server::evict::OOM_ERROR);
     }
     run.wrote |= write;
-    // Redis evicts before the script, never between its commands: the
-    // inner dispatch must not evict or refuse for memory again.
     // The command answers in the protocol the script chose (`redis.setresp`).
-    let limit = std::mem::take(&mut ctx.st.config.mm.limit);
     ctx.conn.resp = resp;
     let reply = dispatch(ctx, args);
     ctx.conn.resp = 2;
-    ctx.st.config.mm.limit = limit;
     reply
 }
 
@@ -158,9 +154,12 @@ pub(crate) fn as_script_client<R>(ctx: &mut Ctx<'_>, body: impl FnOnce(&mut Ctx<
     let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
     ctx.conn.resp = 2;
     ctx.conn.in_exec = true;
+    // Dispatch then neither evicts nor refuses for memory ([`script_call`] does Redis's check).
+    ctx.conn.in_script = true;
     let out = body(ctx);
     ctx.conn.resp = resp;
     ctx.conn.in_exec = in_exec;
+    ctx.conn.in_script = false;
     out
 }
 

@@ -180,6 +180,10 @@ pub(crate) struct ConnState {
     /// True while EXEC runs this connection's queued commands: blocking
     /// commands must then reply at once instead of blocking, as in Redis.
     pub in_exec: bool,
+    /// True while a script or function of this connection runs its
+    /// `redis.call`s (see `functions::as_script_client`): Redis evicts and
+    /// checks memory before the script, never between its commands.
+    pub in_script: bool,
     /// CLIENT REPLY state (see `client::filter_reply`).
     pub reply_mode: u8,
     /// Set while a blocked command is re-run because this key became ready.
@@ -204,6 +208,7 @@ impl ConnState {
             user: Bytes::from_static(b"default"),
             effects: Effects::default(),
             in_exec: false,
+            in_script: false,
             reply_mode: client::REPLY_ON,
             serving_key: None,
             multi: None,
@@ -284,7 +289,7 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
     }
     acl::check_permissions(ctx, spec, args)?;
     // One comparison when no maxmemory is set: the common case stays free.
-    if ctx.st.config.mm.limit != 0 {
+    if ctx.st.config.mm.limit != 0 && !ctx.conn.in_script {
         check_memory(ctx, spec)?;
     }
     pubsub::check_context(ctx, spec)?;
