@@ -198,6 +198,16 @@ fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> Reply {
     reply.unwrap_or_else(|| err("Function not found"))
 }
 
+/// The seed of the functions' Lua state if this command may create it
+/// (drawn only then, so loading libraries leaves the server's RNG alone).
+fn engine_seed(ctx: &mut Ctx<'_>) -> u64 {
+    if ctx.st.functions.has_engine() {
+        0
+    } else {
+        ctx.st.rng.u64(..)
+    }
+}
+
 fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut replace = false;
     let mut pos = 2;
@@ -208,7 +218,7 @@ fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         replace = true;
         pos += 1;
     }
-    let seed = ctx.st.rng.u64(..);
+    let seed = engine_seed(ctx);
     match ctx.st.functions.load(&args[pos], replace, seed) {
         Ok(name) => Reply::Bulk(Bytes::from(name)),
         Err(e) => Reply::Error(Bytes::from(format!("ERR {e}").replace(['\r', '\n'], " "))),
@@ -312,7 +322,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(c) => c,
         Err(e) => return err(e),
     };
-    let seed = ctx.st.rng.u64(..);
+    let seed = engine_seed(ctx);
     match ctx.st.functions.restore(&codes, policy, seed) {
         Ok(()) => Reply::ok(),
         Err(e) => Reply::Error(Bytes::from(format!("ERR {e}").replace(['\r', '\n'], " "))),

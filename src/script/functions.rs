@@ -389,6 +389,11 @@ impl Functions {
         &self.current
     }
 
+    /// Whether the Lua state exists (a `seed` argument is then unused).
+    pub(crate) fn has_engine(&self) -> bool {
+        self.vm.is_some()
+    }
+
     /// The Lua state, created on first use.
     fn vm(&mut self, seed: u64) -> Result<&mut Vm, String> {
         if self.vm.is_none() {
