@@ -51,6 +51,8 @@ fn fcall_runs_a_loaded_library_and_dump_restores_it() {
     let err = redis::cmd("FCALL_RO").arg("bump").arg(1).arg("c").arg(1).query::<i64>(&mut con).expect_err("ro");
     assert!(err.to_string().contains("Can not execute a script with write flag using *_ro command."), "{err}");
 
+    let info: String = redis::cmd("INFO").arg("memory").query(&mut con).expect("info");
+    assert!(info.contains("number_of_functions:2\r\n") && info.contains("number_of_libraries:1\r\n"), "{info}");
     let payload: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut con).expect("dump");
     let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut con).expect("flush");
     let err = redis::cmd("FCALL").arg("bump").arg(1).arg("c").arg(1).query::<i64>(&mut con).expect_err("gone");
