@@ -191,8 +191,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("used_memory_lua_human:32.00K".into());
             w("used_memory_scripts_eval:0".into());
             w("number_of_cached_scripts:0".into());
-            w("number_of_functions:0".into());
-            w("number_of_libraries:0".into());
+            let functions = st.functions.registry();
+            w(format!("number_of_functions:{}", functions.function_count()));
+            w(format!("number_of_libraries:{}", functions.libraries().count()));
             w("used_memory_vm_functions:33792".into());
             w("used_memory_vm_total:66560".into());
             w("used_memory_vm_total_human:65.00K".into());

@@ -26,6 +26,7 @@ pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod dump;
+pub(crate) mod functions;
 pub(crate) mod geo;
 pub(crate) mod harness;
 pub(crate) mod hashes;
@@ -56,7 +57,7 @@ pub(crate) use crate::engine::exec::dispatch;
 use crate::protocol::Reply;
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 21] {
+fn groups() -> [&'static [CommandSpec]; 22] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -79,6 +80,7 @@ fn groups() -> [&'static [CommandSpec]; 21] {
         transactions::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

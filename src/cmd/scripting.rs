@@ -12,9 +12,10 @@
 
 use bytes::Bytes;
 
+use super::functions::{as_script_client, prepare_run, script_call};
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{cmd, container_cmd, dispatch, CommandSpec, Ctx};
+use super::{cmd, container_cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -97,37 +98,20 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
     let Some(mut engine) = ctx.st.scripts.take() else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    // The script's client speaks RESP2 and never blocks.
-    let (resp, in_exec, in_script) = (ctx.conn.resp, ctx.conn.in_exec, ctx.conn.in_script);
-    ctx.conn.resp = 2;
-    ctx.conn.in_exec = true;
-    ctx.conn.in_script = true;
-    let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, read_only);
-    let reply = engine.run(&sha, &args[3..split], &args[split..], &mut call);
-    ctx.conn.resp = resp;
-    ctx.conn.in_exec = in_exec;
-    ctx.conn.in_script = in_script;
+    // The `#!lua flags=...` checks (none without a header), then the run as the script's client.
+    let mut run = match prepare_run(ctx, engine.flags(&sha).flatten(), read_only) {
+        Ok(run) => run,
+        Err(e) => {
+            ctx.st.scripts = Some(engine);
+            return e;
+        }
+    };
+    let reply = as_script_client(ctx, |ctx| {
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut run);
+        engine.run(&sha, &args[3..split], &args[split..], &mut call)
+    });
     ctx.st.scripts = Some(engine);
     reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))
-}
-
-/// One `redis.call` from a script: Redis's `scriptCall` checks, then the
-/// ordinary dispatch.
-fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
-    let Some(spec) = ctx.st.commands().resolve(args) else {
-        return Reply::error("ERR Unknown Redis command called from script");
-    };
-    let a = spec.arity;
-    if (a > 0 && args.len() as i32 != a) || (a < 0 && (args.len() as i32) < -a) {
-        return Reply::error("ERR Wrong number of args calling Redis command from script");
-    }
-    if spec.has_flag("noscript") {
-        return Reply::error("ERR This Redis command is not allowed from script");
-    }
-    if read_only && spec.has_flag("write") {
-        return Reply::error("ERR Write commands are not allowed from read-only scripts.");
-    }
-    dispatch(ctx, args)
 }
 
 fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

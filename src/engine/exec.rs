@@ -132,7 +132,7 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
     }
     super::acl::check_permissions(ctx, spec, args)?;
     // One comparison when no maxmemory is set: the common case stays free.
-    if ctx.st.config.mm.limit != 0 {
+    if ctx.st.config.mm.limit != 0 && !ctx.conn.in_script {
         check_memory(ctx, spec)?;
     }
     super::pubsub::check_context(ctx, spec)?;

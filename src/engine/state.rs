@@ -161,6 +161,8 @@ pub(crate) struct State {
     /// The Lua engine and script cache, created by the first EVAL or SCRIPT LOAD
     /// (start-up never pays for a Lua state).
     pub scripts: Option<Box<crate::script::Engine>>,
+    /// FUNCTION libraries (their Lua state is created by the first FUNCTION LOAD).
+    pub functions: crate::script::functions::Functions,
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
@@ -250,6 +252,7 @@ impl State {
             unsupported: BTreeMap::new(),
             recorded,
             scripts: None,
+            functions: Default::default(),
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,

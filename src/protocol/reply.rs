@@ -36,6 +36,9 @@ pub enum Reply {
     Bool(bool),
     /// `=n` verbatim string in RESP3 (format, text), bulk string in RESP2.
     Verbatim(&'static str, Bytes),
+    /// `(n` big number in RESP3, bulk string in RESP2 (only scripts return
+    /// one, as `{big_number = "..."}`).
+    BigNumber(Bytes),
     /// `>n` push in RESP3, array in RESP2.
     Push(Vec<Reply>),
     /// Several replies sent back to back for one command (SUBSCRIBE to many channels).
@@ -151,6 +154,13 @@ impl Reply {
                     out.put_slice(b"\r\n");
                 } else {
                     bulk(out, text);
+                }
+            }
+            Reply::BigNumber(digits) => {
+                if resp >= 3 {
+                    line(out, b'(', digits);
+                } else {
+                    bulk(out, digits);
                 }
             }
             Reply::Multi(items) => {
@@ -321,6 +331,8 @@ mod tests {
         assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(3)[..], b",1.5\r\n");
         assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(2)[..], b"$3\r\n1.5\r\n");
         assert_eq!(&Reply::Verbatim("txt", Bytes::from("hi")).to_bytes(3)[..], b"=6\r\ntxt:hi\r\n");
+        assert_eq!(&Reply::BigNumber(Bytes::from("12")).to_bytes(3)[..], b"(12\r\n");
+        assert_eq!(&Reply::BigNumber(Bytes::from("12")).to_bytes(2)[..], b"$2\r\n12\r\n");
         assert_eq!(&Reply::Int(-42).to_bytes(2)[..], b":-42\r\n");
     }
 

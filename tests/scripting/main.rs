@@ -1,6 +1,13 @@
 //! Lua scripting through a real client library: redis-rs's `Script` sends
 //! EVALSHA first and falls back to EVAL on NOSCRIPT; a runaway script is
-//! aborted instead of hanging the server.
+//! aborted instead of hanging the server; functions (`functions`); the
+//! README's rate limiter and lock on every backend (`backends`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod backends;
+mod functions;
 
 use redis_harness::FakeRedis;
 

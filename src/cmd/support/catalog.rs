@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::cmd::{
-    acl, bitmaps, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub, scripting,
-    server, sets, sort, streams, strings, transactions, zsets,
+    acl, bitmaps, client, command, connection, dump, functions, geo, hashes, hyperloglog, keys, lists, memory, pubsub,
+    scripting, server, sets, sort, streams, strings, transactions, zsets,
 };
 use crate::cmd::{table, CommandSpec};
 
@@ -31,7 +31,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
-        ("Scripting", vec![scripting::COMMANDS]),
+        ("Scripting", vec![scripting::COMMANDS, functions::COMMANDS]),
     ]
 }
 

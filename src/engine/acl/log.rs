@@ -37,6 +37,8 @@ pub(crate) enum LogContext {
     Toplevel,
     /// A command queued in, or run by, MULTI/EXEC.
     Multi,
+    /// A `redis.call` from a script or function.
+    Lua,
 }
 
 impl LogContext {
@@ -44,6 +46,7 @@ impl LogContext {
         match self {
             LogContext::Toplevel => "toplevel",
             LogContext::Multi => "multi",
+            LogContext::Lua => "lua",
         }
     }
 }
@@ -104,6 +107,17 @@ impl AclLog {
 /// `username` says otherwise (a failed AUTH logs the user it tried).
 pub(crate) fn log_denial(ctx: &mut Ctx<'_>, reason: LogReason, object: Bytes, username: Option<Bytes>) {
     let context = if ctx.conn.multi.is_some() || ctx.conn.in_exec { LogContext::Multi } else { LogContext::Toplevel };
+    log_entry(ctx, reason, context, object, username);
+}
+
+/// Adds one ACL LOG entry for this connection, in `context`.
+pub(crate) fn log_entry(
+    ctx: &mut Ctx<'_>,
+    reason: LogReason,
+    context: LogContext,
+    object: Bytes,
+    username: Option<Bytes>,
+) {
     let mut client_info = crate::engine::clients::info_line(ctx.st, ctx.conn.id);
     if client_info.ends_with('\n') {
         client_info.pop();

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-pub(crate) use log::{log_denial, AclLog, LogReason};
+pub(crate) use log::{log_denial, log_entry, AclLog, LogContext, LogReason};
 
 use super::command::{CommandSpec, Ctx};
 use super::config::Config;
@@ -507,19 +507,7 @@ pub(crate) fn default_nopass(cfg: &Config) -> bool {
 /// The NOPERM check `dispatch` runs before a command: the connection's user
 /// must be allowed the command and every key it names.
 pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
-    // The fast path: an unrestricted default user (the usual case) needs no work.
-    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
-        return Ok(());
-    }
-    let name = String::from_utf8_lossy(&ctx.conn.user);
-    let cfg = &ctx.st.config;
-    let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
-        return Ok(());
-    };
-    if user.unrestricted() {
-        return Ok(());
-    }
-    let Err(denied) = user_may_run(&user, spec, args) else {
+    let Some(denied) = denial(ctx, spec, args) else {
         return Ok(());
     };
     let (reason, object, text) = match denied {
@@ -540,6 +528,51 @@ pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, a
         ),
     };
     log_denial(ctx, reason, object, None);
+    Err(Reply::error(text))
+}
+
+/// What the connection's user may not do in this command, if anything.
+fn denial(ctx: &Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Option<Denied> {
+    // The fast path: an unrestricted default user (the usual case) needs no work.
+    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
+        return None;
+    }
+    let name = String::from_utf8_lossy(&ctx.conn.user);
+    let cfg = &ctx.st.config;
+    let user = cfg.acl.get(&cfg_pass(cfg), &name)?;
+    if user.unrestricted() {
+        return None;
+    }
+    user_may_run(&user, spec, args).err()
+}
+
+/// The ACL check of one `redis.call` (Redis's `scriptVerifyACL`): the
+/// script's error names what was refused in the script's words, and the
+/// ACL LOG entry's context is `lua`.
+pub(crate) fn check_script_permissions(
+    ctx: &mut Ctx<'_>,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+) -> Result<(), Reply> {
+    let Some(denied) = denial(ctx, spec, args) else {
+        return Ok(());
+    };
+    let (reason, object, text) = match denied {
+        Denied::Command(name) => (
+            LogReason::Command,
+            Bytes::from_static(name.as_bytes()),
+            "ERR The user executing the script can't run this command or subcommand",
+        ),
+        Denied::Key(k) => (
+            LogReason::Key,
+            k,
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        ),
+        Denied::Channel(c) => {
+            (LogReason::Channel, c, "ERR The user executing the script can't publish to the channel mentioned in the command")
+        }
+    };
+    log_entry(ctx, reason, LogContext::Lua, object, None);
     Err(Reply::error(text))
 }
 

@@ -192,7 +192,7 @@ mod tests {
     fn eval(body: &str) -> Reply {
         let mut engine = Engine::new(1).expect("engine");
         let sha = engine.load(body.as_bytes()).expect("compiles");
-        engine.run(&sha, &[], &[], &mut |_| Reply::Nil).expect("cached")
+        engine.run(&sha, &[], &[], &mut |_, _| Reply::Nil).expect("cached")
     }
 
     fn bulk(s: &[u8]) -> Reply {

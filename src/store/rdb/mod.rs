@@ -14,6 +14,7 @@
 //! multiple of its own size.
 
 mod crc64;
+mod functions;
 mod intset;
 mod listpack;
 mod lzf;
@@ -23,6 +24,8 @@ use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
 
 use super::{Value, ZSet};
+
+pub(crate) use functions::{dump_functions, load_functions};
 
 /// The RDB version DUMP writes and the newest RESTORE accepts.
 pub(crate) const RDB_VERSION: u16 = 10;
