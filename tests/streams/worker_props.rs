@@ -96,12 +96,21 @@ async fn step(pool: &Pool, worker: Worker, w: usize, seen: &mut Seen) -> Result<
         }
     }
     let cmd = Cmd::new("XREADGROUP").arg("GROUP").arg(GROUP).arg(consumer.as_str()).arg("COUNT").arg(3);
-    if let Value::Array(streams) = pool.query(&cmd.arg("STREAMS").arg(STREAM).arg(">")).await? {
-        for s in streams {
-            if let Value::Array(kv) = s {
-                got.extend(kv.get(1).map(ids_of).unwrap_or_default());
+    // RESP2: [[key, entries]]; RESP3: {key: entries}; nil when nothing is new.
+    match pool.query(&cmd.arg("STREAMS").arg(STREAM).arg(">")).await? {
+        Value::Array(streams) => {
+            for s in streams {
+                if let Value::Array(kv) = s {
+                    got.extend(kv.get(1).map(ids_of).unwrap_or_default());
+                }
             }
         }
+        Value::Map(streams) => {
+            for (_, entries) in streams {
+                got.extend(ids_of(&entries));
+            }
+        }
+        _ => {}
     }
     seen.processed.extend(got.iter().cloned());
     if !got.is_empty() {
