@@ -162,7 +162,8 @@ async fn read_new(pool: &Pool, consumer: &str, count: usize, block_ms: Option<u6
 /// `XAUTOCLAIM` from `start`: the next cursor and the claimed ids (entries
 /// deleted meanwhile are in the reply's third element and are not returned).
 async fn autoclaim(pool: &Pool, consumer: &str, min_idle: u64, start: &str) -> Result<(String, Vec<String>), Error> {
-    let cmd = Cmd::new("XAUTOCLAIM").arg(STREAM).arg(GROUP).arg(consumer).arg(min_idle).arg(start).arg("COUNT").arg(BATCH);
+    let cmd =
+        Cmd::new("XAUTOCLAIM").arg(STREAM).arg(GROUP).arg(consumer).arg(min_idle).arg(start).arg("COUNT").arg(BATCH);
     let reply = match pool.query(&cmd).await {
         Err(e) if is_nogroup(&e) => {
             create_group(pool).await?;

@@ -129,8 +129,7 @@ async fn run_case(ops: &[Op], worker: Worker) -> Result<(), String> {
     let opts = PoolOptions { pool_size: 2, max_retries: 0, ..PoolOptions::default() };
     let pool = Pool::new(ConnectionConfig::from_url(&server.url()).map_err(|e| e.to_string())?, opts)
         .map_err(|e| e.to_string())?;
-    pool
-        .query(&Cmd::new("XGROUP").arg("CREATE").arg(STREAM).arg(GROUP).arg("$").arg("MKSTREAM"))
+    pool.query(&Cmd::new("XGROUP").arg("CREATE").arg(STREAM).arg(GROUP).arg("$").arg("MKSTREAM"))
         .await
         .map_err(|e| e.to_string())?;
     let mut seen = Seen::default();
@@ -172,8 +171,9 @@ async fn run_case(ops: &[Op], worker: Worker) -> Result<(), String> {
         }
     }
     // A fresh pool: the load pool's connections may have been killed.
-    let admin = Pool::new(ConnectionConfig::from_url(&server.url()).map_err(|e| e.to_string())?, PoolOptions::default())
-        .map_err(|e| e.to_string())?;
+    let admin =
+        Pool::new(ConnectionConfig::from_url(&server.url()).map_err(|e| e.to_string())?, PoolOptions::default())
+            .map_err(|e| e.to_string())?;
     let pending = admin.query(&Cmd::new("XPENDING").arg(STREAM).arg(GROUP)).await.map_err(|e| e.to_string())?;
     pool.close(Duration::from_secs(2)).await;
     admin.close(Duration::from_secs(2)).await;
