@@ -64,6 +64,8 @@ pub(crate) struct ClientOut {
     pub acked_set: HashMap<String, u64>,
     /// Acknowledged INCRs per key.
     pub acked_incr: HashMap<String, u64>,
+    /// The stream-worker load's acknowledged XADDs and processed entries.
+    pub stream: super::stream_worker::StreamOut,
 }
 
 /// The error kind shown in reports for a pool error.
@@ -146,6 +148,12 @@ pub(crate) async fn client(id: usize, load: Load, seed: u64, shared: Arc<Shared>
             let k = key("c", &mut rng);
             tokio::select! {
                 r = http_incr(addr, &k) => r.map(|()| vec![Ack::Incr(k)]),
+                _ = shared.abort.cancelled() => Err("unfinished"),
+            }
+        } else if super::stream_worker::is_stream_op(op) {
+            let Some(pool) = shared.pool() else { break };
+            tokio::select! {
+                r = super::stream_worker::op(&pool, op, id, &mut out.stream) => r.map(|()| Vec::new()),
                 _ = shared.abort.cancelled() => Err("unfinished"),
             }
         } else {
@@ -254,7 +262,7 @@ async fn run_op(
             }
             Ok(acks)
         }
-        OpKind::HttpIncr => Err("config"),
+        OpKind::HttpIncr | OpKind::StreamAdd | OpKind::StreamWork | OpKind::StreamWorkNoReclaim => Err("config"),
     }
 }
 

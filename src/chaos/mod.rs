@@ -9,6 +9,8 @@
 //! - `scenario`: the TOML format ([`Scenario`]), checked at load time;
 //! - `backend`: the [`Backend`](crate::backend::Backend) a scenario runs against, as scenarios configure it;
 //! - `load`: client tasks, op timing, error kinds, acknowledged-write tracking and read-back;
+//! - `stream_worker`: the consumer-group load (XADD, XREADGROUP, XACK, XAUTOCLAIM), its drain
+//!   and the `stream-delivery` verdict;
 //! - `service`: the example HTTP service as a child process (SIGTERM scenario;
 //!   the CLI starts itself as `redis-harness example-service`);
 //! - `run`: one scenario end to end, and the verdicts;
@@ -32,6 +34,7 @@ pub mod report;
 mod run;
 pub mod scenario;
 mod service;
+mod stream_worker;
 
 pub use crate::backend::BackendKind;
 pub use load::Sample;

@@ -446,6 +446,19 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
         r.lost_writes = lost;
     }
 
+    // The stream-worker load: drain the group with the workers' policy, judge at-least-once delivery.
+    let stream_verdict = match super::stream_worker::mix_policy(&sc.load.mix) {
+        Some(reclaim) => {
+            let mut cfg = ConnectionConfig::from_url(&target.url()).map_err(|e| e.to_string())?;
+            cfg.tls = backend::tls_config(&target, true);
+            let drained = super::stream_worker::drain(cfg, reclaim).await?;
+            let restarted = sc.timeline.iter().any(|t| matches!(t.event, Event::Action(Action::Restart)));
+            let streams: Vec<_> = outs.iter_mut().map(|o| std::mem::take(&mut o.stream)).collect();
+            Some(super::stream_worker::verdict(&streams, &drained, restarted && !opts.backend.is_real()))
+        }
+        None => None,
+    };
+
     // Close the load pool (if the scenario did not), then count what the server still sees.
     let last = shared.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(p) = last {
@@ -461,6 +474,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
 
     summarize(r);
     judge(sc, r);
+    r.verdicts.extend(stream_verdict);
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //! [load]
 //! clients = 8
 //! rate = 1500                      # ops/s over all clients; omit for as fast as possible
-//! mix = { get = 60, set = 20, incr = 20 }   # also pipeline, pipeline-write, http-incr
+//! mix = { get = 60, set = 20, incr = 20 }   # also pipeline, pipeline-write, http-incr,
+//!                                  # xadd, stream-work, stream-work-no-reclaim (stream_worker)
 //!
 //! [pool]
 //! pool_size = 8
@@ -175,6 +176,12 @@ pub enum OpKind {
     PipelineWrite,
     /// `POST /incr/{key}` to the example service (the SIGTERM scenario).
     HttpIncr,
+    /// `XADD` to the shared stream, tracked as an acknowledged id (stream-worker load).
+    StreamAdd,
+    /// A consumer-group worker step: `XAUTOCLAIM` now and then, `XREADGROUP`, `XACK`.
+    StreamWork,
+    /// The same without `XAUTOCLAIM` (the negative variant: pending entries are never reclaimed).
+    StreamWorkNoReclaim,
 }
 
 impl OpKind {
@@ -186,6 +193,9 @@ impl OpKind {
             "pipeline" => OpKind::Pipeline,
             "pipeline-write" => OpKind::PipelineWrite,
             "http-incr" => OpKind::HttpIncr,
+            "xadd" => OpKind::StreamAdd,
+            "stream-work" => OpKind::StreamWork,
+            "stream-work-no-reclaim" => OpKind::StreamWorkNoReclaim,
             _ => return None,
         })
     }
@@ -419,7 +429,7 @@ impl Scenario {
         let mut mix = Vec::new();
         for (k, w) in &f.load.mix {
             let kind = OpKind::parse(k).ok_or_else(|| {
-                format!("unknown op `{k}` in load.mix (get, set, incr, pipeline, pipeline-write, http-incr)")
+                format!("unknown op `{k}` in load.mix (get, set, incr, pipeline, pipeline-write, http-incr, xadd, stream-work, stream-work-no-reclaim)")
             })?;
             if *w > 0 {
                 mix.push((kind, *w));

@@ -5,6 +5,10 @@
 //! Every wait is on the server's own counter (`wait_for_blocked_clients`)
 //! or on a reply, bounded by [`WAIT`] as a hang guard; nothing sleeps.
 
+/// At-least-once delivery of a consumer-group worker through the pool under faults (a property).
+mod pool;
+mod worker_props;
+
 use std::time::Duration;
 
 use redis_harness::{FakeRedis, Reply};
