@@ -18,6 +18,7 @@
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod bitmaps;
+pub(crate) mod busy;
 #[cfg(test)]
 mod catalog;
 pub(crate) mod client;
@@ -87,7 +88,7 @@ impl CommandSpec {
 }
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 20] {
+fn groups() -> [&'static [CommandSpec]; 21] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -109,6 +110,7 @@ fn groups() -> [&'static [CommandSpec]; 20] {
         transactions::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
+        busy::COMMANDS,
     ]
 }
 

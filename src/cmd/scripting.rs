@@ -6,15 +6,15 @@
 //! [`dispatch`] (ACL, keyspace events, WATCH signals, command stats), after
 //! the checks Redis's `scriptCall` makes first (unknown command, arity,
 //! `noscript`, writes from a read-only script). Blocking commands answer at
-//! once, as inside EXEC. Not here: FUNCTION/FCALL, SCRIPT DEBUG, killing a
-//! running script (SCRIPT KILL always answers NOTBUSY: a script never runs
-//! while another client is served).
+//! once, as inside EXEC. A script whose code can loop runs on a thread of
+//! its own so that others can be answered BUSY and SCRIPT KILL it (see
+//! `super::busy`). Not here: FUNCTION/FCALL, SCRIPT DEBUG.
 
 use bytes::Bytes;
 
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{cmd, container_cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
+use super::{busy, cmd, container_cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -48,7 +48,12 @@ fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// The engine, created on first use.
 fn engine<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Engine, Reply> {
     if ctx.st.scripts.is_none() {
-        let engine = Engine::new(ctx.st.rng.u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
+        if ctx.st.busy.running() {
+            // The engine is out on a script's thread (only the test's handle gets here meanwhile).
+            return Err(ctx.st.busy.busy_error());
+        }
+        let mut engine = Engine::new(ctx.st.rng.u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
+        engine.watch(ctx.st.busy.clone());
         ctx.st.scripts = Some(Box::new(engine));
     }
     ctx.st.scripts.as_deref_mut().ok_or_else(|| Reply::error("ERR Lua engine unavailable"))
@@ -82,6 +87,9 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
         return Reply::error("ERR Number of keys can't be negative");
     }
     let split = 3 + numkeys as usize;
+    if ctx.st.scripts.is_none() && ctx.st.busy.running() {
+        return ctx.st.busy.busy_error();
+    }
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         if ctx.st.scripts.as_ref().is_none_or(|e| !e.exists(sha.as_bytes())) {
@@ -94,24 +102,47 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
             Err(e) => return e,
         }
     };
+    if busy::can_offload(ctx) && ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha)) {
+        // A script that can loop: on its own thread, so that others are answered meanwhile.
+        let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
+        let what = busy::Offload { eval: true, name: sha.clone(), read_only, stall: None };
+        let run: busy::ScriptRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
+        match busy::offload(ctx, what, run) {
+            Ok(reply) => return reply,
+            Err(run) => {
+                let Some(mut engine) = ctx.st.scripts.take() else {
+                    return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+                };
+                let reply = inline(ctx, read_only, |call| run(&mut engine, call));
+                ctx.st.scripts = Some(engine);
+                return reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."));
+            }
+        }
+    }
     let Some(mut engine) = ctx.st.scripts.take() else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    // The script's client speaks RESP2 and never blocks.
-    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
-    ctx.conn.resp = 2;
-    ctx.conn.in_exec = true;
-    let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, read_only);
-    let reply = engine.run(&sha, &args[3..split], &args[split..], &mut call);
-    ctx.conn.resp = resp;
-    ctx.conn.in_exec = in_exec;
+    let reply = inline(ctx, read_only, |call| engine.run(&sha, &args[3..split], &args[split..], call));
     ctx.st.scripts = Some(engine);
     reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))
 }
 
+/// Runs a script inside its caller's command (under its lock): the
+/// script's client is the caller's, speaking RESP2 and never blocking.
+fn inline<R>(ctx: &mut Ctx<'_>, read_only: bool, run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>) -> Reply) -> R) -> R {
+    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
+    ctx.conn.resp = 2;
+    ctx.conn.in_exec = true;
+    let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, read_only);
+    let reply = run(&mut call);
+    ctx.conn.resp = resp;
+    ctx.conn.in_exec = in_exec;
+    reply
+}
+
 /// One `redis.call` from a script: Redis's `scriptCall` checks, then the
 /// ordinary dispatch.
-fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
+pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
     let spec = lookup(&args[0]).map(|spec| match (spec.subcommands.is_empty(), args.get(1)) {
         (false, Some(sub)) => lookup_sub(spec, sub),
         _ => Some(spec),
@@ -128,6 +159,10 @@ fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
     }
     if read_only && spec.has_flag("write") {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.has_flag("write") {
+        // From now on SCRIPT KILL answers UNKILLABLE (Redis's SCRIPT_WRITE_DIRTY).
+        ctx.st.busy.wrote();
     }
     dispatch(ctx, args)
 }
@@ -156,8 +191,8 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::ok()
 }
 
-fn kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::error("NOTBUSY No scripts in execution right now.")
+fn kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    crate::script::busy::kill(&ctx.st.busy, true)
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -15,22 +15,30 @@
 //! - an error reply is `<message> script: <sha>, on @user_script:<line>.`.
 //!
 //! Not here: cjson/cmsgpack/bit/struct, RESP3 conversions (`redis.setresp(3)`
-//! is refused), SCRIPT DEBUG, nested library tables being read-only. A script
-//! that runs more than [`INSTRUCTION_LIMIT`] instructions is aborted (Redis
-//! would keep running it and answer BUSY to everyone else).
+//! is refused), SCRIPT DEBUG, nested library tables being read-only.
+//!
+//! Long scripts: [`busy`] keeps the record of a script that runs on its
+//! own thread (BUSY for other clients past `busy-reply-threshold`, SCRIPT
+//! KILL / FUNCTION KILL, aborting on shutdown and after [`busy::RUN_CAP`]);
+//! the hook below consults it. A script run inline (one that cannot loop)
+//! is aborted after [`INSTRUCTION_LIMIT`] instructions, a guard only.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState};
 
+pub(crate) mod busy;
+
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 
-/// Instructions one script may run before it is aborted.
+/// Instructions a script run inline (one that cannot loop, see
+/// [`busy::may_loop`]) may run before it is aborted: a guard only, since
+/// such a script runs each instruction at most once.
 pub(crate) const INSTRUCTION_LIMIT: u64 = 100_000_000;
 /// How often (in instructions) the limit is checked.
 const HOOK_EVERY: u32 = 10_000;
@@ -40,7 +48,25 @@ const MEMORY_LIMIT: usize = 256 << 20;
 const MAX_REPLY_DEPTH: usize = 1000;
 
 /// The error a script aborted by the instruction limit ends with.
-pub(crate) const KILLED_ERROR: &str = "BUSY Lua script exceeded the fake's limit of 100000000 instructions (Redis itself would keep running it and answer BUSY to other clients)";
+pub(crate) const KILLED_ERROR: &str = "ERR Lua script exceeded the fake's limit of 100000000 instructions run inline (Redis itself would keep running it and answer BUSY to other clients)";
+
+/// Why the current script was stopped by the hook (`Engine::killed`).
+const NOT_KILLED: u8 = 0;
+const KILLED_BY_USER: u8 = 1;
+const KILLED_BY_SHUTDOWN: u8 = 2;
+const KILLED_BY_CAP: u8 = 3;
+const KILLED_BY_LIMIT: u8 = 4;
+
+/// What the caller of a stopped script gets (`None`: Redis's own error with
+/// the script and line, for SCRIPT KILL).
+fn killed_text(reason: u8) -> Option<&'static str> {
+    match reason {
+        NOT_KILLED | KILLED_BY_USER => None,
+        KILLED_BY_SHUTDOWN => Some("ERR Script aborted: the server is shutting down"),
+        KILLED_BY_CAP => Some(busy::CAP_ERROR),
+        _ => Some(KILLED_ERROR),
+    }
+}
 
 /// Lua code that builds the sandbox; run once per engine.
 const SANDBOX: &str = r#"
@@ -82,7 +108,7 @@ end
 G.math = math2
 local function pfix(ok, ...)
   if ok then return true, ... end
-  if killed() then error('killed', 0) end
+  if killed() then error(killed(), 0) end
   local e = ...
   if type(e) == 'userdata' then e = unwrap(e) end
   if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
@@ -90,7 +116,7 @@ local function pfix(ok, ...)
 end
 G.pcall = function(...) return pfix(rawpcall(...)) end
 local function xfix(ok, ...)
-  if not ok and killed() then error('killed', 0) end
+  if not ok and killed() then error(killed(), 0) end
   return ok, ...
 end
 G.xpcall = function(...) return xfix(rawxpcall(...)) end
@@ -112,7 +138,7 @@ local function handler(err)
   local src, line = where()
   if type(err) == 'userdata' then err = unwrap(err) end
   if killed() then
-    err = 'killed'
+    err = killed()
   elseif type(err) ~= 'table' then
     err = 'ERR ' .. tostring(err)
   elseif type(err.err) == 'string' or type(err.err) == 'number' then
@@ -130,6 +156,8 @@ return G, proxy, redis, runner
 struct Cached {
     /// The compiled function, its environment set to the sandbox.
     func: RegistryKey,
+    /// Its code can loop: it runs on a thread of its own (`crate::cmd::busy`).
+    loops: bool,
 }
 
 /// A Lua state with Redis's sandbox and the script cache.
@@ -147,8 +175,10 @@ pub(crate) struct Engine {
     cache: HashMap<String, Cached>,
     /// Instructions run by the current script.
     budget: Arc<AtomicU64>,
-    /// The current script went past the instruction limit.
-    killed: Arc<AtomicBool>,
+    /// Why the hook stopped the current script (`KILLED_BY_*`, 0: it did not).
+    killed: Arc<AtomicU8>,
+    /// The server's running-script record the hook consults.
+    busy: Arc<Mutex<Arc<busy::Busy>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -306,12 +336,19 @@ impl Engine {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
-        let killed = Arc::new(AtomicBool::new(false));
+        let killed = Arc::new(AtomicU8::new(NOT_KILLED));
         let budget = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(Rand48(0)));
         rng.lock().unwrap_or_else(|p| p.into_inner()).seed(seed as i32);
         let k = killed.clone();
-        let killed_fn = lua.create_function(move |_, ()| Ok(k.load(Ordering::Relaxed)))?;
+        // The message a stopped script raises (false while it runs on).
+        let killed_fn = lua.create_function(move |lua, ()| {
+            Ok(match k.load(Ordering::Relaxed) {
+                NOT_KILLED => Value::Boolean(false),
+                KILLED_BY_USER => Value::String(lua.create_string(format!("ERR {}", busy::KILLED_MESSAGE))?),
+                _ => Value::String(lua.create_string("killed")?),
+            })
+        })?;
         let r = rng.clone();
         let rng_fn = lua.create_function(move |_, ()| {
             let v = r.lock().unwrap_or_else(|p| p.into_inner()).next();
@@ -346,12 +383,29 @@ impl Engine {
         let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         Self::fill_redis_table(&lua, &redis)?;
-        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed };
-        let (b, k) = (engine.budget.clone(), engine.killed.clone());
+        let busy = Arc::new(Mutex::new(Arc::new(busy::Busy::default())));
+        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed, busy };
+        let (b, k, w) = (engine.budget.clone(), engine.killed.clone(), engine.busy.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
-            if used > INSTRUCTION_LIMIT {
-                k.store(true, Ordering::Relaxed);
+            let watch = w.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let reason = if watch.running() {
+                // A script on its own thread: time, kills and shutdown (see `busy`).
+                match watch.on_hook() {
+                    None => NOT_KILLED,
+                    Some(busy::Stop::Killed) => KILLED_BY_USER,
+                    Some(busy::Stop::Shutdown) => KILLED_BY_SHUTDOWN,
+                    Some(busy::Stop::Cap) => KILLED_BY_CAP,
+                }
+            } else {
+                let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
+                if used > INSTRUCTION_LIMIT {
+                    KILLED_BY_LIMIT
+                } else {
+                    NOT_KILLED
+                }
+            };
+            if reason != NOT_KILLED {
+                k.store(reason, Ordering::Relaxed);
                 return Err(mlua::Error::runtime("killed"));
             }
             Ok(VmState::Continue)
@@ -458,6 +512,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes the hook consult the server's running-script record (the
+    /// engine's own, detached one until then).
+    pub(crate) fn watch(&mut self, record: Arc<busy::Busy>) {
+        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = record;
+    }
+
+    /// Whether the cached script `sha` (lower-case) can loop ([`busy::may_loop`]).
+    pub(crate) fn may_loop(&self, sha: &str) -> bool {
+        self.cache.get(sha).is_some_and(|c| c.loops)
+    }
+
     /// Compiles `body` and caches it under its SHA-1 (SCRIPT LOAD, and EVAL's
     /// first run). Returns the SHA-1, or Redis's compile error.
     pub(crate) fn load(&mut self, body: &[u8]) -> Result<String, Reply> {
@@ -485,7 +550,7 @@ impl Engine {
             }
         };
         let key = self.lua.create_registry_value(func).map_err(|e| Reply::error(format!("ERR {e}")))?;
-        self.cache.insert(sha.clone(), Cached { func: key });
+        self.cache.insert(sha.clone(), Cached { func: key, loops: busy::may_loop(body) });
         Ok(sha)
     }
 
@@ -516,9 +581,9 @@ impl Engine {
     ) -> Option<Reply> {
         let func: Function = self.lua.registry_value(&self.cache.get(sha)?.func).ok()?;
         self.budget.store(0, Ordering::Relaxed);
-        self.killed.store(false, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
         let outcome = self.run_inner(func, keys, argv, call);
-        self.killed.store(false, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
         Some(match outcome {
             Ok(r) => r,
             Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", sha, 1).as_bytes())),
@@ -580,19 +645,19 @@ impl Engine {
             let msg: String = t.raw_get::<Option<mlua::LuaString>>(1)?.map(|s| s.to_string_lossy()).unwrap_or_default();
             let src: Option<String> = t.raw_get::<Option<mlua::LuaString>>(2)?.map(|s| s.to_string_lossy());
             let line: Option<i64> = t.raw_get(3)?;
-            Ok(Err(match (msg.as_str(), src, line) {
-                ("killed", _, _) if self.killed.load(Ordering::Relaxed) => KILLED_ERROR.to_string(),
-                (m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
-                (m, _, _) => m.to_string(),
+            Ok(Err(match (killed_text(self.killed.load(Ordering::Relaxed)), msg.as_str(), src, line) {
+                (Some(stopped), ..) => stopped.to_string(),
+                (None, m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
+                (None, m, _, _) => m.to_string(),
             }))
         });
         let _ = self.redis.raw_set("call", Value::Nil);
         let _ = self.redis.raw_set("pcall", Value::Nil);
         match result {
             Ok(r) => r,
-            Err(e) if self.killed.load(Ordering::Relaxed) => {
-                let _ = e;
-                Err(KILLED_ERROR.to_string())
+            Err(_) if self.killed.load(Ordering::Relaxed) != NOT_KILLED => {
+                let reason = self.killed.load(Ordering::Relaxed);
+                Err(killed_text(reason).map(str::to_string).unwrap_or_else(|| format!("ERR {}", busy::KILLED_MESSAGE)))
             }
             Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
         }

@@ -575,6 +575,16 @@ impl FakeRedis {
         }
     }
 
+    /// The script running on a thread of its own right now, if any: its
+    /// SHA-1 (EVAL) or function name (FCALL). A script whose code can loop
+    /// runs there, so that other clients get BUSY past
+    /// `busy-reply-threshold` and can SCRIPT KILL it; its caller counts as
+    /// a blocked client meanwhile ([`FakeRedis::wait_for_blocked_clients`]
+    /// waits for it to start).
+    pub fn running_script(&self) -> Option<String> {
+        self.shared().busy.current().map(|r| r.name)
+    }
+
     /// Every command received so far, in order (empty if recording is off).
     pub fn commands(&self) -> Vec<RecordedCommand> {
         self.shared().lock().recorded.to_vec()

@@ -207,6 +207,8 @@ pub(crate) struct State {
     pub acl_log: crate::cmd::acl::AclLog,
     /// Client socket traffic, shared with [`Shared::net`].
     pub net: Arc<NetCounters>,
+    /// The running script's record, shared with [`Shared::busy`] (see `crate::script::busy`).
+    pub busy: Arc<crate::script::busy::Busy>,
 }
 
 /// Bytes read from and written to client sockets, for INFO's
@@ -274,6 +276,7 @@ impl State {
             faults: Arc::new(crate::fault::Hub::new(seed)),
             acl_log: Default::default(),
             net: Default::default(),
+            busy: Default::default(),
         }
     }
 
@@ -539,6 +542,8 @@ pub(crate) struct Shared {
     pub faults: Arc<crate::fault::Hub>,
     /// Client socket traffic (the same counters as [`State::net`]).
     pub net: Arc<NetCounters>,
+    /// The running script, read by connections without the lock (the same as [`State::busy`]).
+    pub busy: Arc<crate::script::busy::Busy>,
 }
 
 impl Shared {
@@ -546,14 +551,18 @@ impl Shared {
         state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
         let net = state.net.clone();
-        Arc::new(Shared {
+        let busy = state.busy.clone();
+        let shared = Arc::new(Shared {
             faults,
             net,
+            busy,
             state: Mutex::new(state),
             clock,
             open: watch::channel(0).0,
             shutdown: watch::channel(false).0,
-        })
+        });
+        shared.busy.bind(&shared);
+        shared
     }
 
     /// Locks the state. A panic while it was held (a bug in a command) must
