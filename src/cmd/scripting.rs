@@ -77,6 +77,8 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// EVAL and its three siblings (Redis's `evalGenericCommand`).
 fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Reply {
+    // A "slow script" fault fired for this command (src/fault): it runs on its own thread, stalling first.
+    let stall = if ctx.st.faults.has_rules() { ctx.st.busy.take_stall(ctx.conn.id) } else { None };
     let Some(numkeys) = parse_i64(&args[2]) else {
         return Reply::error("ERR value is not an integer or out of range");
     };
@@ -102,10 +104,10 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
             Err(e) => return e,
         }
     };
-    if busy::can_offload(ctx) && ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha)) {
+    if busy::can_offload(ctx) && (stall.is_some() || ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha))) {
         // A script that can loop: on its own thread, so that others are answered meanwhile.
         let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
-        let what = busy::Offload { eval: true, name: sha.clone(), read_only, stall: None };
+        let what = busy::Offload { eval: true, name: sha.clone(), read_only, stall };
         let run: busy::ScriptRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
         match busy::offload(ctx, what, run) {
             Ok(reply) => return reply,
@@ -159,6 +161,11 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) ->
     }
     if read_only && spec.has_flag("write") {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if ctx.st.faults.has_rules() {
+        if let Some(err) = ctx.st.script_call_fault(ctx.conn.id, args) {
+            return Reply::Error(err);
+        }
     }
     if spec.has_flag("write") {
         // From now on SCRIPT KILL answers UNKILLABLE (Redis's SCRIPT_WRITE_DIRTY).

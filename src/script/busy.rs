@@ -95,6 +95,8 @@ pub(crate) struct Busy {
     threshold_ms: AtomicU64,
     /// When it started, in real time (for [`RUN_CAP`]) and its name (SHA-1 or function).
     info: Mutex<Option<(Instant, String)>>,
+    /// A "slow script" fault armed for a connection's next script (client id, stall).
+    armed: Mutex<Option<(u64, Duration)>>,
     /// Connections waiting for the script to end or to time out.
     changed: Condvar,
     changed_lock: Mutex<()>,
@@ -138,6 +140,23 @@ impl Busy {
         match self.bound.get() {
             Some(b) => b.clock.now_ms(),
             None => 0,
+        }
+    }
+
+    /// Arms a "slow script" fault for client `id`'s script command about to run.
+    pub(crate) fn arm_stall(&self, id: u64, stall: Duration) {
+        *self.armed.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, stall));
+    }
+
+    /// The stall armed for client `id`'s script, if any (taken: it applies once).
+    pub(crate) fn take_stall(&self, id: u64) -> Option<Duration> {
+        let mut armed = self.armed.lock().unwrap_or_else(|p| p.into_inner());
+        match *armed {
+            Some((who, d)) if who == id => {
+                *armed = None;
+                Some(d)
+            }
+            _ => None,
         }
     }
 

@@ -286,6 +286,16 @@ impl State {
         crate::fault::admin::lookup(self, name)
     }
 
+    /// The error a fault rule aimed at scripts (`FaultRule::in_scripts`)
+    /// gives a `redis.call` of client `client`, if one fires.
+    pub(crate) fn script_call_fault(&self, client: u64, args: &[Bytes]) -> Option<Bytes> {
+        let (name, created) = match self.clients.get(&client) {
+            Some(c) => (c.name.clone(), c.created),
+            None => (Bytes::new(), Instant::now()),
+        };
+        self.faults.on_script_call(&crate::fault::ConnInfo { id: client, name: &name, created }, args)
+    }
+
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).
     pub(crate) fn lookup(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);

@@ -8,6 +8,7 @@ use redis_harness::FakeRedis;
 mod common;
 
 mod busy;
+mod faults;
 
 async fn conn(server: &FakeRedis) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(server.url()).expect("valid url");
