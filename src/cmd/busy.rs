@@ -17,6 +17,7 @@
 //! may run between two `redis.call`s of such a script. Active expiry skips
 //! its cycles while a script runs, as Redis's does.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -128,29 +129,36 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: ScriptRun) -> Resul
     let caller = ctx.conn.id;
     let now = ctx.now;
     record.begin(what.eval, &what.name, threshold);
-    let (tx, rx) = std::sync::mpsc::channel::<(Box<Engine>, ScriptRun)>();
-    let body = {
-        let record = record.clone();
-        move || {
-            let Ok((engine, run)) = rx.recv() else { return };
-            run_script(&shared, &record, engine, run, client, now, caller, what);
-        }
+    // The job owns the engine and the run; a refused job gives both back.
+    let slot = std::sync::Arc::new(Mutex::new(Some((engine, run))));
+    let job: busy::Job = {
+        let (record, slot) = (record.clone(), slot.clone());
+        Box::new(move || {
+            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some((engine, run)) = taken {
+                run_script(&shared, &record, engine, run, client, now, caller, what);
+            }
+        })
     };
-    match std::thread::Builder::new().name("redis-harness-script".into()).spawn(body) {
-        Ok(_) => {
-            // Sent after the spawn succeeded, so a failed spawn still has both to run inline.
-            let _ = tx.send((engine, run));
+    match record.spawn(job) {
+        Ok(()) => {
             // Wait like a blocked client without keys (no timeout); `run_script` answers it.
             ctx.conn.effects.block =
                 Some(BlockSpec { db: ctx.conn.db, keys: Vec::new(), timeout: None, on_timeout: Reply::Nil });
             Ok(Reply::None)
         }
-        Err(e) => {
-            tracing::warn!("redis-harness: cannot start a script thread ({e}); running the script inline");
+        Err(job) => {
+            drop(job);
             record.end();
-            ctx.st.scripts = Some(engine);
-            drop(tx);
-            Err(run)
+            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match taken {
+                Some((engine, run)) => {
+                    tracing::warn!("redis-harness: cannot start the script thread; running the script inline");
+                    ctx.st.scripts = Some(engine);
+                    Err(run)
+                }
+                None => Ok(Reply::error("ERR redis-harness: the script thread failed")),
+            }
         }
     }
 }

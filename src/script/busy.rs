@@ -101,7 +101,13 @@ pub(crate) struct Busy {
     changed: Condvar,
     changed_lock: Mutex<()>,
     bound: OnceLock<Bound>,
+    /// The thread scripts run on, started by the first one that needs it;
+    /// it ends when this record (the server) goes and the sender with it.
+    runner: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
 }
+
+/// A script run handed to the script thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 impl std::fmt::Debug for Busy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +146,36 @@ impl Busy {
         match self.bound.get() {
             Some(b) => b.clock.now_ms(),
             None => 0,
+        }
+    }
+
+    /// Runs `job` on the server's script thread (started on first use).
+    /// `Err(job)` when no thread could be started.
+    pub(crate) fn spawn(&self, job: Job) -> Result<(), Job> {
+        let mut runner = self.runner.lock().unwrap_or_else(|p| p.into_inner());
+        let job = match runner.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return Ok(()),
+                // The thread ended (a job panicked past its guard): start another.
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let started = std::thread::Builder::new().name("redis-harness-script".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                job();
+            }
+        });
+        if started.is_err() {
+            return Err(job);
+        }
+        match tx.send(job) {
+            Ok(()) => {
+                *runner = Some(tx);
+                Ok(())
+            }
+            Err(std::sync::mpsc::SendError(job)) => Err(job),
         }
     }
 
