@@ -41,7 +41,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 run() { # port pid -> "rps cpu_us_per_request"
     local before after rps
     before=$(cpu_ticks "$2")
-    rps=$(redis-benchmark -p "$1" -c 50 -n "$N" --csv eval "return redis.call('incr',KEYS[1])" 1 k 2>/dev/null | tail -n 1 | cut -d, -f2 | tr -d '"')
+    rps=$(redis-benchmark -p "$1" -c 50 -n "$N" --csv eval "return redis.call('incr',KEYS[1])" 1 k 2>/dev/null | tail -n 1 | awk -F'","' '{ print $2 }')
     after=$(cpu_ticks "$2")
     awk -v r="$rps" -v t=$((after - before)) -v hz="$HZ" -v n="$N" 'BEGIN { printf "%s %.2f\n", r, t * 1e6 / hz / n }'
 }

@@ -24,7 +24,6 @@
 //! is aborted after [`INSTRUCTION_LIMIT`] instructions, a guard only.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -122,14 +121,16 @@ end
 G.xpcall = function(...) return xfix(rawxpcall(...)) end
 local redis = {}
 G.redis = redis
-local proxy = setmetatable({}, {
+-- Reads go proxy -> G by table (the VM's fast path, no call per global);
+-- only a missing global reaches the function, which raises Redis's error.
+setmetatable(G, {
   __index = function(_, k)
-    local v = G[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+  __metatable = false,
+})
+local proxy = setmetatable({}, {
+  __index = G,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
@@ -172,7 +173,7 @@ pub(crate) struct Engine {
     /// `xpcall(f, handler)` with Redis's error handler.
     runner: Function,
     /// Scripts by lower-case hex SHA-1.
-    cache: HashMap<String, Cached>,
+    cache: crate::store::FastMap<String, Cached>,
     /// Instructions run by the current script.
     budget: Arc<AtomicU64>,
     /// Why the hook stopped the current script (`KILLED_BY_*`, 0: it did not).
@@ -190,8 +191,14 @@ impl std::fmt::Debug for Engine {
 /// The lower-case hex SHA-1 of `body`, as Redis names scripts.
 pub(crate) fn sha1_hex(body: &[u8]) -> String {
     use sha1::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha1::Sha1::digest(body);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(40);
+    for b in digest.iter() {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// Redis's rand48 (`redisLrand48`/`redisSrand48`): a 48-bit linear congruential generator.
@@ -336,6 +343,10 @@ impl Engine {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
+        // Each script leaves a little garbage (KEYS/ARGV, replies): collect
+        // once the heap has grown 10x rather than 2x, so a cycle (which marks
+        // the whole sandbox) comes every few thousand runs, not every few hundred.
+        lua.gc_set_mode(mlua::state::GcMode::Incremental(mlua::state::GcIncParams::default().pause(1000)));
         let killed = Arc::new(AtomicU8::new(NOT_KILLED));
         let budget = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(Rand48(0)));
@@ -384,7 +395,7 @@ impl Engine {
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         Self::fill_redis_table(&lua, &redis)?;
         let busy = Arc::new(Mutex::new(Arc::new(busy::Busy::default())));
-        let engine = Engine { lua, globals, proxy, runner, redis, cache: HashMap::new(), budget, killed, busy };
+        let engine = Engine { lua, globals, proxy, runner, redis, cache: Default::default(), budget, killed, busy };
         let (b, k, w) = (engine.budget.clone(), engine.killed.clone(), engine.busy.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             let watch = w.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -613,6 +624,9 @@ impl Engine {
         setup.map_err(|e| format!("ERR {e}"))?;
         let call = RefCell::new(call);
         let result = lua.scope(|scope| {
+            // C functions, not Lua wrappers: `return redis.call(...)` is a
+            // tail call, which keeps the script's frame (its line in errors)
+            // only when the callee is a C function.
             let make = |raise_error: bool| {
                 let call = &call;
                 scope.create_function(move |lua, args: MultiValue| {
