@@ -343,10 +343,6 @@ impl Engine {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
-        // Each script leaves a little garbage (KEYS/ARGV, replies): collect
-        // once the heap has grown 10x rather than 2x, so a cycle (which marks
-        // the whole sandbox) comes every few thousand runs, not every few hundred.
-        lua.gc_set_mode(mlua::state::GcMode::Incremental(mlua::state::GcIncParams::default().pause(1000)));
         let killed = Arc::new(AtomicU8::new(NOT_KILLED));
         let budget = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(Rand48(0)));
