@@ -5,6 +5,8 @@
 #     side by side, same flags, reported as the ratio fake/real per test
 #     and as server CPU time per request.
 # Usage: scripts/bench.sh [N_REQUESTS] [ROUNDS]   (defaults 200000, 3)
+# BENCH_BIN_DIR=dir runs prebuilt `startup` and `redis-harness` binaries from
+# dir instead of building this checkout (to compare two commits back to back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -14,9 +16,16 @@ for bin in redis-server redis-benchmark; do
     command -v "$bin" >/dev/null || { echo "bench: $bin not found (apt-get install redis-server redis-tools)" >&2; exit 2; }
 done
 
-cargo build --release --quiet --example startup --bin redis-harness
-echo "== start-up"
-./target/release/examples/startup 2000
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    STARTUP="$BENCH_BIN_DIR/startup"
+    SERVE="$BENCH_BIN_DIR/redis-harness"
+else
+    cargo build --release --quiet --example startup --bin redis-harness
+    STARTUP=./target/release/examples/startup
+    SERVE=./target/release/redis-harness
+fi
+echo "== start-up ($STARTUP)"
+"$STARTUP" 2000
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FAKE_PORT=$(free_port)
@@ -30,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-./target/release/redis-harness serve --port "$FAKE_PORT" > "$TMP/fake.log" 2>&1 &
+"$SERVE" serve --port "$FAKE_PORT" > "$TMP/fake.log" 2>&1 &
 FAKE_PID=$!
 redis-server --port "$REAL_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no > "$TMP/real.log" 2>&1 &
 REAL_PID=$!

@@ -5,8 +5,9 @@
 //!
 //! This page is the user guide. The repository's README has the same tour
 //! with benchmark numbers; its `docs/` folder has the details (fault rule
-//! grammar, backends, pool, chaos scenarios) and `docs/development.md` is for
-//! people working on redis-harness itself.
+//! grammar, backends, pool, chaos scenarios), `docs/development.md` is for
+//! people working on redis-harness itself, and `ARCHITECTURE.md` maps the
+//! layers, the one execute path and how to add a command.
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -51,13 +52,13 @@
 //!
 //! # Faults
 //!
-//! A [`FaultRule`] pairs a [`fault::Fault`] (latency, stall, close, reset,
+//! A [`FaultRule`](fault::FaultRule) pairs a [`fault::Fault`] (latency, stall, close, reset,
 //! partial writes, an error reply, a dropped reply, refused connections, ...)
 //! with its targets: commands by name, by ACL category (`@write`), by glob
-//! (`SET*`) or by family ([`FaultRule::on_family`]: SET and SETEX, SETNX,
+//! (`SET*`) or by family ([`FaultRule::on_family`](fault::FaultRule::on_family): SET and SETEX, SETNX,
 //! MSET, ...), clients, occurrences, a seeded probability, a time window.
-//! [`FakeRedis::fault`] installs it until the returned [`FaultGuard`] drops;
-//! the guard checks [`FaultRule::expect`] and warns about a rule that never
+//! [`FakeRedis::fault`] installs it until the returned [`FaultGuard`](fault::FaultGuard) drops;
+//! the guard checks [`FaultRule::expect`](fault::FaultRule::expect) and warns about a rule that never
 //! fired. See the [`fault`] module.
 //!
 //! ```
@@ -168,11 +169,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 // Layout
 // - `protocol`: request parsing and reply encoding (no I/O).
 // - `store`: databases, values, expiry, glob matching (no I/O).
 // - `cmd`: one module per command group, the dispatch table.
+// - `host`: the connection-host core under the fake and the proxy: listener,
+//   socket registry with leak waits and kill, worker threads and runtimes.
 // - `server`: the public facade (`FakeRedis`, `Builder`) over the server
 //   thread (`bare`), connections (`connection`) and shared state (`state`).
 // - `fault`: the fault model, rule text, rule table and how faults act on sockets.
@@ -180,14 +184,18 @@
 // - `chaos` (feature `chaos`): scenario files, the load runner and its report.
 
 pub mod backend;
+pub(crate) mod catalog;
 #[cfg(feature = "chaos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "chaos")))]
 pub mod chaos;
 pub(crate) mod cmd;
+pub(crate) mod engine;
 pub mod fault;
+pub(crate) mod host;
+pub(crate) mod num;
 pub mod pool;
-pub mod protocol;
-pub mod proxy;
+pub(crate) mod protocol;
+pub(crate) mod proxy;
 pub(crate) mod script;
 pub(crate) mod server;
 pub(crate) mod store;
@@ -195,15 +203,11 @@ pub(crate) mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
-pub use fault::{FaultGuard, FaultRule};
+pub use host::{ClientSnapshot, LeakError, StartError};
 pub use protocol::Reply;
-pub use proxy::FaultProxy;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use server::TlsFault;
+pub use proxy::{FaultProxy, ProxyBuilder};
 pub use server::{
-    Builder, ClientSnapshot, Clock, FakeRedis, LeakError, RecordedCommand, ShutdownReport, StartError, Subscription,
-    SubscriptionKind, DEFAULT_RECORD_LIMIT,
+    Builder, Clock, FakeRedis, RecordedCommand, ShutdownReport, Subscription, SubscriptionKind, DEFAULT_RECORD_LIMIT,
 };
 
 /// The README's examples, compiled and run as doctests (the crate-level

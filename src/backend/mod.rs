@@ -4,7 +4,7 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use redis_harness::backend::{Backend, BackendKind};
-//! use redis_harness::FaultRule;
+//! use redis_harness::fault::FaultRule;
 //!
 //! // REDIS_HARNESS_BACKEND=embedded|process|container picks it (default embedded).
 //! let Some(redis) = Backend::from_env_or_skip("my_test") else { return };
@@ -29,8 +29,11 @@
 //! with TLS on a real backend [`Backend::addr`] is Redis's TLS port and
 //! faults apply only to plaintext clients of [`Backend::fault_target`].
 
+mod builder;
 #[cfg(feature = "containers")]
 pub mod container;
+mod embedded;
+mod password;
 pub mod process;
 
 use std::fmt;
@@ -45,6 +48,8 @@ pub use process::{RedisProcess, RedisProcessBuilder, TlsFiles};
 
 use crate::fault::{FaultGuard, FaultRule};
 use crate::{FakeRedis, FaultProxy, LeakError};
+pub use builder::BackendBuilder;
+use embedded::Embedded;
 
 /// The environment variable that picks the backend.
 pub const BACKEND_ENV: &str = "REDIS_HARNESS_BACKEND";
@@ -192,236 +197,8 @@ enum TlsMode {
     Mtls,
 }
 
-/// Configures a [`Backend`]; the same options mean the same on all three.
-#[derive(Debug, Clone)]
-#[must_use = "a BackendBuilder does nothing until you call start()"]
-pub struct BackendBuilder {
-    kind: BackendKind,
-    password: Option<String>,
-    users: Vec<(String, Vec<String>)>,
-    tls: Option<TlsMode>,
-    fault_proxy: bool,
-    real_args: Vec<String>,
-    image: Option<String>,
-    seed: Option<u64>,
-    record_commands: bool,
-}
-
-impl BackendBuilder {
-    /// Seeds the fault randomness (the fake's, or the proxy's in front of a
-    /// real Redis), as [`crate::Builder::seed`].
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Whether the fake (or the proxy) records every command (default on;
-    /// turn it off for long load runs).
-    pub fn record_commands(mut self, on: bool) -> Self {
-        self.record_commands = on;
-        self
-    }
-
-    /// Sets `requirepass` (the default user's password).
-    pub fn requirepass(mut self, pw: impl Into<String>) -> Self {
-        self.password = Some(pw.into());
-        self
-    }
-
-    /// Adds an ACL user with ACL SETUSER rules: `user("app", ["on", ">pw", "~*", "+@all"])`.
-    pub fn user<I: IntoIterator<Item = S>, S: Into<String>>(mut self, name: &str, rules: I) -> Self {
-        self.users.push((name.to_string(), rules.into_iter().map(Into::into).collect()));
-        self
-    }
-
-    /// Serves TLS ([`Backend::addr`] becomes the TLS listener, [`Backend::url`] `rediss://`).
-    #[cfg(feature = "tls")]
-    pub fn tls(mut self) -> Self {
-        self.tls = Some(TlsMode::Tls);
-        self
-    }
-
-    /// Serves TLS and requires a client certificate ([`Backend::client_identity`]).
-    #[cfg(feature = "tls")]
-    pub fn mtls(mut self) -> Self {
-        self.tls = Some(TlsMode::Mtls);
-        self
-    }
-
-    /// Whether a real backend gets a [`FaultProxy`] in front (default on).
-    /// Without it, clients reach Redis directly and there are no faults or
-    /// socket counts. The fake ignores this: it injects faults itself.
-    pub fn fault_proxy(mut self, on: bool) -> Self {
-        self.fault_proxy = on;
-        self
-    }
-
-    /// Raw `redis-server` arguments for the real backends (e.g.
-    /// `["--enable-debug-command", "local"]`); the fake ignores them.
-    pub fn real_server_args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
-        self.real_args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// The container image (`name[:tag]`), instead of `REDIS_HARNESS_IMAGE`
-    /// or the default official Redis 7 image.
-    pub fn image(mut self, image: impl Into<String>) -> Self {
-        self.image = Some(image.into());
-        self
-    }
-
-    /// Checks, without starting anything, that this machine can run the
-    /// backend: `redis-server` found; the `containers` feature on, Docker
-    /// answering and the image present locally (a pull may still work when
-    /// it is not, but no registry may be reachable).
-    pub fn check_available(&self) -> Result<(), BackendError> {
-        let kind = self.kind;
-        let unavailable = |reason: String| Err(BackendError::Unavailable { kind, reason });
-        match kind {
-            BackendKind::Embedded => Ok(()),
-            BackendKind::Process => match process::find_redis_server() {
-                Some(_) => Ok(()),
-                None => unavailable(NO_REDIS_SERVER.into()),
-            },
-            #[cfg(not(feature = "containers"))]
-            BackendKind::Container => unavailable(NO_CONTAINERS_FEATURE.into()),
-            #[cfg(feature = "containers")]
-            BackendKind::Container => {
-                let image = self.image.clone().unwrap_or_else(container::image_from_env);
-                match container::docker_ping().and_then(|()| container::image_present(&image)) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => unavailable(format!(
-                        "image {image} is not present locally; build one with `just redis-image` and set \
-                         REDIS_HARNESS_IMAGE=redis-harness/redis:7 (or pull {image})"
-                    )),
-                    Err(e) => unavailable(e.to_string()),
-                }
-            }
-        }
-    }
-
-    /// Starts the backend.
-    pub fn start(self) -> Result<Backend, BackendError> {
-        let kind = self.kind;
-        let failed = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Failed { kind, source: e };
-        #[cfg(feature = "tls")]
-        let pki = match (self.tls, kind) {
-            (Some(_), BackendKind::Process | BackendKind::Container) => {
-                Some(std::sync::Arc::new(crate::tls::TestPki::generate().map_err(|e| failed(Box::new(e)))?))
-            }
-            _ => None,
-        };
-        // Only the container with TLS fills it.
-        #[cfg_attr(not(all(feature = "tls", feature = "containers")), allow(unused_mut))]
-        let mut pki_dir = None;
-        let server = match kind {
-            BackendKind::Embedded => {
-                let mut b = FakeRedis::builder().record_commands(self.record_commands);
-                if let Some(seed) = self.seed {
-                    b = b.seed(seed);
-                }
-                if let Some(pw) = &self.password {
-                    b = b.requirepass(pw.clone());
-                }
-                #[cfg(feature = "tls")]
-                match self.tls {
-                    Some(TlsMode::Tls) => b = b.tls(),
-                    Some(TlsMode::Mtls) => b = b.mtls(),
-                    None => {}
-                }
-                let fake = b.try_start().map_err(|e| failed(Box::new(e)))?;
-                for (name, rules) in &self.users {
-                    let mut args = vec!["ACL".to_string(), "SETUSER".into(), name.clone()];
-                    args.extend(rules.iter().cloned());
-                    if let crate::Reply::Error(e) = fake.run(&args) {
-                        return Err(failed(format!("ACL SETUSER {name}: {}", String::from_utf8_lossy(&e)).into()));
-                    }
-                }
-                Server::Embedded(fake)
-            }
-            BackendKind::Process => {
-                let Some(bin) = process::find_redis_server() else {
-                    return Err(BackendError::Unavailable { kind, reason: NO_REDIS_SERVER.into() });
-                };
-                let mut b = RedisProcess::builder().binary(bin).args(self.real_args.iter().cloned());
-                if let Some(pw) = &self.password {
-                    b = b.requirepass(pw.clone());
-                }
-                for (name, rules) in &self.users {
-                    b = b.acl_user(name, rules.iter().cloned());
-                }
-                #[cfg(feature = "tls")]
-                if let (Some(mode), Some(pki)) = (self.tls, &pki) {
-                    b = b.tls_pki(pki, mode == TlsMode::Mtls).map_err(|e| failed(Box::new(e)))?;
-                }
-                Server::Process(b.start().map_err(|e| failed(Box::new(e)))?)
-            }
-            BackendKind::Container => {
-                #[cfg(not(feature = "containers"))]
-                {
-                    return Err(BackendError::Unavailable { kind, reason: NO_CONTAINERS_FEATURE.into() });
-                }
-                #[cfg(feature = "containers")]
-                {
-                    if let Err(e) = container::docker_ping() {
-                        return Err(BackendError::Unavailable { kind, reason: e.to_string() });
-                    }
-                    let mut b = RedisContainer::builder().args(self.real_args.iter().cloned());
-                    if let Some(image) = &self.image {
-                        b = b.image(image.clone());
-                    }
-                    if let Some(pw) = &self.password {
-                        b = b.requirepass(pw.clone());
-                    }
-                    for (name, rules) in &self.users {
-                        b = b.args(std::iter::once("--user".to_string()).chain(std::iter::once(name.clone())));
-                        b = b.args(rules.iter().cloned());
-                    }
-                    #[cfg(feature = "tls")]
-                    if let (Some(mode), Some(pki)) = (self.tls, &pki) {
-                        let dir = tempfile::Builder::new()
-                            .prefix("redis-harness-pki-")
-                            .tempdir()
-                            .map_err(|e| failed(Box::new(e)))?;
-                        pki.write_to(dir.path()).map_err(|e| failed(Box::new(e)))?;
-                        b = b.tls(TlsFiles::from_certs_gen_dir(dir.path(), mode == TlsMode::Mtls));
-                        pki_dir = Some(dir);
-                    }
-                    match b.start() {
-                        Ok(c) => Server::Container(Box::new(c)),
-                        Err(e @ (container::ContainerError::NoDocker(_) | container::ContainerError::NoImage(_))) => {
-                            return Err(BackendError::Unavailable { kind, reason: e.to_string() })
-                        }
-                        Err(e) => return Err(failed(Box::new(e))),
-                    }
-                }
-            }
-        };
-        let proxy = if kind.is_real() && self.fault_proxy {
-            let upstream = server.plain_addr();
-            let mut b = FaultProxy::builder(upstream).record_commands(self.record_commands);
-            if let Some(seed) = self.seed {
-                b = b.seed(seed);
-            }
-            Some(b.try_start().map_err(|e| failed(Box::new(e)))?)
-        } else {
-            None
-        };
-        Ok(Backend {
-            kind,
-            proxy,
-            server,
-            password: self.password,
-            tls: self.tls,
-            #[cfg(feature = "tls")]
-            pki,
-            _pki_dir: pki_dir,
-        })
-    }
-}
-
 enum Server {
-    Embedded(FakeRedis),
+    Embedded(Embedded),
     Process(RedisProcess),
     // Boxed: a container handle is several times the size of the others.
     #[cfg(feature = "containers")]
@@ -432,7 +209,7 @@ impl Server {
     /// The listener a plaintext proxy can forward to (for the fake: its only one).
     fn plain_addr(&self) -> SocketAddr {
         match self {
-            Server::Embedded(f) => f.addr(),
+            Server::Embedded(e) => e.addr,
             Server::Process(p) => p.addr(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.addr(),
@@ -448,7 +225,10 @@ pub struct Backend {
     // Declared before `server`: the proxy closes its sockets before Redis goes.
     proxy: Option<FaultProxy>,
     server: Server,
+    /// The password now ([`Backend::set_password`] changes it).
     password: Option<String>,
+    /// The password Redis was started with, which a restarted real Redis comes back with.
+    start_password: Option<String>,
     tls: Option<TlsMode>,
     #[cfg(feature = "tls")]
     pki: Option<std::sync::Arc<crate::tls::TestPki>>,
@@ -459,17 +239,7 @@ pub struct Backend {
 impl Backend {
     /// A builder for `kind`.
     pub fn builder(kind: BackendKind) -> BackendBuilder {
-        BackendBuilder {
-            kind,
-            password: None,
-            users: Vec::new(),
-            tls: None,
-            fault_proxy: true,
-            real_args: Vec::new(),
-            image: None,
-            seed: None,
-            record_commands: true,
-        }
+        BackendBuilder::new(kind)
     }
 
     /// Starts `kind` with default options.
@@ -564,7 +334,7 @@ impl Backend {
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls?;
         match &self.server {
-            Server::Embedded(f) => Some(f.addr()),
+            Server::Embedded(e) => Some(e.addr),
             Server::Process(p) => p.tls_addr(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.tls_addr(),
@@ -574,14 +344,15 @@ impl Backend {
     /// A unix socket reaching Redis directly, where there is one (process only).
     pub fn unix_path(&self) -> Option<&Path> {
         match &self.server {
-            Server::Embedded(f) => f.unix_path(),
+            Server::Embedded(e) => e.fake.as_ref().and_then(FakeRedis::unix_path),
             Server::Process(p) => Some(p.unix_path()),
             #[cfg(feature = "containers")]
             Server::Container(_) => None,
         }
     }
 
-    /// The password set with [`BackendBuilder::requirepass`].
+    /// The password now: the one set with [`BackendBuilder::requirepass`],
+    /// or with [`Backend::set_password`] since.
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref()
     }
@@ -590,7 +361,7 @@ impl Backend {
     /// real Redis; `None` for a real backend started without the proxy.
     pub fn fault_target(&self) -> Option<SocketAddr> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.addr()),
+            (Server::Embedded(e), _) => Some(e.addr),
             (_, Some(p)) => Some(p.addr()),
             _ => None,
         }
@@ -600,10 +371,22 @@ impl Backend {
     /// fake or the proxy serves [`Backend::fault_target`]. Panics if there
     /// is neither (a real backend with `fault_proxy(false)`).
     pub fn fault(&self, rule: FaultRule) -> FaultGuard {
+        match self.try_fault(rule) {
+            Some(g) => g,
+            None if self.fault_target().is_some() => {
+                panic!("the embedded fake is stopped (kill_server): restart_server it before installing faults")
+            }
+            None => panic!("the {} backend was started with fault_proxy(false): it has no fault point", self.kind),
+        }
+    }
+
+    /// [`Backend::fault`], or `None` when there is no fault point now: a real
+    /// backend started with `fault_proxy(false)`, or the fake while it is stopped.
+    pub fn try_fault(&self, rule: FaultRule) -> Option<FaultGuard> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.fault(rule),
-            (_, Some(p)) => p.fault(rule),
-            _ => panic!("the {} backend was started with fault_proxy(false): it has no fault point", self.kind),
+            (Server::Embedded(e), _) => e.fake.as_ref().map(|f| f.fault(rule)),
+            (_, Some(p)) => Some(p.fault(rule)),
+            _ => None,
         }
     }
 
@@ -611,7 +394,7 @@ impl Backend {
     /// proxy); returns how many.
     pub fn kill_all(&self) -> usize {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.kill_all(),
+            (Server::Embedded(e), _) => e.fake.as_ref().map_or(0, FakeRedis::kill_all),
             (_, Some(p)) => p.kill_all(),
             _ => 0,
         }
@@ -626,16 +409,17 @@ impl Backend {
     /// Client sockets open now, where they are counted.
     pub fn open_connections(&self) -> Option<usize> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.open_connections()),
+            (Server::Embedded(e), _) => Some(e.fake.as_ref().map_or(0, FakeRedis::open_connections)),
             (_, Some(p)) => Some(p.open_connections()),
             _ => None,
         }
     }
 
-    /// Client connections accepted since start, where they are counted.
+    /// Client connections accepted since start, where they are counted (on
+    /// the fake: since it last started).
     pub fn total_connections(&self) -> Option<u64> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => Some(f.total_connections()),
+            (Server::Embedded(e), _) => Some(e.fake.as_ref().map_or(0, FakeRedis::total_connections)),
             (_, Some(p)) => Some(p.total_connections()),
             _ => None,
         }
@@ -645,7 +429,12 @@ impl Backend {
     /// backend does not count sockets (see [`Backend::counts_sockets`]).
     pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
         match (&self.server, &self.proxy) {
-            (Server::Embedded(f), _) => f.wait_for_open_connections(n, timeout).await,
+            (Server::Embedded(e), _) => match &e.fake {
+                Some(f) => f.wait_for_open_connections(n, timeout).await,
+                // A stopped fake has no sockets open, and none can open.
+                None if n == 0 => Ok(()),
+                None => Err(LeakError { expected: n, open: Vec::new(), waited: Duration::ZERO, addr: e.addr }),
+            },
             (_, Some(p)) => p.wait_for_open_connections(n, timeout).await,
             _ => panic!("the {} backend was started with fault_proxy(false): it does not count sockets", self.kind),
         }
@@ -658,11 +447,11 @@ impl Backend {
         }
     }
 
-    /// The fake, on the embedded backend (for what only the fake can do:
-    /// paused clock, direct keyspace access, TLS faults).
+    /// The fake, on the embedded backend while it runs (for what only the
+    /// fake can do: paused clock, direct keyspace access, certificate controls).
     pub fn fake(&self) -> Option<&FakeRedis> {
         match &self.server {
-            Server::Embedded(f) => Some(f),
+            Server::Embedded(e) => e.fake.as_ref(),
             _ => None,
         }
     }
@@ -693,21 +482,24 @@ impl Backend {
     /// [`Backend::restart_server`].
     pub fn is_server_running(&self) -> bool {
         match &self.server {
-            Server::Embedded(_) => true,
+            Server::Embedded(e) => e.fake.is_some(),
             Server::Process(p) => p.is_running(),
             #[cfg(feature = "containers")]
             Server::Container(c) => c.is_running(),
         }
     }
 
-    /// Kills a real Redis as a crash would (SIGKILL; the container stays):
-    /// every connection drops, new ones fail until
-    /// [`Backend::restart_server`]. The fake cannot be killed in place: drop
-    /// it and start another on the same address instead.
+    /// Kills Redis as a crash would: every connection drops, new ones fail
+    /// until [`Backend::restart_server`]. A real Redis gets SIGKILL (the
+    /// container stays); the fake stops, and its data is gone.
     pub fn kill_server(&mut self) -> Result<(), BackendError> {
+        #[cfg_attr(not(feature = "containers"), allow(unused_variables))]
         let kind = self.kind;
         match &mut self.server {
-            Server::Embedded(_) => Err(BackendError::Failed { kind, source: NO_RESTART.into() }),
+            Server::Embedded(e) => {
+                e.stop();
+                Ok(())
+            }
             Server::Process(p) => {
                 p.kill();
                 Ok(())
@@ -717,16 +509,19 @@ impl Backend {
         }
     }
 
-    /// Starts a real Redis again (killing it first if it runs) and waits
-    /// until it serves. The process comes back on the same port; a
-    /// container may come back on another mapped port, and the fault proxy
-    /// follows it, so [`Backend::addr`] stays valid. Data survives only if
-    /// Redis persists it (e.g. `real_server_args(["--appendonly", "yes"])`).
+    /// Starts Redis again (killing it first if it runs) and waits until it
+    /// serves, with the current password ([`Backend::set_password`]).
+    /// The fake and the process come back on the same port; a container may
+    /// come back on another mapped port, and the fault proxy follows it, so
+    /// [`Backend::addr`] stays valid. The fake comes back empty (with the
+    /// same users, and with TLS the same certificates); a real Redis keeps
+    /// its data only if it persists it (e.g.
+    /// `real_server_args(["--appendonly", "yes"])`).
     pub fn restart_server(&mut self) -> Result<(), BackendError> {
         let kind = self.kind;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| BackendError::Failed { kind, source: e };
         match &mut self.server {
-            Server::Embedded(_) => return Err(failed(NO_RESTART.into())),
+            Server::Embedded(e) => return e.restart(self.password.as_deref()).map_err(failed),
             Server::Process(p) => p.restart().map_err(|e| failed(Box::new(e)))?,
             #[cfg(feature = "containers")]
             Server::Container(c) => c.restart().map_err(|e| failed(Box::new(e)))?,
@@ -734,12 +529,40 @@ impl Backend {
         if let Some(p) = &self.proxy {
             p.set_upstream(self.server.plain_addr());
         }
+        // A real Redis restarts with its start-up arguments: put a password changed since back.
+        if self.password != self.start_password {
+            let new = self.password.as_deref().unwrap_or("");
+            password::set_requirepass(self.server.plain_addr(), self.start_password.as_deref(), new)
+                .map_err(|e| failed(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Changes `requirepass` (empty: no password) as `CONFIG SET
+    /// requirepass` does, on any backend: on the fake directly, on a real
+    /// Redis over a connection of its own that bypasses the fault proxy.
+    /// Connections already authenticated keep working; new ones need the new
+    /// password, which [`Backend::url`] carries from now on and
+    /// [`Backend::restart_server`] keeps. On a stopped server it takes
+    /// effect when it restarts.
+    pub fn set_password(&mut self, password: &str) -> Result<(), BackendError> {
+        let kind = self.kind;
+        match &self.server {
+            Server::Embedded(e) => {
+                if let Some(f) = &e.fake {
+                    f.set_password(password);
+                }
+            }
+            _ if self.is_server_running() => {
+                password::set_requirepass(self.server.plain_addr(), self.password.as_deref(), password)
+                    .map_err(|e| BackendError::Failed { kind, source: e.into() })?
+            }
+            _ => {}
+        }
+        self.password = Some(password.to_string()).filter(|p| !p.is_empty());
         Ok(())
     }
 }
-
-const NO_RESTART: &str =
-    "the embedded fake cannot be killed and restarted in place; drop it and start another on the same address";
 
 /// TLS (feature `tls`), for a backend built with [`BackendBuilder::tls`] or
 /// [`BackendBuilder::mtls`]; these panic otherwise (a bug in the test).
@@ -748,7 +571,10 @@ impl Backend {
     /// The test PKI behind the server's certificate.
     pub fn tls_pki(&self) -> &crate::tls::TestPki {
         match &self.server {
-            Server::Embedded(f) => f.tls_pki(),
+            Server::Embedded(e) => match &e.fake {
+                Some(f) => f.tls_pki(),
+                None => panic!("the embedded fake is stopped (kill_server): restart_server it first"),
+            },
             _ => self.pki.as_deref().expect("this backend was not built with .tls() or .mtls()"),
         }
     }

@@ -7,7 +7,7 @@
 //!
 //! Layout:
 //! - `scenario`: the TOML format ([`Scenario`]), checked at load time;
-//! - `target`: the server under test and its controls (faults, kill, restart, password, TLS);
+//! - `backend`: the [`Backend`](crate::backend::Backend) a scenario runs against, as scenarios configure it;
 //! - `load`: client tasks, op timing, error kinds, acknowledged-write tracking and read-back;
 //! - `service`: the example HTTP service as a child process (SIGTERM scenario;
 //!   the CLI starts itself as `redis-harness example-service`);
@@ -26,14 +26,14 @@
 //! # }
 //! ```
 
+mod backend;
 mod load;
 pub mod report;
 mod run;
 pub mod scenario;
 mod service;
-mod target;
 
+pub use crate::backend::BackendKind;
 pub use load::Sample;
 pub use run::{run_scenario, Progress, ProgressFn, RunOptions, ScenarioResult, ServiceCommand, ServiceExit, Verdict};
 pub use scenario::{Scenario, ScenarioError};
-pub use target::BackendKind;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::backend;
 use super::load::{self, Sample, Shared};
 use super::scenario::{Action, Event, Scenario};
 use super::service;
-use super::target::{BackendKind, Target};
+use crate::backend::BackendKind;
 use crate::fault::FaultGuard;
 use crate::pool::{ConnectionConfig, Pool, PoolOptions};
 
@@ -245,9 +246,9 @@ pub async fn run_scenario(sc: &Scenario, opts: &RunOptions) -> ScenarioResult {
 }
 
 async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Result<(), String> {
-    let mut target = Target::start(opts.backend, opts.seed, sc.password.as_deref(), sc.tls)?;
-    let mut cfg = ConnectionConfig::from_url(&target.url(target.password())).map_err(|e| e.to_string())?;
-    cfg.tls = target.tls_config(false);
+    let mut target = backend::start(opts.backend, opts.seed, sc.password.as_deref(), sc.tls)?;
+    let mut cfg = ConnectionConfig::from_url(&target.url()).map_err(|e| e.to_string())?;
+    cfg.tls = backend::tls_config(&target, false);
     let mut pools = Pools { cfg, opts: sc.pool.options.clone(), all: Vec::new(), closing: Vec::new() };
     let pool = pools.build()?;
 
@@ -256,7 +257,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
             let cmd = opts.service.as_ref().ok_or(
                 "this scenario runs the example service: give RunOptions::service (the CLI runs itself as `redis-harness example-service`)",
             )?;
-            Some(service::start(cmd, spec, &target.url(target.password())).await?)
+            Some(service::start(cmd, spec, &target.url()).await?)
         }
         None => None,
     };
@@ -313,12 +314,13 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
         match step {
             Step::Install(i) => {
                 if let Event::Fault(rule) = &sc.timeline[i].event {
-                    guards[i] = target.fault(rule.clone());
+                    // None while the server is down (a restart's window).
+                    guards[i] = target.try_fault(rule.clone());
                 }
             }
             Step::Remove(i) => drop(guards[i].take()),
             Step::Restart => {
-                blocking(|| target.start_again())?;
+                blocking(|| start_again(&mut target))?;
                 // The disturbance lasts until the server is back (a container takes
                 // a few hundred ms to start): recovery is the pool's, measured from then.
                 let back = shared.start.elapsed();
@@ -330,15 +332,15 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
                 Action::KillAll => {
                     target.kill_all();
                 }
-                Action::Restart => blocking(|| target.stop())?,
-                Action::SetPassword(pw) => target.set_password(&pw).await?,
+                Action::Restart => blocking(|| target.kill_server()).map_err(|e| e.to_string())?,
+                Action::SetPassword(pw) => blocking(|| target.set_password(&pw)).map_err(|e| e.to_string())?,
                 Action::PoolPassword(pw) => {
                     pools.cfg.password = Some(pw);
                     swap_pool(&shared, &mut pools)?;
                 }
-                Action::TlsCert(kind) => target.set_tls_cert(&kind)?,
+                Action::TlsCert(kind) => backend::set_tls_cert(&target, &kind)?,
                 Action::PoolTrustBoth => {
-                    pools.cfg.tls = target.tls_config(true);
+                    pools.cfg.tls = backend::tls_config(&target, true);
                     swap_pool(&shared, &mut pools)?;
                 }
                 Action::ClosePool(deadline) => {
@@ -392,7 +394,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
         }
     }
     drop(guards);
-    blocking(|| target.start_again())?;
+    blocking(|| start_again(&mut target))?;
 
     // The service: wait for it to exit (bounded); stop it if the scenario did not.
     if let Some(s) = svc.as_mut() {
@@ -433,8 +435,8 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     }
     r.samples.sort_by_key(|s| s.at);
     if sc.expect.checks_writes(opts.backend) {
-        let mut cfg = ConnectionConfig::from_url(&target.url(target.password())).map_err(|e| e.to_string())?;
-        cfg.tls = target.tls_config(true);
+        let mut cfg = ConnectionConfig::from_url(&target.url()).map_err(|e| e.to_string())?;
+        cfg.tls = backend::tls_config(&target, true);
         let check =
             Pool::new(cfg, PoolOptions { pool_size: 1, ..PoolOptions::default() }).map_err(|e| e.to_string())?;
         let res = load::read_back(&check, &sets, &incrs).await;
@@ -454,7 +456,7 @@ async fn drive(sc: &Scenario, opts: &RunOptions, r: &mut ScenarioResult) -> Resu
     }
     r.retries = pools.all.iter().map(|p| p.stats().retries).sum();
     drop(pools);
-    r.sockets_open = target.wait_for_open_connections(0, SOCKETS_BOUND).await;
+    r.sockets_open = backend::sockets_left(&target, SOCKETS_BOUND).await;
     drop(target);
 
     summarize(r);
@@ -540,6 +542,15 @@ fn ms(d: Duration) -> String {
 
 /// Runs `f`, which blocks (a server stops or starts), without stalling the
 /// other tasks on a multi-thread runtime's worker.
+/// Starts the server again if a restart left it down (a fake starts
+/// empty; a real Redis reloads its append-only file).
+fn start_again(target: &mut crate::backend::Backend) -> Result<(), String> {
+    if target.is_server_running() {
+        return Ok(());
+    }
+    target.restart_server().map_err(|e| e.to_string())
+}
+
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),

@@ -3,24 +3,21 @@
 use bytes::Bytes;
 
 use super::Ctx;
+use crate::engine::config::Config;
 use crate::protocol::Reply;
-use crate::server::config::Config;
 
 /// Checks credentials and marks the connection authenticated as `user`, or
 /// returns Redis's WRONGPASS error (also for unknown and disabled users) and
 /// logs the failure in the ACL LOG with `command` (the command's name as
 /// sent, AUTH or HELLO) as its object.
 pub(crate) fn check(ctx: &mut Ctx<'_>, command: &Bytes, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    if super::acl::authenticate(&ctx.st.config, user, pass) {
+    if crate::engine::acl::authenticate(&ctx.st.config, user, pass) {
         ctx.conn.authenticated = true;
-        ctx.conn.user = Bytes::copy_from_slice(user);
-        if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-            c.user = Bytes::copy_from_slice(user);
-        }
+        ctx.set_user(Bytes::copy_from_slice(user));
         Ok(())
     } else {
         let user = Bytes::copy_from_slice(user);
-        super::acl::log_denial(ctx, super::acl::LogReason::Auth, command.clone(), Some(user));
+        crate::engine::acl::log_denial(ctx, crate::engine::acl::LogReason::Auth, command.clone(), Some(user));
         Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))
     }
 }
@@ -33,5 +30,5 @@ pub(crate) fn default_user_autoauth(cfg: &Config) -> bool {
 
 /// Whether the default user has no password (`AUTH <password>` is then an error).
 pub(crate) fn default_user_nopass(cfg: &Config) -> bool {
-    super::acl::default_nopass(cfg)
+    crate::engine::acl::default_nopass(cfg)
 }

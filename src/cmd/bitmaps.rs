@@ -331,7 +331,7 @@ fn field_type(arg: &[u8]) -> Result<FieldType, Reply> {
         _ => return Err(Reply::error(BAD_TYPE)),
     };
     // Redis reads the width as a C string: it ends at a NUL.
-    let digits = super::num::c_str(&arg[1..]);
+    let digits = crate::num::c_str(&arg[1..]);
     match parse_i64(digits) {
         Some(b) if b >= 1 && (b <= 63 || (signed && b == 64)) => Ok(FieldType { signed, bits: b as u32 }),
         _ => Err(Reply::error(BAD_TYPE)),

@@ -23,11 +23,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::util::eq_ic;
-use super::{cmd, lookup, lookup_sub, BlockSpec, CommandSpec, ConnState, Ctx};
+use super::{cmd, lookup, lookup_sub, CommandSpec, Ctx};
+use crate::engine::busy::{self, Busy, Stop};
+use crate::engine::command::{BlockSpec, ConnState};
+use crate::engine::state::Shared;
 use crate::protocol::Reply;
-use crate::script::busy::{self, Busy, Stop};
 use crate::script::Engine;
-use crate::server::state::Shared;
 
 /// How long [`check`] waits for a script before it lets the command through
 /// anyway: a guard against a lost wake-up, past the script's own cap.
@@ -53,7 +54,7 @@ pub(crate) fn check(shared: &Shared, args: &[Bytes], conn: &mut ConnState) -> Op
     // discards it (the script takes the lock only per call now).
     let mut st = shared.lock();
     let mut ctx = Ctx { st: &mut st, conn, now: shared.clock.now_ms(), clock: &shared.clock };
-    Some(super::transactions::rejected(&mut ctx, args, reply))
+    Some(crate::engine::multi::rejected(&mut ctx, args, reply))
 }
 
 /// Redis's `processCommand` while a script is timed out: errors that come
@@ -91,8 +92,8 @@ fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
 
 /// One script run for [`offload`]: runs it on the engine, each command it
 /// sends going through the callback; `None` if the script is not cached.
-pub(crate) type ScriptRun =
-    Box<dyn FnOnce(&mut Engine, &mut dyn FnMut(Vec<Bytes>) -> Reply) -> Option<Reply> + Send + 'static>;
+pub(crate) type OffloadRun =
+    Box<dyn FnOnce(&mut Engine, &mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> Option<Reply> + Send + 'static>;
 
 /// How a script's caller describes it to [`offload`].
 pub(crate) struct Offload {
@@ -100,8 +101,9 @@ pub(crate) struct Offload {
     pub eval: bool,
     /// Its SHA-1 or function name (logs, FUNCTION STATS).
     pub name: String,
-    /// EVAL_RO / FCALL_RO / a `no-writes` script: writes are refused.
-    pub read_only: bool,
+    /// The script's flag checks, already made (`functions::prepare_run`):
+    /// what its `redis.call`s may do.
+    pub checks: super::functions::ScriptRun,
     /// A "slow script" fault: it starts by stalling this long on the server's clock.
     pub stall: Option<Duration>,
 }
@@ -115,7 +117,7 @@ pub(crate) fn can_offload(ctx: &Ctx<'_>) -> bool {
 /// Starts `run` on a thread of its own; the caller's connection waits for
 /// its reply like a blocked client (the handler returns what this returns).
 /// `Err(run)` when no thread could be started: run it inline then.
-pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: ScriptRun) -> Result<Reply, ScriptRun> {
+pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Result<Reply, OffloadRun> {
     let record = ctx.st.busy.clone();
     let Some(shared) = record.shared() else { return Err(run) };
     let Some(mut engine) = ctx.st.scripts.take() else { return Err(run) };
@@ -125,6 +127,7 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: ScriptRun) -> Resul
     client.db = ctx.conn.db;
     client.user = ctx.conn.user.clone();
     client.in_exec = true;
+    client.in_script = true;
     let threshold = ctx.st.config.get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
     let caller = ctx.conn.id;
     let now = ctx.now;
@@ -143,8 +146,15 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: ScriptRun) -> Resul
     match record.spawn(job) {
         Ok(()) => {
             // Wait like a blocked client without keys (no timeout); `run_script` answers it.
-            ctx.conn.effects.block =
-                Some(BlockSpec { db: ctx.conn.db, keys: Vec::new(), timeout: None, on_timeout: Reply::Nil });
+            ctx.conn.effects.block = Some(BlockSpec {
+                db: ctx.conn.db,
+                keys: Vec::new(),
+                timeout: None,
+                on_timeout: Reply::Nil,
+                rerun: None,
+                on_delete: false,
+                command: None,
+            });
             Ok(Reply::None)
         }
         Err(job) => {
@@ -191,7 +201,7 @@ fn run_script(
     shared: &Shared,
     record: &Busy,
     mut engine: Box<Engine>,
-    run: ScriptRun,
+    run: OffloadRun,
     mut client: ConnState,
     now: u64,
     caller: u64,
@@ -205,11 +215,11 @@ fn run_script(
         }
         Some(_) => Reply::error("ERR Script aborted: the server is shutting down"),
         None => {
-            let read_only = what.read_only;
-            let mut call = |args: Vec<Bytes>| {
+            let mut checks = what.checks;
+            let mut call = |args: Vec<Bytes>, resp: u8| {
                 let mut st = shared.lock();
                 let mut ctx = Ctx { st: &mut st, conn: &mut client, now, clock: &shared.clock };
-                super::scripting::script_call(&mut ctx, &args, read_only)
+                super::functions::script_call(&mut ctx, &args, resp, &mut checks)
             };
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut engine, &mut call)));
             match ran {
@@ -221,12 +231,12 @@ fn run_script(
     };
     let mut st = shared.lock();
     st.scripts = Some(engine);
-    crate::server::blocking::serve_ready(&mut st, &shared.clock);
+    crate::engine::blocking::serve_ready(&mut st, &shared.clock);
     // Ended under the lock, before the caller hears back: a connection the
     // gate lets through then finds the engine in place, and whoever the
     // caller tells next sees no script running.
     end.end();
-    crate::server::blocking::answer(&mut st, caller, reply);
+    crate::engine::blocking::answer(&mut st, caller, reply);
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the fake server
@@ -268,7 +278,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     tracing::warn!("User requested shutdown...");
     // Every connection (this one too) closes, a running script is aborted
     // by its hook, and the handle's Drop finds the server already stopped.
-    shared.shutdown.send_replace(true);
+    shared.sockets.stop();
     ctx.conn.effects.close = true;
     Reply::None
 }

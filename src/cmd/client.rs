@@ -11,9 +11,10 @@ use bytes::Bytes;
 
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, syntax_error};
-use super::{cmd, CommandSpec, ConnState, Ctx};
+use super::{cmd, CommandSpec, Ctx};
+use crate::engine::command::{REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT};
+use crate::engine::state::ClientInfo;
 use crate::protocol::Reply;
-use crate::server::state::{ClientInfo, State};
 
 const CONN: &[&str] = &["noscript", "loading", "stale"];
 const CONN_ACL: &[&str] = &["slow", "connection"];
@@ -32,7 +33,7 @@ const CLIENT_SUBS: &[CommandSpec] = &[
     cmd("client|setname", 3, CONN, (0, 0, 0), CONN_ACL, setname),
     cmd("client|setinfo", 4, CONN, (0, 0, 0), CONN_ACL, setinfo),
     cmd("client|reply", 3, CONN, (0, 0, 0), CONN_ACL, reply),
-    crate::server::blocking::CLIENT_UNBLOCK,
+    CLIENT_UNBLOCK,
 ];
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[CommandSpec {
@@ -56,29 +57,6 @@ pub(crate) fn validate_name(name: &Bytes) -> Result<(), Reply> {
 
 fn printable(b: &[u8]) -> bool {
     b.iter().all(|c| (b'!'..=b'~').contains(c))
-}
-
-/// CLIENT REPLY states kept in `ConnState::reply_mode`.
-pub(crate) const REPLY_ON: u8 = 0;
-const REPLY_OFF: u8 = 1;
-/// Set by CLIENT REPLY SKIP; becomes [`REPLY_SKIP`] once SKIP itself is done.
-const REPLY_SKIP_NEXT: u8 = 2;
-const REPLY_SKIP: u8 = 3;
-
-/// Applies CLIENT REPLY to a command's reply (called by `dispatch` after every command).
-pub(crate) fn filter_reply(conn: &mut ConnState, reply: Reply) -> Reply {
-    match conn.reply_mode {
-        REPLY_OFF => Reply::None,
-        REPLY_SKIP_NEXT => {
-            conn.reply_mode = REPLY_SKIP;
-            Reply::None
-        }
-        REPLY_SKIP => {
-            conn.reply_mode = REPLY_ON;
-            Reply::None
-        }
-        _ => reply,
-    }
 }
 
 /// RESET turns replies back on.
@@ -250,74 +228,8 @@ fn type_of(c: &ClientInfo) -> ClientType {
     }
 }
 
-/// Redis's reply blocks hold 16 KiB (PROTO_REPLY_CHUNK_BYTES): `oll` counts them.
-const REPLY_BLOCK: usize = 16 * 1024;
-/// What CLIENT LIST reports as `tot-mem` for a client with nothing queued.
-const BASE_TOT_MEM: usize = 22272;
-
-/// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its order.
-/// `omem` and `oll` describe the client's queued pushes (its replies are
-/// written as soon as they are made), and `tot-mem` includes them.
-fn line(c: &ClientInfo, now: Instant, blocked: bool, omem: usize) -> String {
-    let oll = omem.div_ceil(REPLY_BLOCK);
-    let mut flags = String::new();
-    if blocked {
-        flags.push('b');
-    }
-    if c.sub + c.psub + c.ssub > 0 {
-        flags.push('P');
-    }
-    if c.multi >= 0 {
-        flags.push('x');
-    }
-    if c.unix {
-        flags.push('U');
-    }
-    if c.no_evict {
-        flags.push('e');
-    }
-    if c.no_touch {
-        flags.push('T');
-    }
-    if flags.is_empty() {
-        flags.push('N');
-    }
-    format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-         qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll={} omem={} tot-mem={} \
-         events=r cmd={} user={} redir=-1 resp={}\n",
-        c.id,
-        c.peer,
-        c.local,
-        c.fd,
-        String::from_utf8_lossy(&c.name),
-        now.duration_since(c.created).as_secs(),
-        now.duration_since(c.last_interaction).as_secs(),
-        flags,
-        c.db,
-        c.sub,
-        c.psub,
-        c.ssub,
-        c.multi,
-        oll,
-        omem,
-        BASE_TOT_MEM + omem,
-        c.last_cmd,
-        String::from_utf8_lossy(&c.user),
-        c.resp
-    )
-}
-
 fn info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Verbatim("txt", Bytes::from(info_line(ctx.st, ctx.conn.id)))
-}
-
-/// What CLIENT INFO says of client `id` (newline included; empty when it is gone).
-pub(crate) fn info_line(st: &State, id: u64) -> String {
-    st.clients
-        .get(&id)
-        .map(|c| line(c, Instant::now(), st.blocking.is_blocked(c.id), st.pubsub.output(c.id)))
-        .unwrap_or_default()
+    Reply::Verbatim("txt", Bytes::from(crate::engine::clients::info_line(ctx.st, ctx.conn.id)))
 }
 
 fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -346,14 +258,24 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(ids) => {
             for id in ids {
                 if let Some(c) = ctx.st.clients.get(&id) {
-                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)));
+                    text.push_str(&crate::engine::clients::line(
+                        c,
+                        now,
+                        ctx.st.blocking.is_blocked(c.id),
+                        ctx.st.pubsub.output(c.id),
+                    ));
                 }
             }
         }
         None => {
             for c in ctx.st.clients.values() {
                 if ty.is_none_or(|t| t == type_of(c)) {
-                    text.push_str(&line(c, now, ctx.st.blocking.is_blocked(c.id), ctx.st.pubsub.output(c.id)));
+                    text.push_str(&crate::engine::clients::line(
+                        c,
+                        now,
+                        ctx.st.blocking.is_blocked(c.id),
+                        ctx.st.pubsub.output(c.id),
+                    ));
                 }
             }
         }
@@ -409,7 +331,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             f.laddr = Some(val.clone());
         } else if eq_ic(opt, "user") {
             let name = String::from_utf8_lossy(val).into_owned();
-            let exists = name == "default" || super::acl::user_exists(&ctx.st.config, &name);
+            let exists = name == "default" || crate::engine::acl::user_exists(&ctx.st.config, &name);
             if !exists {
                 return Reply::error(format!("ERR No such user '{name}'"));
             }
@@ -455,11 +377,33 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// Closes client `id`: the current connection after its reply, any other at once.
 fn kill_one(ctx: &mut Ctx<'_>, id: u64) {
-    if id == ctx.conn.id {
-        ctx.conn.effects.close = true;
+    ctx.kill_client(id);
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.
+pub(crate) const CLIENT_UNBLOCK: CommandSpec = cmd(
+    "client|unblock",
+    -3,
+    &["admin", "noscript", "loading", "stale"],
+    (0, 0, 0),
+    &["admin", "slow", "dangerous"],
+    client_unblock,
+);
+
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
+        ));
     }
-    if let Some(c) = ctx.st.clients.get_mut(&id) {
-        c.killed = true;
-        c.kill.notify_one();
-    }
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = parse_i64(&args[2]) else { return super::util::not_integer() };
+    let unblocked = u64::try_from(id).is_ok_and(|id| crate::engine::blocking::unblock(ctx.st, id, error));
+    Reply::Int(unblocked as i64)
 }

@@ -69,10 +69,7 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let idx = tri!(super::util::db_index(&args[1], ctx.st.dbs.len()));
-    ctx.conn.db = idx;
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        c.db = idx;
-    }
+    ctx.select_db(idx);
     Reply::ok()
 }
 
@@ -117,10 +114,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             c.name = n;
         }
     }
-    ctx.conn.resp = proto;
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        c.resp = proto;
-    }
+    ctx.set_protocol(proto);
     Reply::Map(vec![
         (Reply::from("server"), Reply::from("redis")),
         (Reply::from("version"), Reply::from(REDIS_VERSION)),
@@ -138,17 +132,14 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// transaction and pub/sub code.
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let id = ctx.conn.id;
-    super::transactions::reset(ctx);
+    crate::engine::multi::reset(ctx);
     super::pubsub::reset(ctx);
-    ctx.conn.resp = 2;
-    ctx.conn.db = 0;
-    ctx.conn.user = Bytes::from_static(b"default");
+    ctx.set_protocol(2);
+    ctx.select_db(0);
+    ctx.set_user(Bytes::from_static(b"default"));
     ctx.conn.authenticated = super::auth::default_user_autoauth(&ctx.st.config);
     if let Some(c) = ctx.st.clients.get_mut(&id) {
-        c.resp = 2;
-        c.db = 0;
         c.name = Bytes::new();
-        c.user = Bytes::from_static(b"default");
         c.no_evict = false;
         c.no_touch = false;
     }
@@ -173,7 +164,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.st.signal_swapped(a, b, ctx.now);
         // Clients blocked on keys that now exist in the swapped-in db may proceed.
         for db in [a, b] {
-            crate::server::blocking::signal_waited_keys(ctx.st, db, ctx.now);
+            crate::engine::blocking::signal_waited_keys(ctx.st, db, ctx.now);
         }
     }
     Reply::ok()

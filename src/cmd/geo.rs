@@ -11,11 +11,11 @@
 
 use bytes::Bytes;
 
-use super::longdouble::LongDouble;
-use super::num::{c_str, string2d};
 use super::util::{eq_ic, int_arg, syntax_error, tri};
 use super::zsets::{read_zset, store_result, zadd_generic};
 use super::{cmd, CommandSpec, Ctx};
+use crate::num::longdouble::LongDouble;
+use crate::num::{c_str, string2d};
 use crate::protocol::Reply;
 use crate::store::geohash::{self, Search, Shape};
 use crate::store::zset::ZSet;

@@ -7,14 +7,14 @@
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use super::longdouble::{self, LongDouble};
-use super::num::parse_cursor;
 use super::random::{self, check_paired_count, parse_count, Picks};
+use super::scan::parse_cursor;
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{eq_ic, int_arg, not_float, parse_i64, syntax_error, tri, wrong_arity, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::state::State;
+use crate::num::longdouble::{self, LongDouble};
 use crate::protocol::Reply;
-use crate::server::state::State;
 use crate::store::{keep, EncodingHint, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
@@ -47,8 +47,7 @@ pub(crate) fn config_usize(st: &State, name: &str, default: usize) -> usize {
 /// order, scanned in one call). Redis never converts back, so a hash that
 /// shrank may really be a hash table; its order is undefined then anyway.
 fn is_listpack(st: &State, h: &Hash) -> bool {
-    let entries = config_usize(st, "hash-max-listpack-entries", 128);
-    let value = config_usize(st, "hash-max-listpack-value", 64);
+    let (entries, value) = (st.config.encoding.hash_entries, st.config.encoding.hash_value);
     h.len() <= entries && h.iter().all(|(f, v)| f.len() <= value && v.len() <= value)
 }
 

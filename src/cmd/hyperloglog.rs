@@ -215,7 +215,7 @@ fn pfdebug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::Int(1)
     } else {
         let mut msg = b"ERR Unknown PFDEBUG subcommand '".to_vec();
-        msg.extend_from_slice(super::num::c_str(sub));
+        msg.extend_from_slice(crate::num::c_str(sub));
         msg.push(b'\'');
         Reply::Error(Bytes::from(msg))
     }

@@ -14,8 +14,8 @@ use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
 use super::Ctx;
+use crate::engine::state::State;
 use crate::protocol::Reply;
-use crate::server::state::State;
 
 /// Sections in the order Redis prints them, and whether `default` includes them.
 const SECTIONS: &[(&str, bool)] = &[
@@ -68,19 +68,6 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         section(ctx, name, &mut out);
     }
     Reply::Verbatim("txt", Bytes::from(out))
-}
-
-/// Redis tracks at most this many distinct error codes.
-const MAX_ERROR_CODES: usize = 128;
-
-/// Counts an error reply for INFO errorstats (by its first word, as Redis does).
-pub(crate) fn count_error(st: &mut crate::server::state::State, e: &[u8]) {
-    let code = e.split(|&c| c == b' ').next().unwrap_or_default();
-    let code = String::from_utf8_lossy(code).into_owned();
-    let errors = &mut st.stats.errors;
-    if errors.contains_key(&code) || errors.len() < MAX_ERROR_CODES {
-        *errors.entry(code).or_default() += 1;
-    }
 }
 
 fn human(bytes: u64) -> String {
@@ -204,8 +191,9 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("used_memory_lua_human:32.00K".into());
             w("used_memory_scripts_eval:0".into());
             w("number_of_cached_scripts:0".into());
-            w("number_of_functions:0".into());
-            w("number_of_libraries:0".into());
+            let functions = st.functions.registry();
+            w(format!("number_of_functions:{}", functions.function_count()));
+            w(format!("number_of_libraries:{}", functions.libraries().count()));
             w("used_memory_vm_functions:33792".into());
             w("used_memory_vm_total:66560".into());
             w("used_memory_vm_total_human:65.00K".into());
@@ -315,7 +303,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             }
             w(format!("keyspace_hits:{}", s.keyspace_hits));
             w(format!("keyspace_misses:{}", s.keyspace_misses));
-            use crate::server::SubscriptionKind as K;
+            use crate::engine::pubsub::SubscriptionKind as K;
             w(format!("pubsub_channels:{}", st.pubsub.num_active(K::Channel)));
             w(format!("pubsub_patterns:{}", st.pubsub.num_active(K::Pattern)));
             w(format!("pubsubshard_channels:{}", st.pubsub.num_active(K::ShardChannel)));

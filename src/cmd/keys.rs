@@ -238,7 +238,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cursor = tri!(super::num::parse_cursor(&args[1]));
+    let cursor = tri!(super::scan::parse_cursor(&args[1]));
     let opts = tri!(parse_scan_opts(&args[2..], true));
     let count = opts.count;
     let db = ctx.db();
@@ -278,10 +278,11 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     scan_reply(next, out)
 }
 
-/// Lists and sorted sets wake clients blocked on the key when they appear
-/// under it (Redis's `dbAdd` signals them ready).
+/// Lists, sorted sets and streams wake clients blocked on the key when they
+/// appear under it (Redis's `dbAdd` signals them ready).
 fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
-    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_))) {
+    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_)))
+    {
         ctx.st.signal_ready(db, key);
     }
 }
@@ -447,19 +448,9 @@ fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
     ctx.st.config.get("maxmemory-policy").unwrap_or("noeviction").to_ascii_lowercase()
 }
 
-/// The compact-encoding thresholds from the config, Redis's defaults if unset.
+/// The compact-encoding thresholds in force (see `Config::encoding`).
 pub(crate) fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    let d = EncodingLimits::default();
-    let get = |names: &[&str], default: usize| {
-        names.iter().find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<usize>().ok())).unwrap_or(default)
-    };
-    EncodingLimits {
-        hash_entries: get(&["hash-max-listpack-entries", "hash-max-ziplist-entries"], d.hash_entries),
-        hash_value: get(&["hash-max-listpack-value", "hash-max-ziplist-value"], d.hash_value),
-        set_intset_entries: get(&["set-max-intset-entries"], d.set_intset_entries),
-        zset_entries: get(&["zset-max-listpack-entries", "zset-max-ziplist-entries"], d.zset_entries),
-        zset_value: get(&["zset-max-listpack-value", "zset-max-ziplist-value"], d.zset_value),
-    }
+    ctx.st.config.encoding
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -486,7 +477,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mm = ctx.st.config.mm;
     let now = ctx.now;
-    let Some(freq) = peek(ctx, &args[2]).map(|e| crate::server::evict::lfu_decayed(e, &mm, now)) else {
+    let Some(freq) = peek(ctx, &args[2]).map(|e| crate::engine::evict::lfu_decayed(e, &mm, now)) else {
         return Reply::Nil;
     };
     if !mm.policy.is_lfu() {

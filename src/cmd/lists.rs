@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::util::parse_timeout;
 use super::util::{
     count_arg, drop_if_empty, eq_ic, int_arg, not_integer, parse_i64, parse_mpop, syntax_error, tri, wrongtype,
 };
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::blocking::{block_on, candidate_keys};
 use crate::protocol::Reply;
-use crate::server::blocking::{block_on, candidate_keys, parse_timeout};
 use crate::store::{keep, Entry, Value};
 
 const PUSH_FLAGS: &[&str] = &["write", "denyoom", "fast"];
@@ -531,9 +532,9 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
-    use crate::server::state::State;
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
+    use crate::engine::state::State;
 
     fn call(st: &mut State, conn: &mut super::super::ConnState, args: &[&str]) -> Reply {
         let clock = Clock::real();
@@ -543,7 +544,8 @@ mod tests {
 
     #[test]
     fn inside_exec_blocking_commands_reply_at_once() {
-        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
+        let mut st =
+            State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let mut conn = super::super::ConnState::new(1, true);
         conn.in_exec = true;
         assert_eq!(call(&mut st, &mut conn, &["BLPOP", "q", "0"]), Reply::NilArray);
@@ -563,7 +565,8 @@ mod tests {
 
     #[test]
     fn outside_exec_an_empty_blpop_asks_to_block() {
-        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
+        let mut st =
+            State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let mut conn = super::super::ConnState::new(1, true);
         conn.db = 3;
         assert_eq!(call(&mut st, &mut conn, &["BLPOP", "a", "b", "1.5"]), Reply::None);
@@ -576,7 +579,8 @@ mod tests {
 
     #[test]
     fn serving_takes_only_the_ready_key_and_skips_other_types() {
-        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
+        let mut st =
+            State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let mut setup = super::super::ConnState::new(1, true);
         call(&mut st, &mut setup, &["RPUSH", "a", "1"]);
         call(&mut st, &mut setup, &["RPUSH", "b", "2"]);

@@ -28,8 +28,8 @@ use super::info::{mem_figures, MemFigures};
 use super::server::help_reply;
 use super::util::{eq_ic, int_arg, syntax_error, unknown_subcommand};
 use super::{cmd, container_cmd, CommandSpec, Ctx};
+use crate::engine::state::State;
 use crate::protocol::Reply;
-use crate::server::state::State;
 use crate::store::mem::{EXPIRE_OVERHEAD, STARTUP};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[container_cmd(
@@ -200,10 +200,10 @@ mod tests {
     use bytes::Bytes;
 
     use super::super::{dispatch, ConnState, Ctx};
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
+    use crate::engine::state::{CommandLog, State};
     use crate::protocol::Reply;
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
-    use crate::server::state::{CommandLog, State};
 
     fn run(st: &mut State, conn: &mut ConnState, clock: &Clock, cmd: &[&str]) -> Reply {
         let args: Vec<Bytes> = cmd.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn usage_orders_keys_as_redis_does() {
-        let mut st = State::new(Config::default(), 16, 1, CommandLog::new(false, 0));
+        let mut st = State::new(Config::default(), 16, 1, CommandLog::new(false, 0), crate::cmd::table());
         let clock = Clock::paused_at(1_700_000_000_000);
         let mut conn = ConnState::new(1, true);
         let mut usage = |cmds: &[&[&str]], key: &str| {
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn stats_add_up() {
-        let mut st = State::new(Config::default(), 16, 1, CommandLog::new(false, 0));
+        let mut st = State::new(Config::default(), 16, 1, CommandLog::new(false, 0), crate::cmd::table());
         let clock = Clock::paused_at(1_700_000_000_000);
         let mut conn = ConnState::new(1, true);
         for i in 0..5 {

@@ -7,8 +7,8 @@
 use bytes::Bytes;
 
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::pubsub::SubscriptionKind;
 use crate::protocol::Reply;
-use crate::server::pubsub::SubscriptionKind;
 
 const SUB_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const SUB_ACL: &[&str] = &["pubsub", "slow"];
@@ -41,27 +41,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// Commands a RESP2 connection may send while subscribed.
-const ALLOWED_WHILE_SUBSCRIBED: &[&str] =
-    &["subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"];
-
-/// Whether the connection has any subscription (Redis's CLIENT_PUBSUB flag).
-pub(crate) fn is_subscribed(ctx: &Ctx<'_>) -> bool {
-    let (c, p, s) = ctx.st.pubsub.counts(ctx.conn.id);
-    c + p + s > 0
-}
-
-/// In RESP2 a subscribed connection can only (un)subscribe, PING, QUIT and
-/// RESET; RESP3 lets pushes interleave with ordinary replies instead.
-pub(crate) fn check_context(ctx: &Ctx<'_>, spec: &CommandSpec) -> Result<(), Reply> {
-    if ctx.conn.resp != 2 || ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name) || !is_subscribed(ctx) {
-        return Ok(());
-    }
-    Err(Reply::error(format!(
-        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-        spec.name
-    )))
-}
+pub(crate) use crate::engine::pubsub::is_subscribed;
 
 /// Drops every subscription without confirmations: the pub/sub part of RESET.
 pub(crate) fn reset(ctx: &mut Ctx<'_>) {

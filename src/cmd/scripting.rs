@@ -12,9 +12,10 @@
 
 use bytes::Bytes;
 
+use super::functions::{as_script_client, prepare_run, script_call};
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{busy, cmd, container_cmd, dispatch, lookup, lookup_sub, CommandSpec, Ctx};
+use super::{busy, cmd, container_cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -106,72 +107,59 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
     };
     if busy::can_offload(ctx) && (stall.is_some() || ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha))) {
         // A script that can loop: on its own thread, so that others are answered meanwhile.
+        let flags = ctx.st.scripts.as_ref().and_then(|e| e.flags(&sha).flatten());
+        let checks = match prepare_run(ctx, flags, read_only) {
+            Ok(sr) => sr,
+            Err(e) => return e,
+        };
         let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
-        let what = busy::Offload { eval: true, name: sha.clone(), read_only, stall };
-        let run: busy::ScriptRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
+        let what = busy::Offload { eval: true, name: sha.clone(), stall, checks };
+        let run: busy::OffloadRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
         match busy::offload(ctx, what, run) {
             Ok(reply) => return reply,
             Err(run) => {
                 let Some(mut engine) = ctx.st.scripts.take() else {
                     return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
                 };
-                let reply = inline(ctx, read_only, |call| run(&mut engine, call));
+                let reply = inline(ctx, flags, read_only, |call| run(&mut engine, call));
                 ctx.st.scripts = Some(engine);
-                return reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."));
+                return match reply {
+                    Ok(r) => r.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL.")),
+                    Err(e) => e,
+                };
             }
         }
     }
     let Some(mut engine) = ctx.st.scripts.take() else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    let reply = inline(ctx, read_only, |call| engine.run(&sha, &args[3..split], &args[split..], call));
+    let reply = match inline(ctx, engine.flags(&sha).flatten(), read_only, |call| {
+        engine.run(&sha, &args[3..split], &args[split..], call)
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.st.scripts = Some(engine);
+            return e;
+        }
+    };
     ctx.st.scripts = Some(engine);
     reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))
 }
 
-/// Runs a script inside its caller's command (under its lock): the
-/// script's client is the caller's, speaking RESP2 and never blocking.
-fn inline<R>(ctx: &mut Ctx<'_>, read_only: bool, run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>) -> Reply) -> R) -> R {
-    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
-    ctx.conn.resp = 2;
-    ctx.conn.in_exec = true;
-    let mut call = |cmd: Vec<Bytes>| script_call(ctx, &cmd, read_only);
-    let reply = run(&mut call);
-    ctx.conn.resp = resp;
-    ctx.conn.in_exec = in_exec;
-    reply
-}
-
-/// One `redis.call` from a script: Redis's `scriptCall` checks, then the
-/// ordinary dispatch.
-pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
-    let spec = lookup(&args[0]).map(|spec| match (spec.subcommands.is_empty(), args.get(1)) {
-        (false, Some(sub)) => lookup_sub(spec, sub),
-        _ => Some(spec),
-    });
-    let Some(Some(spec)) = spec else {
-        return Reply::error("ERR Unknown Redis command called from script");
-    };
-    let a = spec.arity;
-    if (a > 0 && args.len() as i32 != a) || (a < 0 && (args.len() as i32) < -a) {
-        return Reply::error("ERR Wrong number of args calling Redis command from script");
-    }
-    if spec.has_flag("noscript") {
-        return Reply::error("ERR This Redis command is not allowed from script");
-    }
-    if read_only && spec.has_flag("write") {
-        return Reply::error("ERR Write commands are not allowed from read-only scripts.");
-    }
-    if ctx.st.faults.has_rules() {
-        if let Some(err) = ctx.st.script_call_fault(ctx.conn.id, args) {
-            return Reply::Error(err);
-        }
-    }
-    if spec.has_flag("write") {
-        // From now on SCRIPT KILL answers UNKILLABLE (Redis's SCRIPT_WRITE_DIRTY).
-        ctx.st.busy.wrote();
-    }
-    dispatch(ctx, args)
+/// Runs a script inside its caller's command (under its lock), after the
+/// `#!lua flags=...` checks: the script's client is the caller's, speaking
+/// RESP2 and never blocking (`functions::as_script_client`).
+fn inline<R>(
+    ctx: &mut Ctx<'_>,
+    flags: Option<u8>,
+    read_only: bool,
+    run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> R,
+) -> Result<R, Reply> {
+    let mut sr = prepare_run(ctx, flags, read_only)?;
+    Ok(as_script_client(ctx, |ctx| {
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut sr);
+        run(&mut call)
+    }))
 }
 
 fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -199,7 +187,7 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    crate::script::busy::kill(&ctx.st.busy, true)
+    crate::engine::busy::kill(&ctx.st.busy, true)
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::util::{eq_ic, syntax_error};
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::config::{self, Mutability};
 use crate::protocol::Reply;
-use crate::server::config::{self, Mutability};
 use crate::store::glob::glob_match;
 
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
@@ -94,7 +94,7 @@ const MAX_DEBUG_SLEEP: f64 = 3600.0;
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if eq_ic(&args[1], "sleep") && args.len() == 3 {
         // Redis reads the seconds with strtod and ignores what it cannot parse.
-        let secs = super::num::strtod(super::num::c_str(&args[2])).value;
+        let secs = crate::num::strtod(crate::num::c_str(&args[2])).value;
         if secs.is_finite() && secs > 0.0 {
             ctx.conn.effects.sleep = Some(Duration::from_secs_f64(secs.min(MAX_DEBUG_SLEEP)));
         }
@@ -102,7 +102,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if eq_ic(&args[1], "set-active-expire") && args.len() == 3 {
         // Redis reads the flag with atoi: "abc" is 0 and turns it off.
-        ctx.st.active_expire = super::num::atoi(&args[2]) != 0;
+        ctx.st.active_expire = crate::num::atoi(&args[2]) != 0;
         return Reply::ok();
     }
     Reply::error(format!(
@@ -197,7 +197,7 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     for ((p, _, _), v) in params.into_iter().zip(values) {
         ctx.st.config.store(p, v);
     }
-    let limits = super::keys::encoding_limits(ctx);
+    let limits = ctx.st.config.encoding;
     for db in &mut ctx.st.dbs {
         db.limits = limits;
     }

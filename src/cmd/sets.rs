@@ -9,14 +9,13 @@
 use bytes::Bytes;
 use indexmap::IndexSet;
 
-use super::hashes::config_usize;
-use super::num::parse_cursor;
 use super::random::{self, parse_count, Picks};
+use super::scan::parse_cursor;
 use super::scan::{parse_scan_opts, scan_batch, scan_reply};
 use super::util::{self, count_arg, drop_if_empty, eq_ic, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
+use crate::engine::state::State;
 use crate::protocol::Reply;
-use crate::server::state::State;
 use crate::store::{keep, Entry, Value};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
@@ -43,7 +42,7 @@ type Set = IndexSet<Bytes>;
 
 /// `set-max-intset-entries`.
 fn intset_limit(st: &State) -> usize {
-    config_usize(st, "set-max-intset-entries", 512)
+    st.config.encoding.set_intset_entries
 }
 
 /// Whether Redis could hold this set as an intset (all members integers as
@@ -409,8 +408,8 @@ mod tests {
 
     use super::*;
     use crate::cmd::{dispatch, ConnState};
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
 
     struct Harness {
         st: State,
@@ -422,7 +421,7 @@ mod tests {
         fn new() -> Harness {
             let config = Config { notify_flags: "KEA".into(), ..Config::default() };
             Harness {
-                st: State::new(config, 16, 7, crate::server::state::CommandLog::new(false, 0)),
+                st: State::new(config, 16, 7, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table()),
                 conn: ConnState::new(1, true),
                 clock: Clock::paused_at(1_000_000),
             }
@@ -444,11 +443,11 @@ mod tests {
         fn watch(&mut self, key: &str) {
             let now = self.clock.now_ms();
             self.st.watch(99, 0, &Bytes::copy_from_slice(key.as_bytes()), now);
-            self.st.dirty_clients.clear();
+            self.st.clear_dirty();
         }
 
         fn dirty(&self) -> bool {
-            self.st.dirty_clients.contains(&99)
+            self.st.is_dirty(99)
         }
     }
 

@@ -26,9 +26,9 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::num::strtod;
 use super::util::{eq_ic, int_arg, store_result, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
+use crate::num::strtod;
 use crate::protocol::Reply;
 use crate::store::{EncodingHint, Value};
 
@@ -66,7 +66,7 @@ struct Opts {
 
 /// Parses the options as Redis does, left to right, stopping at the first error.
 fn parse(ctx: &Ctx<'_>, args: &[Bytes], readonly: bool) -> Result<Opts, Reply> {
-    let full_access = super::acl::full_key_read_access(ctx);
+    let full_access = crate::engine::acl::full_key_read_access(ctx);
     let mut o =
         Opts { desc: false, alpha: false, offset: 0, count: -1, by: None, dontsort: false, gets: vec![], store: None };
     let mut j = 2;

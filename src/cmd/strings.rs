@@ -6,9 +6,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::longdouble::{self, LongDouble};
 use super::util::{eq_ic, int_arg, not_float, not_integer, parse_i64, syntax_error, tri, wrongtype};
 use super::{cmd, CommandSpec, Ctx};
+use crate::num::longdouble::{self, LongDouble};
 use crate::protocol::Reply;
 use crate::store::{keep, EncodingHint, Entry, Value};
 
@@ -630,14 +630,15 @@ mod tests {
 
     use super::*;
     use crate::cmd::{dispatch, ConnState};
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
-    use crate::server::state::State;
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
+    use crate::engine::state::State;
 
     /// Runs commands against a state holding a list under `l` (no other
     /// command group is needed to create one).
     fn with_list(cmds: &[&[&str]]) -> Vec<Reply> {
-        let mut st = State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0));
+        let mut st =
+            State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let clock = Clock::paused_at(1_700_000_000_000);
         st.dbs[0].insert(&Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
         let mut conn = ConnState::new(1, true);

@@ -1,13 +1,15 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
-//! Queueing itself happens in `dispatch` (every command but the few below
-//! replies `+QUEUED` inside MULTI); a command rejected while queueing
-//! (unknown, wrong arity, ...) marks the transaction aborted.
+//! Queueing itself happens in the engine (`crate::engine::multi`: every
+//! command but the few it names replies `+QUEUED` inside MULTI); a command
+//! rejected while queueing (unknown, wrong arity, ...) marks the transaction
+//! aborted.
 
 use bytes::Bytes;
 
-use super::util::eq_ic;
-use super::{cmd, execute, CommandSpec, Ctx};
+use super::{cmd, CommandSpec, Ctx};
+use crate::engine::exec::run_checked;
+use crate::engine::multi::{reset, set_multi_count, Multi};
 use crate::protocol::Reply;
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
@@ -46,63 +48,6 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// An open transaction.
-#[derive(Debug, Default)]
-pub(crate) struct Multi {
-    /// Commands queued so far, already checked.
-    pub queued: Vec<(&'static CommandSpec, Vec<Bytes>)>,
-    /// A command was rejected while queueing: EXEC replies EXECABORT.
-    pub aborted: bool,
-}
-
-/// Commands that run at once even inside MULTI (Redis never queues them).
-pub(crate) fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
-}
-
-/// A command failed the checks before execution: Redis flags the open
-/// transaction (EXEC will abort), and a rejected EXEC itself also discards
-/// the transaction, quoting the reason.
-pub(crate) fn rejected(ctx: &mut Ctx<'_>, args: &[Bytes], err: Reply) -> Reply {
-    if let Some(m) = ctx.conn.multi.as_mut() {
-        m.aborted = true;
-    }
-    if !eq_ic(&args[0], "exec") {
-        return err;
-    }
-    reset(ctx);
-    let Reply::Error(text) = err else { return err };
-    // Reasons Redis formats itself carry no code; shared errors keep theirs.
-    let reason = text.strip_prefix(b"ERR ").unwrap_or(&text);
-    Reply::error(format!("EXECABORT Transaction discarded because of: {}", String::from_utf8_lossy(reason)))
-}
-
-/// Queues a checked command inside MULTI.
-pub(crate) fn queue(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-    let Some(m) = ctx.conn.multi.as_mut() else {
-        return execute(ctx, spec, args);
-    };
-    m.queued.push((spec, args.to_vec()));
-    let n = m.queued.len() as i64;
-    set_multi_count(ctx, n);
-    Reply::status("QUEUED")
-}
-
-/// CLIENT LIST's `multi=` field: queued commands, -1 outside MULTI.
-fn set_multi_count(ctx: &mut Ctx<'_>, n: i64) {
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
-        c.multi = n;
-    }
-}
-
-/// Leaves MULTI (if in it) and unwatches every key: what DISCARD does, and
-/// what RESET must do for the transaction part of the connection state.
-pub(crate) fn reset(ctx: &mut Ctx<'_>) {
-    ctx.conn.multi = None;
-    set_multi_count(ctx, -1);
-    ctx.st.unwatch_all(ctx.conn.id);
-}
-
 fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     if ctx.conn.multi.is_some() {
         return Reply::error("ERR MULTI calls can not be nested");
@@ -138,7 +83,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.conn.in_exec = true;
     let mut replies = Vec::with_capacity(m.queued.len());
     for (spec, args) in &m.queued {
-        let reply = execute(ctx, spec, args);
+        let reply = run_checked(ctx, spec, args);
         // Pushes for this very client (a PUBLISH to itself, a keyspace
         // notification) land inside the EXEC array, before the reply of the
         // command that caused them, as Redis 7.0 writes them; they do not
@@ -166,7 +111,7 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let (id, db) = (ctx.conn.id, ctx.db());
     // Once a watched key was touched EXEC fails anyway; more keys change nothing.
-    if !ctx.st.dirty_clients.contains(&id) {
+    if !ctx.st.is_dirty(id) {
         for key in &args[1..] {
             ctx.st.watch(id, db, key, ctx.now);
         }
@@ -184,10 +129,10 @@ mod tests {
     use bytes::Bytes;
 
     use crate::cmd::{dispatch, ConnState, Ctx};
+    use crate::engine::clock::Clock;
+    use crate::engine::config::Config;
+    use crate::engine::state::State;
     use crate::protocol::Reply;
-    use crate::server::clock::Clock;
-    use crate::server::config::Config;
-    use crate::server::state::State;
     use crate::store::{Entry, Value};
 
     /// Two connections (ids 1 and 2) on one state, with a hand-driven clock.
@@ -201,7 +146,13 @@ mod tests {
     impl Fixture {
         fn new() -> Fixture {
             Fixture {
-                st: State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0)),
+                st: State::new(
+                    Config::default(),
+                    16,
+                    1,
+                    crate::engine::state::CommandLog::new(false, 0),
+                    crate::cmd::table(),
+                ),
                 conns: [ConnState::new(1, true), ConnState::new(2, true)],
                 clock: Clock::paused_at(1_000_000),
                 now: 1_000_000,

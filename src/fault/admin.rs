@@ -2,8 +2,8 @@
 //! RESP, for clients in other languages. Off unless enabled; when off the
 //! name gets Redis's unknown-command error.
 //!
-//! On the fake server HARNESS is an ordinary command of dispatch (found by
-//! [`lookup`], not listed in the command table so that COMMAND and ACL CAT
+//! On the fake server HARNESS is an ordinary command of dispatch (the
+//! engine's admin command, `crate::cmd::harness`; not listed in the command table so that COMMAND and ACL CAT
 //! keep Redis's lists): refused with NOAUTH before authentication, subject
 //! to ACL as a command in the `@admin`, `@dangerous` and `@slow` categories,
 //! and queued inside MULTI. The proxy applies the same rules with the
@@ -13,38 +13,7 @@ use bytes::Bytes;
 
 use super::engine::Hub;
 use super::model::FaultRule;
-use crate::cmd::{CommandSpec, Ctx};
 use crate::protocol::Reply;
-use crate::server::state::State;
-
-/// The HARNESS command as the fake server's dispatch runs it.
-pub(crate) static COMMAND: CommandSpec = CommandSpec {
-    name: crate::cmd::acl::HARNESS,
-    arity: -1,
-    flags: &["admin", "noscript", "loading", "stale"],
-    keys: (0, 0, 0),
-    acl: crate::cmd::acl::HARNESS_CATEGORIES,
-    handler: harness,
-    subcommands: &[],
-};
-
-/// HARNESS's spec when `name` is HARNESS and the admin namespace is on.
-pub(crate) fn lookup(st: &State, name: &[u8]) -> Option<&'static CommandSpec> {
-    (name.eq_ignore_ascii_case(crate::cmd::acl::HARNESS.as_bytes()) && st.faults.admin_enabled()).then_some(&COMMAND)
-}
-
-/// The fake server's HARNESS handler (dispatch checked auth, ACL and MULTI).
-fn harness(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let hub = ctx.st.faults.clone();
-    match run(&hub, args) {
-        Request::Reply(r) => r,
-        Request::KillAll => Reply::Int(super::server::kill_all_in(ctx.st, Some(ctx.conn.id)) as i64),
-        Request::SetPassword(pw) => {
-            super::server::set_password_in(ctx.st, &pw);
-            Reply::ok()
-        }
-    }
-}
 
 const HELP: &[&str] = &[
     "HARNESS <subcommand> [<arg> ...]. redis-harness test controls (enabled with --admin). Subcommands are:",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::model::{ConnTarget, Fault, FaultRule, LatencyPhase, Times};
+use super::model::{BadCertificate, ConnTarget, Fault, FaultRule, LatencyPhase, Times};
 
 /// What a connection looks like to the rule matcher.
 #[derive(Debug, Clone)]
@@ -55,6 +55,15 @@ pub(crate) enum ReplyAction {
     Drop,
 }
 
+/// What to do with the TLS handshake of a new connection.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandshakeAction {
+    Stall,
+    Close,
+    BadCertificate(BadCertificate),
+}
+
 /// What to do with a freshly accepted connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AcceptAction {
@@ -88,6 +97,17 @@ impl Installed {
             ConnTarget::Name(n) => n.as_bytes() == conn.name,
             ConnTarget::New => conn.created >= self.installed,
         }
+    }
+
+    /// For rules on new connections (at accept, at the TLS handshake):
+    /// whether it fires now. Rules aimed at commands, a client id or a name
+    /// never match: the connection has sent nothing yet.
+    fn fires_on_new_connection(&mut self, now: Instant, rng: &mut fastrand::Rng) -> bool {
+        self.rule.commands.is_empty()
+            && self.rule.predicate.is_none()
+            && matches!(self.rule.connection, ConnTarget::Any | ConnTarget::New)
+            && self.in_window(now)
+            && self.fire(rng)
     }
 
     /// Counts an occurrence and rolls the dice; true if the rule fires.
@@ -229,6 +249,7 @@ impl Hub {
             if r.rule.fault.is_at_accept()
                 || r.rule.in_script
                 || (matches!(r.rule.fault, Fault::SlowScript { .. }) && !runs_script(args))
+                || r.rule.fault.is_at_handshake()
                 || !r.in_window(now)
                 || !r.matches_conn(conn)
                 || !r.rule.matches_command(args)
@@ -260,6 +281,7 @@ impl Hub {
                 Fault::DropReply => Action::Reply(ReplyAction::Drop),
                 Fault::RefuseConnections | Fault::StopAccepting | Fault::MaxClients => continue,
                 Fault::SlowScript { delay } => Action::SlowScript(*delay),
+                Fault::TlsHandshakeStall | Fault::TlsCloseDuringHandshake | Fault::TlsBadCertificate(_) => continue,
             });
         }
         None
@@ -299,15 +321,34 @@ impl Hub {
                 Fault::MaxClients => AcceptAction::MaxClients,
                 _ => continue,
             };
-            if !r.rule.commands.is_empty()
-                || r.rule.predicate.is_some()
-                || !matches!(r.rule.connection, ConnTarget::Any | ConnTarget::New)
-                || !r.in_window(now)
-                || !r.fire(&mut e.rng)
-            {
-                continue;
+            if r.fires_on_new_connection(now, &mut e.rng) {
+                return Some(action);
             }
-            return Some(action);
+        }
+        None
+    }
+
+    /// Decides what happens to the TLS handshake of a connection just
+    /// accepted (called by TLS servers only), with the same targeting as
+    /// [`Hub::on_accept`]: windows, occurrences, probability, expectations.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn on_handshake(&self) -> Option<HandshakeAction> {
+        if !self.has_rules() {
+            return None;
+        }
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let e = &mut *guard;
+        for r in e.rules.iter_mut() {
+            let action = match r.rule.fault {
+                Fault::TlsHandshakeStall => HandshakeAction::Stall,
+                Fault::TlsCloseDuringHandshake => HandshakeAction::Close,
+                Fault::TlsBadCertificate(c) => HandshakeAction::BadCertificate(c),
+                _ => continue,
+            };
+            if r.fires_on_new_connection(now, &mut e.rng) {
+                return Some(action);
+            }
         }
         None
     }

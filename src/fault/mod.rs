@@ -35,17 +35,18 @@
 //! `HARNESS FAULT ADD` admin command.
 
 pub(crate) mod admin;
-mod apply;
+pub(crate) mod apply;
 mod engine;
 mod model;
 pub mod rules;
-pub(crate) mod server;
 mod targets;
 
 pub use engine::{FaultGuard, RuleInfo};
-pub use model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
+pub use model::{errors, BadCertificate, ConnTarget, Fault, FaultRule, LatencyPhase, Predicate, Times};
 pub use rules::RuleParseError;
 pub use targets::FAMILIES;
 
 pub(crate) use apply::{deliver, refuse, stall, Abort, Next};
+#[cfg(feature = "tls")]
+pub(crate) use engine::HandshakeAction;
 pub(crate) use engine::{render_command, verify_on_drop, Action, ConnInfo, FaultHost, Hub, ReplyAction};

@@ -58,8 +58,40 @@ pub enum LatencyPhase {
     BeforeReply,
 }
 
-/// What goes wrong. Faults marked *at accept* apply to new connections; the
-/// others to the commands a rule selects.
+/// The bad certificate a [`Fault::TlsBadCertificate`] rule presents (the
+/// kinds of `tls::ServerCertKind` other than the valid one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BadCertificate {
+    /// Validity ended a day ago.
+    Expired,
+    /// Validity starts in a year.
+    NotYetValid,
+    /// Valid, but only for another host name.
+    WrongHost,
+    /// Valid for the right names, but signed by a CA the client does not trust.
+    UnknownCa,
+}
+
+impl BadCertificate {
+    /// All four, in rule-text order.
+    pub const ALL: [BadCertificate; 4] =
+        [BadCertificate::Expired, BadCertificate::NotYetValid, BadCertificate::WrongHost, BadCertificate::UnknownCa];
+
+    /// Its name in rule text (`tls-bad-cert expired`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BadCertificate::Expired => "expired",
+            BadCertificate::NotYetValid => "not-yet-valid",
+            BadCertificate::WrongHost => "wrong-host",
+            BadCertificate::UnknownCa => "unknown-ca",
+        }
+    }
+}
+
+/// What goes wrong. Faults marked *at accept* apply to new connections,
+/// those marked *at TLS handshake* to new connections of a TLS server
+/// (`Builder::tls`; they never fire on a plaintext server or the proxy);
+/// the others to the commands a rule selects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// Wait `delay` plus a random extra of up to `jitter` (from the seeded RNG).
@@ -127,12 +159,26 @@ pub enum Fault {
         /// How long the script stalls, on the server's clock.
         delay: Duration,
     },
+    /// *At TLS handshake*: accept the TCP connection and never answer the
+    /// ClientHello (the socket is read and discarded until the client hangs up).
+    TlsHandshakeStall,
+    /// *At TLS handshake*: read the ClientHello, then close the connection
+    /// mid-handshake.
+    TlsCloseDuringHandshake,
+    /// *At TLS handshake*: present this bad certificate instead of the
+    /// server's valid one, so the client's verification fails.
+    TlsBadCertificate(BadCertificate),
 }
 
 impl Fault {
     /// Whether the fault acts when a connection is accepted rather than on a command.
     pub fn is_at_accept(&self) -> bool {
         matches!(self, Fault::RefuseConnections | Fault::StopAccepting | Fault::MaxClients)
+    }
+
+    /// Whether the fault acts in the TLS handshake of a new connection.
+    pub fn is_at_handshake(&self) -> bool {
+        matches!(self, Fault::TlsHandshakeStall | Fault::TlsCloseDuringHandshake | Fault::TlsBadCertificate(_))
     }
 }
 
@@ -372,6 +418,22 @@ impl FaultRule {
     /// Runs the command and swallows its reply ([`Fault::DropReply`]).
     pub fn drop_reply() -> FaultRule {
         FaultRule::new(Fault::DropReply)
+    }
+
+    /// Stalls the TLS handshake of new connections ([`Fault::TlsHandshakeStall`]).
+    pub fn tls_handshake_stall() -> FaultRule {
+        FaultRule::new(Fault::TlsHandshakeStall)
+    }
+
+    /// Closes new connections in the middle of their TLS handshake
+    /// ([`Fault::TlsCloseDuringHandshake`]).
+    pub fn tls_close_during_handshake() -> FaultRule {
+        FaultRule::new(Fault::TlsCloseDuringHandshake)
+    }
+
+    /// Presents a bad certificate to new connections ([`Fault::TlsBadCertificate`]).
+    pub fn tls_bad_certificate(cert: BadCertificate) -> FaultRule {
+        FaultRule::new(Fault::TlsBadCertificate(cert))
     }
 
     /// Accepts new connections and closes them at once.
@@ -645,6 +707,9 @@ impl fmt::Display for Fault {
             Fault::StopAccepting => f.write_str("stop-accepting"),
             Fault::MaxClients => f.write_str("max-clients"),
             Fault::SlowScript { delay } => write!(f, "slow-script {}", fmt_duration(*delay)),
+            Fault::TlsHandshakeStall => f.write_str("tls-stall"),
+            Fault::TlsCloseDuringHandshake => f.write_str("tls-close"),
+            Fault::TlsBadCertificate(c) => write!(f, "tls-bad-cert {}", c.name()),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! fault   = "latency" DUR | "stall" | "close" | "reset" | "slow-close" DUR
 //!         | "partial" BYTES | "bandwidth" BYTES_PER_SEC | "error" TEXT
 //!         | "drop-reply" | "refuse" | "stop-accepting" | "max-clients"
-//!         | "auth-fail" N | "slow-script" DUR
+//!         | "auth-fail" N | "slow-script" DUR | "tls-stall" | "tls-close" | "tls-bad-cert" CERT
 //! option  = "cmd=" TARGET("," TARGET)* | "family=" NAME("," NAME)*
 //!         | "client-id=" N | "client-name=" NAME
 //!         | "new-connections" | "in-script" (error) | "nth=" N | "times=" COUNT | "prob=" P
@@ -18,6 +18,7 @@
 //! TARGET  = NAME (exactly that command) | "@" CATEGORY (an ACL category:
 //!           @write, @read, @string, @blocking, ...) | GLOB (SET*, H?ET)
 //! COUNT   = N | A..B | A..=B | A..
+//! CERT    = "expired" | "not-yet-valid" | "wrong-host" | "unknown-ca"
 //! TEXT    = a word, a "quoted string", or one of NOSCRIPT LOADING BUSY READONLY
 //!           OOM MASTERDOWN CLUSTERDOWN WRONGPASS for Redis's full text
 //! ```
@@ -28,7 +29,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::model::{errors, ConnTarget, Fault, FaultRule, LatencyPhase, Times};
+use super::model::{errors, BadCertificate, ConnTarget, Fault, FaultRule, LatencyPhase, Times};
 use super::targets::CommandTarget;
 
 /// A rule text that does not parse, with the reason.
@@ -175,6 +176,19 @@ fn parse_rule(s: &str) -> Result<FaultRule, String> {
         "max-clients" => FaultRule::max_clients(),
         "auth-fail" => FaultRule::auth_failures(parse_u64("auth-fail", &arg("a count")?)?),
         "slow-script" => FaultRule::slow_script(parse_duration(&arg("a duration")?)?),
+        "tls-stall" => FaultRule::tls_handshake_stall(),
+        "tls-close" => FaultRule::tls_close_during_handshake(),
+        "tls-bad-cert" => {
+            let name = arg("a certificate kind (expired, not-yet-valid, wrong-host, unknown-ca)")?;
+            match BadCertificate::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(&name)) {
+                Some(c) => FaultRule::tls_bad_certificate(c),
+                None => {
+                    return Err(format!(
+                        "`{name}` is not a certificate kind: use expired, not-yet-valid, wrong-host or unknown-ca"
+                    ))
+                }
+            }
+        }
         other => return Err(format!("unknown fault `{other}`")),
     };
     for opt in it {
@@ -307,6 +321,16 @@ mod tests {
         round_trip("stop-accepting");
         round_trip("max-clients");
         round_trip("auth-fail 2");
+        round_trip("tls-stall times=1");
+        round_trip("tls-close prob=0.5 expect=1..");
+        for cert in BadCertificate::ALL {
+            round_trip(&format!("tls-bad-cert {} nth=2", cert.name()));
+        }
+        assert!("tls-bad-cert self-signed"
+            .parse::<FaultRule>()
+            .unwrap_err()
+            .reason()
+            .contains("not a certificate kind"));
         round_trip("latency 200ms cmd=@write");
         round_trip("close cmd=@read,GET,SET* family=SET,HSET nth=2");
         round_trip("error ERRX family=INCR");

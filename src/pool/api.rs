@@ -1,5 +1,6 @@
 //! The public pool API: [`Pool`], its builder, checked-out connections,
-//! retries, graceful close, stats and the health check.
+//! stats and the health check. The close protocol is in `close`, the retry
+//! rules in `retry`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,17 +12,9 @@ use tokio::time::Instant;
 
 use super::config::{ConnectionConfig, PoolOptions, Protocol, Sabotage, TlsConfig};
 use super::conn::Connection;
-use super::error::{Error, Failure, TimeoutKind};
+use super::error::{Error, Failure};
 use super::inner::{spawn_tasks, CloseReason, Inner, Slot};
 use super::value::{Cmd, ToArg, Value};
-
-/// How long close() waits, after cancelling in-flight commands at the
-/// deadline, for their tasks to drop the connections. A task that is not
-/// polled cannot respond; it is reported as `unresponsive`.
-const ABORT_GRACE: Duration = Duration::from_secs(1);
-
-/// Upper bound on waiting for the background tasks to stop at close.
-const TASK_STOP_BOUND: Duration = Duration::from_secs(5);
 
 /// A Redis connection pool with go-redis's options and a graceful close.
 ///
@@ -79,6 +72,7 @@ pub struct PoolBuilder {
     opts: PoolOptions,
     write_set: bool,
     pool_timeout_set: bool,
+    sabotage: Sabotage,
 }
 
 macro_rules! opt_setter {
@@ -248,17 +242,18 @@ impl PoolBuilder {
         self
     }
 
-    /// Test-only: see [`Sabotage`].
+    /// Internal, for redis-harness's own tests (feature `__sabotage`): see [`Sabotage`].
+    #[cfg(feature = "__sabotage")]
     #[doc(hidden)]
     pub fn sabotage(mut self, s: Sabotage) -> Self {
-        self.opts.sabotage = s;
+        self.sabotage = s;
         self
     }
 
     /// Builds the pool and starts its background tasks. Must run inside a
     /// tokio runtime; dials nothing itself (the min-idle filler dials in the background).
     pub fn build(self) -> Result<Pool, Error> {
-        Pool::new(self.cfg?, self.opts)
+        Pool::start(self.cfg?, self.opts, self.sabotage)
     }
 }
 
@@ -299,29 +294,6 @@ pub struct PoolStats {
     pub closed_excess_idle: u64,
 }
 
-/// What [`Pool::close`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CloseReport {
-    /// True when the pool was already closed (or dropped): nothing was done.
-    pub already_closed: bool,
-    /// Idle connections closed at once.
-    pub idle_closed: usize,
-    /// Checked-out connections returned (and closed) before the deadline.
-    pub drained: u64,
-    /// Checked-out connections still out at the deadline, whose sockets were closed.
-    pub aborted: usize,
-    /// Commands in flight at the deadline that failed with [`Error::Aborted`].
-    pub commands_aborted: u64,
-    /// In-flight commands (and checkouts dialling or PINGing at close) whose
-    /// task did not drop its connection within a short grace (the future is
-    /// not being polled).
-    pub unresponsive: usize,
-    /// Dials in progress that were cancelled.
-    pub dials_cancelled: u64,
-    /// How long close took.
-    pub took: Duration,
-}
-
 /// The result of [`Pool::health_check`].
 #[derive(Debug, Clone)]
 pub struct Health {
@@ -344,21 +316,31 @@ impl Pool {
     }
 
     fn builder_with(cfg: Result<ConnectionConfig, Error>) -> PoolBuilder {
-        PoolBuilder { cfg, opts: PoolOptions::default(), write_set: false, pool_timeout_set: false }
+        PoolBuilder {
+            cfg,
+            opts: PoolOptions::default(),
+            write_set: false,
+            pool_timeout_set: false,
+            sabotage: Sabotage::None,
+        }
     }
 
     /// A pool with the given settings. Must be called inside a tokio runtime.
     pub fn new(cfg: ConnectionConfig, opts: PoolOptions) -> Result<Pool, Error> {
+        Pool::start(cfg, opts, Sabotage::None)
+    }
+
+    fn start(cfg: ConnectionConfig, opts: PoolOptions, sabotage: Sabotage) -> Result<Pool, Error> {
         opts.validate()?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Config("Pool::new must be called inside a tokio runtime".into()));
         }
-        let inner = Arc::new(Inner::new(cfg, opts));
+        let inner = Arc::new(Inner::new(cfg, opts, sabotage));
         spawn_tasks(&inner);
         Ok(Pool { handle: Arc::new(Handle { inner }) })
     }
 
-    fn inner(&self) -> &Arc<Inner> {
+    pub(super) fn inner(&self) -> &Arc<Inner> {
         &self.handle.inner
     }
 
@@ -492,194 +474,6 @@ impl Pool {
     pub fn is_closed(&self) -> bool {
         self.inner().is_closed()
     }
-
-    async fn run(&self, cmds: &[Cmd], retry_safe: bool) -> Result<Vec<Value>, Error> {
-        let inner = self.inner();
-        let mut attempt: u32 = 0;
-        loop {
-            let failure = match self.once(cmds).await {
-                Ok(v) => match refused(&inner.addr, cmds, &v) {
-                    // The server refused to run it: safe to retry whatever it was.
-                    Some(err) => Failure::unsent(err),
-                    None => return Ok(v),
-                },
-                Err(f) => f,
-            };
-            if !may_retry(&failure, retry_safe) || attempt >= inner.opts.max_retries || inner.soft.is_cancelled() {
-                return Err(failure.err);
-            }
-            let backoff = backoff(attempt, inner.opts.min_retry_backoff, inner.opts.max_retry_backoff);
-            attempt += 1;
-            inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(addr = %inner.addr, attempt, ?backoff, error = %failure.err, "retrying");
-            tokio::select! {
-                _ = inner.soft.cancelled() => return Err(failure.err),
-                _ = tokio::time::sleep(backoff) => {}
-            }
-        }
-    }
-
-    async fn once(&self, cmds: &[Cmd]) -> Result<Vec<Value>, Failure> {
-        let mut conn = self.get().await.map_err(Failure::unsent)?;
-        conn.exec(cmds).await
-    }
-
-    /// Closes the pool, letting checked-out connections finish until
-    /// `now + grace`. See [`Pool::close_by`].
-    pub async fn close(&self, grace: Duration) -> CloseReport {
-        self.close_by(Instant::now() + grace).await
-    }
-
-    /// Closes the pool gracefully:
-    /// - later `get()`s fail at once with [`Error::Closed`], waiters are woken with it now;
-    /// - idle connections are closed at once, dials in progress cancelled,
-    ///   background tasks stopped and awaited;
-    /// - checked-out connections may finish until `deadline` and are closed
-    ///   when returned; after it, their sockets are closed and their pending
-    ///   commands fail with [`Error::Aborted`].
-    ///
-    /// When it returns the pool holds no socket and no task. A second call is a no-op.
-    pub async fn close_by(&self, deadline: Instant) -> CloseReport {
-        let inner = self.inner();
-        if inner.close_started.swap(true, Ordering::AcqRel) {
-            return CloseReport { already_closed: true, ..CloseReport::default() };
-        }
-        let started = Instant::now();
-        tracing::info!(addr = %inner.addr, "closing the pool");
-        let idle_closed = inner.begin_close();
-        // The tasks select on the close token at every await, so they end
-        // at once; the bound only guards against a bug turning close() into a hang.
-        if tokio::time::timeout(TASK_STOP_BOUND, inner.tracker.wait()).await.is_err() {
-            tracing::error!(addr = %inner.addr, tasks = inner.tracker.len(), "background tasks did not stop");
-        }
-
-        // Checkouts in progress (dialling, PINGing an idle connection) saw
-        // `soft`; their sockets are in no list, so wait for them to let go.
-        let mut unresponsive = 0;
-        let let_go_by = Instant::now() + ABORT_GRACE;
-        loop {
-            let done = inner.checking_done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
-            let n = inner.checking.load(Ordering::Acquire);
-            if n == 0 {
-                break;
-            }
-            tokio::select! {
-                _ = &mut done => {}
-                _ = tokio::time::sleep_until(let_go_by) => {
-                    unresponsive += n;
-                    break;
-                }
-            }
-        }
-
-        // Drain: wait for checked-out connections to come back.
-        loop {
-            let returned = inner.returned.notified();
-            tokio::pin!(returned);
-            returned.as_mut().enable();
-            if inner.lock().out.is_empty() {
-                break;
-            }
-            tokio::select! {
-                _ = &mut returned => {}
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-
-        let remaining: Vec<Arc<Slot>> = inner.lock().out.values().cloned().collect();
-        let aborted = remaining.len();
-        if aborted > 0 && inner.opts.sabotage != Sabotage::KeepSocketAfterDeadline {
-            inner.hard.cancel();
-            let sweep = || {
-                for slot in &remaining {
-                    // Held but idle: close its socket here.
-                    if slot.lock().take().is_some() {
-                        inner.stats.closed(CloseReason::Close);
-                    }
-                }
-            };
-            sweep();
-            // Running: the command sees `hard`, fails and drops its socket.
-            let grace_end = Instant::now() + ABORT_GRACE;
-            loop {
-                let done = inner.inflight_done.notified();
-                tokio::pin!(done);
-                done.as_mut().enable();
-                let n = inner.inflight.load(Ordering::Acquire);
-                if n == 0 {
-                    break;
-                }
-                tokio::select! {
-                    _ = &mut done => {}
-                    _ = tokio::time::sleep_until(grace_end) => {
-                        unresponsive += n;
-                        break;
-                    }
-                }
-            }
-            // A command that completed just before it could see `hard` may
-            // have put its connection back after the first sweep.
-            sweep();
-        }
-        let s = &inner.stats;
-        let report = CloseReport {
-            already_closed: false,
-            idle_closed,
-            drained: s.drained.load(Ordering::Relaxed),
-            aborted,
-            commands_aborted: s.commands_aborted.load(Ordering::Relaxed),
-            unresponsive,
-            dials_cancelled: s.dials_cancelled.load(Ordering::Relaxed),
-            took: started.elapsed(),
-        };
-        tracing::info!(addr = %inner.addr, ?report, "pool closed");
-        report
-    }
-}
-
-/// A single command's error reply that means it was not run (LOADING...).
-fn refused(addr: &Arc<str>, cmds: &[Cmd], v: &[Value]) -> Option<Error> {
-    match v {
-        [Value::Error { code, msg }] if cmds.len() == 1 && not_executed(code) => {
-            Some(Error::from_reply(addr, code, msg))
-        }
-        _ => None,
-    }
-}
-
-/// Error replies that mean the server did not run the command.
-fn not_executed(code: &str) -> bool {
-    matches!(code, "LOADING" | "TRYAGAIN" | "MASTERDOWN")
-}
-
-/// The retry rule: a transient failure is retried if the command never
-/// reached the server, or if running it twice is harmless.
-pub(crate) fn may_retry(f: &Failure, retry_safe: bool) -> bool {
-    transient(&f.err) && (!f.maybe_sent || retry_safe)
-}
-
-/// Errors worth another attempt on a fresh connection.
-fn transient(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::ConnectionRefused { .. }
-            | Error::Reset { .. }
-            | Error::Io { .. }
-            | Error::Timeout { kind: TimeoutKind::Dial | TimeoutKind::Read | TimeoutKind::Write, .. }
-    ) || matches!(e, Error::Redis { code, .. } if not_executed(code))
-}
-
-/// Exponential backoff with full jitter: uniform in
-/// `[min, min(max, min × 2^attempt)]`.
-pub(crate) fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
-    let cap = min.saturating_mul(1u32 << attempt.min(20)).min(max);
-    if cap <= min {
-        return min;
-    }
-    let span = (cap - min).as_nanos() as u64;
-    min + Duration::from_nanos(fastrand::u64(0..=span))
 }
 
 /// A connection checked out of a [`Pool`]. Dropping it returns the
@@ -877,7 +671,7 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if let Some(mut c) = self.conn.take() {
-            if self.inner.opts.sabotage == Sabotage::ReuseCancelled {
+            if self.inner.sabotage == Sabotage::ReuseCancelled {
                 c.force_clean();
                 *self.slot.lock() = Some(c);
             } else {
@@ -894,35 +688,6 @@ impl Drop for InFlight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_bounded_and_grows() {
-        let (min, max) = (Duration::from_millis(8), Duration::from_millis(512));
-        for attempt in 0..40 {
-            let b = backoff(attempt, min, max);
-            assert!(b >= min && b <= max, "attempt {attempt}: {b:?}");
-            let cap = min.saturating_mul(1u32 << attempt.min(20)).min(max);
-            assert!(b <= cap);
-        }
-        assert_eq!(backoff(0, min, max), min);
-    }
-
-    #[test]
-    fn retry_rule() {
-        let addr: Arc<str> = Arc::from("h:1");
-        let reset = || Error::Reset { addr: addr.clone() };
-        let read_timeout = || Error::Timeout { kind: TimeoutKind::Read, addr: addr.clone(), after: None };
-        assert!(may_retry(&Failure::unsent(reset()), false), "never sent: always safe");
-        assert!(!may_retry(&Failure::sent(reset()), false), "maybe ran: only if safe");
-        assert!(may_retry(&Failure::sent(reset()), true));
-        assert!(!may_retry(&Failure::sent(read_timeout()), false), "a write after a timeout post-write");
-        assert!(may_retry(&Failure::sent(read_timeout()), true));
-        let pool_wait =
-            Error::Timeout { kind: TimeoutKind::PoolWait { pool_size: 1 }, addr: addr.clone(), after: None };
-        assert!(!may_retry(&Failure::unsent(pool_wait), true));
-        assert!(!may_retry(&Failure::unsent(Error::Closed { addr: addr.clone() }), true));
-        assert!(!may_retry(&Failure::sent(Error::Aborted { addr: addr.clone() }), true));
-    }
 
     #[test]
     fn public_types_are_send_sync() {

@@ -218,10 +218,13 @@ fn percent_decode(s: &str) -> Result<String, &'static str> {
 
 /// Deliberately broken behaviours, for testing the tests.
 ///
-/// **Test-only.** A property-test suite sets one of these to check that it
-/// notices the bug; production code must leave it at [`Sabotage::None`].
-/// It is compiled in always so the suite needs no feature flag.
-#[doc(hidden)]
+/// **Internal, for redis-harness's own tests.** The property suites and
+/// tests/pool set one of these (through `PoolBuilder::sabotage`) to check
+/// that they notice the bug. Outside the crate's own test builds it is not
+/// reachable: it is public only with the internal cargo feature
+/// `__sabotage`, which the crate's dev-dependency on itself turns on (see
+/// Cargo.toml); every other pool runs [`Sabotage::None`].
+#[cfg_attr(not(feature = "__sabotage"), allow(unreachable_pub, dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sabotage {
     /// Correct behaviour.
@@ -283,9 +286,6 @@ pub struct PoolOptions {
     /// How often the reaper closes idle connections past their idle time or
     /// lifetime (checkout checks them too, so this only frees sockets sooner).
     pub reaper_interval: Option<Duration>,
-    /// Test-only: see [`Sabotage`].
-    #[doc(hidden)]
-    pub sabotage: Sabotage,
 }
 
 impl Default for PoolOptions {
@@ -311,7 +311,6 @@ impl Default for PoolOptions {
             breaker_threshold: 10 * cpus as u32,
             breaker_cooldown: Duration::from_secs(1),
             reaper_interval: Some(Duration::from_secs(60)),
-            sabotage: Sabotage::None,
         }
     }
 }

@@ -112,6 +112,8 @@ struct Breaker {
 pub(crate) struct Inner {
     pub cfg: ConnectionConfig,
     pub opts: PoolOptions,
+    /// The broken behaviour a test asked for (see `Sabotage`); `None` outside the crate's tests.
+    pub sabotage: Sabotage,
     pub addr: Arc<str>,
     pub sem: Arc<Semaphore>,
     state: Mutex<State>,
@@ -138,8 +140,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(cfg: ConnectionConfig, opts: PoolOptions) -> Inner {
+    pub(crate) fn new(cfg: ConnectionConfig, opts: PoolOptions, sabotage: Sabotage) -> Inner {
         Inner {
+            sabotage,
             addr: cfg.addr_label(),
             sem: Arc::new(Semaphore::new(opts.pool_size)),
             cfg,
@@ -214,7 +217,7 @@ impl Inner {
             return Err(self.closed_err());
         }
         let permit = self.acquire().await?;
-        let mut permit = PermitGuard { permit: Some(permit), leak: self.opts.sabotage == Sabotage::LeakPermitOnCancel };
+        let mut permit = PermitGuard { permit: Some(permit), leak: self.sabotage == Sabotage::LeakPermitOnCancel };
         let result = self.checkout(&mut permit).await;
         if result.is_err() {
             // An error, not a cancellation: the turn goes back in every mode.
@@ -376,7 +379,7 @@ impl Inner {
     /// Returns a connection from a guard: pooled if healthy and the pool is
     /// open, closed otherwise.
     pub(crate) fn put_back(&self, mut conn: Connection) {
-        let sabotage = self.opts.sabotage;
+        let sabotage = self.sabotage;
         let mut st = self.lock();
         let reason = if st.closed && sabotage != Sabotage::PoolAfterClose {
             Some(CloseReason::Close)
@@ -457,7 +460,7 @@ impl Inner {
             st.closed = true;
             st.idle.drain(..).collect()
         };
-        if self.opts.sabotage != Sabotage::NoWakeOnClose {
+        if self.sabotage != Sabotage::NoWakeOnClose {
             // Wakes every waiter with an error now, and fails later acquires.
             self.sem.close();
         }

@@ -3,7 +3,9 @@
 //! graceful close that proves it leaves no socket and no task behind.
 //!
 //! Layout (public API apart from inner state, as bb8 does):
-//! - `api`: [`Pool`], [`PoolBuilder`], [`PooledConnection`], close, retries, stats;
+//! - `api`: [`Pool`], [`PoolBuilder`], [`PooledConnection`], stats;
+//! - `close`: the close protocol ([`Pool::close_by`], [`CloseReport`]);
+//! - `retry`: the retry rules and backoff (below);
 //! - `inner`: the shared state, checkout, dialling through the breaker, background tasks;
 //! - `conn`: one [`Connection`]: dial, handshake, commands, the idle check;
 //! - `tls`: the TLS step of dialling (rustls behind the `tls` feature);
@@ -26,14 +28,19 @@
 //! reaches the next user. See `docs/pool.md`.
 
 mod api;
+mod close;
 mod config;
 mod conn;
 mod error;
 mod inner;
+mod retry;
 mod tls;
 mod value;
 
-pub use api::{CloseReport, Health, Pool, PoolBuilder, PoolStats, PooledConnection};
+pub use api::{Health, Pool, PoolBuilder, PoolStats, PooledConnection};
+pub use close::CloseReport;
+/// Internal (feature `__sabotage`, for the crate's own tests only).
+#[cfg(feature = "__sabotage")]
 #[doc(hidden)]
 pub use config::Sabotage;
 pub use config::{ConnectionConfig, PoolOptions, Protocol, ServerAddr, TlsConfig};

@@ -283,7 +283,12 @@ impl Cmd {
         } else if is("wait") || is("waitaof") {
             millis(self.args.last()?)
         } else if is("xread") || is("xreadgroup") {
-            let pos = self.args.iter().position(|a| a.eq_ignore_ascii_case(b"block"))?;
+            // Options come before STREAMS; a key or ID after it may be named "block".
+            let pos = self
+                .args
+                .iter()
+                .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+                .position(|a| a.eq_ignore_ascii_case(b"block"))?;
             millis(self.args.get(pos + 1)?)
         } else {
             None
@@ -328,6 +333,11 @@ mod tests {
             Cmd::from_args(["XREAD", "BLOCK", "250", "STREAMS", "s", "$"]).block_timeout(),
             Some(Some(Duration::from_millis(250)))
         );
+        assert_eq!(
+            Cmd::from_args(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]).block_timeout(),
+            Some(None)
+        );
+        assert_eq!(Cmd::from_args(["XREAD", "STREAMS", "block", "5"]).block_timeout(), None);
         assert_eq!(Cmd::from_args(["GET", "a"]).block_timeout(), None);
         assert_eq!(Cmd::from_args(["BLPOP", "a", "-1"]).block_timeout(), None);
     }

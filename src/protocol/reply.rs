@@ -36,6 +36,9 @@ pub enum Reply {
     Bool(bool),
     /// `=n` verbatim string in RESP3 (format, text), bulk string in RESP2.
     Verbatim(&'static str, Bytes),
+    /// `(n` big number in RESP3, bulk string in RESP2 (only scripts return
+    /// one, as `{big_number = "..."}`).
+    BigNumber(Bytes),
     /// `>n` push in RESP3, array in RESP2.
     Push(Vec<Reply>),
     /// Several replies sent back to back for one command (SUBSCRIBE to many channels).
@@ -153,6 +156,13 @@ impl Reply {
                     bulk(out, text);
                 }
             }
+            Reply::BigNumber(digits) => {
+                if resp >= 3 {
+                    line(out, b'(', digits);
+                } else {
+                    bulk(out, digits);
+                }
+            }
             Reply::Multi(items) => {
                 for i in items {
                     i.encode(resp, out);
@@ -255,7 +265,7 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
 
 /// Formats a double as Redis 7.0's `addReplyDouble`: `inf`/`-inf`, otherwise
 /// C's `%.17g`.
-pub fn format_double(d: f64) -> String {
+pub(crate) fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -266,7 +276,7 @@ pub fn format_double(d: f64) -> String {
 }
 
 /// C's `%.{prec}g` for finite values.
-pub fn format_g(d: f64, prec: usize) -> String {
+pub(crate) fn format_g(d: f64, prec: usize) -> String {
     if d == 0.0 {
         return if d.is_sign_negative() { "-0".into() } else { "0".into() };
     }
@@ -321,6 +331,8 @@ mod tests {
         assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(3)[..], b",1.5\r\n");
         assert_eq!(&Reply::DoubleText(Bytes::from("1.5")).to_bytes(2)[..], b"$3\r\n1.5\r\n");
         assert_eq!(&Reply::Verbatim("txt", Bytes::from("hi")).to_bytes(3)[..], b"=6\r\ntxt:hi\r\n");
+        assert_eq!(&Reply::BigNumber(Bytes::from("12")).to_bytes(3)[..], b"(12\r\n");
+        assert_eq!(&Reply::BigNumber(Bytes::from("12")).to_bytes(2)[..], b"$2\r\n12\r\n");
         assert_eq!(&Reply::Int(-42).to_bytes(2)[..], b":-42\r\n");
     }
 

@@ -75,30 +75,7 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
     memchr::memchr2(b'\r', 0, buf).filter(|&i| buf[i] == b'\r' && i + 1 < buf.len())
 }
 
-/// Parses a signed 64-bit integer exactly as Redis's `string2ll`: no
-/// spaces, no `+`, no leading zeros (`0` alone is fine), no overflow. Redis
-/// reads request headers with it too, so `*01` is a protocol error.
-pub(crate) fn string2ll(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
-    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+pub(crate) use crate::num::parse_i64 as string2ll;
 
 impl Parser {
     /// Tries to take one command out of `buf`.

@@ -77,21 +77,11 @@ impl Txn {
     }
 }
 
-/// Removes the client from the table when the connection ends, however it ends.
-struct Registration {
-    shared: Arc<ProxyShared>,
-    id: u64,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.shared.lock().clients.remove(&self.id);
-        self.shared.open.send_modify(|n| *n -= 1);
-    }
-}
+/// A registered proxied connection (see `crate::host::Registration`).
+pub(crate) type Registration = crate::host::Registration<ProxyShared>;
 
 /// Registers an accepted socket synchronously, so counts are right the moment accept returns.
-pub(crate) fn register(shared: &Arc<ProxyShared>, peer: SocketAddr) -> (u64, Arc<Notify>) {
+pub(crate) fn register(shared: &Arc<ProxyShared>, peer: SocketAddr) -> Registration {
     let kill = Arc::new(Notify::new());
     let mut st = shared.lock();
     let id = st.next_id;
@@ -110,17 +100,23 @@ pub(crate) fn register(shared: &Arc<ProxyShared>, peer: SocketAddr) -> (u64, Arc
         },
     );
     drop(st);
-    shared.open.send_modify(|n| *n += 1);
-    (id, kill)
+    Registration::new(shared, id, kill)
+}
+
+/// The client socket first, the registration last: fields drop in
+/// declaration order, and a socket is counted until it is really closed.
+struct Client {
+    stream: TcpStream,
+    _registration: Registration,
 }
 
 /// Serves one client until either side closes, a fault ends it, it is
 /// killed, or the proxy stops.
-pub(crate) async fn serve(shared: Arc<ProxyShared>, mut client: TcpStream, id: u64, kill: Arc<Notify>) {
-    // Declared before the sockets so that it drops after them: a client
-    // socket is counted until it is really closed.
-    let _registration = Registration { shared: shared.clone(), id };
-    let mut shutdown = shared.shutdown.subscribe();
+pub(crate) async fn serve(client: TcpStream, registration: Registration) {
+    let shared = registration.host().clone();
+    let (id, kill) = (registration.id, registration.kill.clone());
+    let mut client = Client { stream: client, _registration: registration };
+    let mut shutdown = shared.sockets.shutdown_signal();
     let upstream_addr = shared.upstream();
     let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream_addr)).await {
         Ok(Ok(s)) => s,
@@ -135,7 +131,7 @@ pub(crate) async fn serve(shared: Arc<ProxyShared>, mut client: TcpStream, id: u
     };
     let _ = upstream.set_nodelay(true);
     let created = shared.lock().clients.get(&id).map_or_else(Instant::now, |c| c.created);
-    let (cr, cw) = client.split();
+    let (cr, cw) = client.stream.split();
     let (ur, uw) = upstream.split();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::select! {
@@ -352,7 +348,7 @@ fn run_admin(shared: &ProxyShared, id: u64, args: &[Bytes], resp: u8) -> Bytes {
     use crate::fault::admin::{run, Request};
     let reply = match run(&shared.faults, args) {
         Request::Reply(r) => r,
-        Request::KillAll => Reply::Int(shared.kill_all(Some(id)) as i64),
+        Request::KillAll => Reply::Int(crate::host::ConnectionHost::kill_all(shared, Some(id)) as i64),
         Request::SetPassword(_) => {
             Reply::error("ERR SET-PASSWORD needs the fake server: the proxy does not own the password")
         }

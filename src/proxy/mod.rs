@@ -8,8 +8,10 @@
 //! do not parse — it forwards untouched from then on, with faults on
 //! replies no longer applied on that connection.
 //!
-//! Like the fake server it runs on its own thread and runtime, counts its
-//! client sockets exactly, and closes everything when dropped.
+//! It stands on the same connection-host core as the fake server
+//! (`crate::host`): the same listener (`SO_REUSEADDR`), socket registry
+//! (exact counts, leak waits, kill-all) and worker threads, each with its
+//! own runtime; dropping it closes everything.
 
 mod conn;
 
@@ -17,15 +19,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
+use crate::engine::state::CommandLog;
 use crate::fault::{FaultGuard, FaultHost, FaultRule, Hub, RuleInfo};
-use crate::server::state::CommandLog;
-use crate::server::{ClientSnapshot, LeakError, RecordedCommand, StartError};
+use crate::host::{ClientSnapshot, ConnectionHost, LeakError, Sockets, StartError};
+use crate::server::RecordedCommand;
 
 /// A TCP proxy that forwards to a real Redis and injects faults.
 ///
@@ -42,7 +44,7 @@ use crate::server::{ClientSnapshot, LeakError, RecordedCommand, StartError};
 /// ```
 pub struct FaultProxy {
     shared: Arc<ProxyShared>,
-    thread: Option<JoinHandle<()>>,
+    running: crate::host::worker::Running,
     addr: SocketAddr,
 }
 
@@ -82,9 +84,8 @@ pub(crate) struct ProxyShared {
     pub faults: Hub,
     /// Where new connections are forwarded; [`FaultProxy::set_upstream`] moves it.
     upstream: Mutex<SocketAddr>,
-    /// Open client sockets.
-    pub open: watch::Sender<usize>,
-    pub shutdown: watch::Sender<bool>,
+    /// Open client sockets and the stop signal (`crate::host`).
+    pub sockets: Sockets,
 }
 
 impl ProxyShared {
@@ -96,9 +97,41 @@ impl ProxyShared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, ProxyState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Closes every client connection except `except`; returns how many.
-    pub(crate) fn kill_all(&self, except: Option<u64>) -> usize {
+/// The proxy as a connection host: its own small client table.
+impl ConnectionHost for ProxyShared {
+    fn sockets(&self) -> &Sockets {
+        &self.sockets
+    }
+
+    fn forget(&self, id: u64) {
+        self.lock().clients.remove(&id);
+    }
+
+    /// Only the fields the proxy knows are filled (it does not follow
+    /// SELECT or CLIENT SETINFO: db 0, RESP as last seen in HELLO).
+    fn clients(&self) -> Vec<ClientSnapshot> {
+        let st = self.lock();
+        let now = Instant::now();
+        st.clients
+            .iter()
+            .map(|(id, c)| ClientSnapshot {
+                id: *id,
+                peer: c.peer.clone(),
+                name: String::from_utf8_lossy(&c.name).into_owned(),
+                lib_name: String::new(),
+                lib_ver: String::new(),
+                db: 0,
+                resp: 2,
+                age: now.duration_since(c.created),
+                idle: now.duration_since(c.last_interaction),
+                last_command: c.last_command.clone(),
+            })
+            .collect()
+    }
+
+    fn kill_all(&self, except: Option<u64>) -> usize {
         let st = self.lock();
         let mut n = 0;
         for (id, c) in &st.clients {
@@ -177,37 +210,24 @@ impl ProxyBuilder {
     /// Starts the proxy, returning why it could not. The upstream is not
     /// contacted until a client connects.
     pub fn try_start(self) -> Result<FaultProxy, StartError> {
-        let listener = std::net::TcpListener::bind(self.bind)
-            .map_err(|e| StartError::new(format!("binding the proxy to {} (is the port in use?)", self.bind), e))?;
-        let addr = listener.local_addr().map_err(|e| StartError::new("reading the proxy's address", e))?;
-        listener.set_nonblocking(true).map_err(|e| StartError::new("making the listener non-blocking", e))?;
-        let seed = self.seed.or_else(crate::server::seed_from_env).unwrap_or_else(|| fastrand::u64(..));
+        let listener = crate::host::listen::bind_reusable(self.bind)
+            .map_err(|e| StartError::proxy(format!("binding the proxy to {} (is the port in use?)", self.bind), e))?;
+        let addr = listener.local_addr().map_err(|e| StartError::proxy("reading the proxy's address", e))?;
         let shared = Arc::new(ProxyShared {
             state: Mutex::new(ProxyState {
                 next_id: 1,
                 recorded: CommandLog::new(self.record_commands, self.record_limit),
                 ..Default::default()
             }),
-            faults: Hub::new(seed),
+            faults: Hub::new(crate::host::pick_seed(self.seed)),
             upstream: Mutex::new(self.upstream),
-            open: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
+            sockets: Sockets::default(),
         });
         shared.faults.set_admin(self.admin);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StartError::new("building the proxy runtime", e))?;
         let sh = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("redis-harness-proxy".into())
-            .spawn(move || {
-                rt.block_on(accept_loop(sh, listener));
-                // Dropping the runtime drops every connection task and closes its sockets.
-                drop(rt);
-            })
-            .map_err(|e| StartError::new("spawning the proxy thread", e))?;
-        Ok(FaultProxy { shared, thread: Some(thread), addr })
+        let running = crate::host::worker::spawn(move || accept_loop(sh, listener))
+            .map_err(|e| StartError::proxy("spawning the proxy thread", e))?;
+        Ok(FaultProxy { shared, running, addr })
     }
 }
 
@@ -219,19 +239,28 @@ async fn accept_loop(shared: Arc<ProxyShared>, listener: std::net::TcpListener) 
             return;
         }
     };
-    let mut shutdown = shared.shutdown.subscribe();
+    let mut shutdown = shared.sockets.shutdown_signal();
+    // Every connection task lives in this set, so stopping the proxy aborts
+    // and awaits all of them: their sockets are closed when this returns.
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = shutdown.wait_for(|s| *s) => {
+                tasks.shutdown().await;
+                return;
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             r = shared.faults.accepting_then(|| listener.accept()) => {
+                // TCP_NODELAY comes from the listener on Linux (see `host::listen`).
                 let Ok((stream, peer)) = r else { continue };
+                #[cfg(not(target_os = "linux"))]
                 let _ = stream.set_nodelay(true);
                 if let Some(action) = shared.faults.on_accept() {
                     crate::fault::refuse(stream, action);
                     continue;
                 }
-                let (id, kill) = conn::register(&shared, peer);
-                tokio::spawn(conn::serve(shared.clone(), stream, id, kill));
+                let registration = conn::register(&shared, peer);
+                tasks.spawn(conn::serve(stream, registration));
             }
         }
     }
@@ -296,12 +325,12 @@ impl FaultProxy {
     /// Closes every client connection now (and its upstream connection);
     /// returns how many.
     pub fn kill_all(&self) -> usize {
-        self.shared.kill_all(None)
+        ConnectionHost::kill_all(&*self.shared, None)
     }
 
     /// Client sockets open right now.
     pub fn open_connections(&self) -> usize {
-        *self.shared.open.borrow()
+        self.shared.sockets.open()
     }
 
     /// Client connections accepted since start (refused ones excluded).
@@ -322,35 +351,18 @@ impl FaultProxy {
 
     /// The client connections open now (only the fields the proxy knows are filled).
     pub fn clients(&self) -> Vec<ClientSnapshot> {
-        let st = self.shared.lock();
-        let now = Instant::now();
-        st.clients
-            .iter()
-            .map(|(id, c)| ClientSnapshot {
-                id: *id,
-                peer: c.peer.clone(),
-                name: String::from_utf8_lossy(&c.name).into_owned(),
-                lib_name: String::new(),
-                lib_ver: String::new(),
-                db: 0,
-                resp: 2,
-                age: now.duration_since(c.created),
-                idle: now.duration_since(c.last_interaction),
-                last_command: c.last_command.clone(),
-            })
-            .collect()
+        ConnectionHost::clients(&*self.shared)
     }
 
     /// Waits until exactly `n` client sockets are open, or fails after
     /// `timeout` with the clients still open.
     pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
-        let mut rx = self.shared.open.subscribe();
-        let started = Instant::now();
-        if matches!(tokio::time::timeout(timeout, rx.wait_for(|open| *open == n)).await, Ok(Ok(_))) {
-            Ok(())
-        } else {
-            Err(LeakError { expected: n, open: self.clients(), waited: started.elapsed(), addr: self.addr })
-        }
+        crate::host::wait_for_open(&*self.shared, self.addr, n, timeout).await
+    }
+
+    /// Blocking form of [`FaultProxy::wait_for_open_connections`] for plain `#[test]`s.
+    pub fn wait_for_open_connections_blocking(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
+        crate::host::wait_for_open_blocking(&*self.shared, self.addr, n, timeout)
     }
 
     /// Panics unless every client socket is closed within `timeout`.
@@ -362,10 +374,8 @@ impl FaultProxy {
 
     /// Stops the proxy and closes every socket it holds.
     pub fn stop(&mut self) {
-        self.shared.shutdown.send_replace(true);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.shared.sockets.stop();
+        self.running.wait();
     }
 }
 

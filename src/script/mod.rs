@@ -14,14 +14,21 @@
 //! - `pcall` hands back the message of a Redis error table, as 7.0's does;
 //! - an error reply is `<message> script: <sha>, on @user_script:<line>.`.
 //!
-//! Not here: cjson/cmsgpack/bit/struct, RESP3 conversions (`redis.setresp(3)`
-//! is refused), SCRIPT DEBUG, nested library tables being read-only.
+//! Conversions between replies and Lua values (RESP2 and, after
+//! `redis.setresp(3)`, RESP3) are in `convert`; FUNCTION libraries in
+//! `functions`; the helper libraries (cjson, cmsgpack, bit, struct) in `libs`.
+//!
+//! Not here: SCRIPT DEBUG, nested library tables being read-only.
 //!
 //! Long scripts: [`busy`] keeps the record of a script that runs on its
 //! own thread (BUSY for other clients past `busy-reply-threshold`, SCRIPT
 //! KILL / FUNCTION KILL, aborting on shutdown and after [`busy::RUN_CAP`]);
 //! the hook below consults it. A script run inline (one that cannot loop)
 //! is aborted after [`INSTRUCTION_LIMIT`] instructions, a guard only.
+
+mod convert;
+pub(crate) mod functions;
+mod libs;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -32,8 +39,8 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, Std
 
 pub(crate) mod busy;
 
-use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
+use convert::{call_args, error_table, error_table_text, lua_to_reply, one_line, reply_to_lua};
 
 /// Instructions a script run inline (one that cannot loop, see
 /// [`busy::may_loop`]) may run before it is aborted: a guard only, since
@@ -150,7 +157,8 @@ local function handler(err)
   return {err, src, line}
 end
 local function runner(f) return rawxpcall(f, handler) end
-return G, proxy, redis, runner
+local function apply(f, k, a) return rawxpcall(function() return f(k, a) end, handler) end
+return G, proxy, redis, runner, apply
 "#;
 
 /// One cached script.
@@ -159,6 +167,8 @@ struct Cached {
     func: RegistryKey,
     /// Its code can loop: it runs on a thread of its own (`crate::cmd::busy`).
     loops: bool,
+    /// The `#!lua flags=...` header's flags (`None` without a header).
+    flags: Option<u8>,
 }
 
 /// A Lua state with Redis's sandbox and the script cache.
@@ -172,6 +182,8 @@ pub(crate) struct Engine {
     redis: Table,
     /// `xpcall(f, handler)` with Redis's error handler.
     runner: Function,
+    /// `xpcall(function() return f(keys, args) end, handler)`: how FCALL runs a function.
+    apply: Function,
     /// Scripts by lower-case hex SHA-1.
     cache: crate::store::FastMap<String, Cached>,
     /// Instructions run by the current script.
@@ -179,7 +191,9 @@ pub(crate) struct Engine {
     /// Why the hook stopped the current script (`KILLED_BY_*`, 0: it did not).
     killed: Arc<AtomicU8>,
     /// The server's running-script record the hook consults.
-    busy: Arc<Mutex<Arc<busy::Busy>>>,
+    busy: Arc<Mutex<Arc<dyn busy::Watch>>>,
+    /// The protocol the current script chose with `redis.setresp` (2 at each start).
+    resp: Arc<AtomicU8>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -219,123 +233,17 @@ impl Rand48 {
     }
 }
 
-/// Error text as Redis's `luaPushErrorBuff` forms it from a reply's error
-/// (`CODE message`; a code-less text gets `ERR`).
-fn error_table_text(e: &[u8]) -> String {
-    let e = String::from_utf8_lossy(e);
-    let (code, msg) = match e.split_once(' ') {
-        Some((code, msg)) => (code.to_string(), msg.to_string()),
-        None => ("ERR".to_string(), e.to_string()),
-    };
-    format!("{code} {}", msg.trim_matches(|c| c == '\r' || c == '\n'))
-}
-
-/// An error value (`{err = text}`) for `redis.call` to raise or `redis.pcall` to return.
-fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.raw_set("err", text)?;
-    Ok(t)
-}
-
-/// A command's reply as Lua sees it (the script's client speaks RESP2).
-fn reply_to_lua(lua: &Lua, reply: Reply) -> mlua::Result<Value> {
-    Ok(match reply {
-        Reply::Status(s) => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(&s)?)?;
-            Value::Table(t)
-        }
-        Reply::Error(e) => Value::Table(error_table(lua, &error_table_text(&e))?),
-        Reply::Int(n) => Value::Number(n as f64),
-        Reply::Bulk(b) | Reply::DoubleText(b) | Reply::Verbatim(_, b) => Value::String(lua.create_string(&b)?),
-        Reply::Double(d) => Value::String(lua.create_string(format_double(d))?),
-        Reply::Bool(b) => Value::Number(if b { 1.0 } else { 0.0 }),
-        Reply::Nil | Reply::NilArray | Reply::None => Value::Boolean(false),
-        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
-            let t = lua.create_table_with_capacity(v.len(), 0)?;
-            for (i, r) in v.into_iter().enumerate() {
-                t.raw_set(i + 1, reply_to_lua(lua, r)?)?;
-            }
-            Value::Table(t)
-        }
-        Reply::Map(v) => {
-            let t = lua.create_table_with_capacity(v.len() * 2, 0)?;
-            for (i, (k, val)) in v.into_iter().enumerate() {
-                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
-                t.raw_set(2 * i + 2, reply_to_lua(lua, val)?)?;
-            }
-            Value::Table(t)
-        }
-        Reply::Multi(mut v) => match v.pop() {
-            Some(r) => reply_to_lua(lua, r)?,
-            None => Value::Boolean(false),
-        },
-    })
-}
-
-/// Redis's `addReplyErrorLength`/status sanitising: CR and LF become spaces.
-fn one_line(s: &[u8]) -> Bytes {
-    Bytes::from(s.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }).collect::<Vec<u8>>())
-}
-
-/// A script's return value as a reply (Redis's `luaReplyToRedisReply`, RESP2 rules).
-fn lua_to_reply(v: &Value, depth: usize) -> Reply {
-    if depth > MAX_REPLY_DEPTH {
-        return Reply::error("ERR reached lua stack limit");
-    }
-    match v {
-        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Boolean(true) => Reply::Int(1),
-        Value::Boolean(false) => Reply::Nil,
-        Value::Integer(n) => Reply::Int(*n),
-        Value::Number(n) => Reply::Int(*n as i64),
-        Value::Table(t) => {
-            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-                return Reply::Error(one_line(&e.as_bytes()));
-            }
-            if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
-                return Reply::Status(one_line(&ok.as_bytes()));
-            }
-            let mut out = Vec::new();
-            for i in 1.. {
-                match t.raw_get::<Value>(i) {
-                    Ok(Value::Nil) | Err(_) => break,
-                    Ok(v) => out.push(lua_to_reply(&v, depth + 1)),
-                }
-            }
-            Reply::Array(out)
-        }
-        _ => Reply::Nil,
-    }
-}
-
-/// Turns a redis.call argument into bytes (numbers as `%.17g`, as Redis does).
-fn call_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut out = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::Integer(n) => out.push(Bytes::from(format_double(*n as f64))),
-            Value::Number(n) => out.push(Bytes::from(format_c17g(*n))),
-            Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    Ok(out)
-}
-
-/// C's `%.17g` including `nan` (which `format_double` does not print).
-fn format_c17g(n: f64) -> String {
-    if n.is_nan() {
-        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
-    }
-    format_double(n)
-}
-
 /// What a script run ended with.
 type Outcome = Result<Reply, String>;
+
+/// How a run hands the script its keys and arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Inputs<'a> {
+    /// EVAL: the `KEYS` and `ARGV` globals.
+    Globals(&'a [Bytes], &'a [Bytes]),
+    /// FCALL: the function's two arguments (Redis sets no globals for it).
+    Arguments(&'a [Bytes], &'a [Bytes]),
+}
 
 impl Engine {
     /// A fresh Lua state with Redis's sandbox (created on the first EVAL, never at start-up).
@@ -375,7 +283,9 @@ impl Engine {
                 });
                 match found {
                     None => break,
-                    Some((Some(src), Some(line))) if src == "@user_script" => return Ok((Some(src), Some(line))),
+                    Some((Some(src), Some(line))) if src == "@user_script" || src == "@user_function" => {
+                        return Ok((Some(src), Some(line)))
+                    }
                     Some(_) => {}
                 }
             }
@@ -384,14 +294,21 @@ impl Engine {
         // A `redis.*` error raised from Rust reaches Lua as userdata: back to `{err = ...}`.
         let unwrap_fn = lua.create_function(|lua, v: Value| {
             let Value::Error(e) = v else { return Ok(v) };
+            // A library raises a plain string, as its C version does with luaL_error.
+            if let Some(text) = libs::lib_error_text(&e) {
+                return Ok(Value::String(lua.create_string(text)?));
+            }
             let text = raised_text(&e).unwrap_or_else(|| format!("ERR {e}"));
             Ok(Value::Table(error_table(lua, &text)?))
         })?;
-        let (globals, proxy, redis, runner): (Table, Table, Table, Function) =
+        let (globals, proxy, redis, runner, apply): (Table, Table, Table, Function, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
-        Self::fill_redis_table(&lua, &redis)?;
-        let busy = Arc::new(Mutex::new(Arc::new(busy::Busy::default())));
-        let engine = Engine { lua, globals, proxy, runner, redis, cache: Default::default(), budget, killed, busy };
+        let resp = Arc::new(AtomicU8::new(2));
+        Self::fill_redis_table(&lua, &redis, &resp)?;
+        libs::install(&lua, &globals)?;
+        let busy: Arc<Mutex<Arc<dyn busy::Watch>>> = Arc::new(Mutex::new(Arc::new(busy::Unwatched)));
+        let engine =
+            Engine { lua, globals, proxy, runner, apply, redis, cache: Default::default(), budget, killed, busy, resp };
         let (b, k, w) = (engine.budget.clone(), engine.killed.clone(), engine.busy.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             let watch = w.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -421,7 +338,7 @@ impl Engine {
     }
 
     /// The `redis` table's fixed entries (call and pcall are added per run).
-    fn fill_redis_table(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    fn fill_redis_table(lua: &Lua, redis: &Table, resp: &Arc<AtomicU8>) -> mlua::Result<()> {
         redis.raw_set("REDIS_VERSION", "7.0.15")?;
         redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
         for (name, level) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
@@ -469,17 +386,17 @@ impl Engine {
                 Ok(())
             })?,
         )?;
+        let chosen = resp.clone();
         redis.raw_set(
             "setresp",
-            lua.create_function(|_, args: MultiValue| {
+            lua.create_function(move |_, args: MultiValue| {
                 if args.len() != 1 {
                     return Err(raise("ERR redis.setresp() requires one argument."));
                 }
                 match number(&args[0]).map(|n| n as i64) {
-                    Some(2) => Ok(()),
-                    // The fake converts replies for RESP2 scripts only.
-                    Some(3) => {
-                        Err(raise("ERR redis.setresp(3) is not supported by redis-harness yet (RESP2 scripts only)"))
+                    Some(v @ (2 | 3)) => {
+                        chosen.store(v as u8, Ordering::Relaxed);
+                        Ok(())
                     }
                     _ => Err(raise("ERR RESP version must be 2 or 3.")),
                 }
@@ -521,7 +438,7 @@ impl Engine {
 
     /// Makes the hook consult the server's running-script record (the
     /// engine's own, detached one until then).
-    pub(crate) fn watch(&mut self, record: Arc<busy::Busy>) {
+    pub(crate) fn watch(&mut self, record: Arc<dyn busy::Watch>) {
         *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = record;
     }
 
@@ -537,27 +454,19 @@ impl Engine {
         if self.cache.contains_key(&sha) {
             return Ok(sha);
         }
-        let func = self
-            .lua
-            .load(body)
-            .set_name("@user_script")
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .set_environment(self.proxy.clone())
-            .into_function();
-        let func = match func {
+        let shebang = functions::shebang_flags(body).map_err(|e| Reply::Error(one_line(e.as_bytes())))?;
+        let code = &body[shebang.map_or(0, |(_, len)| len)..];
+        let func = match compile(&self.lua, code, "@user_script", self.proxy.clone()) {
             Ok(f) => f,
-            Err(e) => {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
+            Err(msg) => {
                 return Err(Reply::Error(one_line(
                     format!("ERR Error compiling script (new function): {msg}").as_bytes(),
                 )));
             }
         };
         let key = self.lua.create_registry_value(func).map_err(|e| Reply::error(format!("ERR {e}")))?;
-        self.cache.insert(sha.clone(), Cached { func: key, loops: busy::may_loop(body) });
+        self.cache
+            .insert(sha.clone(), Cached { func: key, loops: busy::may_loop(body), flags: shebang.map(|(f, _)| f) });
         Ok(sha)
     }
 
@@ -565,6 +474,12 @@ impl Engine {
     pub(crate) fn exists(&self, sha: &[u8]) -> bool {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         self.cache.contains_key(&sha)
+    }
+
+    /// The cached script's header flags: `None` if it is not cached,
+    /// `Some(None)` if it has no `#!` header.
+    pub(crate) fn flags(&self, sha: &str) -> Option<Option<u8>> {
+        self.cache.get(sha).map(|c| c.flags)
     }
 
     /// Empties the script cache (SCRIPT FLUSH).
@@ -584,25 +499,81 @@ impl Engine {
         sha: &str,
         keys: &[Bytes],
         argv: &[Bytes],
-        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+        call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Option<Reply> {
         let func: Function = self.lua.registry_value(&self.cache.get(sha)?.func).ok()?;
+        Some(self.run_with(func, sha, Inputs::Globals(keys, argv), call))
+    }
+
+    /// Runs `func` (a script, or a library's function for FCALL) under the
+    /// sandbox's error handler; `name` is what an error reply names it by.
+    pub(crate) fn run_with(
+        &mut self,
+        func: Function,
+        name: &str,
+        inputs: Inputs<'_>,
+        call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
+    ) -> Reply {
         self.budget.store(0, Ordering::Relaxed);
         self.killed.store(NOT_KILLED, Ordering::Relaxed);
-        let outcome = self.run_inner(func, keys, argv, call);
+        self.resp.store(2, Ordering::Relaxed);
+        let outcome = self.run_inner(func, inputs, call);
         self.killed.store(NOT_KILLED, Ordering::Relaxed);
-        Some(match outcome {
+        match outcome {
             Ok(r) => r,
-            Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", sha, 1).as_bytes())),
-        })
+            Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", name, 1).as_bytes())),
+        }
+    }
+
+    /// Runs a library's load-time code (FUNCTION LOAD) under the sandbox's
+    /// error handler: `Err` holds the error's message alone, without the
+    /// `script: ..., on ...` suffix (Redis's `Error registering functions: <msg>`).
+    pub(crate) fn run_load(&mut self, chunk: Function) -> Result<(), String> {
+        self.budget.store(0, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
+        let out: mlua::Result<MultiValue> = self.runner.call(chunk);
+        let killed = self.killed.swap(NOT_KILLED, Ordering::Relaxed) != NOT_KILLED;
+        let out = match out {
+            Err(_) if killed => return Err(KILLED_ERROR.to_string()),
+            Err(e) => return Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
+            Ok(out) => out,
+        };
+        let mut it = out.into_iter();
+        if matches!(it.next(), Some(Value::Boolean(true))) {
+            return Ok(());
+        }
+        if killed {
+            return Err(KILLED_ERROR.to_string());
+        }
+        let msg = match it.next() {
+            Some(Value::Table(t)) => {
+                t.raw_get::<Option<mlua::LuaString>>(1).ok().flatten().map(|s| s.to_string_lossy())
+            }
+            _ => None,
+        };
+        Err(msg.unwrap_or_else(|| "ERR unknown error".to_string()))
+    }
+
+    /// The Lua state (FUNCTION LOAD compiles libraries in it).
+    pub(crate) fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// The real globals table behind the read-only proxy.
+    pub(crate) fn globals(&self) -> &Table {
+        &self.globals
+    }
+
+    /// The `redis` table scripts see.
+    pub(crate) fn redis_table(&self) -> &Table {
+        &self.redis
     }
 
     fn run_inner(
         &mut self,
         func: Function,
-        keys: &[Bytes],
-        argv: &[Bytes],
-        call: &mut dyn FnMut(Vec<Bytes>) -> Reply,
+        inputs: Inputs<'_>,
+        call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Outcome {
         let lua = &self.lua;
         let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
@@ -612,43 +583,52 @@ impl Engine {
             }
             Ok(t)
         };
-        let setup = (|| -> mlua::Result<()> {
-            self.globals.raw_set("KEYS", to_table(keys)?)?;
-            self.globals.raw_set("ARGV", to_table(argv)?)?;
-            Ok(())
+        let setup = (|| -> mlua::Result<Option<(Table, Table)>> {
+            match inputs {
+                Inputs::Globals(keys, argv) => {
+                    self.globals.raw_set("KEYS", to_table(keys)?)?;
+                    self.globals.raw_set("ARGV", to_table(argv)?)?;
+                    Ok(None)
+                }
+                Inputs::Arguments(keys, argv) => Ok(Some((to_table(keys)?, to_table(argv)?))),
+            }
         })();
-        setup.map_err(|e| format!("ERR {e}"))?;
+        let arguments = setup.map_err(|e| format!("ERR {e}"))?;
         let call = RefCell::new(call);
         let result = lua.scope(|scope| {
             // C functions, not Lua wrappers: `return redis.call(...)` is a
             // tail call, which keeps the script's frame (its line in errors)
             // only when the callee is a C function.
             let make = |raise_error: bool| {
-                let call = &call;
+                let (call, resp) = (&call, &self.resp);
                 scope.create_function(move |lua, args: MultiValue| {
+                    let resp = resp.load(Ordering::Relaxed);
                     let args = match call_args(args) {
                         Ok(a) => a,
                         Err(msg) if raise_error => return Err(raise(msg)),
                         Err(msg) => return Ok(Value::Table(error_table(lua, msg)?)),
                     };
                     let reply = match call.try_borrow_mut() {
-                        Ok(mut f) => (*f)(args),
+                        Ok(mut f) => (*f)(args, resp),
                         Err(_) => Reply::error("ERR recursive redis.call"),
                     };
                     match reply {
                         Reply::Error(e) if raise_error => Err(raise(&error_table_text(&e))),
-                        reply => reply_to_lua(lua, reply),
+                        reply => reply_to_lua(lua, reply, resp),
                     }
                 })
             };
             self.redis.raw_set("call", make(true)?)?;
             self.redis.raw_set("pcall", make(false)?)?;
-            let out: MultiValue = self.runner.call(func)?;
+            let out: MultiValue = match arguments {
+                None => self.runner.call(func)?,
+                Some((k, a)) => self.apply.call((func, k, a))?,
+            };
             let mut it = out.into_iter();
             let ok = matches!(it.next(), Some(Value::Boolean(true)));
             let value = it.next().unwrap_or(Value::Nil);
             if ok {
-                return Ok(Ok(lua_to_reply(&value, 0)));
+                return Ok(Ok(lua_to_reply(&value, self.resp.load(Ordering::Relaxed), 0)));
             }
             // The handler's {message, source, line}.
             let Value::Table(t) = value else { return Ok(Err("ERR unknown error".to_string())) };
@@ -672,6 +652,17 @@ impl Engine {
             Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
         }
     }
+}
+
+/// Compiles Lua source (never bytecode) named `name` with environment
+/// `env`; `Err` holds Lua's message (`user_script:1: ...`).
+fn compile(lua: &Lua, code: &[u8], name: &str, env: Table) -> Result<Function, String> {
+    let func =
+        lua.load(code).set_name(name).set_mode(mlua::chunk::ChunkMode::Text).set_environment(env).into_function();
+    func.map_err(|e| match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// A Redis error raised from a `redis.*` function (its `{err = ...}` text).

@@ -1,15 +1,13 @@
-//! The server machinery behind [`FakeRedis`](super::FakeRedis): its own
-//! thread and current-thread runtime, the accept loops, active expiry.
-//!
-//! Owning a thread and runtime lets `Drop` stop the server synchronously
-//! from any test runtime (or none), as wiremock's bare server does.
+//! The server machinery behind [`FakeRedis`](super::FakeRedis): the accept
+//! loops and active expiry, run on a thread and runtime of its own
+//! (`crate::host::worker`).
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::connection::{self, Peer};
-use super::state::Shared;
+use crate::engine::state::Shared;
 
 /// Listeners bound by the caller (so bind errors surface at start).
 pub(crate) struct Listeners {
@@ -22,38 +20,9 @@ pub(crate) struct Listeners {
 /// A running server: a worker thread serving it until `stop`.
 pub(crate) struct BareServer {
     pub shared: Arc<Shared>,
-    /// Fires when the server has stopped and every connection task is gone.
-    /// In a Mutex only so that `FakeRedis` is `Sync`; nothing contends for it.
-    stopped: Option<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+    running: crate::host::worker::Running,
 }
 
-/// A server to run on a worker thread.
-struct Job {
-    shared: Arc<Shared>,
-    listeners: Listeners,
-    stopped: std::sync::mpsc::Sender<()>,
-}
-
-/// Parked worker threads, each with its runtime, ready for the next server.
-///
-/// Start-up time is what a test pays for isolation, and creating a thread
-/// and a runtime is most of it; so a stopped server's thread parks here and
-/// serves the next one. Every server still runs alone on its own thread and
-/// runtime; a worker is reused only after everything of the previous server
-/// (listeners, connection tasks, timers) has been dropped.
-static IDLE_WORKERS: std::sync::Mutex<Vec<(u64, std::sync::mpsc::Sender<Job>)>> = std::sync::Mutex::new(Vec::new());
-static NEXT_WORKER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How long a parked worker waits for another server before its thread exits.
-const WORKER_IDLE: Duration = Duration::from_secs(5);
-/// At most this many workers park; more exit at once.
-const MAX_IDLE_WORKERS: usize = 8;
-/// How long a worker that just stopped a server polls for the next one
-/// before it sleeps. A test suite starts servers back to back; a worker
-/// still awake takes the next one without the cross-CPU wake-up (tens of µs
-/// on a VM) that the starting thread would otherwise pay. Go's scheduler
-/// spins idle threads briefly for the same reason.
-const WORKER_SPIN: Duration = Duration::from_micros(200);
 /// How long a new server keeps polling its sockets without sleeping: the
 /// test's first connect and command usually arrive within this, and find
 /// the server awake instead of waiting for it to be woken.
@@ -61,40 +30,19 @@ const START_SPIN: Duration = Duration::from_micros(500);
 
 impl BareServer {
     pub(crate) fn spawn(shared: Arc<Shared>, listeners: Listeners) -> io::Result<BareServer> {
-        // Created non-blocking on Linux (see bind_reusable).
-        #[cfg(not(target_os = "linux"))]
-        listeners.tcp.set_nonblocking(true)?;
+        // The TCP listener is non-blocking already (see `host::listen`).
         if let Some(u) = &listeners.unix {
             u.set_nonblocking(true)?;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut job = Job { shared: shared.clone(), listeners, stopped: tx };
-        loop {
-            let worker = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            match worker {
-                Some((_, w)) => match w.send(job) {
-                    Ok(()) => break,
-                    // That worker exited meanwhile; try another.
-                    Err(std::sync::mpsc::SendError(j)) => job = j,
-                },
-                None => {
-                    spawn_worker(job)?;
-                    break;
-                }
-            }
-        }
-        Ok(BareServer { shared, stopped: Some(std::sync::Mutex::new(rx)) })
+        let sh = shared.clone();
+        let running = crate::host::worker::spawn(move || run(sh, listeners))?;
+        Ok(BareServer { shared, running })
     }
 
     /// Signals shutdown and waits until the server and all its connections are gone.
     pub(crate) fn stop(&mut self) {
-        self.shared.shutdown.send_replace(true);
-        if let Some(rx) = self.stopped.take() {
-            // Bounded: a worker stops within one poll of its tasks; the bound
-            // only guards against a bug turning Drop into a hang.
-            let rx = rx.into_inner().unwrap_or_else(|e| e.into_inner());
-            let _ = rx.recv_timeout(Duration::from_secs(30));
-        }
+        self.shared.sockets.stop();
+        self.running.wait();
     }
 }
 
@@ -102,82 +50,6 @@ impl Drop for BareServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn new_runtime() -> io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()
-}
-
-fn spawn_worker(first: Job) -> io::Result<()> {
-    let mut rt = new_runtime()?;
-    std::thread::Builder::new().name("redis-harness-server".into()).spawn(move || {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let me = NEXT_WORKER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut job = first;
-        loop {
-            let stopped = job.stopped.clone();
-            rt.block_on(run(job.shared, job.listeners));
-            drop(job.stopped);
-            // Any task still alive (none should be) would outlive its server
-            // on a reused runtime: then start the next server on a fresh one.
-            if rt.metrics().num_alive_tasks() > 0 {
-                drop(std::mem::replace(
-                    &mut rt,
-                    match new_runtime() {
-                        Ok(r) => r,
-                        Err(_) => {
-                            let _ = stopped.send(());
-                            return;
-                        }
-                    },
-                ));
-            }
-            // Park before reporting the stop: a test that starts its next
-            // server right after dropping this one then finds this thread
-            // idle instead of spawning a new one (a job sent meanwhile waits
-            // in the channel).
-            let parked = {
-                let mut idle = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner());
-                idle.len() < MAX_IDLE_WORKERS && {
-                    idle.push((me, tx.clone()));
-                    true
-                }
-            };
-            let _ = stopped.send(());
-            if !parked {
-                return;
-            }
-            match spin_then_recv(&rx) {
-                Ok(j) => job = j,
-                Err(_) => {
-                    // Leave the pool; a job sent just before we got the lock is still ours.
-                    let mut idle = IDLE_WORKERS.lock().unwrap_or_else(|e| e.into_inner());
-                    idle.retain(|(id, _)| *id != me);
-                    drop(idle);
-                    match rx.try_recv() {
-                        Ok(j) => job = j,
-                        Err(_) => return,
-                    }
-                }
-            }
-        }
-    })?;
-    Ok(())
-}
-
-/// The next job: polled for [`WORKER_SPIN`], then waited for up to [`WORKER_IDLE`].
-fn spin_then_recv(rx: &std::sync::mpsc::Receiver<Job>) -> Result<Job, std::sync::mpsc::RecvTimeoutError> {
-    let until = std::time::Instant::now() + WORKER_SPIN;
-    while std::time::Instant::now() < until {
-        match rx.try_recv() {
-            Ok(j) => return Ok(j),
-            Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                return Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
-            }
-        }
-    }
-    rx.recv_timeout(WORKER_IDLE)
 }
 
 async fn run(shared: Arc<Shared>, listeners: Listeners) {
@@ -189,7 +61,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
         }
     };
     let unix = listeners.unix.and_then(|u| tokio::net::UnixListener::from_std(u).ok());
-    let mut shutdown = shared.shutdown.subscribe();
+    let mut shutdown = shared.sockets.shutdown_signal();
     let local = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut expiry_tick = tokio::time::interval(Duration::from_millis(100));
     expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -226,8 +98,8 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
             // `admit` lets a refuse/max-clients rule take the new socket.
             r = shared.faults.accepting_then(|| tcp.accept()), if accepting => {
                 let r = backoff.check(r);
-                if let Some((stream, peer)) = r.and_then(|(s, p)| Some((crate::fault::server::admit(&shared, s)?, p))) {
-                    // Linux copies TCP_NODELAY from the listener (see bind_reusable).
+                if let Some((stream, peer)) = r.and_then(|(s, p)| Some((crate::server::faults::admit(&shared, s)?, p))) {
+                    // Linux copies TCP_NODELAY from the listener (see `host::listen`).
                     #[cfg(not(target_os = "linux"))]
                     let _ = stream.set_nodelay(true);
                     let fd = raw_fd(&stream);
@@ -244,7 +116,7 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                 }
             }
             r = shared.faults.accepting_then(|| accept_unix(unix.as_ref())), if accepting => {
-                if let Some(stream) = backoff.check(r).and_then(|s| crate::fault::server::admit(&shared, s)) {
+                if let Some(stream) = backoff.check(r).and_then(|s| crate::server::faults::admit(&shared, s)) {
                     let fd = raw_fd(&stream);
                     let path = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
                     match connection::register(&shared, Peer { peer: format!("{path}:0"), local: format!("{path}:0"), unix: true, fd }) {

@@ -8,14 +8,15 @@ use std::time::Instant;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::blocking;
-use super::config::{ClientClass, ObufLimit};
-use super::pubsub;
-use super::state::{ClientInfo, NetCounters, Shared};
-use crate::cmd::{self, ConnState, Ctx};
-use crate::fault::server::{Before, Stop};
+use crate::engine::blocking;
+use crate::engine::command::ConnState;
+use crate::engine::config::{ClientClass, ObufLimit};
+use crate::engine::exec as engine;
+use crate::engine::pubsub;
+use crate::engine::state::{ClientInfo, NetCounters, Shared};
 use crate::protocol::request::{Limits, Parsed, Parser};
 use crate::protocol::Reply;
+use crate::server::faults::{Before, Stop};
 
 /// How much one read asks the kernel for (Redis reads 16 KiB at a time too).
 const READ_CHUNK: usize = 16 * 1024;
@@ -99,37 +100,10 @@ drained_reads!(tokio::net::TcpStream, tokio::net::UnixStream);
 #[cfg(feature = "tls")]
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSome for tokio_rustls::server::TlsStream<S> {}
 
-/// Removes the client from the table when the connection ends, however it
-/// ends (EOF, error, kill, server shutdown dropping the task).
-///
-/// It is declared as the last field of [`Conn`] so that it runs after the
-/// socket has been dropped: a socket is counted until it is really closed.
-pub(crate) struct Registration {
-    shared: Arc<Shared>,
-    pub id: u64,
-    /// Notified when the client is killed (CLIENT KILL, faults).
-    pub kill: Arc<tokio::sync::Notify>,
-}
-
-impl Registration {
-    /// A receiver that turns true when the server stops (the TLS handshake watches it).
-    #[cfg(feature = "tls")]
-    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shared.shutdown.subscribe()
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        st.clients.remove(&self.id);
-        blocking::remove_client(&mut st, self.id);
-        st.unwatch_all(self.id);
-        st.pubsub.detach(self.id);
-        drop(st);
-        self.shared.open.send_modify(|n| *n -= 1);
-    }
-}
+/// A registered connection (`crate::host::Registration`; what closing
+/// forgets is in `super::host`). It is the last field of [`Conn`], so that
+/// it drops after the socket: a socket is counted until it is really closed.
+pub(crate) type Registration = crate::host::Registration<Shared>;
 
 /// Socket first, registration last: fields drop in declaration order.
 struct Conn<S> {
@@ -192,8 +166,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration>
         },
     );
     drop(st);
-    shared.open.send_modify(|n| *n += 1);
-    Some(Registration { shared: shared.clone(), id, kill })
+    Some(Registration::new(shared, id, kill))
 }
 
 /// Serves one registered connection until it closes.
@@ -201,7 +174,7 @@ pub(crate) async fn serve<S>(stream: S, registration: Registration)
 where
     S: ReadSome + AsyncWrite + crate::fault::Abort,
 {
-    let shared = registration.shared.clone();
+    let shared = registration.host().clone();
     let id = registration.id;
     let kill = registration.kill.clone();
     let mut conn = Conn { stream, _registration: registration };
@@ -211,8 +184,9 @@ where
         (st.config.requirepass().is_none(), st.pubsub.attach(id, kill.clone()), st.config.max_bulk_len(), query_limit)
     };
     let mut state = ConnState::new(id, authenticated);
+    state.can_wait = true;
     state.pushes = Some(pushes);
-    let mut shutdown = shared.shutdown.subscribe();
+    let mut shutdown = shared.sockets.shutdown_signal();
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = BytesMut::with_capacity(16 * 1024);
     let mut parser = Parser::default();
@@ -256,8 +230,15 @@ where
                         // A rule may delay the command: stamp after it.
                         stamped = false;
                         let stop = Stop { kill: &kill, shutdown: &mut shutdown };
-                        match crate::fault::server::before_command(&shared, id, &args, &mut conn.stream, &mut out, stop)
-                            .await
+                        match crate::server::faults::before_command(
+                            &shared,
+                            id,
+                            &args,
+                            &mut conn.stream,
+                            &mut out,
+                            stop,
+                        )
+                        .await
                         {
                             Before::Run(f) => f,
                             Before::Reply(r) => {
@@ -268,7 +249,7 @@ where
                         }
                     };
                     // A script running on its own thread: wait for it, or BUSY (src/cmd/busy.rs).
-                    if let Some(reply) = cmd::busy::check(&shared, &args, &mut state) {
+                    if let Some(reply) = crate::cmd::busy::check(&shared, &args, &mut state) {
                         reply.encode(state.resp, &mut out);
                         continue;
                     }
@@ -298,31 +279,22 @@ where
                             // those it caused itself (keyspace events, PUBLISH to itself)
                             // too, as Redis writes them while the command runs.
                             drain_pushes(&mut state, &mut out);
-                            let mut ctx = Ctx { st: &mut st, conn: &mut state, now, clock: &shared.clock };
-                            let reply = cmd::dispatch(&mut ctx, &args);
-                            drain_pushes(&mut state, &mut out);
-                            // Registering under the same lock as the command: no push can slip in between.
-                            let (reply, waiter) = match state.effects.block.take() {
-                                Some(spec) if matches!(reply, Reply::None) => {
-                                    match blocking::block(&mut st, &state, &args, spec) {
-                                        Ok(w) => (reply, Some(w)),
-                                        Err(r) => (r, None),
-                                    }
-                                }
-                                _ => (reply, None),
-                            };
-                            blocking::serve_ready(&mut st, &shared.clock);
+                            let mut outcome = engine::execute(&mut st, &mut state, &shared.clock, now, &args);
+                            for p in outcome.pushes.drain(..) {
+                                p.encode(state.resp, &mut out);
+                            }
                             if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
                                 out_limit = st.config.obuf_limit(ClientClass::PubSub);
                             }
-                            Some((reply, waiter, now))
+                            Some((outcome, now))
                         }
                     };
-                    let Some((reply, waiter, now)) = executed else {
+                    let Some((outcome, now)) = executed else {
                         Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
                         close = true;
                         break;
                     };
+                    let engine::Outcome { reply, waiter, sleep, close: close_after, .. } = outcome;
                     let reply = match waiter {
                         None => reply,
                         Some(w) => {
@@ -339,7 +311,7 @@ where
                             }
                         }
                     };
-                    if let Some(d) = state.effects.sleep.take() {
+                    if let Some(d) = sleep {
                         stamped = false;
                         // Write what came before, then wait on this connection only,
                         // still reading it: a client that hangs up (or is killed)
@@ -374,11 +346,11 @@ where
                     // Fault hook 2/2: this reply (out[mark..]) goes out through the rule that fired.
                     if let Some(action) = fault {
                         let stop = Stop { kill: &kill, shutdown: &mut shutdown };
-                        if !crate::fault::server::deliver(&mut conn.stream, &mut out, mark, action, stop).await {
+                        if !crate::server::faults::deliver(&mut conn.stream, &mut out, mark, action, stop).await {
                             return;
                         }
                     }
-                    if state.effects.close {
+                    if close_after {
                         close = true;
                         break;
                     }

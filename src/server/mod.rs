@@ -2,35 +2,29 @@
 //! over the machinery in `bare`, `connection` and `state`.
 
 pub(crate) mod bare;
-pub(crate) mod blocking;
-pub(crate) mod clock;
-pub(crate) mod config;
 pub(crate) mod connection;
-pub(crate) mod evict;
-pub(crate) mod notify;
-pub(crate) mod pubsub;
-pub(crate) mod state;
+pub(crate) mod faults;
+mod host;
 pub(crate) mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use clock::Clock;
-pub use pubsub::{Subscription, SubscriptionKind};
-pub use state::{RecordedCommand, DEFAULT_RECORD_LIMIT};
-#[cfg(feature = "tls")]
-pub use tls::TlsFault;
+pub use crate::engine::clock::Clock;
+pub use crate::engine::pubsub::{Subscription, SubscriptionKind};
+pub use crate::engine::state::{RecordedCommand, DEFAULT_RECORD_LIMIT};
 
-use crate::cmd::{self, ConnState, Ctx};
+use crate::engine::command::ConnState;
+use crate::engine::config::Config;
+use crate::engine::state::{Shared, State};
+use crate::host::{ClientSnapshot, ConnectionHost, LeakError, StartError};
 use crate::protocol::Reply;
 use bare::{BareServer, Listeners};
-use config::Config;
-use state::{Shared, State};
 
 /// An in-process fake Redis server, isolated and fast to start.
 ///
@@ -68,6 +62,10 @@ pub struct Builder {
     /// None = plaintext; Some(require_client_cert) = TLS.
     #[cfg(feature = "tls")]
     tls: Option<bool>,
+    /// The PKI to serve TLS from (None: a fresh one); a restarted embedded
+    /// backend keeps its predecessor's, so its clients still trust it.
+    #[cfg(feature = "tls")]
+    pki: Option<Arc<crate::tls::TestPki>>,
     notify_keyspace_events: Option<String>,
     admin: bool,
 }
@@ -80,60 +78,17 @@ impl Default for Builder {
             requirepass: None,
             max_bulk_len: None,
             record_commands: true,
-            record_limit: state::DEFAULT_RECORD_LIMIT,
+            record_limit: crate::engine::state::DEFAULT_RECORD_LIMIT,
             paused_clock_at: None,
             databases: 16,
             seed: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            pki: None,
             notify_keyspace_events: None,
             admin: false,
         }
-    }
-}
-
-/// Binds with `SO_REUSEADDR`, as Redis does, so that a server restarted on
-/// the same port can bind while its old connections sit in TIME_WAIT.
-fn bind_reusable(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    #[cfg(target_os = "linux")]
-    let ty = socket2::Type::STREAM.nonblocking();
-    #[cfg(not(target_os = "linux"))]
-    let ty = socket2::Type::STREAM;
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), ty, None)?;
-    // Even on port 0: a server restarted on this port (chaos restarts,
-    // `bind(addr)` of a dropped server) only binds past the TIME_WAIT
-    // sockets this one leaves if both have it.
-    socket.set_reuse_address(true)?;
-    // Accepted sockets inherit it on Linux: one system call per server, not per client.
-    socket.set_tcp_nodelay(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
-/// Why a server could not start.
-#[derive(Debug)]
-pub struct StartError {
-    what: String,
-    source: std::io::Error,
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "redis-harness: could not start the fake server: {}: {}", self.what, self.source)
-    }
-}
-
-impl StartError {
-    /// What failed (`what`, as "binding 127.0.0.1:6379") and the I/O error behind it.
-    pub(crate) fn new(what: impl Into<String>, source: std::io::Error) -> StartError {
-        StartError { what: what.into(), source }
-    }
-}
-
-impl std::error::Error for StartError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
     }
 }
 
@@ -159,6 +114,12 @@ impl Builder {
     /// Requires clients to `AUTH` with this password (Redis's `requirepass`).
     pub fn requirepass(mut self, password: impl Into<String>) -> Self {
         self.requirepass = Some(password.into());
+        self
+    }
+
+    /// Forgets a [`Builder::requirepass`] (a restarted backend takes its current password).
+    pub(crate) fn clear_requirepass(mut self) -> Self {
+        self.requirepass = None;
         self
     }
 
@@ -230,6 +191,14 @@ impl Builder {
         self
     }
 
+    /// Serves TLS from `pki` rather than a fresh PKI (for a server that
+    /// replaces another, as `Backend::restart_server` does).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_pki(mut self, pki: Arc<crate::tls::TestPki>) -> Self {
+        self.pki = Some(pki);
+        self
+    }
+
     /// Starts with `notify-keyspace-events` set to `flags` (Redis's syntax,
     /// e.g. `"KEA"` or `"Ex"`), as CONFIG SET would set it. An invalid flag
     /// makes [`Builder::try_start`] fail.
@@ -264,12 +233,9 @@ impl Builder {
 
     /// Starts the server, returning why it could not.
     pub fn try_start(self) -> Result<FakeRedis, StartError> {
-        let tcp = bind_reusable(self.bind).map_err(|source| StartError {
-            what: format!("binding {} (is the port already in use?)", self.bind),
-            source,
-        })?;
-        let addr =
-            tcp.local_addr().map_err(|source| StartError { what: "reading the bound address".into(), source })?;
+        let tcp = crate::host::listen::bind_reusable(self.bind)
+            .map_err(|e| StartError::new(format!("binding {} (is the port already in use?)", self.bind), e))?;
+        let addr = tcp.local_addr().map_err(|e| StartError::new("reading the bound address", e))?;
         let tls = self.make_tls()?;
         let (unix, unix_path, tempdir) = match self.unix {
             None => (None, None, None),
@@ -277,22 +243,25 @@ impl Builder {
                 let (path, dir) = match path {
                     Some(p) => (p, None),
                     None => {
-                        let dir = tempfile::Builder::new().prefix("redis-harness-").tempdir().map_err(|source| {
-                            StartError { what: "creating a temp dir for the unix socket".into(), source }
-                        })?;
+                        let dir = tempfile::Builder::new()
+                            .prefix("redis-harness-")
+                            .tempdir()
+                            .map_err(|e| StartError::new("creating a temp dir for the unix socket", e))?;
                         (dir.path().join("redis.sock"), Some(dir))
                     }
                 };
                 let l = std::os::unix::net::UnixListener::bind(&path)
-                    .map_err(|source| StartError { what: format!("binding unix socket {}", path.display()), source })?;
+                    .map_err(|e| StartError::new(format!("binding unix socket {}", path.display()), e))?;
                 (Some(l), Some(path), dir)
             }
         };
         let mut config = Config::default();
         if let Some(flags) = &self.notify_keyspace_events {
-            config.set_notify_keyspace_events(flags).map_err(|reason| StartError {
-                what: format!("notify-keyspace-events {flags:?}"),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+            config.set_notify_keyspace_events(flags).map_err(|reason| {
+                StartError::new(
+                    format!("notify-keyspace-events {flags:?}"),
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+                )
             })?;
         }
         config.params.insert("port", addr.port().to_string().into());
@@ -312,9 +281,9 @@ impl Builder {
         if maxclients != config.maxclients() {
             config.params.insert("maxclients", maxclients.to_string().into());
         }
-        let seed = self.seed.or_else(seed_from_env).unwrap_or_else(|| fastrand::u64(..));
-        let recorded = state::CommandLog::new(self.record_commands, self.record_limit);
-        let state = State::new(config, self.databases, seed, recorded);
+        let seed = crate::host::pick_seed(self.seed);
+        let recorded = crate::engine::state::CommandLog::new(self.record_commands, self.record_limit);
+        let state = State::new(config, self.databases, seed, recorded, crate::cmd::table());
         let clock = match self.paused_clock_at {
             Some(t) => Clock::paused_at(t),
             None => Clock::real(),
@@ -322,16 +291,18 @@ impl Builder {
         let shared = Shared::new(state, clock);
         shared.faults.set_admin(self.admin);
         let bare = BareServer::spawn(shared, Listeners { tcp, unix, tls: tls.clone() })
-            .map_err(|source| StartError { what: "spawning the server thread".into(), source })?;
+            .map_err(|e| StartError::new("spawning the server thread", e))?;
         Ok(FakeRedis { bare, addr, unix_path, tls, _tempdir: tempdir })
     }
 
     #[cfg(feature = "tls")]
     fn make_tls(&self) -> Result<Option<Arc<tls::TlsState>>, StartError> {
         let Some(require_client_cert) = self.tls else { return Ok(None) };
-        let fail =
-            |e: crate::tls::TlsError| StartError { what: "setting up TLS".into(), source: std::io::Error::other(e) };
-        let pki = crate::tls::TestPki::generate().map_err(fail)?;
+        let fail = |e: crate::tls::TlsError| StartError::new("setting up TLS", std::io::Error::other(e));
+        let pki = match &self.pki {
+            Some(p) => p.clone(),
+            None => Arc::new(crate::tls::TestPki::generate().map_err(fail)?),
+        };
         Ok(Some(Arc::new(tls::TlsState::new(pki, require_client_cert).map_err(fail)?)))
     }
 
@@ -340,86 +311,6 @@ impl Builder {
         Ok(None)
     }
 }
-
-pub(crate) fn seed_from_env() -> Option<u64> {
-    std::env::var("REDIS_HARNESS_SEED").ok()?.trim().parse().ok()
-}
-
-/// A client connection as the server sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientSnapshot {
-    /// CLIENT ID.
-    pub id: u64,
-    /// Peer address (`ip:port`, or `path:0` for unix sockets).
-    pub peer: String,
-    /// CLIENT SETNAME name (empty if none).
-    pub name: String,
-    /// CLIENT SETINFO LIB-NAME.
-    pub lib_name: String,
-    /// CLIENT SETINFO LIB-VER.
-    pub lib_ver: String,
-    /// Selected database.
-    pub db: usize,
-    /// Protocol version (2 or 3).
-    pub resp: u8,
-    /// Time since the connection was accepted.
-    pub age: Duration,
-    /// Time since its last command.
-    pub idle: Duration,
-    /// Name of the last command it ran (`NULL` if none).
-    pub last_command: String,
-}
-
-impl fmt::Display for ClientSnapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "id={} addr={} name={} lib-name={} lib-ver={} db={} resp={} age={:?} idle={:?} last-cmd={}",
-            self.id,
-            self.peer,
-            self.name,
-            self.lib_name,
-            self.lib_ver,
-            self.db,
-            self.resp,
-            self.age,
-            self.idle,
-            self.last_command
-        )
-    }
-}
-
-/// Connections that were still open when a wait ran out.
-#[derive(Debug, Clone)]
-pub struct LeakError {
-    /// How many open connections the caller waited for.
-    pub expected: usize,
-    /// The clients still open when the wait ended.
-    pub open: Vec<ClientSnapshot>,
-    /// How long the caller waited.
-    pub waited: Duration,
-    /// The server's address.
-    pub addr: SocketAddr,
-}
-
-impl fmt::Display for LeakError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "expected {} open connection(s) to the fake Redis at {}, but {} still open after {:?}:",
-            self.expected,
-            self.addr,
-            self.open.len(),
-            self.waited
-        )?;
-        for c in &self.open {
-            writeln!(f, "  {c}")?;
-        }
-        write!(f, "check that every client, pool and connection the code under test created is closed or dropped")
-    }
-}
-
-impl std::error::Error for LeakError {}
 
 /// What [`FakeRedis::shutdown`] closed.
 #[derive(Debug, Clone)]
@@ -441,7 +332,7 @@ impl FakeRedis {
         Builder::default()
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.bare.shared
     }
 
@@ -472,7 +363,7 @@ impl FakeRedis {
 
     /// Client sockets open right now (accepted and not yet seen closed).
     pub fn open_connections(&self) -> usize {
-        *self.shared().open.borrow()
+        self.shared().sockets.open()
     }
 
     /// Connections accepted since start.
@@ -482,63 +373,18 @@ impl FakeRedis {
 
     /// The clients connected right now.
     pub fn clients(&self) -> Vec<ClientSnapshot> {
-        let st = self.shared().lock();
-        let now = Instant::now();
-        st.clients
-            .values()
-            .map(|c| ClientSnapshot {
-                id: c.id,
-                peer: c.peer.clone(),
-                name: String::from_utf8_lossy(&c.name).into_owned(),
-                lib_name: String::from_utf8_lossy(&c.lib_name).into_owned(),
-                lib_ver: String::from_utf8_lossy(&c.lib_ver).into_owned(),
-                db: c.db,
-                resp: c.resp,
-                age: now.duration_since(c.created),
-                idle: now.duration_since(c.last_interaction),
-                last_command: c.last_cmd.to_string(),
-            })
-            .collect()
+        ConnectionHost::clients(&**self.shared())
     }
 
     /// Waits until exactly `n` client sockets are open, or fails after `timeout`
     /// with the list of clients still open.
     pub async fn wait_for_open_connections(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
-        let mut rx = self.shared().open.subscribe();
-        let started = Instant::now();
-        let reached = matches!(tokio::time::timeout(timeout, rx.wait_for(|open| *open == n)).await, Ok(Ok(_)));
-        if reached {
-            Ok(())
-        } else {
-            Err(LeakError { expected: n, open: self.clients(), waited: started.elapsed(), addr: self.addr })
-        }
+        crate::host::wait_for_open(&**self.shared(), self.addr, n, timeout).await
     }
 
     /// Blocking form of [`FakeRedis::wait_for_open_connections`] for plain `#[test]`s.
     pub fn wait_for_open_connections_blocking(&self, n: usize, timeout: Duration) -> Result<(), LeakError> {
-        let started = Instant::now();
-        let mut rx = self.shared().open.subscribe();
-        loop {
-            if *rx.borrow_and_update() == n {
-                return Ok(());
-            }
-            let left = timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Err(LeakError {
-                    expected: n,
-                    open: self.clients(),
-                    waited: started.elapsed(),
-                    addr: self.addr,
-                });
-            }
-            // A condition-variable-free wait: park on the watch channel with a bound.
-            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build();
-            let Ok(rt) = rt else {
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            };
-            let _ = rt.block_on(async { tokio::time::timeout(left, rx.changed()).await });
-        }
+        crate::host::wait_for_open_blocking(&**self.shared(), self.addr, n, timeout)
     }
 
     /// Panics unless every client socket is closed within `timeout`, listing
@@ -607,16 +453,16 @@ impl FakeRedis {
     }
 
     /// The commands the server answered with Redis's unknown-command (or
-    /// unknown-subcommand) error, upper case (`XADD`, `CLIENT TRACKING`), with
+    /// unknown-subcommand) error, upper case (`FCALL`, `CLIENT TRACKING`), with
     /// how many times each was sent, in name order. The first of each is also
     /// logged through `tracing`, saying whether Redis 7.0 has it (the fake
     /// does not implement it) or not (Redis would refuse it too).
     ///
     /// ```
     /// # let server = redis_harness::FakeRedis::builder().start_blocking();
-    /// server.run(["XADD", "s", "*", "f", "v"]);
-    /// server.run(["XADD", "s", "*", "f", "w"]);
-    /// assert_eq!(server.unsupported_commands(), vec![("XADD".to_string(), 2)]);
+    /// server.run(["FCALL", "f", "0"]);
+    /// server.run(["FCALL", "g", "0"]);
+    /// assert_eq!(server.unsupported_commands(), vec![("FCALL".to_string(), 2)]);
     /// ```
     pub fn unsupported_commands(&self) -> Vec<(String, u64)> {
         self.shared().lock().unsupported.iter().map(|(k, v)| (k.clone(), *v)).collect()
@@ -660,15 +506,9 @@ impl FakeRedis {
         conn.resp = 3;
         conn.db = db;
         let now = shared.clock.now_ms();
-        let mut ctx = Ctx { st: &mut st, conn: &mut conn, now, clock: &shared.clock };
-        let mut reply = cmd::dispatch(&mut ctx, &args);
-        // No connection can wait here: a command that would block gets its timeout reply.
-        if let Some(spec) = conn.effects.block.take() {
-            if matches!(reply, Reply::None) {
-                reply = spec.on_timeout;
-            }
-        }
-        blocking::serve_ready(&mut st, &shared.clock);
+        // No connection can wait here (`can_wait` is off): a command that
+        // would block gets its timeout reply.
+        let reply = crate::engine::exec::execute(&mut st, &mut conn, &shared.clock, now, &args).reply;
         // The handle's client has no connection: nothing it subscribes to
         // or WATCHes may outlive the call.
         st.pubsub.detach(0);
@@ -749,7 +589,7 @@ impl FakeRedis {
     /// Closes every client connection now (FIN), as if the server crashed
     /// and came back; returns how many it closed. The server keeps accepting.
     pub fn kill_all(&self) -> usize {
-        crate::fault::server::kill_all(self.shared(), None)
+        ConnectionHost::kill_all(&**self.shared(), None)
     }
 
     /// Changes `requirepass` at runtime (empty: no password), as
@@ -758,7 +598,7 @@ impl FakeRedis {
     /// `ACL SETUSER default ...` changed that user. Connections already
     /// authenticated keep working; new ones need the new password.
     pub fn set_password(&self, password: impl AsRef<str>) {
-        crate::fault::server::set_password(self.shared(), password.as_ref());
+        crate::server::faults::set_password(self.shared(), password.as_ref());
     }
 
     /// Stops the server, closes every client socket, and reports what it closed.
@@ -781,6 +621,16 @@ impl FakeRedis {
     /// The test PKI behind the server's certificates.
     pub fn tls_pki(&self) -> &crate::tls::TestPki {
         &self.tls_state().pki
+    }
+
+    /// Whether it serves TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The PKI, to hand to a server that replaces this one.
+    pub(crate) fn tls_pki_shared(&self) -> Arc<crate::tls::TestPki> {
+        self.tls_state().pki.clone()
     }
 
     /// The CA certificate (PEM) clients must trust.
@@ -807,11 +657,6 @@ impl FakeRedis {
     /// Requires (or stops requiring) a client certificate from new connections.
     pub fn set_tls_require_client_cert(&self, on: bool) {
         self.tls_state().set_require_client_cert(on).expect("building the server TLS config");
-    }
-
-    /// Injects a handshake fault into new connections (`TlsFault::None` to stop).
-    pub fn set_tls_fault(&self, fault: TlsFault) {
-        self.tls_state().set_fault(fault);
     }
 }
 

@@ -1,6 +1,8 @@
 //! TLS listeners of the fake server (feature `tls`): the handshake before a
-//! connection is served, with the server certificate, client-certificate
-//! requirement and handshake faults switchable while the server runs.
+//! connection is served, with the server certificate and the
+//! client-certificate requirement switchable while the server runs, and the
+//! fault rules *at TLS handshake* (`crate::fault::Fault::TlsHandshakeStall`, ...)
+//! consulted for every new connection.
 
 use std::sync::Arc;
 
@@ -38,40 +40,38 @@ mod enabled {
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
     use super::super::connection;
+    use crate::fault::{BadCertificate, HandshakeAction};
     use crate::tls::{ServerCertKind, TestPki, TlsError};
 
     /// Longest a TLS handshake may take before the server gives up on it.
     const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// A fault in the TLS handshake of new connections.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-    pub enum TlsFault {
-        /// Handshakes proceed normally.
-        #[default]
-        None,
-        /// Accept the TCP connection and never answer the ClientHello.
-        HandshakeStall,
-        /// Read the ClientHello, then close the connection mid-handshake.
-        CloseDuringHandshake,
-    }
-
     #[derive(Debug, Clone, Copy)]
     struct Settings {
         kind: ServerCertKind,
         require_client_cert: bool,
-        fault: TlsFault,
+    }
+
+    fn cert_kind(c: BadCertificate) -> ServerCertKind {
+        match c {
+            BadCertificate::Expired => ServerCertKind::Expired,
+            BadCertificate::NotYetValid => ServerCertKind::NotYetValid,
+            BadCertificate::WrongHost => ServerCertKind::WrongHost,
+            BadCertificate::UnknownCa => ServerCertKind::UnknownCa,
+        }
     }
 
     /// The server's PKI and its live TLS settings.
     pub(crate) struct TlsState {
-        pub pki: TestPki,
+        /// Shared with the fake started after this one by a backend restart.
+        pub pki: Arc<TestPki>,
         settings: Mutex<Settings>,
         config: Mutex<Arc<rustls::ServerConfig>>,
     }
 
     impl TlsState {
-        pub(crate) fn new(pki: TestPki, require_client_cert: bool) -> Result<TlsState, TlsError> {
-            let settings = Settings { kind: ServerCertKind::Valid, require_client_cert, fault: TlsFault::None };
+        pub(crate) fn new(pki: Arc<TestPki>, require_client_cert: bool) -> Result<TlsState, TlsError> {
+            let settings = Settings { kind: ServerCertKind::Valid, require_client_cert };
             let config = build(&pki, settings)?;
             Ok(TlsState { pki, settings: Mutex::new(settings), config: Mutex::new(config) })
         }
@@ -94,22 +94,18 @@ mod enabled {
             self.update(|s| s.require_client_cert = on)
         }
 
-        pub(crate) fn set_fault(&self, fault: TlsFault) {
-            self.settings.lock().unwrap_or_else(|e| e.into_inner()).fault = fault;
-        }
-
         pub(crate) async fn serve<S>(self: Arc<Self>, mut stream: S, registration: connection::Registration)
         where
             S: AsyncRead + AsyncWrite + Unpin + Send + crate::fault::Abort + 'static,
         {
-            let fault = self.settings.lock().unwrap_or_else(|e| e.into_inner()).fault;
-            let config = self.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let fault = registration.host().faults.on_handshake();
+            let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let mut shutdown = registration.shutdown_signal();
             let kill = registration.kill.clone();
             // Each path drops the socket before the registration, so the
             // socket is counted until it is really closed.
             match fault {
-                TlsFault::HandshakeStall => {
+                Some(HandshakeAction::Stall) => {
                     // Read and discard, never answer: the server still sees
                     // the client hang up, so the socket is not counted forever.
                     let mut sink = [0u8; 1024];
@@ -123,13 +119,25 @@ mod enabled {
                     drop(stream);
                     return;
                 }
-                TlsFault::CloseDuringHandshake => {
+                Some(HandshakeAction::Close) => {
                     let mut hello = [0u8; 512];
                     let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read(&mut hello)).await;
                     drop(stream);
                     return;
                 }
-                TlsFault::None => {}
+                Some(HandshakeAction::BadCertificate(c)) => {
+                    // This connection only: a config with the bad certificate.
+                    let settings =
+                        Settings { kind: cert_kind(c), ..*self.settings.lock().unwrap_or_else(|e| e.into_inner()) };
+                    match build(&self.pki, settings) {
+                        Ok(bad) => config = bad,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "building the bad certificate of a TLS fault; closing");
+                            return;
+                        }
+                    }
+                }
+                None => {}
             }
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             let handshake = tokio::select! {
@@ -149,6 +157,3 @@ mod enabled {
         pki.server_config(&pki.server_cert(s.kind)?, s.require_client_cert)
     }
 }
-
-#[cfg(feature = "tls")]
-pub use enabled::TlsFault;

@@ -14,7 +14,11 @@
 //! - for a list, set, hash or sorted set, [`AGGREGATE_OVERHEAD`] + for each
 //!   element a per-element overhead ([`LIST_ELEMENT`], [`SET_ELEMENT`],
 //!   [`HASH_ELEMENT`], [`ZSET_ELEMENT`]) + its bytes (a hash field's and
-//!   value's together).
+//!   value's together),
+//! - for a stream, [`AGGREGATE_OVERHEAD`] + per entry [`STREAM_ENTRY`] + its
+//!   fields' and values' bytes, + per group, consumer and pending entry
+//!   [`STREAM_PENDING`] + the group's and consumers' names (its element
+//!   count, for the scaling below, is its number of entries).
 //!
 //! Connections, buffers and the server's own structures are not counted
 //! beyond the fixed [`STARTUP`] figure, so opening a connection never
@@ -61,6 +65,12 @@ pub(crate) const HASH_ELEMENT: usize = 32;
 /// Per sorted-set member (its score and skiplist node included).
 pub(crate) const ZSET_ELEMENT: usize = 48;
 
+/// Per stream entry (its share of a listpack node: flags, ID deltas, counts).
+pub(crate) const STREAM_ENTRY: usize = 24;
+
+/// Per consumer group, consumer and pending entry of a stream.
+pub(crate) const STREAM_PENDING: usize = 48;
+
 /// Aggregates up to this many elements are measured exactly on every write.
 pub(crate) const EXACT_ELEMENTS: usize = 64;
 
@@ -85,6 +95,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 
@@ -96,6 +107,7 @@ impl Value {
             Value::Hash(h) => h.iter().map(|(f, v)| HASH_ELEMENT + f.len() + v.len()).sum(),
             Value::Set(s) => s.iter().map(|m| SET_ELEMENT + m.len()).sum(),
             Value::ZSet(z) => z.scores.keys().map(|m| ZSET_ELEMENT + m.len()).sum(),
+            Value::Stream(s) => s.payload(STREAM_ENTRY, STREAM_PENDING),
         }
     }
 }

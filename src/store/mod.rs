@@ -5,6 +5,7 @@ pub(crate) mod glob;
 pub(crate) mod hll;
 pub(crate) mod mem;
 pub(crate) mod rdb;
+pub(crate) mod stream;
 pub(crate) mod zset;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -24,6 +25,8 @@ pub(crate) enum Value {
     Hash(IndexMap<Bytes, Bytes>),
     Set(IndexSet<Bytes>),
     ZSet(ZSet),
+    /// A stream (boxed: it is larger than the other variants).
+    Stream(Box<stream::Stream>),
 }
 
 impl Value {
@@ -35,6 +38,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -53,6 +57,7 @@ impl Value {
         match self {
             Value::Str(s) => string_encoding(s),
             Value::List(_) => "quicklist",
+            Value::Stream(_) => "stream",
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
                 if self.fits_compact(limits) {
                     self.compact_name()
@@ -73,7 +78,7 @@ impl Value {
             }
             Value::Set(s) => s.len() <= l.set_intset_entries && s.iter().all(|m| parse_ll(m).is_some()),
             Value::ZSet(z) => z.len() <= l.zset_entries && z.scores.keys().all(|m| m.len() <= l.zset_value),
-            Value::Str(_) | Value::List(_) => true,
+            Value::Str(_) | Value::List(_) | Value::Stream(_) => true,
         }
     }
 
@@ -82,6 +87,7 @@ impl Value {
             Value::Set(_) => "intset",
             Value::List(_) => "quicklist",
             Value::Str(_) => "embstr",
+            Value::Stream(_) => "stream",
             Value::Hash(_) | Value::ZSet(_) => "listpack",
         }
     }
@@ -91,14 +97,16 @@ impl Value {
             Value::ZSet(_) => "skiplist",
             Value::List(_) => "quicklist",
             Value::Str(_) => "raw",
+            Value::Stream(_) => "stream",
             Value::Hash(_) | Value::Set(_) => "hashtable",
         }
     }
 
-    /// Whether an aggregate became empty (Redis deletes empty aggregates).
+    /// Whether an aggregate became empty (Redis deletes empty aggregates;
+    /// an empty stream stays, with its IDs and groups).
     pub(crate) fn is_empty_aggregate(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::Stream(_) => false,
             Value::List(l) => l.is_empty(),
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
@@ -118,7 +126,7 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
 /// Parses like Redis's `string2ll` (what decides int encodings and intsets).
 fn parse_ll(b: &[u8]) -> Option<i64> {
-    crate::cmd::util::parse_i64(b)
+    crate::num::parse_i64(b)
 }
 
 /// What `tryObjectEncoding` makes of a string argument.
@@ -184,7 +192,7 @@ pub(crate) struct Entry {
     /// Encoding history (OBJECT ENCODING / REFCOUNT); `Natural` for new values.
     pub enc: EncodingHint,
     /// The LFU access counter (OBJECT FREQ, LFU eviction): logarithmic,
-    /// starting at [`LFU_INIT_VAL`], kept up by `crate::server::evict`.
+    /// starting at [`LFU_INIT_VAL`], kept up by `crate::engine::evict`.
     pub lfu: u8,
     /// When `lfu` was last decremented or incremented, in minutes
     /// (Redis's 16-bit `LFUGetTimeInMinutes`).

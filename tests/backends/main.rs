@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{backend_kinds, RawConn};
 use redis_harness::backend::{Backend, BackendKind};
-use redis_harness::FaultRule;
+use redis_harness::fault::FaultRule;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -231,10 +231,51 @@ fn real_backends_restart_with_their_data_and_the_proxy_follows() {
 }
 
 #[test]
-fn the_fake_cannot_be_killed_in_place() {
-    let mut redis = Backend::start(BackendKind::Embedded).expect("the fake starts");
-    let err = redis.kill_server().expect_err("the embedded fake has no process to kill").to_string();
-    assert!(err.contains("drop it and start another"), "{err}");
+fn the_fake_restarts_in_place_empty_with_its_users() {
+    let b = Backend::builder(BackendKind::Embedded).user("app", ["on", ">apppw", "~*", "+@all"]);
+    let mut redis = b.start().expect("the fake starts");
+    let addr = redis.addr();
+    let mut c = RawConn::tcp(addr);
+    assert_eq!(c.call(&["SET", "k", "v"]), b"+OK\r\n");
+    redis.kill_server().expect("the fake stops");
+    assert!(!redis.is_server_running());
+    assert!(redis.fake().is_none());
+    assert_eq!(c.read_reply(), None, "a stopped fake closes its clients");
+    assert!(std::net::TcpStream::connect(addr).is_err(), "nothing listens while it is down");
+    assert_eq!(redis.open_connections(), Some(0));
+    assert!(redis.try_fault(FaultRule::close()).is_none(), "no fault point while it is down");
+    redis.restart_server().expect("the fake starts again");
     assert!(redis.is_server_running());
-    assert_eq!(RawConn::tcp(redis.addr()).call(&["PING"]), b"+PONG\r\n");
+    assert_eq!(redis.addr(), addr, "it comes back on its address");
+    let mut again = RawConn::tcp(addr);
+    assert_eq!(again.call(&["GET", "k"]), b"$-1\r\n", "the fake keeps no data over a restart");
+    assert_eq!(again.call(&["AUTH", "app", "apppw"]), b"+OK\r\n", "its users come back");
+    // Restarting a running fake stops it first.
+    redis.restart_server().expect("restarting a running fake");
+    assert_eq!(RawConn::tcp(addr).call(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn set_password_on_every_backend_survives_a_restart() {
+    let test = "set_password_on_every_backend_survives_a_restart";
+    for kind in backend_kinds() {
+        let Some(mut redis) = Backend::start_or_skip(Backend::builder(kind).requirepass("old"), test) else { continue };
+        let mut before = RawConn::tcp(redis.addr());
+        assert_eq!(before.call(&["AUTH", "old"]), b"+OK\r\n", "{kind}");
+        redis.set_password("new").unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(redis.password(), Some("new"), "{kind}");
+        assert!(redis.url().contains(":new@"), "{kind}: {}", redis.url());
+        assert_eq!(before.call(&["PING"]), b"+PONG\r\n", "{kind}: an authenticated connection keeps working");
+        let mut after = RawConn::tcp(redis.addr());
+        assert!(after.call(&["AUTH", "old"]).starts_with(b"-WRONGPASS"), "{kind}");
+        assert_eq!(after.call(&["AUTH", "new"]), b"+OK\r\n", "{kind}");
+        drop((before, after));
+        redis.restart_server().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut restarted = RawConn::tcp(redis.addr());
+        assert!(restarted.call(&["PING"]).starts_with(b"-NOAUTH"), "{kind}: still protected after the restart");
+        assert_eq!(restarted.call(&["AUTH", "new"]), b"+OK\r\n", "{kind}: the password set last is kept");
+        redis.set_password("").unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(redis.password(), None, "{kind}");
+        assert_eq!(RawConn::tcp(redis.addr()).call(&["PING"]), b"+PONG\r\n", "{kind}: no password any more");
+    }
 }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use common::{pairs_sorted, raw_to, reference_on_or_skip, reference_redis_or_skip, render, try_decode, RawConn};
 use redis_harness::backend::{Backend, BackendKind};
-use redis_harness::{FakeRedis, FaultRule};
+use redis_harness::fault::FaultRule;
+use redis_harness::FakeRedis;
 
 /// How a reply is compared.
 #[derive(Clone, Copy, PartialEq, Debug)]

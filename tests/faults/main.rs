@@ -70,7 +70,7 @@ fn wait_until_blocking(what: &str, mut cond: impl FnMut() -> bool) {
 fn public_types_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<FaultRule>();
-    check::<redis_harness::FaultGuard>();
+    check::<redis_harness::fault::FaultGuard>();
     check::<redis_harness::fault::Fault>();
 }
 

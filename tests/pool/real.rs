@@ -100,7 +100,8 @@ async fn injected_server_errors_reach_the_caller_on_every_backend() {
         let Some(server) = Backend::start_or_skip(Backend::builder(kind), "injected_server_errors") else { continue };
         let pool = Pool::builder(&server.url()).max_retries(0).build().unwrap();
         pool.set("k", "v").await.unwrap();
-        let _loading = server.fault(redis_harness::FaultRule::error("LOADING Redis is loading").on(["GET"]).nth(1));
+        let _loading =
+            server.fault(redis_harness::fault::FaultRule::error("LOADING Redis is loading").on(["GET"]).nth(1));
         let err = pool.get_value("k").await.unwrap_err();
         assert!(err.to_string().contains("LOADING"), "{kind}: {err}");
         assert_eq!(pool.get_value("k").await.unwrap().as_deref(), Some(&b"v"[..]), "{kind}");

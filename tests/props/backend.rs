@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use redis_harness::backend::{process::find_redis_server, require_real, RedisProcess};
+use redis_harness::fault::FaultGuard;
 use redis_harness::fault::FaultRule;
-use redis_harness::{FakeRedis, FaultGuard, FaultProxy, RecordedCommand};
+use redis_harness::{FakeRedis, FaultProxy, RecordedCommand};
 
 /// The password used when a case asks for authentication.
 pub const PASSWORD: &str = "props-secret";

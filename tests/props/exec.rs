@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use redis_harness::fault::FaultGuard;
 use redis_harness::fault::FaultRule;
 use redis_harness::pool::{
-    Cmd, ConnectionConfig, Error, Pool, PoolOptions, PoolStats, PooledConnection, Sabotage, Value,
+    Cmd, ConnectionConfig, Error, Pool, PoolOptions, PoolStats, PooledConnection, Sabotage, TimeoutKind, Value,
 };
-use redis_harness::FaultGuard;
 use tokio::time::Instant;
 
 use crate::backend::{wait_until, Backend, BackendFactory, PASSWORD};
@@ -23,15 +23,49 @@ use crate::model::{Case, CmdPoint, Config, FaultKind, GetPoint, Op, DIAL_TIMEOUT
 const SLACK: Duration = Duration::from_secs(2);
 /// The pool's own grace for commands that must notice the close deadline.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
-/// A waiter pending at close must be woken within this.
-const WAKE_MARGIN: Duration = Duration::from_millis(75);
 /// Bounded waits on server counters.
 const SETTLE: Duration = Duration::from_secs(3);
 
 static TAGS: AtomicU64 = AtomicU64::new(0);
 
+/// `waiter_woken_at_close` without timing margins: close() wakes every
+/// waiter at one instant (`woke_by` is stamped just after it), so a get
+/// pending at close that fails with a pool-wait (or dial) timeout was not
+/// woken exactly when that timeout was not due yet at that instant (its
+/// earliest deadline, from the moment the test called `get()`, is later).
+/// A get can end before `woke_by` is stamped; its verdict then waits for it.
+#[derive(Default)]
+struct WakeCheck {
+    woke_by: Option<Instant>,
+    /// Timeouts seen before `woke_by` was stamped: (earliest deadline, ended, error).
+    deferred: Vec<(Instant, Instant, String)>,
+}
+
+impl WakeCheck {
+    fn verdict(woke_by: Instant, due: Instant, ended: Instant, what: String) -> Option<inv::Verdict> {
+        (due > woke_by).then(|| inv::waiter_woken_at_close(ended.saturating_duration_since(woke_by), &what))
+    }
+
+    /// The violation, if this timeout proves a waiter was not woken (now or once `woke_by` is known).
+    fn judge(&mut self, due: Instant, ended: Instant, what: String) -> Option<inv::Verdict> {
+        match self.woke_by {
+            Some(w) => Self::verdict(w, due, ended, what),
+            None => {
+                self.deferred.push((due, ended, what));
+                None
+            }
+        }
+    }
+
+    /// Stamps the wake-up; returns the violations among the deferred timeouts.
+    fn woke(&mut self, at: Instant) -> Vec<inv::Verdict> {
+        let w = *self.woke_by.get_or_insert(at);
+        self.deferred.drain(..).filter_map(|(due, ended, what)| Self::verdict(w, due, ended, what)).collect()
+    }
+}
+
 /// Builds the pool options of a case.
-pub fn options(cfg: &Config, sabotage: Sabotage) -> PoolOptions {
+pub fn options(cfg: &Config) -> PoolOptions {
     let ms = Duration::from_millis;
     PoolOptions {
         pool_size: cfg.pool_size,
@@ -52,7 +86,6 @@ pub fn options(cfg: &Config, sabotage: Sabotage) -> PoolOptions {
         breaker_threshold: cfg.breaker.map_or(0, |b| b.0),
         breaker_cooldown: ms(cfg.breaker.map_or(0, |b| b.1)),
         reaper_interval: cfg.reaper_ms.map(ms),
-        sabotage,
     }
 }
 
@@ -69,6 +102,8 @@ struct Ctx {
     next_get: AtomicU64,
     /// Set when close() is called: its start and the gets pending then.
     close_start: Mutex<Option<(Instant, HashSet<u64>)>>,
+    /// The waiters-woken check (see [`WakeCheck`]).
+    wake: Mutex<WakeCheck>,
     close_returned: AtomicBool,
     /// Connection id -> first seen (just after the get that first returned it).
     first_seen: Mutex<HashMap<u64, Instant>>,
@@ -134,11 +169,22 @@ impl Ctx {
             }
         };
         let ended = Instant::now();
-        if let Some((start, pending)) = &*self.close_start.lock().unwrap() {
-            let timed_out = matches!(&r, Err(Error::Timeout { .. })) && ended > *start + Duration::from_millis(20);
-            if pending.contains(&id) && r.is_err() && (timed_out || ended > *start + WAKE_MARGIN) {
+        let pending_at_close = self.close_start.lock().unwrap().as_ref().is_some_and(|(_, p)| p.contains(&id));
+        if pending_at_close {
+            // A timeout that was not yet due when close woke the waiters means it was not woken.
+            let due = match &r {
+                Err(Error::Timeout { kind: TimeoutKind::PoolWait { .. }, .. }) => {
+                    Some(called + self.ms(self.cfg.pool_timeout_ms))
+                }
+                Err(Error::Timeout { kind: TimeoutKind::Dial, .. }) => Some(called + DIAL_TIMEOUT),
+                _ => None,
+            };
+            if let Some(due) = due {
                 let what = format!("{:?}", r.as_ref().err());
-                self.violate(inv::waiter_woken_at_close(ended - *start, &what));
+                let late = self.wake.lock().unwrap().judge(due, ended, what);
+                if let Some(v) = late {
+                    self.violate(v);
+                }
             }
         }
         match &r {
@@ -371,7 +417,20 @@ impl Ctx {
             }
         }
         let bound = grace + ABORT_GRACE + SLACK;
-        let report = match tokio::time::timeout(bound, self.pool.close(grace)).await {
+        let mut closing = std::pin::pin!(tokio::time::timeout(bound, self.pool.close(grace)));
+        // close() wakes the waiters in its first poll (before its first await):
+        // every waiter it woke was woken by the instant stamped just after.
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(closing.as_mut(), cx))).await;
+        let woken = self.wake.lock().unwrap().woke(Instant::now());
+        for v in woken {
+            self.violate(v);
+        }
+        let closed = match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => closing.await,
+        };
+        let report = match closed {
             Ok(r) => r,
             Err(_) => return self.violate(inv::bounded_wait("close()", bound)),
         };
@@ -468,7 +527,11 @@ pub async fn run_case(factory: &dyn BackendFactory, case: &Case, sabotage: Sabot
         cfg.password = Some(PASSWORD.into());
     }
     cfg.db = case.cfg.db;
-    let pool = Pool::new(cfg, options(&case.cfg, sabotage)).map_err(|e| format!("{}: {e}", backend.name()))?;
+    let pool = Pool::builder_for(cfg)
+        .options(options(&case.cfg))
+        .sabotage(sabotage)
+        .build()
+        .map_err(|e| format!("{}: {e}", backend.name()))?;
     let mut ctx = Arc::new(Ctx {
         last_stats: Mutex::new(pool.stats()),
         pool,
@@ -480,6 +543,7 @@ pub async fn run_case(factory: &dyn BackendFactory, case: &Case, sabotage: Sabot
         pending: Mutex::new(HashMap::new()),
         next_get: AtomicU64::new(0),
         close_start: Mutex::new(None),
+        wake: Mutex::new(WakeCheck::default()),
         close_returned: AtomicBool::new(false),
         first_seen: Mutex::new(HashMap::new()),
         returned_at: Mutex::new(HashMap::new()),

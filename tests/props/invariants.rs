@@ -154,7 +154,13 @@ pub fn recovers_after_dial_failures(err: &Error, bound: Duration) -> Verdict {
 
 /// A waiter present when close started was woken (with `Closed`) promptly.
 pub fn waiter_woken_at_close(late_by: Duration, result: &str) -> Verdict {
-    fail("waiter_woken_at_close", format!("a get() pending when close started ended {late_by:?} later with {result}"))
+    fail(
+        "waiter_woken_at_close",
+        format!(
+            "a get() pending when close started was not woken: it ended {late_by:?} after close woke the waiters, \
+             with a timeout that was not yet due then: {result}"
+        ),
+    )
 }
 
 /// When close() returns the pool owns no socket, no idle connection and no task.

@@ -3,8 +3,6 @@
 
 use redis_harness::pool::Sabotage;
 
-use std::time::Duration;
-
 use crate::backend::Fake;
 use crate::runner::{minimize, run_one, run_suite};
 
@@ -14,8 +12,9 @@ const CASES: u32 = 300;
 /// so they find their bug within the first few cases and stay fast; the
 /// main suites use a random seed.
 const SEED: u64 = 3;
-/// Time allowed for minimising the counterexample after proptest's shrinking.
-const MINIMIZE_BUDGET: Duration = Duration::from_secs(20);
+/// Candidate runs allowed for minimising the counterexample after
+/// proptest's shrinking: a count, so a loaded machine gets as far as an idle one.
+const MINIMIZE_STEPS: usize = 200;
 /// The shrunk counterexample must be at most this many operations. Which
 /// candidates still fail depends on timing (slow commands, holds), so on a
 /// loaded machine the minimiser can stop a step or two short: 10 was met on
@@ -28,7 +27,7 @@ fn must_fail(test: &str, sabotage: Sabotage) {
         Err(failure) => {
             let (reason, case) = *failure;
             let shrunk = case.op_count();
-            let case = minimize(case, |c| run_one(&Fake, c, sabotage).is_err(), MINIMIZE_BUDGET);
+            let case = minimize(case, |c| run_one(&Fake, c, sabotage).is_err(), MINIMIZE_STEPS);
             eprintln!("{test}: proptest shrank to {shrunk} ops, minimised to {}", case.op_count());
             eprintln!("{test}: {sabotage:?} caught: {reason}\nshrunk case ({} ops):\n{case:?}", case.op_count());
             assert!(case.op_count() <= SHORT, "{test}: shrunk case has {} ops (> {SHORT}):\n{case:?}", case.op_count());

@@ -273,3 +273,26 @@ fn set_upstream_moves_new_connections_only() {
     assert_eq!(new.call(&["GET", "who"]), b"$1\r\nb\r\n");
     assert_eq!(old.call(&["GET", "who"]), b"$1\r\na\r\n", "an open connection keeps its upstream");
 }
+
+/// The proxy used to bind its listener without `SO_REUSEADDR` (the fake had
+/// it): a proxy restarted on its port failed while the connections the old
+/// one closed sat in TIME_WAIT. Both now bind through one listener.
+#[test]
+fn a_proxy_restarted_on_its_port_binds_past_time_wait() {
+    let fake = redis_harness::FakeRedis::builder().start_blocking();
+    let proxy = FaultProxy::builder(fake.addr()).start_blocking();
+    let addr = proxy.addr();
+    let mut c = RawConn::tcp(addr);
+    assert_eq!(c.call(&["PING"]), b"+PONG\r\n");
+    proxy.wait_for_open_connections_blocking(1, BOUND).unwrap();
+    // The proxy closes first, so its end of the connection is the one left in TIME_WAIT.
+    drop(proxy);
+    assert_eq!(c.read_reply(), None, "a stopped proxy closes its clients");
+    let again = FaultProxy::builder(fake.addr()).bind(addr).try_start().unwrap_or_else(|e| panic!("{e}"));
+    let mut d = RawConn::tcp(again.addr());
+    assert_eq!(d.call(&["PING"]), b"+PONG\r\n");
+    assert_eq!(again.clients().len(), 1);
+    assert_eq!(again.kill_all(), 1);
+    assert_eq!(d.read_reply(), None, "kill_all closes the client");
+    again.wait_for_open_connections_blocking(0, BOUND).unwrap();
+}

@@ -1,14 +1,18 @@
 //! Lua scripting through a real client library: redis-rs's `Script` sends
 //! EVALSHA first and falls back to EVAL on NOSCRIPT; a runaway script is
-//! killed with SCRIPT KILL while others get BUSY (busy.rs).
+//! killed with SCRIPT KILL while others get BUSY (`busy`); script faults
+//! (`faults`); functions (`functions`); the README's rate limiter and lock
+//! on every backend (`backends`).
 
 use redis_harness::FakeRedis;
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod backends;
 mod busy;
 mod faults;
+mod functions;
 
 async fn conn(server: &FakeRedis) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(server.url()).expect("valid url");

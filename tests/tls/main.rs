@@ -125,7 +125,9 @@ fn pki_writes_every_documented_file() {
 
 mod fake_server {
     use super::*;
-    use redis_harness::{FakeRedis, TlsFault};
+    use redis_harness::fault::BadCertificate;
+    use redis_harness::fault::FaultRule;
+    use redis_harness::FakeRedis;
 
     #[tokio::test]
     async fn serves_tls_to_a_client_that_trusts_its_ca() {
@@ -183,23 +185,75 @@ mod fake_server {
     }
 
     #[tokio::test]
-    async fn handshake_stall_never_answers_and_is_released_by_the_server() {
+    async fn handshake_stall_rule_never_answers_and_is_released_by_the_server() {
         let server = FakeRedis::builder().tls().start().await;
-        server.set_tls_fault(TlsFault::HandshakeStall);
+        let stall = server.fault(FaultRule::tls_handshake_stall().times(1).expect(1));
         let tcp = TcpStream::connect(server.addr()).await.unwrap();
+        // The server never answers: this bound is how long the client waits to see that.
         let err = tls_ping_over(tcp, server.tls_pki(), None, Duration::from_millis(200)).await.unwrap_err();
         assert_eq!(err, "timed out");
+        server.assert_no_leaks(WAIT).await;
+        assert_eq!(stall.hits(), 1);
+        // times(1): the next handshake is not stalled.
+        assert_eq!(tls_ping(server.addr(), server.tls_pki(), None).await.unwrap(), b"+PONG\r\n");
+    }
+
+    #[tokio::test]
+    async fn close_during_handshake_rule_fails_the_client_handshake() {
+        let server = FakeRedis::builder().tls().start().await;
+        let close = server.fault(FaultRule::tls_close_during_handshake());
+        let err = tls_ping(server.addr(), server.tls_pki(), None).await.unwrap_err();
+        assert_ne!(err, "timed out");
+        assert_eq!(close.hits(), 1);
+        drop(close);
+        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok(), "the guard removed the rule");
         server.assert_no_leaks(WAIT).await;
     }
 
     #[tokio::test]
-    async fn close_during_handshake_fails_the_client_handshake() {
+    async fn bad_certificate_rules_present_each_bad_certificate_once() {
         let server = FakeRedis::builder().tls().start().await;
-        server.set_tls_fault(TlsFault::CloseDuringHandshake);
-        let err = tls_ping(server.addr(), server.tls_pki(), None).await.unwrap_err();
-        assert_ne!(err, "timed out");
-        server.set_tls_fault(TlsFault::None);
-        assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok());
+        for (cert, expect) in [
+            (BadCertificate::Expired, "expired"),
+            (BadCertificate::NotYetValid, "not valid yet"),
+            (BadCertificate::WrongHost, "not valid for name"),
+            (BadCertificate::UnknownCa, "UnknownIssuer"),
+        ] {
+            let _bad = server.fault(FaultRule::tls_bad_certificate(cert).nth(1).expect(1));
+            let err = tls_ping(server.addr(), server.tls_pki(), None).await.unwrap_err();
+            assert!(err.contains(expect), "{cert:?}: expected {expect:?} in {err}");
+            // nth(1): only the first connection sees it; the server's own certificate is untouched.
+            assert!(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok(), "{cert:?}");
+        }
+        server.assert_no_leaks(WAIT).await;
+    }
+
+    #[tokio::test]
+    async fn tls_rules_from_rule_text_follow_the_seed() {
+        // prob=0.5 draws from the server's seed: the same seed closes the same handshakes.
+        async fn pattern(seed: u64) -> Vec<bool> {
+            let server = FakeRedis::builder().tls().seed(seed).start().await;
+            let _rule = server.fault("tls-close prob=0.5".parse().unwrap());
+            let mut out = Vec::new();
+            for _ in 0..12 {
+                out.push(tls_ping(server.addr(), server.tls_pki(), None).await.is_ok());
+            }
+            out
+        }
+        let first = pattern(7).await;
+        assert!(first.contains(&true) && first.contains(&false), "prob=0.5 over 12 handshakes: {first:?}");
+        assert_eq!(pattern(7).await, first, "the same seed must close the same handshakes");
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "was expected to fire exactly 1 time(s) but fired 0")]
+    async fn a_tls_rule_on_a_plaintext_server_never_fires_and_its_expectation_says_so() {
+        let server = FakeRedis::builder().start().await;
+        let rule = server.fault(FaultRule::tls_handshake_stall().expect(1));
+        let mut c = common::RawConn::tcp(server.addr());
+        assert_eq!(c.call(&["PING"]), b"+PONG\r\n", "commands are not affected");
+        assert_eq!(rule.hits(), 0);
+        drop(rule);
     }
 
     #[tokio::test]

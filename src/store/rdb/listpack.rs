@@ -37,7 +37,7 @@ fn put_backlen(out: &mut Vec<u8>, len: usize) {
 /// Appends one element, as an integer when it reads as one.
 fn put_entry(out: &mut Vec<u8>, s: &[u8]) {
     let start = out.len();
-    match crate::cmd::util::parse_i64(s) {
+    match crate::num::parse_i64(s) {
         Some(v) => put_int(out, v),
         None => put_str(out, s),
     }

@@ -49,6 +49,7 @@ fn canon(v: &Value) -> Vec<Vec<u8>> {
         Value::Set(s) => s.iter().map(|b| b.to_vec()).collect(),
         Value::Hash(h) => h.iter().map(|(f, v)| [&f[..], b"=", &v[..]].concat()).collect(),
         Value::ZSet(z) => return z.iter().map(|(m, s)| [&m[..], b"=", s.to_string().as_bytes()].concat()).collect(),
+        Value::Stream(s) => return vec![format!("{s:?}").into_bytes()],
     };
     out.sort();
     out

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{
-    acl, bitmaps, busy, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub,
-    scripting, server, sets, sort, strings, transactions, zsets,
+use crate::cmd::{
+    acl, bitmaps, busy, client, command, connection, dump, functions, geo, hashes, hyperloglog, keys, lists, memory,
+    pubsub, scripting, server, sets, sort, streams, strings, transactions, zsets,
 };
-use super::{table, CommandSpec};
+use crate::cmd::{table, CommandSpec};
 
 /// Where the generated list starts and ends in a Markdown file.
 const START: &str = "<!-- commands:start -->";
@@ -27,10 +27,11 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Lists", vec![lists::COMMANDS]),
         ("Sets", vec![sets::COMMANDS]),
         ("Sorted sets", vec![zsets::COMMANDS]),
+        ("Streams", vec![streams::COMMANDS]),
         ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
-        ("Scripting", vec![scripting::COMMANDS]),
+        ("Scripting", vec![scripting::COMMANDS, functions::COMMANDS]),
     ]
 }
 
@@ -71,7 +72,7 @@ pub(crate) fn markdown() -> String {
 
 /// Every command and subcommand as the list names it (`GET`, `CLIENT KILL`).
 pub(crate) fn supported_commands() -> BTreeSet<String> {
-    table().values().flat_map(|s| std::iter::once(*s).chain(s.subcommands.iter())).map(|s| display(s.name)).collect()
+    table().values().flat_map(|s| std::iter::once(s).chain(s.subcommands.iter())).map(|s| display(s.name)).collect()
 }
 
 #[cfg(test)]

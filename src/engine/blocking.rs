@@ -23,10 +23,8 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
 use super::clock::Clock;
+use super::command::{BlockSpec, CommandSpec, ConnState, Ctx};
 use super::state::State;
-use crate::cmd::longdouble;
-use crate::cmd::util::{eq_ic, parse_i64};
-use crate::cmd::{BlockSpec, CommandSpec, ConnState, Ctx, Handler};
 use crate::protocol::Reply;
 
 /// One blocked client.
@@ -36,10 +34,12 @@ struct Blocked {
     keys: Vec<Bytes>,
     /// The command to re-run when a key is ready.
     args: Arc<[Bytes]>,
-    handler: Handler,
+    command: &'static CommandSpec,
     resp: u8,
     user: Bytes,
     on_timeout: Reply,
+    /// Re-run when a waited key is deleted or overwritten (XREADGROUP).
+    on_delete: bool,
     wake: oneshot::Sender<Reply>,
 }
 
@@ -49,11 +49,13 @@ pub(crate) struct Blocking {
     clients: HashMap<u64, Blocked>,
     /// Number of blocked clients, for waits that must not poll.
     count: watch::Sender<usize>,
+    /// Number of blocked clients that want to hear of deletions (`on_delete`).
+    on_delete: usize,
 }
 
 impl Default for Blocking {
     fn default() -> Self {
-        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0 }
+        Blocking { queues: HashMap::new(), clients: HashMap::new(), count: watch::channel(0).0, on_delete: 0 }
     }
 }
 
@@ -78,6 +80,16 @@ impl Blocking {
         !self.queues.is_empty() && self.queues.contains_key(&(db, key.clone()))
     }
 
+    /// Whether a client blocked on `key` must be re-run when the key is
+    /// deleted or overwritten (XREADGROUP answers with an error then).
+    pub(crate) fn wakes_on_delete(&self, db: usize, key: &Bytes) -> bool {
+        self.on_delete != 0
+            && self
+                .queues
+                .get(&(db, key.clone()))
+                .is_some_and(|q| q.iter().any(|id| self.clients.get(id).is_some_and(|b| b.on_delete)))
+    }
+
     /// Follows the number of blocked clients.
     pub(crate) fn subscribe(&self) -> watch::Receiver<usize> {
         self.count.subscribe()
@@ -91,6 +103,9 @@ impl Blocking {
     /// Unregisters a client from every queue; returns its entry if it was blocked.
     fn remove(&mut self, id: u64) -> Option<Blocked> {
         let b = self.clients.remove(&id)?;
+        if b.on_delete {
+            self.on_delete -= 1;
+        }
         for k in &b.keys {
             let qk = (b.db, k.clone());
             if let Some(q) = self.queues.get_mut(&qk) {
@@ -106,6 +121,7 @@ impl Blocking {
 }
 
 /// What a blocked connection awaits.
+#[derive(Debug)]
 pub(crate) struct Waiter {
     /// Receives the reply once the client is served or unblocked.
     pub rx: oneshot::Receiver<Reply>,
@@ -120,9 +136,15 @@ pub(crate) struct Waiter {
 /// Only a top-level command can be re-run; anything else gets its timeout
 /// reply at once (`Err`) rather than leaving the client without a reply.
 pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: BlockSpec) -> Result<Waiter, Reply> {
-    let Some(cmd) = args.first().and_then(|name| crate::cmd::lookup(name)) else { return Err(spec.on_timeout) };
-    let handler = cmd.handler;
+    let Some(command) = spec.command else { return Err(spec.on_timeout) };
+    let args: Arc<[Bytes]> = match spec.rerun {
+        Some(rerun) => rerun.into(),
+        None => args.into(),
+    };
     st.blocking.remove(conn.id);
+    if spec.on_delete {
+        st.blocking.on_delete += 1;
+    }
     let mut seen = HashSet::new();
     let keys: Vec<Bytes> = spec.keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
     for k in &keys {
@@ -134,11 +156,12 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
         Blocked {
             db: spec.db,
             keys,
-            args: args.into(),
-            handler,
+            args,
+            command,
             resp: conn.resp,
             user: conn.user.clone(),
             on_timeout: spec.on_timeout,
+            on_delete: spec.on_delete,
             wake,
         },
     );
@@ -153,8 +176,11 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
 /// It ends: a key is only queued while someone waits on it, and a round
 /// that queues new keys has unblocked at least one client.
 pub(crate) fn serve_ready(st: &mut State, clock: &Clock) {
-    while !st.ready_keys.is_empty() {
-        let batch = std::mem::take(&mut st.ready_keys);
+    loop {
+        let batch = st.take_ready_keys();
+        if batch.is_empty() {
+            break;
+        }
         for (db, key) in batch {
             serve_key(st, clock, db, key);
         }
@@ -168,18 +194,20 @@ fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
     };
     for id in ids {
         let now = clock.now_ms();
-        // A deleted key serves nobody; the rest keep their places.
-        if !st.exists(db, &key, now) {
-            break;
-        }
+        let exists = st.exists(db, &key, now);
         let Some(b) = st.blocking.clients.get(&id) else { continue };
-        let (args, handler) = (b.args.clone(), b.handler);
+        // A deleted key serves nobody (they keep their places), but a
+        // client waiting to hear of the deletion is re-run to answer it.
+        if !exists && !b.on_delete {
+            continue;
+        }
+        let (args, command) = (b.args.clone(), b.command);
         let mut conn = ConnState::new(id, true);
         conn.db = db;
         conn.resp = b.resp;
         conn.user = b.user.clone();
         conn.serving_key = Some(key.clone());
-        let reply = handler(&mut Ctx { st, conn: &mut conn, now, clock }, &args);
+        let reply = super::exec::run_checked(&mut Ctx { st, conn: &mut conn, now, clock }, command, &args);
         if conn.effects.block.is_some() || matches!(reply, Reply::None) {
             // Nothing for it after all: it stays blocked, in its place.
             continue;
@@ -252,71 +280,22 @@ pub(crate) fn block_on(
     if ctx.conn.in_exec {
         return in_exec;
     }
-    ctx.conn.effects.block = Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout });
+    ctx.conn.effects.block =
+        Some(BlockSpec { db: ctx.db(), keys, timeout, on_timeout, rerun: None, on_delete: false, command: None });
     Reply::None
-}
-
-/// Parses a blocking command's timeout in seconds (`getTimeoutFromObjectOrReply`):
-/// a long double times 1000, rounded up to whole milliseconds (`ceill`) and
-/// cast as x86 does (an overflow becomes a negative number, so
-/// 9223372036854775.808 seconds is "negative" in redis-server 7.0 while
-/// .807 blocks). `None` means block forever.
-pub(crate) fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
-    let Some(secs) = longdouble::parse(b) else {
-        return Err(Reply::error("ERR timeout is not a float or out of range"));
-    };
-    let ms = secs.mul_u64(1000);
-    let tval = ms.ceil_i64().unwrap_or(i64::MIN);
-    if tval < 0 {
-        return Err(Reply::error("ERR timeout is negative"));
-    }
-    if tval == 0 {
-        return Ok(None);
-    }
-    // Cap the far future so deadline arithmetic cannot overflow.
-    const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
-    Ok(Some(Duration::from_millis(tval.min(CAP_MS) as u64)))
-}
-
-/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`. Wire it into CLIENT's subcommand table.
-pub(crate) const CLIENT_UNBLOCK: CommandSpec = crate::cmd::cmd(
-    "client|unblock",
-    -3,
-    &["admin", "noscript", "loading", "stale"],
-    (0, 0, 0),
-    &["admin", "slow", "dangerous"],
-    client_unblock,
-);
-
-fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    if args.len() > 4 {
-        return Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(&args[1][..args[1].len().min(128)])
-        ));
-    }
-    let error = match args.get(3) {
-        None => false,
-        Some(r) if eq_ic(r, "timeout") => false,
-        Some(r) if eq_ic(r, "error") => true,
-        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
-    };
-    let Some(id) = parse_i64(&args[2]) else { return crate::cmd::util::not_integer() };
-    let unblocked = u64::try_from(id).is_ok_and(|id| unblock(ctx.st, id, error));
-    Reply::Int(unblocked as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::Config;
+    use crate::engine::config::Config;
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
     fn state() -> State {
-        State::new(Config::default(), 16, 1, crate::server::state::CommandLog::new(false, 0))
+        State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table())
     }
 
     fn blpop(st: &mut State, id: u64, keys: &[&str]) -> Waiter {
@@ -324,22 +303,27 @@ mod tests {
         args.extend(keys.iter().map(|k| b(k)));
         args.push(b("0"));
         let conn = ConnState::new(id, true);
-        let spec =
-            BlockSpec { db: 0, keys: keys.iter().map(|k| b(k)).collect(), timeout: None, on_timeout: Reply::NilArray };
+        let spec = BlockSpec {
+            db: 0,
+            keys: keys.iter().map(|k| b(k)).collect(),
+            timeout: None,
+            on_timeout: Reply::NilArray,
+            command: crate::cmd::lookup(b"blpop"),
+            rerun: None,
+            on_delete: false,
+        };
         block(st, &conn, &args, spec).unwrap_or_else(|r| panic!("BLPOP did not block: {r:?}"))
     }
 
     fn run(st: &mut State, clock: &Clock, args: &[&str]) -> Reply {
         let mut conn = ConnState::new(1000, true);
         let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
-        let r = crate::cmd::dispatch(&mut Ctx { st, conn: &mut conn, now: clock.now_ms(), clock }, &args);
-        serve_ready(st, clock);
-        r
+        super::super::exec::execute(st, &mut conn, clock, clock.now_ms(), &args).reply
     }
 
     #[test]
     fn timeouts_parse_as_redis_7_0() {
-        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
+        let ms = |s: &str| crate::cmd::util::parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
         assert_eq!(ms("0"), Ok(None));
         assert_eq!(ms("1"), Ok(Some(1000)));
         assert_eq!(ms("0.0001"), Ok(Some(1)));
@@ -381,7 +365,7 @@ mod tests {
         let mut conn = ConnState::new(1, true);
         let mut call = |st: &mut State, args: &[&str]| {
             let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
-            client_unblock(&mut Ctx { st, conn: &mut conn, now: 0, clock: &clock }, &args)
+            super::super::exec::execute(st, &mut conn, &clock, 0, &args).reply
         };
         assert_eq!(
             call(&mut st, &["CLIENT", "UNBLOCK", "5", "bogus"]),
@@ -415,10 +399,10 @@ mod tests {
         assert_eq!(st.blocking.len(), 1);
         assert_eq!(st.blocking.keys_len(), 1);
         assert!(st.blocking.is_blocked(3));
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         // Nobody waits on "other": pushing it queues nothing.
         run(&mut st, &clock, &["RPUSH", "other", "z"]);
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         remove_client(&mut st, 3);
         assert_eq!((st.blocking.len(), st.blocking.keys_len()), (0, 0));
     }
@@ -431,7 +415,7 @@ mod tests {
         // Written behind the blocking machinery's back, as SWAPDB would.
         let now = clock.now_ms();
         st.dbs[0].insert(&b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
-        assert!(st.ready_keys.is_empty());
+        assert!(st.take_ready_keys().is_empty());
         signal_waited_keys(&mut st, 0, now);
         serve_ready(&mut st, &clock);
         assert_eq!(w.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("k"), Reply::bulk("v")])));
@@ -502,9 +486,7 @@ mod socket_tests {
         let (mut s, id) = blocked(&server, b"BLPOP a b 0\r\n");
         {
             let mut st = server.shared().lock();
-            let c = st.clients.get_mut(&id).unwrap();
-            c.killed = true;
-            c.kill.notify_one();
+            st.clients.get_mut(&id).unwrap().kill();
         }
         let mut buf = [0u8; 16];
         assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));

@@ -38,7 +38,7 @@ pub enum SubscriptionKind {
     ShardChannel,
 }
 
-/// One subscription of one client, as [`FakeRedis::subscriptions`](super::FakeRedis::subscriptions) reports it.
+/// One subscription of one client, as [`FakeRedis::subscriptions`](crate::FakeRedis::subscriptions) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Subscription {
     /// The subscribing client's id (as CLIENT ID reports it).
@@ -436,4 +436,26 @@ impl State {
             c.ssub = ssub;
         }
     }
+}
+
+/// Commands a RESP2 connection may send while subscribed.
+const ALLOWED_WHILE_SUBSCRIBED: &[&str] =
+    &["subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"];
+
+/// Whether the connection has any subscription (Redis's CLIENT_PUBSUB flag).
+pub(crate) fn is_subscribed(ctx: &super::command::Ctx<'_>) -> bool {
+    let (c, p, s) = ctx.st.pubsub.counts(ctx.conn.id);
+    c + p + s > 0
+}
+
+/// In RESP2 a subscribed connection can only (un)subscribe, PING, QUIT and
+/// RESET; RESP3 lets pushes interleave with ordinary replies instead.
+pub(crate) fn check_context(ctx: &super::command::Ctx<'_>, spec: &super::command::CommandSpec) -> Result<(), Reply> {
+    if ctx.conn.resp != 2 || ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name) || !is_subscribed(ctx) {
+        return Ok(());
+    }
+    Err(Reply::error(format!(
+        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        spec.name
+    )))
 }

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::util::{eq_ic, int_arg, syntax_error};
+use crate::num::{c_str, strtoul_cursor};
 use crate::protocol::Reply;
 use crate::store::scan_hash;
 
@@ -76,4 +77,10 @@ pub(crate) fn scan_batch<'a>(items: impl Iterator<Item = &'a Bytes>, cursor: u64
 /// The `[cursor, [elements...]]` reply.
 pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
     Reply::Array(vec![Reply::Bulk(Bytes::from(cursor.to_string())), Reply::Array(items)])
+}
+
+/// Redis's `parseScanCursorOrReply`: the cursor as C's `strtoul` reads it
+/// ([`strtoul_cursor`]), or `ERR invalid cursor`.
+pub(crate) fn parse_cursor(b: &[u8]) -> Result<u64, Reply> {
+    strtoul_cursor(c_str(b)).ok_or_else(|| Reply::error("ERR invalid cursor"))
 }

@@ -1,86 +1,18 @@
 //! Shared argument parsing and Redis's standard error replies.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
-use super::Ctx;
+use crate::cmd::Ctx;
+pub(crate) use crate::engine::errors::{
+    not_float, not_integer, syntax_error, unknown_subcommand, wrong_arity, wrongtype,
+};
 use crate::protocol::Reply;
 use crate::store::Value;
 
-/// `WRONGTYPE Operation against a key holding the wrong kind of value`.
-pub(crate) fn wrongtype() -> Reply {
-    Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value")
-}
-
-/// `ERR syntax error`.
-pub(crate) fn syntax_error() -> Reply {
-    Reply::error("ERR syntax error")
-}
-
-/// `ERR value is not an integer or out of range`.
-pub(crate) fn not_integer() -> Reply {
-    Reply::error("ERR value is not an integer or out of range")
-}
-
-/// `ERR value is not a valid float`.
-pub(crate) fn not_float() -> Reply {
-    Reply::error("ERR value is not a valid float")
-}
-
-/// Redis's rejectCommandFormat replaces CR and LF with spaces so the error stays one line.
-/// Redis's reply sanitising: a newline in an error would end it early.
-fn sanitize(mut s: Vec<u8>) -> Reply {
-    for c in &mut s {
-        if matches!(*c, b'\r' | b'\n') {
-            *c = b' ';
-        }
-    }
-    Reply::Error(Bytes::from(s))
-}
-
-/// `%.Ns` of an argument: at most `n` bytes, up to the first NUL (C string
-/// formatting), the bytes as they came (not necessarily UTF-8).
-fn c_prefix(b: &[u8], n: usize) -> &[u8] {
-    let b = &b[..b.len().min(n)];
-    b.iter().position(|&c| c == 0).map_or(b, |nul| &b[..nul])
-}
-
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
-pub(crate) fn unknown_command(args: &[Bytes]) -> Reply {
-    let mut list = Vec::new();
-    for a in &args[1..] {
-        if list.len() >= 128 {
-            break;
-        }
-        let room = 128 - list.len();
-        list.push(b'\'');
-        list.extend_from_slice(c_prefix(a, room));
-        list.extend_from_slice(b"' ");
-    }
-    let mut msg = b"ERR unknown command '".to_vec();
-    msg.extend_from_slice(c_prefix(&args[0], 128));
-    msg.extend_from_slice(b"', with args beginning with: ");
-    msg.extend_from_slice(&list);
-    sanitize(msg)
-}
-
-/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
-pub(crate) fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
-    let mut msg = b"ERR unknown subcommand '".to_vec();
-    msg.extend_from_slice(c_prefix(sub, 128));
-    msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
-    sanitize(msg)
-}
-
-/// `ERR wrong number of arguments for 'x' command` (full name, e.g. `client|setname`).
-pub(crate) fn wrong_arity(fullname: &str) -> Reply {
-    Reply::error(format!("ERR wrong number of arguments for '{fullname}' command"))
-}
-
-/// Parses a signed 64-bit integer exactly as Redis's `string2ll` (no spaces,
-/// no '+', no leading zeros).
-pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
-    crate::protocol::request::string2ll(b)
-}
+/// Integers as Redis's `string2ll` reads them (the bottom layer's reader).
+pub(crate) use crate::num::parse_i64;
 
 /// Parses an integer argument or returns Redis's "not an integer" error.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, Reply> {
@@ -204,6 +136,28 @@ macro_rules! tri {
 }
 pub(crate) use tri;
 
+/// Parses a blocking command's timeout in seconds (`getTimeoutFromObjectOrReply`):
+/// a long double times 1000, rounded up to whole milliseconds (`ceill`) and
+/// cast as x86 does (an overflow becomes a negative number, so
+/// 9223372036854775.808 seconds is "negative" in redis-server 7.0 while
+/// .807 blocks). `None` means block forever.
+pub(crate) fn parse_timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
+    let Some(secs) = crate::num::longdouble::parse(b) else {
+        return Err(Reply::error("ERR timeout is not a float or out of range"));
+    };
+    let ms = secs.mul_u64(1000);
+    let tval = ms.ceil_i64().unwrap_or(i64::MIN);
+    if tval < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    if tval == 0 {
+        return Ok(None);
+    }
+    // Cap the far future so deadline arithmetic cannot overflow.
+    const CAP_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+    Ok(Some(Duration::from_millis(tval.min(CAP_MS) as u64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +176,7 @@ mod tests {
 
     #[test]
     fn unknown_command_text() {
-        let r = unknown_command(&[Bytes::from("foo"), Bytes::from("a"), Bytes::from("b\r\nc")]);
+        let r = crate::engine::errors::unknown_command(&[Bytes::from("foo"), Bytes::from("a"), Bytes::from("b\r\nc")]);
         assert_eq!(r, Reply::error("ERR unknown command 'foo', with args beginning with: 'a' 'b  c' "));
     }
 }

@@ -1,10 +1,36 @@
 //! Number parsing as Redis does it with C's library: `strtod` (scores,
 //! score ranges, DEBUG SLEEP: hex floats, `inf`, leading spaces, ERANGE),
-//! `string2d` and `strtoul` (SCAN cursors). Integers as `string2ll` read
-//! them are [`crate::cmd::util::parse_i64`]; long doubles are
-//! [`crate::cmd::longdouble`].
+//! `string2d` and `strtoul` (SCAN cursors), integers as `string2ll` reads
+//! them ([`parse_i64`]), C's `atoi`, and long doubles ([`longdouble`]).
+//!
+//! The bottom layer: it imports nothing from the crate.
 
-use crate::protocol::Reply;
+pub(crate) mod longdouble;
+
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll`: no
+/// spaces, no `+`, no leading zeros (`0` alone is fine), no overflow. Redis
+/// reads request headers with it too, so `*01` is a protocol error.
+pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
 
 /// The argument as C sees it: up to the first NUL byte.
 pub(crate) fn c_str(b: &[u8]) -> &[u8] {
@@ -24,14 +50,10 @@ pub(crate) fn string2d(b: &[u8]) -> Option<f64> {
     Some(r.value)
 }
 
-/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the whole (C string)
-/// argument: optional sign (a negative value wraps), leading zeros, the
-/// empty string as 0; no leading space, no trailing garbage, no overflow.
-pub(crate) fn parse_cursor(b: &[u8]) -> Result<u64, Reply> {
-    strtoul_cursor(c_str(b)).ok_or_else(|| Reply::error("ERR invalid cursor"))
-}
-
-fn strtoul_cursor(b: &[u8]) -> Option<u64> {
+/// C's `strtoul` over the whole (C string) argument, as Redis reads SCAN
+/// cursors: optional sign (a negative value wraps), leading zeros, the empty
+/// string as 0; no leading space, no trailing garbage, no overflow.
+pub(crate) fn strtoul_cursor(b: &[u8]) -> Option<u64> {
     if b.first().is_some_and(|&c| is_c_space(c)) {
         return None;
     }
@@ -265,7 +287,7 @@ mod tests {
 
     #[test]
     fn cursors_like_strtoul() {
-        let c = |b: &[u8]| parse_cursor(b).ok();
+        let c = |b: &[u8]| strtoul_cursor(c_str(b));
         assert_eq!(c(b""), Some(0));
         assert_eq!(c(b"+5"), Some(5));
         assert_eq!(c(b"-1"), Some(u64::MAX));
@@ -275,7 +297,7 @@ mod tests {
         assert_eq!(c(b"1 "), None);
         assert_eq!(c(b"18446744073709551616"), None);
         assert_eq!(c(b"7\0x"), Some(7));
-        assert_eq!(parse_cursor(b"x"), Err(Reply::error("ERR invalid cursor")));
+        assert_eq!(c(b"x"), None);
     }
 
     #[test]

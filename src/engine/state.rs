@@ -9,46 +9,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{watch, Notify};
 
 use super::blocking::Blocking;
+pub(crate) use super::clients::ClientInfo;
 use super::clock::Clock;
+use super::command::{CommandSpec, CommandTable};
 use super::config::Config;
 use crate::store::{Db, Entry, Value};
 
-/// A connection's entry in the client table (CLIENT LIST / INFO read it).
-#[derive(Debug)]
-pub(crate) struct ClientInfo {
-    pub id: u64,
-    pub peer: String,
-    pub local: String,
-    pub name: Bytes,
-    pub lib_name: Bytes,
-    pub lib_ver: Bytes,
-    pub db: usize,
-    pub resp: u8,
-    pub user: Bytes,
-    pub created: Instant,
-    pub last_interaction: Instant,
-    /// `last_interaction` on the server's clock (unix ms), for `timeout`:
-    /// a paused clock lets a test age idle clients without sleeping.
-    pub last_interaction_ms: u64,
-    pub last_cmd: &'static str,
-    pub no_evict: bool,
-    pub no_touch: bool,
-    /// Set (then notified) to make the connection close itself.
-    pub killed: bool,
-    pub kill: Arc<Notify>,
-    /// Subscription counts for CLIENT LIST (kept by the pub/sub code).
-    pub sub: usize,
-    pub psub: usize,
-    pub ssub: usize,
-    pub multi: i64,
-    /// Whether the connection is a unix socket.
-    pub unix: bool,
-    /// The socket's file descriptor, as Redis reports it in CLIENT LIST.
-    pub fd: i64,
-}
+/// Most distinct error codes INFO errorstats keeps (a fuzzer sends endless ones).
+const MAX_ERROR_CODES: usize = 128;
 
 /// How many commands a server keeps for [`crate::FakeRedis::commands`]
 /// unless [`crate::Builder::record_limit`] says otherwise.
@@ -165,23 +135,25 @@ pub(crate) struct Stats {
 
 /// Shared server state; see the module docs for the locking rule.
 pub(crate) struct State {
+    /// The command table dispatch looks commands up in (the command layer's).
+    commands: &'static CommandTable,
     pub dbs: Vec<Db>,
     pub clients: BTreeMap<u64, ClientInfo>,
     pub next_client_id: u64,
     pub config: Config,
     /// (db, key) -> clients WATCHing it.
-    pub watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
+    pub(super) watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
     /// Pub/sub subscriptions and each connection's push queue.
     pub pubsub: super::pubsub::PubSub,
     /// Clients whose WATCHed keys were touched: their EXEC fails.
-    pub dirty_clients: HashSet<u64>,
+    pub(super) dirty_clients: HashSet<u64>,
     /// Keyspace events produced by the current command, delivered after it.
-    pub events: Vec<KeyEvent>,
+    pub(super) events: Vec<KeyEvent>,
     /// Every event delivery saw, for unit tests of the event names commands raise.
     #[cfg(test)]
     pub event_log: Vec<KeyEvent>,
     /// Keys that became ready for blocked clients (db, key).
-    pub ready_keys: Vec<(usize, Bytes)>,
+    pub(super) ready_keys: Vec<(usize, Bytes)>,
     /// Clients blocked in BLPOP, BZPOPMIN, ... and the per-key FIFO queues.
     pub blocking: Blocking,
     pub stats: Stats,
@@ -189,6 +161,8 @@ pub(crate) struct State {
     /// The Lua engine and script cache, created by the first EVAL or SCRIPT LOAD
     /// (start-up never pays for a Lua state).
     pub scripts: Option<Box<crate::script::Engine>>,
+    /// FUNCTION libraries (their Lua state is created by the first FUNCTION LOAD).
+    pub functions: crate::script::functions::Functions,
     pub rng: fastrand::Rng,
     pub started: Instant,
     pub seed: u64,
@@ -204,11 +178,11 @@ pub(crate) struct State {
     /// `HARNESS` command runs through dispatch and reaches them here.
     pub faults: Arc<crate::fault::Hub>,
     /// The ACL LOG (refused commands, keys, channels and authentications).
-    pub acl_log: crate::cmd::acl::AclLog,
+    pub acl_log: super::acl::AclLog,
     /// Client socket traffic, shared with [`Shared::net`].
     pub net: Arc<NetCounters>,
     /// The running script's record, shared with [`Shared::busy`] (see `crate::script::busy`).
-    pub busy: Arc<crate::script::busy::Busy>,
+    pub busy: Arc<crate::engine::busy::Busy>,
 }
 
 /// Bytes read from and written to client sockets, for INFO's
@@ -249,10 +223,22 @@ impl NetCounters {
 }
 
 impl State {
-    pub(crate) fn new(mut config: Config, databases: usize, seed: u64, recorded: CommandLog) -> State {
+    /// A server's state: `databases` empty databases, `config`, the RNG
+    /// seeded with `seed`, commands recorded into `recorded`, dispatching
+    /// from `commands`.
+    pub(crate) fn new(
+        mut config: Config,
+        databases: usize,
+        seed: u64,
+        recorded: CommandLog,
+        commands: &'static CommandTable,
+    ) -> State {
         config.sync_derived();
+        let mut db = Db::default();
+        db.limits = config.encoding;
         State {
-            dbs: vec![Db::default(); databases.max(1)],
+            commands,
+            dbs: vec![db; databases.max(1)],
             clients: BTreeMap::new(),
             next_client_id: 1,
             config,
@@ -268,6 +254,7 @@ impl State {
             unsupported: BTreeMap::new(),
             recorded,
             scripts: None,
+            functions: Default::default(),
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),
             seed,
@@ -282,8 +269,52 @@ impl State {
 
     /// The HARNESS command's spec when `name` is it and the admin namespace
     /// is on: the one command dispatch finds outside the command table.
-    pub(crate) fn admin_command(&self, name: &[u8]) -> Option<&'static crate::cmd::CommandSpec> {
-        crate::fault::admin::lookup(self, name)
+    pub(crate) fn admin_command(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let admin = self.commands.admin();
+        (self.faults.admin_enabled() && name.eq_ignore_ascii_case(admin.name.as_bytes())).then_some(admin)
+    }
+
+    /// Whether a key client `id` WATCHes was touched (its EXEC will fail).
+    pub(crate) fn is_dirty(&self, id: u64) -> bool {
+        self.dirty_clients.contains(&id)
+    }
+
+    /// Forgets which WATCHing clients were touched (unit tests).
+    #[cfg(test)]
+    pub(crate) fn clear_dirty(&mut self) {
+        self.dirty_clients.clear();
+    }
+
+    /// The keys signalled ready since the last call (the blocking registry serves them).
+    pub(crate) fn take_ready_keys(&mut self) -> Vec<(usize, Bytes)> {
+        std::mem::take(&mut self.ready_keys)
+    }
+
+    /// The command table dispatch uses.
+    pub(crate) fn commands(&self) -> &'static CommandTable {
+        self.commands
+    }
+
+    /// Counts an error reply for INFO errorstats (by its first word, as Redis
+    /// does), keeping at most [`MAX_ERROR_CODES`] distinct codes.
+    pub(crate) fn count_error(&mut self, e: &[u8]) {
+        let code = e.split(|&c| c == b' ').next().unwrap_or_default();
+        let code = String::from_utf8_lossy(code).into_owned();
+        let errors = &mut self.stats.errors;
+        if errors.contains_key(&code) || errors.len() < MAX_ERROR_CODES {
+            *errors.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Closes every client `which` selects (CLIENT KILL, HARNESS KILL-ALL,
+    /// ACL changes, idle timeouts); returns how many.
+    pub(crate) fn kill_clients(&mut self, mut which: impl FnMut(&ClientInfo) -> bool) -> usize {
+        let mut n = 0;
+        for c in self.clients.values_mut().filter(|c| which(c)) {
+            c.kill();
+            n += 1;
+        }
+        n
     }
 
     /// The error a fault rule aimed at scripts (`FaultRule::in_scripts`)
@@ -365,8 +396,8 @@ impl State {
     /// Stores `value` under `key` (replacing any value and clearing its TTL),
     /// and signals the write.
     pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
-        // Redis's dbAdd signals every new list/zset key (RENAME, MOVE, COPY, ...) as ready.
-        let ready = matches!(value, Value::List(_) | Value::ZSet(_));
+        // Redis's dbAdd signals every new list/zset/stream key (RENAME, MOVE, COPY, ...) as ready.
+        let ready = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
         self.dbs[db].insert(key, Entry::new(value, now));
         self.signal_watchers(db, key);
         if ready {
@@ -396,6 +427,10 @@ impl State {
     /// The WATCH half of [`State::signal_modified`], for callers that kept
     /// the memory accounting themselves (insert, delete, expiry, eviction).
     pub(crate) fn signal_watchers(&mut self, db: usize, key: &Bytes) {
+        // XREADGROUP clients answer a deleted or overwritten stream key.
+        if self.blocking.wakes_on_delete(db, key) {
+            self.signal_ready(db, key);
+        }
         if self.watchers.is_empty() {
             return;
         }
@@ -523,8 +558,7 @@ impl State {
             let idle = now_s.saturating_sub(c.last_interaction_ms / 1000);
             if idle > timeout && !c.killed && c.sub + c.psub + c.ssub == 0 && !self.blocking.is_blocked(c.id) {
                 tracing::debug!(client = c.id, idle, "closing idle client");
-                c.killed = true;
-                c.kill.notify_one();
+                c.kill();
                 n += 1;
             }
         }
@@ -544,16 +578,14 @@ impl State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub clock: Clock,
-    /// Number of open client sockets.
-    pub open: watch::Sender<usize>,
-    /// Set once when the server stops.
-    pub shutdown: watch::Sender<bool>,
+    /// Open client sockets and the stop signal (`crate::host`).
+    pub sockets: crate::host::Sockets,
     /// Fault rules (own lock, never held across an injected delay; see `crate::fault`).
     pub faults: Arc<crate::fault::Hub>,
     /// Client socket traffic (the same counters as [`State::net`]).
     pub net: Arc<NetCounters>,
     /// The running script, read by connections without the lock (the same as [`State::busy`]).
-    pub busy: Arc<crate::script::busy::Busy>,
+    pub busy: Arc<crate::engine::busy::Busy>,
 }
 
 impl Shared {
@@ -568,8 +600,7 @@ impl Shared {
             busy,
             state: Mutex::new(state),
             clock,
-            open: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
+            sockets: crate::host::Sockets::default(),
         });
         shared.busy.bind(&shared);
         shared

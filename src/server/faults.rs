@@ -8,10 +8,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
 
-use super::apply::{self, Abort, Next};
-use super::engine::{render_command, Action, ConnInfo, FaultHost, Hub, ReplyAction};
+use crate::engine::state::{Shared, State};
+use crate::fault::apply::{self, Abort, Next};
+use crate::fault::{render_command, Action, ConnInfo, FaultHost, Hub, ReplyAction};
 use crate::protocol::Reply;
-use crate::server::state::{Shared, State};
 
 impl FaultHost for Shared {
     fn hub(&self) -> &Hub {
@@ -168,23 +168,11 @@ pub(crate) fn kill_all(shared: &Shared, except: Option<u64>) -> usize {
 
 /// [`kill_all`] under a lock the caller holds (the HARNESS command).
 pub(crate) fn kill_all_in(st: &mut State, except: Option<u64>) -> usize {
-    let mut n = 0;
-    for c in st.clients.values_mut().filter(|c| Some(c.id) != except) {
-        c.killed = true;
-        // notify_one stores a permit: a connection busy with a command sees it on its next wait.
-        c.kill.notify_one();
-        n += 1;
-    }
-    n
+    st.kill_clients(|c| Some(c.id) != except)
 }
 
 /// Sets `requirepass` (empty: none) as CONFIG SET does, the default user's
 /// passwords included. Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
-    set_password_in(&mut shared.lock(), password);
-}
-
-/// [`set_password`] under a lock the caller holds (the HARNESS command).
-pub(crate) fn set_password_in(st: &mut State, password: &str) {
-    st.config.set_requirepass(password);
+    shared.lock().config.set_requirepass(password);
 }
