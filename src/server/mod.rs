@@ -453,16 +453,16 @@ impl FakeRedis {
     }
 
     /// The commands the server answered with Redis's unknown-command (or
-    /// unknown-subcommand) error, upper case (`FCALL`, `CLIENT TRACKING`), with
+    /// unknown-subcommand) error, upper case (`WAIT`, `CLIENT TRACKING`), with
     /// how many times each was sent, in name order. The first of each is also
     /// logged through `tracing`, saying whether Redis 7.0 has it (the fake
     /// does not implement it) or not (Redis would refuse it too).
     ///
     /// ```
     /// # let server = redis_harness::FakeRedis::builder().start_blocking();
-    /// server.run(["FCALL", "f", "0"]);
-    /// server.run(["FCALL", "g", "0"]);
-    /// assert_eq!(server.unsupported_commands(), vec![("FCALL".to_string(), 2)]);
+    /// server.run(["WAIT", "1", "0"]);
+    /// server.run(["WAIT", "2", "0"]);
+    /// assert_eq!(server.unsupported_commands(), vec![("WAIT".to_string(), 2)]);
     /// ```
     pub fn unsupported_commands(&self) -> Vec<(String, u64)> {
         self.shared().lock().unsupported.iter().map(|(k, v)| (k.clone(), *v)).collect()
