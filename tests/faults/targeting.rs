@@ -196,7 +196,7 @@ fn unsupported_commands_are_listed_and_logged_once_per_name() {
     assert_eq!(server.run(["GET", "k"]), Reply::Nil);
     assert_eq!(
         server.unsupported_commands(),
-        vec![("CLIENT TRACKING".to_string(), 1), ("WAIT".to_string(), 3), ("NOTACOMMAND".to_string(), 1)]
+        vec![("CLIENT TRACKING".to_string(), 1), ("NOTACOMMAND".to_string(), 1), ("WAIT".to_string(), 3)]
     );
     let wait_log = logged("does not implement WAIT (a Redis 7.0 command)");
     assert!(wait_log.len() == 1 && wait_log[0].starts_with("WARN"), "logged once, as a warning: {wait_log:?}");
