@@ -134,6 +134,15 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], resp: u8, run: &mut
     if !run.allow_oom && run.oom && !run.wrote && spec.has_flag("denyoom") {
         return Reply::error(crate::engine::evict::OOM_ERROR);
     }
+    if ctx.st.faults.has_rules() {
+        if let Some(err) = ctx.st.script_call_fault(ctx.conn.id, args) {
+            return Reply::Error(err);
+        }
+    }
+    if write {
+        // From now on SCRIPT KILL answers UNKILLABLE (Redis's SCRIPT_WRITE_DIRTY).
+        ctx.st.busy.wrote();
+    }
     run.wrote |= write;
     // The command answers in the protocol the script chose (`redis.setresp`).
     ctx.conn.resp = resp;
@@ -324,8 +333,9 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-/// FUNCTION STATS: no script ever runs while another client is served here
-/// (the long-script work changes that), so `running_script` is nil.
+/// FUNCTION STATS: functions run inline, so none runs while another client
+/// is served (`running_script` nil); during a long EVAL the gate answers
+/// BUSY, as Redis does.
 fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let reg = ctx.st.functions.registry();
     let bulk = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
@@ -344,9 +354,12 @@ fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ])
 }
 
-/// FUNCTION KILL: nothing runs while this connection is served.
-fn kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::error("NOTBUSY No scripts in execution right now.")
+/// FUNCTION KILL: Redis's `scriptKill` rules (`crate::engine::busy::kill`):
+/// NOTBUSY, or the BUSY text when the running script is an EVAL. Functions
+/// themselves run inline (under their caller's command), so none is ever
+/// running while this connection is served.
+fn kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    crate::engine::busy::kill(&ctx.st.busy, false)
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -22,6 +22,7 @@ pub(crate) mod support;
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod bitmaps;
+pub(crate) mod busy;
 pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
@@ -57,7 +58,7 @@ pub(crate) use crate::engine::exec::dispatch;
 use crate::protocol::Reply;
 
 /// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 22] {
+fn groups() -> [&'static [CommandSpec]; 23] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -80,6 +81,7 @@ fn groups() -> [&'static [CommandSpec]; 22] {
         transactions::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
+        busy::COMMANDS,
         functions::COMMANDS,
     ]
 }

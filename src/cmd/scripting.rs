@@ -6,16 +6,16 @@
 //! [`dispatch`] (ACL, keyspace events, WATCH signals, command stats), after
 //! the checks Redis's `scriptCall` makes first (unknown command, arity,
 //! `noscript`, writes from a read-only script). Blocking commands answer at
-//! once, as inside EXEC. Not here: FUNCTION/FCALL, SCRIPT DEBUG, killing a
-//! running script (SCRIPT KILL always answers NOTBUSY: a script never runs
-//! while another client is served).
+//! once, as inside EXEC. A script whose code can loop runs on a thread of
+//! its own so that others can be answered BUSY and SCRIPT KILL it (see
+//! `super::busy`). Not here: FUNCTION/FCALL, SCRIPT DEBUG.
 
 use bytes::Bytes;
 
 use super::functions::{as_script_client, prepare_run, script_call};
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{cmd, container_cmd, CommandSpec, Ctx};
+use super::{busy, cmd, container_cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -49,7 +49,12 @@ fn container(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// The engine, created on first use.
 fn engine<'a>(ctx: &'a mut Ctx<'_>) -> Result<&'a mut Engine, Reply> {
     if ctx.st.scripts.is_none() {
-        let engine = Engine::new(ctx.st.rng.u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
+        if ctx.st.busy.running() {
+            // The engine is out on a script's thread (only the test's handle gets here meanwhile).
+            return Err(ctx.st.busy.busy_error());
+        }
+        let mut engine = Engine::new(ctx.st.rng.u64(..)).map_err(|e| Reply::error(format!("ERR Lua engine: {e}")))?;
+        engine.watch(ctx.st.busy.clone());
         ctx.st.scripts = Some(Box::new(engine));
     }
     ctx.st.scripts.as_deref_mut().ok_or_else(|| Reply::error("ERR Lua engine unavailable"))
@@ -73,6 +78,8 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// EVAL and its three siblings (Redis's `evalGenericCommand`).
 fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Reply {
+    // A "slow script" fault fired for this command (src/fault): it runs on its own thread, stalling first.
+    let stall = if ctx.st.faults.has_rules() { ctx.st.busy.take_stall(ctx.conn.id) } else { None };
     let Some(numkeys) = parse_i64(&args[2]) else {
         return Reply::error("ERR value is not an integer or out of range");
     };
@@ -83,6 +90,9 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
         return Reply::error("ERR Number of keys can't be negative");
     }
     let split = 3 + numkeys as usize;
+    if ctx.st.scripts.is_none() && ctx.st.busy.running() {
+        return ctx.st.busy.busy_error();
+    }
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         if ctx.st.scripts.as_ref().is_none_or(|e| !e.exists(sha.as_bytes())) {
@@ -95,23 +105,61 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
             Err(e) => return e,
         }
     };
+    if busy::can_offload(ctx) && (stall.is_some() || ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha))) {
+        // A script that can loop: on its own thread, so that others are answered meanwhile.
+        let flags = ctx.st.scripts.as_ref().and_then(|e| e.flags(&sha).flatten());
+        let checks = match prepare_run(ctx, flags, read_only) {
+            Ok(sr) => sr,
+            Err(e) => return e,
+        };
+        let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
+        let what = busy::Offload { eval: true, name: sha.clone(), stall, checks };
+        let run: busy::OffloadRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
+        match busy::offload(ctx, what, run) {
+            Ok(reply) => return reply,
+            Err(run) => {
+                let Some(mut engine) = ctx.st.scripts.take() else {
+                    return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+                };
+                let reply = inline(ctx, flags, read_only, |call| run(&mut engine, call));
+                ctx.st.scripts = Some(engine);
+                return match reply {
+                    Ok(r) => r.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL.")),
+                    Err(e) => e,
+                };
+            }
+        }
+    }
     let Some(mut engine) = ctx.st.scripts.take() else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    // The `#!lua flags=...` checks (none without a header), then the run as the script's client.
-    let mut run = match prepare_run(ctx, engine.flags(&sha).flatten(), read_only) {
-        Ok(run) => run,
+    let reply = match inline(ctx, engine.flags(&sha).flatten(), read_only, |call| {
+        engine.run(&sha, &args[3..split], &args[split..], call)
+    }) {
+        Ok(r) => r,
         Err(e) => {
             ctx.st.scripts = Some(engine);
             return e;
         }
     };
-    let reply = as_script_client(ctx, |ctx| {
-        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut run);
-        engine.run(&sha, &args[3..split], &args[split..], &mut call)
-    });
     ctx.st.scripts = Some(engine);
     reply.unwrap_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))
+}
+
+/// Runs a script inside its caller's command (under its lock), after the
+/// `#!lua flags=...` checks: the script's client is the caller's, speaking
+/// RESP2 and never blocking (`functions::as_script_client`).
+fn inline<R>(
+    ctx: &mut Ctx<'_>,
+    flags: Option<u8>,
+    read_only: bool,
+    run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> R,
+) -> Result<R, Reply> {
+    let mut sr = prepare_run(ctx, flags, read_only)?;
+    Ok(as_script_client(ctx, |ctx| {
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut sr);
+        run(&mut call)
+    }))
 }
 
 fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -138,8 +186,8 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::ok()
 }
 
-fn kill(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::error("NOTBUSY No scripts in execution right now.")
+fn kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    crate::engine::busy::kill(&ctx.st.busy, true)
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

@@ -250,6 +250,13 @@ pub(crate) fn unblock(st: &mut State, id: u64, error: bool) -> bool {
     true
 }
 
+/// Answers `id`, waiting without keys (a script running on its own
+/// thread, `crate::cmd::busy`), with `reply`; false if it no longer waits.
+pub(crate) fn answer(st: &mut State, id: u64, reply: Reply) -> bool {
+    let Some(b) = st.blocking.remove(id) else { return false };
+    b.wake.send(reply).is_ok()
+}
+
 /// The keys a blocking command may take from now: all of them on its first
 /// run, only the ready key when it is re-run to be served (Redis 7.0 serves
 /// a blocked client from the key that became ready).

@@ -136,6 +136,9 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
         check_memory(ctx, spec)?;
     }
     super::pubsub::check_context(ctx, spec)?;
+    if ctx.conn.multi.is_some() && spec.has_flag("no_multi") {
+        return Err(Reply::error("ERR Command not allowed inside a transaction"));
+    }
     Ok(spec)
 }
 

@@ -14,6 +14,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod blocking;
+pub(crate) mod busy;
 pub(crate) mod clients;
 pub(crate) mod clock;
 pub(crate) mod command;

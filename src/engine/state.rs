@@ -181,6 +181,8 @@ pub(crate) struct State {
     pub acl_log: super::acl::AclLog,
     /// Client socket traffic, shared with [`Shared::net`].
     pub net: Arc<NetCounters>,
+    /// The running script's record, shared with [`Shared::busy`] (see `crate::script::busy`).
+    pub busy: Arc<crate::engine::busy::Busy>,
 }
 
 /// Bytes read from and written to client sockets, for INFO's
@@ -261,6 +263,7 @@ impl State {
             faults: Arc::new(crate::fault::Hub::new(seed)),
             acl_log: Default::default(),
             net: Default::default(),
+            busy: Default::default(),
         }
     }
 
@@ -312,6 +315,16 @@ impl State {
             n += 1;
         }
         n
+    }
+
+    /// The error a fault rule aimed at scripts (`FaultRule::in_scripts`)
+    /// gives a `redis.call` of client `client`, if one fires.
+    pub(crate) fn script_call_fault(&self, client: u64, args: &[Bytes]) -> Option<Bytes> {
+        let (name, created) = match self.clients.get(&client) {
+            Some(c) => (c.name.clone(), c.created),
+            None => (Bytes::new(), Instant::now()),
+        };
+        self.faults.on_script_call(&crate::fault::ConnInfo { id: client, name: &name, created }, args)
     }
 
     /// Looks a key up, expiring it first if its time has passed (lazy expiry).
@@ -571,6 +584,8 @@ pub(crate) struct Shared {
     pub faults: Arc<crate::fault::Hub>,
     /// Client socket traffic (the same counters as [`State::net`]).
     pub net: Arc<NetCounters>,
+    /// The running script, read by connections without the lock (the same as [`State::busy`]).
+    pub busy: Arc<crate::engine::busy::Busy>,
 }
 
 impl Shared {
@@ -578,7 +593,17 @@ impl Shared {
         state.pubsub.set_clock(clock.clone());
         let faults = state.faults.clone();
         let net = state.net.clone();
-        Arc::new(Shared { faults, net, state: Mutex::new(state), clock, sockets: crate::host::Sockets::default() })
+        let busy = state.busy.clone();
+        let shared = Arc::new(Shared {
+            faults,
+            net,
+            busy,
+            state: Mutex::new(state),
+            clock,
+            sockets: crate::host::Sockets::default(),
+        });
+        shared.busy.bind(&shared);
+        shared
     }
 
     /// Locks the state. A panic while it was held (a bug in a command) must

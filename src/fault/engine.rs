@@ -40,6 +40,8 @@ pub(crate) enum Action {
     Stall,
     /// Run the command, then deliver its reply this way.
     Reply(ReplyAction),
+    /// Run the command; the script it runs first stalls this long (fake server only).
+    SlowScript(Duration),
 }
 
 /// How a reply is delivered (or not).
@@ -120,6 +122,12 @@ impl Installed {
         self.hits.fetch_add(1, Ordering::Relaxed);
         true
     }
+}
+
+/// Whether `args` is a command that runs a script ([`Fault::SlowScript`] targets these only).
+fn runs_script(args: &[Bytes]) -> bool {
+    let name = args.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+    matches!(&name[..], b"eval" | b"evalsha" | b"eval_ro" | b"evalsha_ro" | b"fcall" | b"fcall_ro")
 }
 
 /// A rule as listed by `FakeRedis::fault_rules` and `HARNESS FAULT LIST`.
@@ -239,6 +247,8 @@ impl Hub {
         let e = &mut *guard;
         for r in e.rules.iter_mut() {
             if r.rule.fault.is_at_accept()
+                || r.rule.in_script
+                || (matches!(r.rule.fault, Fault::SlowScript { .. }) && !runs_script(args))
                 || r.rule.fault.is_at_handshake()
                 || !r.in_window(now)
                 || !r.matches_conn(conn)
@@ -270,8 +280,28 @@ impl Hub {
                 Fault::Error(t) => Action::Error(Bytes::from(t.clone())),
                 Fault::DropReply => Action::Reply(ReplyAction::Drop),
                 Fault::RefuseConnections | Fault::StopAccepting | Fault::MaxClients => continue,
+                Fault::SlowScript { delay } => Action::SlowScript(*delay),
                 Fault::TlsHandshakeStall | Fault::TlsCloseDuringHandshake | Fault::TlsBadCertificate(_) => continue,
             });
+        }
+        None
+    }
+
+    /// The error a command sent by a script (`redis.call`) gets instead of
+    /// running, from the first `in_scripts` error rule that fires for it.
+    pub(crate) fn on_script_call(&self, conn: &ConnInfo<'_>, args: &[Bytes]) -> Option<Bytes> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let e = &mut *guard;
+        for r in e.rules.iter_mut() {
+            if !r.rule.in_script || !matches!(r.rule.fault, Fault::Error(_)) {
+                continue;
+            }
+            if !r.in_window(now) || !r.matches_conn(conn) || !r.rule.matches_command(args) || !r.fire(&mut e.rng) {
+                continue;
+            }
+            let Fault::Error(text) = &r.rule.fault else { continue };
+            return Some(Bytes::from(text.clone()));
         }
         None
     }

@@ -14,6 +14,9 @@ use super::targets::CommandTarget;
 /// Redis's error texts for the conditions clients most often have to survive,
 /// for use with [`FaultRule::error`]. Each is the text after the leading `-`.
 pub mod errors {
+    /// EVALSHA of a script the server does not have (after a failover, a
+    /// restart or SCRIPT FLUSH): clients fall back to EVAL or SCRIPT LOAD.
+    pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
     /// The server is still loading its dataset.
     pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
     /// A script is running too long.
@@ -33,6 +36,7 @@ pub mod errors {
 
     /// The short names the rule text accepts (`error LOADING`), with their texts.
     pub const NAMED: &[(&str, &str)] = &[
+        ("NOSCRIPT", NOSCRIPT),
         ("LOADING", LOADING),
         ("BUSY", BUSY),
         ("READONLY", READONLY),
@@ -145,6 +149,16 @@ pub enum Fault {
     /// *At accept*: write `-ERR max number of clients reached` and close, as
     /// Redis does beyond `maxclients`.
     MaxClients,
+    /// *Scripts, fake server only*: the script an EVAL, EVALSHA, EVAL_RO,
+    /// EVALSHA_RO, FCALL or FCALL_RO runs starts by stalling this long on
+    /// the server's clock (a paused clock: until the test advances it), on
+    /// a thread of its own, so other clients get BUSY once
+    /// `busy-reply-threshold` has passed and may SCRIPT KILL it. Other
+    /// commands never match it; a proxy ignores it.
+    SlowScript {
+        /// How long the script stalls, on the server's clock.
+        delay: Duration,
+    },
     /// *At TLS handshake*: accept the TCP connection and never answer the
     /// ClientHello (the socket is read and discarded until the client hangs up).
     TlsHandshakeStall,
@@ -308,6 +322,9 @@ pub struct FaultRule {
     pub(crate) until: Option<Duration>,
     pub(crate) expect: Option<Times>,
     pub(crate) label: Option<String>,
+    /// Applies to the commands scripts send with `redis.call`/`redis.pcall`
+    /// (instead of those clients send).
+    pub(crate) in_script: bool,
 }
 
 impl FaultRule {
@@ -325,6 +342,7 @@ impl FaultRule {
             until: None,
             expect: None,
             label: None,
+            in_script: false,
         }
     }
 
@@ -372,6 +390,29 @@ impl FaultRule {
     pub fn error(text: impl Into<String>) -> FaultRule {
         let text: String = text.into();
         FaultRule::new(Fault::Error(text.replace(['\r', '\n'], " ")))
+    }
+
+    /// EVALSHA and EVALSHA_RO answer NOSCRIPT ([`errors::NOSCRIPT`]) as after
+    /// a failover or SCRIPT FLUSH, without running: a test proves its client
+    /// falls back to EVAL (or SCRIPT LOAD). Narrow it with `times`/`nth`.
+    pub fn noscript() -> FaultRule {
+        FaultRule::error(errors::NOSCRIPT).on(["EVALSHA", "EVALSHA_RO"])
+    }
+
+    /// Scripts start by stalling `delay` on the server's clock
+    /// ([`Fault::SlowScript`]), so that other clients see BUSY.
+    pub fn slow_script(delay: Duration) -> FaultRule {
+        FaultRule::new(Fault::SlowScript { delay })
+    }
+
+    /// Aims the rule at the commands scripts run with `redis.call` and
+    /// `redis.pcall` rather than at those clients send: with
+    /// [`FaultRule::error`], `redis.call('INCR', ...)` gets the error (and
+    /// raises it; `redis.pcall` returns it), so a test sees how its script
+    /// handles a failing inner call. Only error faults apply there.
+    pub fn in_scripts(mut self) -> FaultRule {
+        self.in_script = true;
+        self
     }
 
     /// Runs the command and swallows its reply ([`Fault::DropReply`]).
@@ -665,6 +706,7 @@ impl fmt::Display for Fault {
             Fault::RefuseConnections => f.write_str("refuse"),
             Fault::StopAccepting => f.write_str("stop-accepting"),
             Fault::MaxClients => f.write_str("max-clients"),
+            Fault::SlowScript { delay } => write!(f, "slow-script {}", fmt_duration(*delay)),
             Fault::TlsHandshakeStall => f.write_str("tls-stall"),
             Fault::TlsCloseDuringHandshake => f.write_str("tls-close"),
             Fault::TlsBadCertificate(c) => write!(f, "tls-bad-cert {}", c.name()),
@@ -725,6 +767,9 @@ impl fmt::Display for FaultRule {
         }
         if let Some(e) = self.expect {
             write!(f, " expect={e}")?;
+        }
+        if self.in_script {
+            f.write_str(" in-script")?;
         }
         Ok(())
     }

@@ -6,10 +6,10 @@
 //! fault   = "latency" DUR | "stall" | "close" | "reset" | "slow-close" DUR
 //!         | "partial" BYTES | "bandwidth" BYTES_PER_SEC | "error" TEXT
 //!         | "drop-reply" | "refuse" | "stop-accepting" | "max-clients"
-//!         | "auth-fail" N | "tls-stall" | "tls-close" | "tls-bad-cert" CERT
+//!         | "auth-fail" N | "slow-script" DUR | "tls-stall" | "tls-close" | "tls-bad-cert" CERT
 //! option  = "cmd=" TARGET("," TARGET)* | "family=" NAME("," NAME)*
 //!         | "client-id=" N | "client-name=" NAME
-//!         | "new-connections" | "nth=" N | "times=" COUNT | "prob=" P
+//!         | "new-connections" | "in-script" (error) | "nth=" N | "times=" COUNT | "prob=" P
 //!         | "from=" DUR | "until=" DUR | "expect=" COUNT
 //!         | "jitter=" DUR | "phase=" ("command"|"reply")      (latency)
 //!         | "after=" BYTES                                    (close, reset)
@@ -19,8 +19,8 @@
 //!           @write, @read, @string, @blocking, ...) | GLOB (SET*, H?ET)
 //! COUNT   = N | A..B | A..=B | A..
 //! CERT    = "expired" | "not-yet-valid" | "wrong-host" | "unknown-ca"
-//! TEXT    = a word, a "quoted string", or one of LOADING BUSY READONLY OOM
-//!           MASTERDOWN CLUSTERDOWN WRONGPASS for Redis's full text
+//! TEXT    = a word, a "quoted string", or one of NOSCRIPT LOADING BUSY READONLY
+//!           OOM MASTERDOWN CLUSTERDOWN WRONGPASS for Redis's full text
 //! ```
 //!
 //! Words may be double-quoted (`client-name="a b"`, backslash escapes).
@@ -175,6 +175,7 @@ fn parse_rule(s: &str) -> Result<FaultRule, String> {
         "stop-accepting" => FaultRule::stop_accepting(),
         "max-clients" => FaultRule::max_clients(),
         "auth-fail" => FaultRule::auth_failures(parse_u64("auth-fail", &arg("a count")?)?),
+        "slow-script" => FaultRule::slow_script(parse_duration(&arg("a duration")?)?),
         "tls-stall" => FaultRule::tls_handshake_stall(),
         "tls-close" => FaultRule::tls_close_during_handshake(),
         "tls-bad-cert" => {
@@ -193,6 +194,13 @@ fn parse_rule(s: &str) -> Result<FaultRule, String> {
     for opt in it {
         if opt.eq_ignore_ascii_case("new-connections") {
             rule.connection = ConnTarget::New;
+            continue;
+        }
+        if opt.eq_ignore_ascii_case("in-script") {
+            if !matches!(rule.fault, Fault::Error(_)) {
+                return Err(format!("`in-script` applies to error faults only, not to `{kind}`"));
+            }
+            rule.in_script = true;
             continue;
         }
         let Some((key, value)) = opt.split_once('=') else {

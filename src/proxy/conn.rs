@@ -252,6 +252,8 @@ async fn requests(
             let reply_action = match action {
                 None => None,
                 Some(Action::Reply(r)) => Some(r),
+                // A real Redis runs the script: the proxy cannot slow it down.
+                Some(Action::SlowScript(_)) => None,
                 Some(Action::Error(text)) => {
                     let mut out = BytesMut::new();
                     Reply::Error(text).encode(resp, &mut out);

@@ -18,26 +18,33 @@
 //! `redis.setresp(3)`, RESP3) are in `convert`; FUNCTION libraries in
 //! `functions`; the helper libraries (cjson, cmsgpack, bit, struct) in `libs`.
 //!
-//! Not here: SCRIPT DEBUG, nested library tables being read-only. A script
-//! that runs more than [`INSTRUCTION_LIMIT`] instructions is aborted (Redis
-//! would keep running it and answer BUSY to everyone else).
+//! Not here: SCRIPT DEBUG, nested library tables being read-only.
+//!
+//! Long scripts: [`busy`] keeps the record of a script that runs on its
+//! own thread (BUSY for other clients past `busy-reply-threshold`, SCRIPT
+//! KILL / FUNCTION KILL, aborting on shutdown and after [`busy::RUN_CAP`]);
+//! the hook below consults it. A script run inline (one that cannot loop)
+//! is aborted after [`INSTRUCTION_LIMIT`] instructions, a guard only.
 
 mod convert;
 pub(crate) mod functions;
 mod libs;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState};
 
+pub(crate) mod busy;
+
 use crate::protocol::Reply;
 use convert::{call_args, error_table, error_table_text, lua_to_reply, one_line, reply_to_lua};
 
-/// Instructions one script may run before it is aborted.
+/// Instructions a script run inline (one that cannot loop, see
+/// [`busy::may_loop`]) may run before it is aborted: a guard only, since
+/// such a script runs each instruction at most once.
 pub(crate) const INSTRUCTION_LIMIT: u64 = 100_000_000;
 /// How often (in instructions) the limit is checked.
 const HOOK_EVERY: u32 = 10_000;
@@ -47,7 +54,25 @@ const MEMORY_LIMIT: usize = 256 << 20;
 const MAX_REPLY_DEPTH: usize = 1000;
 
 /// The error a script aborted by the instruction limit ends with.
-pub(crate) const KILLED_ERROR: &str = "BUSY Lua script exceeded the fake's limit of 100000000 instructions (Redis itself would keep running it and answer BUSY to other clients)";
+pub(crate) const KILLED_ERROR: &str = "ERR Lua script exceeded the fake's limit of 100000000 instructions run inline (Redis itself would keep running it and answer BUSY to other clients)";
+
+/// Why the current script was stopped by the hook (`Engine::killed`).
+const NOT_KILLED: u8 = 0;
+const KILLED_BY_USER: u8 = 1;
+const KILLED_BY_SHUTDOWN: u8 = 2;
+const KILLED_BY_CAP: u8 = 3;
+const KILLED_BY_LIMIT: u8 = 4;
+
+/// What the caller of a stopped script gets (`None`: Redis's own error with
+/// the script and line, for SCRIPT KILL).
+fn killed_text(reason: u8) -> Option<&'static str> {
+    match reason {
+        NOT_KILLED | KILLED_BY_USER => None,
+        KILLED_BY_SHUTDOWN => Some("ERR Script aborted: the server is shutting down"),
+        KILLED_BY_CAP => Some(busy::CAP_ERROR),
+        _ => Some(KILLED_ERROR),
+    }
+}
 
 /// Lua code that builds the sandbox; run once per engine.
 const SANDBOX: &str = r#"
@@ -89,7 +114,7 @@ end
 G.math = math2
 local function pfix(ok, ...)
   if ok then return true, ... end
-  if killed() then error('killed', 0) end
+  if killed() then error(killed(), 0) end
   local e = ...
   if type(e) == 'userdata' then e = unwrap(e) end
   if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
@@ -97,20 +122,22 @@ local function pfix(ok, ...)
 end
 G.pcall = function(...) return pfix(rawpcall(...)) end
 local function xfix(ok, ...)
-  if not ok and killed() then error('killed', 0) end
+  if not ok and killed() then error(killed(), 0) end
   return ok, ...
 end
 G.xpcall = function(...) return xfix(rawxpcall(...)) end
 local redis = {}
 G.redis = redis
-local proxy = setmetatable({}, {
+-- Reads go proxy -> G by table (the VM's fast path, no call per global);
+-- only a missing global reaches the function, which raises Redis's error.
+setmetatable(G, {
   __index = function(_, k)
-    local v = G[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+  __metatable = false,
+})
+local proxy = setmetatable({}, {
+  __index = G,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
@@ -119,7 +146,7 @@ local function handler(err)
   local src, line = where()
   if type(err) == 'userdata' then err = unwrap(err) end
   if killed() then
-    err = 'killed'
+    err = killed()
   elseif type(err) ~= 'table' then
     err = 'ERR ' .. tostring(err)
   elseif type(err.err) == 'string' or type(err.err) == 'number' then
@@ -138,6 +165,8 @@ return G, proxy, redis, runner, apply
 struct Cached {
     /// The compiled function, its environment set to the sandbox.
     func: RegistryKey,
+    /// Its code can loop: it runs on a thread of its own (`crate::cmd::busy`).
+    loops: bool,
     /// The `#!lua flags=...` header's flags (`None` without a header).
     flags: Option<u8>,
 }
@@ -156,11 +185,13 @@ pub(crate) struct Engine {
     /// `xpcall(function() return f(keys, args) end, handler)`: how FCALL runs a function.
     apply: Function,
     /// Scripts by lower-case hex SHA-1.
-    cache: HashMap<String, Cached>,
+    cache: crate::store::FastMap<String, Cached>,
     /// Instructions run by the current script.
     budget: Arc<AtomicU64>,
-    /// The current script went past the instruction limit.
-    killed: Arc<AtomicBool>,
+    /// Why the hook stopped the current script (`KILLED_BY_*`, 0: it did not).
+    killed: Arc<AtomicU8>,
+    /// The server's running-script record the hook consults.
+    busy: Arc<Mutex<Arc<dyn busy::Watch>>>,
     /// The protocol the current script chose with `redis.setresp` (2 at each start).
     resp: Arc<AtomicU8>,
 }
@@ -174,8 +205,14 @@ impl std::fmt::Debug for Engine {
 /// The lower-case hex SHA-1 of `body`, as Redis names scripts.
 pub(crate) fn sha1_hex(body: &[u8]) -> String {
     use sha1::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha1::Sha1::digest(body);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(40);
+    for b in digest.iter() {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 /// Redis's rand48 (`redisLrand48`/`redisSrand48`): a 48-bit linear congruential generator.
@@ -214,12 +251,19 @@ impl Engine {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
-        let killed = Arc::new(AtomicBool::new(false));
+        let killed = Arc::new(AtomicU8::new(NOT_KILLED));
         let budget = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(Rand48(0)));
         rng.lock().unwrap_or_else(|p| p.into_inner()).seed(seed as i32);
         let k = killed.clone();
-        let killed_fn = lua.create_function(move |_, ()| Ok(k.load(Ordering::Relaxed)))?;
+        // The message a stopped script raises (false while it runs on).
+        let killed_fn = lua.create_function(move |lua, ()| {
+            Ok(match k.load(Ordering::Relaxed) {
+                NOT_KILLED => Value::Boolean(false),
+                KILLED_BY_USER => Value::String(lua.create_string(format!("ERR {}", busy::KILLED_MESSAGE))?),
+                _ => Value::String(lua.create_string("killed")?),
+            })
+        })?;
         let r = rng.clone();
         let rng_fn = lua.create_function(move |_, ()| {
             let v = r.lock().unwrap_or_else(|p| p.into_inner()).next();
@@ -262,12 +306,30 @@ impl Engine {
         let resp = Arc::new(AtomicU8::new(2));
         Self::fill_redis_table(&lua, &redis, &resp)?;
         libs::install(&lua, &globals)?;
-        let engine = Engine { lua, globals, proxy, runner, apply, redis, cache: HashMap::new(), budget, killed, resp };
-        let (b, k) = (engine.budget.clone(), engine.killed.clone());
+        let busy: Arc<Mutex<Arc<dyn busy::Watch>>> = Arc::new(Mutex::new(Arc::new(busy::Unwatched)));
+        let engine =
+            Engine { lua, globals, proxy, runner, apply, redis, cache: Default::default(), budget, killed, busy, resp };
+        let (b, k, w) = (engine.budget.clone(), engine.killed.clone(), engine.busy.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
-            if used > INSTRUCTION_LIMIT {
-                k.store(true, Ordering::Relaxed);
+            let watch = w.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let reason = if watch.running() {
+                // A script on its own thread: time, kills and shutdown (see `busy`).
+                match watch.on_hook() {
+                    None => NOT_KILLED,
+                    Some(busy::Stop::Killed) => KILLED_BY_USER,
+                    Some(busy::Stop::Shutdown) => KILLED_BY_SHUTDOWN,
+                    Some(busy::Stop::Cap) => KILLED_BY_CAP,
+                }
+            } else {
+                let used = b.fetch_add(HOOK_EVERY as u64, Ordering::Relaxed) + HOOK_EVERY as u64;
+                if used > INSTRUCTION_LIMIT {
+                    KILLED_BY_LIMIT
+                } else {
+                    NOT_KILLED
+                }
+            };
+            if reason != NOT_KILLED {
+                k.store(reason, Ordering::Relaxed);
                 return Err(mlua::Error::runtime("killed"));
             }
             Ok(VmState::Continue)
@@ -374,6 +436,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes the hook consult the server's running-script record (the
+    /// engine's own, detached one until then).
+    pub(crate) fn watch(&mut self, record: Arc<dyn busy::Watch>) {
+        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = record;
+    }
+
+    /// Whether the cached script `sha` (lower-case) can loop ([`busy::may_loop`]).
+    pub(crate) fn may_loop(&self, sha: &str) -> bool {
+        self.cache.get(sha).is_some_and(|c| c.loops)
+    }
+
     /// Compiles `body` and caches it under its SHA-1 (SCRIPT LOAD, and EVAL's
     /// first run). Returns the SHA-1, or Redis's compile error.
     pub(crate) fn load(&mut self, body: &[u8]) -> Result<String, Reply> {
@@ -392,7 +465,8 @@ impl Engine {
             }
         };
         let key = self.lua.create_registry_value(func).map_err(|e| Reply::error(format!("ERR {e}")))?;
-        self.cache.insert(sha.clone(), Cached { func: key, flags: shebang.map(|(f, _)| f) });
+        self.cache
+            .insert(sha.clone(), Cached { func: key, loops: busy::may_loop(body), flags: shebang.map(|(f, _)| f) });
         Ok(sha)
     }
 
@@ -441,10 +515,10 @@ impl Engine {
         call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Reply {
         self.budget.store(0, Ordering::Relaxed);
-        self.killed.store(false, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
         self.resp.store(2, Ordering::Relaxed);
         let outcome = self.run_inner(func, inputs, call);
-        self.killed.store(false, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
         match outcome {
             Ok(r) => r,
             Err(e) => Reply::Error(one_line(e.replacen("\u{0}SHA", name, 1).as_bytes())),
@@ -456,9 +530,9 @@ impl Engine {
     /// `script: ..., on ...` suffix (Redis's `Error registering functions: <msg>`).
     pub(crate) fn run_load(&mut self, chunk: Function) -> Result<(), String> {
         self.budget.store(0, Ordering::Relaxed);
-        self.killed.store(false, Ordering::Relaxed);
+        self.killed.store(NOT_KILLED, Ordering::Relaxed);
         let out: mlua::Result<MultiValue> = self.runner.call(chunk);
-        let killed = self.killed.swap(false, Ordering::Relaxed);
+        let killed = self.killed.swap(NOT_KILLED, Ordering::Relaxed) != NOT_KILLED;
         let out = match out {
             Err(_) if killed => return Err(KILLED_ERROR.to_string()),
             Err(e) => return Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
@@ -522,6 +596,9 @@ impl Engine {
         let arguments = setup.map_err(|e| format!("ERR {e}"))?;
         let call = RefCell::new(call);
         let result = lua.scope(|scope| {
+            // C functions, not Lua wrappers: `return redis.call(...)` is a
+            // tail call, which keeps the script's frame (its line in errors)
+            // only when the callee is a C function.
             let make = |raise_error: bool| {
                 let (call, resp) = (&call, &self.resp);
                 scope.create_function(move |lua, args: MultiValue| {
@@ -558,19 +635,19 @@ impl Engine {
             let msg: String = t.raw_get::<Option<mlua::LuaString>>(1)?.map(|s| s.to_string_lossy()).unwrap_or_default();
             let src: Option<String> = t.raw_get::<Option<mlua::LuaString>>(2)?.map(|s| s.to_string_lossy());
             let line: Option<i64> = t.raw_get(3)?;
-            Ok(Err(match (msg.as_str(), src, line) {
-                ("killed", _, _) if self.killed.load(Ordering::Relaxed) => KILLED_ERROR.to_string(),
-                (m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
-                (m, _, _) => m.to_string(),
+            Ok(Err(match (killed_text(self.killed.load(Ordering::Relaxed)), msg.as_str(), src, line) {
+                (Some(stopped), ..) => stopped.to_string(),
+                (None, m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
+                (None, m, _, _) => m.to_string(),
             }))
         });
         let _ = self.redis.raw_set("call", Value::Nil);
         let _ = self.redis.raw_set("pcall", Value::Nil);
         match result {
             Ok(r) => r,
-            Err(e) if self.killed.load(Ordering::Relaxed) => {
-                let _ = e;
-                Err(KILLED_ERROR.to_string())
+            Err(_) if self.killed.load(Ordering::Relaxed) != NOT_KILLED => {
+                let reason = self.killed.load(Ordering::Relaxed);
+                Err(killed_text(reason).map(str::to_string).unwrap_or_else(|| format!("ERR {}", busy::KILLED_MESSAGE)))
             }
             Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
         }

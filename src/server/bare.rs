@@ -125,7 +125,8 @@ async fn run(shared: Arc<Shared>, listeners: Listeners) {
                     }
                 }
             }
-            _ = expiry_tick.tick() => {
+            // Redis runs no active expiry while a script runs (src/cmd/busy.rs).
+            _ = expiry_tick.tick(), if !shared.busy.running() => {
                 let now = shared.clock.now_ms();
                 let mut st = shared.lock();
                 st.expire_cycle(now);

@@ -248,6 +248,11 @@ where
                             Before::Closed => return,
                         }
                     };
+                    // A script running on its own thread: wait for it, or BUSY (src/cmd/busy.rs).
+                    if let Some(reply) = crate::cmd::busy::check(&shared, &args, &mut state) {
+                        reply.encode(state.resp, &mut out);
+                        continue;
+                    }
                     let executed = {
                         let mut st = shared.lock();
                         let max_bulk_len = st.config.max_bulk_len();

@@ -80,6 +80,11 @@ where
     match action {
         None => Before::Run(None),
         Some(Action::Reply(r)) => Before::Run(Some(r)),
+        Some(Action::SlowScript(d)) => {
+            // Taken by the script command's handler (src/cmd/busy.rs).
+            shared.busy.arm_stall(id, d);
+            Before::Run(None)
+        }
         Some(Action::Error(text)) => {
             record(shared, id, args);
             Before::Reply(Reply::Error(text))

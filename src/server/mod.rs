@@ -421,6 +421,16 @@ impl FakeRedis {
         }
     }
 
+    /// The script running on a thread of its own right now, if any: its
+    /// SHA-1 (EVAL) or function name (FCALL). A script whose code can loop
+    /// runs there, so that other clients get BUSY past
+    /// `busy-reply-threshold` and can SCRIPT KILL it; its caller counts as
+    /// a blocked client meanwhile ([`FakeRedis::wait_for_blocked_clients`]
+    /// waits for it to start).
+    pub fn running_script(&self) -> Option<String> {
+        self.shared().busy.current().map(|r| r.name)
+    }
+
     /// Every command received so far, in order (empty if recording is off).
     pub fn commands(&self) -> Vec<RecordedCommand> {
         self.shared().lock().recorded.to_vec()
@@ -443,16 +453,16 @@ impl FakeRedis {
     }
 
     /// The commands the server answered with Redis's unknown-command (or
-    /// unknown-subcommand) error, upper case (`FCALL`, `CLIENT TRACKING`), with
+    /// unknown-subcommand) error, upper case (`WAIT`, `CLIENT TRACKING`), with
     /// how many times each was sent, in name order. The first of each is also
     /// logged through `tracing`, saying whether Redis 7.0 has it (the fake
     /// does not implement it) or not (Redis would refuse it too).
     ///
     /// ```
     /// # let server = redis_harness::FakeRedis::builder().start_blocking();
-    /// server.run(["FCALL", "f", "0"]);
-    /// server.run(["FCALL", "g", "0"]);
-    /// assert_eq!(server.unsupported_commands(), vec![("FCALL".to_string(), 2)]);
+    /// server.run(["WAIT", "1", "0"]);
+    /// server.run(["WAIT", "2", "0"]);
+    /// assert_eq!(server.unsupported_commands(), vec![("WAIT".to_string(), 2)]);
     /// ```
     pub fn unsupported_commands(&self) -> Vec<(String, u64)> {
         self.shared().lock().unsupported.iter().map(|(k, v)| (k.clone(), *v)).collect()

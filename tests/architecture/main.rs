@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["num"],
     &["protocol"],
-    &["catalog", "store", "script", "tls", "host"],
+    &["catalog", "store", "tls", "host"],
+    &["script"],
     &["fault"],
     &["engine"],
     &["cmd"],

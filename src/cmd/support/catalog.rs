@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::cmd::{
-    acl, bitmaps, client, command, connection, dump, functions, geo, hashes, hyperloglog, keys, lists, memory, pubsub,
-    scripting, server, sets, sort, streams, strings, transactions, zsets,
+    acl, bitmaps, busy, client, command, connection, dump, functions, geo, hashes, hyperloglog, keys, lists, memory,
+    pubsub, scripting, server, sets, sort, streams, strings, transactions, zsets,
 };
 use crate::cmd::{table, CommandSpec};
 
@@ -18,7 +18,7 @@ const END: &str = "<!-- commands:end -->";
 fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
     vec![
         ("Connection", vec![connection::COMMANDS, client::COMMANDS]),
-        ("Server", vec![server::COMMANDS, memory::COMMANDS, command::COMMANDS, acl::COMMANDS]),
+        ("Server", vec![server::COMMANDS, memory::COMMANDS, command::COMMANDS, acl::COMMANDS, busy::COMMANDS]),
         ("Strings", vec![strings::COMMANDS]),
         ("Bitmaps", vec![bitmaps::COMMANDS]),
         ("HyperLogLog", vec![hyperloglog::COMMANDS]),
