@@ -309,23 +309,11 @@ impl Hub {
     /// Decides what happens to a connection just accepted. Rules aimed at
     /// a client id or name never match here: the connection has neither yet.
     pub(crate) fn on_accept(&self) -> Option<AcceptAction> {
-        if !self.has_rules() {
-            return None;
-        }
-        let now = Instant::now();
-        let mut guard = self.lock();
-        let e = &mut *guard;
-        for r in e.rules.iter_mut() {
-            let action = match r.rule.fault {
-                Fault::RefuseConnections => AcceptAction::Close,
-                Fault::MaxClients => AcceptAction::MaxClients,
-                _ => continue,
-            };
-            if r.fires_on_new_connection(now, &mut e.rng) {
-                return Some(action);
-            }
-        }
-        None
+        self.first_on_new_connection(|f| match f {
+            Fault::RefuseConnections => Some(AcceptAction::Close),
+            Fault::MaxClients => Some(AcceptAction::MaxClients),
+            _ => None,
+        })
     }
 
     /// Decides what happens to the TLS handshake of a connection just
@@ -333,6 +321,17 @@ impl Hub {
     /// [`Hub::on_accept`]: windows, occurrences, probability, expectations.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn on_handshake(&self) -> Option<HandshakeAction> {
+        self.first_on_new_connection(|f| match f {
+            Fault::TlsHandshakeStall => Some(HandshakeAction::Stall),
+            Fault::TlsCloseDuringHandshake => Some(HandshakeAction::Close),
+            Fault::TlsBadCertificate(c) => Some(HandshakeAction::BadCertificate(*c)),
+            _ => None,
+        })
+    }
+
+    /// The action of the first rule, in installation order, whose fault
+    /// `pick` maps to one and that fires for a new connection now.
+    fn first_on_new_connection<A>(&self, pick: impl Fn(&Fault) -> Option<A>) -> Option<A> {
         if !self.has_rules() {
             return None;
         }
@@ -340,12 +339,7 @@ impl Hub {
         let mut guard = self.lock();
         let e = &mut *guard;
         for r in e.rules.iter_mut() {
-            let action = match r.rule.fault {
-                Fault::TlsHandshakeStall => HandshakeAction::Stall,
-                Fault::TlsCloseDuringHandshake => HandshakeAction::Close,
-                Fault::TlsBadCertificate(c) => HandshakeAction::BadCertificate(c),
-                _ => continue,
-            };
+            let Some(action) = pick(&r.rule.fault) else { continue };
             if r.fires_on_new_connection(now, &mut e.rng) {
                 return Some(action);
             }

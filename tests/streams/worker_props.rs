@@ -158,9 +158,12 @@ async fn run_case(ops: &[Op], worker: Worker) -> Result<(), String> {
         }
     }
     drop(guards);
-    // The drain: idle time passes, every worker steps until a full round gets nothing.
-    server.advance_time(Duration::from_millis(MIN_IDLE_MS + 1));
+    // The drain: idle time passes, every worker steps until a full round gets
+    // nothing. The clock moves before every round: a read that ran on a
+    // connection `kill_all` was still closing lost its reply, and what it
+    // delivered is reclaimable only once it is idle in turn.
     for _ in 0..1_000 {
+        server.advance_time(Duration::from_millis(MIN_IDLE_MS + 1));
         let mut got = 0;
         for w in 0..WORKERS {
             // No faults remain; a step fails only on a connection killed just before.

@@ -510,23 +510,14 @@ pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, a
     let Some(denied) = denial(ctx, spec, args) else {
         return Ok(());
     };
-    let (reason, object, text) = match denied {
-        Denied::Command(name) => (
-            LogReason::Command,
-            Bytes::from_static(name.as_bytes()),
-            format!("NOPERM this user has no permissions to run the '{name}' command"),
-        ),
-        Denied::Key(k) => (
-            LogReason::Key,
-            k,
-            "NOPERM this user has no permissions to access one of the keys used as arguments".into(),
-        ),
-        Denied::Channel(c) => (
-            LogReason::Channel,
-            c,
-            "NOPERM this user has no permissions to access one of the channels used as arguments".into(),
-        ),
+    let text = match &denied {
+        Denied::Command(name) => format!("NOPERM this user has no permissions to run the '{name}' command"),
+        Denied::Key(_) => "NOPERM this user has no permissions to access one of the keys used as arguments".into(),
+        Denied::Channel(_) => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments".into()
+        }
     };
+    let (reason, object) = denied.logged();
     log_denial(ctx, reason, object, None);
     Err(Reply::error(text))
 }
@@ -557,21 +548,14 @@ pub(crate) fn check_script_permissions(
     let Some(denied) = denial(ctx, spec, args) else {
         return Ok(());
     };
-    let (reason, object, text) = match denied {
-        Denied::Command(name) => (
-            LogReason::Command,
-            Bytes::from_static(name.as_bytes()),
-            "ERR The user executing the script can't run this command or subcommand",
-        ),
-        Denied::Key(k) => (
-            LogReason::Key,
-            k,
-            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
-        ),
-        Denied::Channel(c) => {
-            (LogReason::Channel, c, "ERR The user executing the script can't publish to the channel mentioned in the command")
+    let text = match &denied {
+        Denied::Command(_) => "ERR The user executing the script can't run this command or subcommand",
+        Denied::Key(_) => {
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
         }
+        Denied::Channel(_) => "ERR The user executing the script can't publish to the channel mentioned in the command",
     };
+    let (reason, object) = denied.logged();
     log_entry(ctx, reason, LogContext::Lua, object, None);
     Err(Reply::error(text))
 }
@@ -608,6 +592,15 @@ pub(crate) enum Denied {
 }
 
 impl Denied {
+    /// The ACL LOG's reason and object for this refusal.
+    fn logged(self) -> (LogReason, Bytes) {
+        match self {
+            Denied::Command(name) => (LogReason::Command, Bytes::from_static(name.as_bytes())),
+            Denied::Key(k) => (LogReason::Key, k),
+            Denied::Channel(c) => (LogReason::Channel, c),
+        }
+    }
+
     /// How ACL DRYRUN words it.
     pub(crate) fn dryrun_text(&self) -> String {
         match self {
