@@ -3,7 +3,7 @@
 //! wrote, whether someone asked to kill it), read without the state lock by
 //! the other connections, and the rules of SCRIPT KILL / FUNCTION KILL.
 //!
-//! How a script gets to run while others are served (`crate::cmd::busy`):
+//! How a script gets to run while others are served (the command layer's `busy` module):
 //! a script whose code can loop (it has `while`, `for`, `repeat`,
 //! `function`, or can load code at run time) runs on a thread of its own,
 //! taking the state lock for each `redis.call` only; its caller waits like

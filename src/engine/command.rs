@@ -44,7 +44,7 @@ impl CommandSpec {
 }
 
 /// The command table the engine dispatches from: the command layer builds it
-/// (`crate::cmd::table`) and hands it to [`State::new`], so the engine never
+/// (its `table`) and hands it to [`State::new`], so the engine never
 /// imports a handler.
 pub(crate) struct CommandTable {
     by_name: crate::store::FastMap<&'static str, &'static CommandSpec>,

@@ -9,7 +9,7 @@
 //! `evicted` keyspace event (class `e`). If it cannot get under the limit
 //! (`noeviction`, or nothing left to evict), commands flagged `denyoom` —
 //! and, inside MULTI, every command but EXEC, DISCARD, QUIT and RESET — are
-//! refused with [`OOM_ERROR`] (see `crate::cmd::dispatch`).
+//! refused with [`OOM_ERROR`] (see `super::exec::dispatch`).
 //!
 //! The LRU, LFU and TTL policies are approximations, as Redis's are: each
 //! round samples `maxmemory-samples` keys from every database (the keys

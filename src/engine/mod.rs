@@ -1,7 +1,7 @@
 //! The engine: everything that runs commands, below the command handlers
-//! (`crate::cmd`) and above the data structures (`crate::store`). It never
+//! (the command layer) and above the data structures (`crate::store`). It never
 //! imports a handler or a front end: the command table comes in through
-//! [`state::State::new`], and the front ends (`crate::server`, tests) call
+//! [`state::State::new`], and the front ends (the server, tests) call
 //! [`exec::execute`]. See ARCHITECTURE.md for the map.
 //!
 //! - [`exec`]: the one execute path (checks, queueing, handler, effects);

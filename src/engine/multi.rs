@@ -1,7 +1,7 @@
 //! The transaction state of a client between MULTI and EXEC/DISCARD: what
 //! the engine queues instead of running, and how a rejected command aborts
 //! the transaction. The MULTI/EXEC/DISCARD/WATCH handlers are in
-//! `crate::cmd::transactions`.
+//! the command layer's `transactions` module.
 
 use bytes::Bytes;
 

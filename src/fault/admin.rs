@@ -3,11 +3,11 @@
 //! name gets Redis's unknown-command error.
 //!
 //! On the fake server HARNESS is an ordinary command of dispatch (the
-//! engine's admin command, `crate::cmd::harness`; not listed in the command table so that COMMAND and ACL CAT
+//! engine's admin command, the command layer's `harness` module; not listed in the command table so that COMMAND and ACL CAT
 //! keep Redis's lists): refused with NOAUTH before authentication, subject
 //! to ACL as a command in the `@admin`, `@dangerous` and `@slow` categories,
 //! and queued inside MULTI. The proxy applies the same rules with the
-//! upstream's verdict (see `crate::proxy`). docs/faults.md has the trust model.
+//! upstream's verdict (see the proxy). docs/faults.md has the trust model.
 
 use bytes::Bytes;
 

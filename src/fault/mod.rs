@@ -1,4 +1,4 @@
-//! Fault injection: make the fake server (or a [`FaultProxy`](crate::proxy::FaultProxy)
+//! Fault injection: make the fake server (or a [`FaultProxy`](crate::FaultProxy)
 //! in front of a real Redis) slow, broken, rude or unreachable, on purpose
 //! and reproducibly.
 //!

@@ -165,7 +165,7 @@ return G, proxy, redis, runner, apply
 struct Cached {
     /// The compiled function, its environment set to the sandbox.
     func: RegistryKey,
-    /// Its code can loop: it runs on a thread of its own (`crate::cmd::busy`).
+    /// Its code can loop: it runs on a thread of its own (the command layer's `busy` module).
     loops: bool,
     /// The `#!lua flags=...` header's flags (`None` without a header).
     flags: Option<u8>,

@@ -2,6 +2,8 @@
 //! over the machinery in `bare`, `connection` and `state`.
 
 pub(crate) mod bare;
+#[cfg(test)]
+mod blocking_tests;
 pub(crate) mod connection;
 pub(crate) mod faults;
 mod host;

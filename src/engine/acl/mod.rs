@@ -1,7 +1,7 @@
 //! The ACL model: users, their passwords, command, key and channel
 //! permissions, and the check the engine makes before every command
 //! ([`check_permissions`]). The ACL command's handlers are in
-//! `crate::cmd::acl`.
+//! the command layer's `acl` module.
 //!
 //! The default user follows `requirepass` until ACL SETUSER changes it, as
 //! in Redis, where `requirepass` is just the default user's password: after
