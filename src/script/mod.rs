@@ -30,8 +30,7 @@ mod convert;
 pub(crate) mod functions;
 mod libs;
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -52,6 +51,8 @@ const HOOK_EVERY: u32 = 10_000;
 const MEMORY_LIMIT: usize = 256 << 20;
 /// Deepest nested table a script's reply may have.
 const MAX_REPLY_DEPTH: usize = 1000;
+/// Every this many runs the engine makes one GC step (Redis's `LUA_GC_CYCLE_PERIOD`).
+const GC_PERIOD: u32 = 50;
 
 /// The error a script aborted by the instruction limit ends with.
 pub(crate) const KILLED_ERROR: &str = "ERR Lua script exceeded the fake's limit of 100000000 instructions run inline (Redis itself would keep running it and answer BUSY to other clients)";
@@ -178,8 +179,17 @@ pub(crate) struct Engine {
     globals: Table,
     /// The read-only proxy scripts see as their environment.
     proxy: Table,
-    /// The `redis` table (`call`/`pcall` are set for each run).
+    /// The `redis` table.
     redis: Table,
+    /// EVAL's `KEYS` and `ARGV` (emptied and refilled for each run).
+    keys: Table,
+    argv: Table,
+    /// `keys` and `argv` are globals (since the first EVAL run).
+    inputs_global: bool,
+    /// A run is in progress (`redis.call` outside one is refused).
+    active: Arc<AtomicBool>,
+    /// Runs since the last GC step ([`GC_PERIOD`]).
+    runs_since_gc: u32,
     /// `xpcall(f, handler)` with Redis's error handler.
     runner: Function,
     /// `xpcall(function() return f(keys, args) end, handler)`: how FCALL runs a function.
@@ -304,11 +314,32 @@ impl Engine {
         let (globals, proxy, redis, runner, apply): (Table, Table, Table, Function, Function) =
             lua.load(SANDBOX).set_name("=sandbox").call((killed_fn, rng_fn, seed_fn, unwrap_fn, where_fn))?;
         let resp = Arc::new(AtomicU8::new(2));
+        let active = Arc::new(AtomicBool::new(false));
         Self::fill_redis_table(&lua, &redis, &resp)?;
+        redis.raw_set("call", command_function(&lua, true, resp.clone(), active.clone())?)?;
+        redis.raw_set("pcall", command_function(&lua, false, resp.clone(), active.clone())?)?;
+        // Made globals by the first EVAL run (FCALL's functions have no KEYS or ARGV).
+        let (keys, argv) = (lua.create_table()?, lua.create_table()?);
         libs::install(&lua, &globals)?;
         let busy: Arc<Mutex<Arc<dyn busy::Watch>>> = Arc::new(Mutex::new(Arc::new(busy::Unwatched)));
-        let engine =
-            Engine { lua, globals, proxy, runner, apply, redis, cache: Default::default(), budget, killed, busy, resp };
+        let engine = Engine {
+            lua,
+            globals,
+            proxy,
+            runner,
+            apply,
+            redis,
+            keys,
+            argv,
+            active,
+            inputs_global: false,
+            runs_since_gc: 0,
+            cache: Default::default(),
+            budget,
+            killed,
+            busy,
+            resp,
+        };
         let (b, k, w) = (engine.budget.clone(), engine.killed.clone(), engine.busy.clone());
         engine.lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             let watch = w.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -337,7 +368,7 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The `redis` table's fixed entries (call and pcall are added per run).
+    /// The `redis` table's fixed entries (call and pcall are added by [`Engine::new`]).
     fn fill_redis_table(lua: &Lua, redis: &Table, resp: &Arc<AtomicU8>) -> mlua::Result<()> {
         redis.raw_set("REDIS_VERSION", "7.0.15")?;
         redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
@@ -575,83 +606,156 @@ impl Engine {
         inputs: Inputs<'_>,
         call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Outcome {
-        let lua = &self.lua;
-        let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, b) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(b)?)?;
-            }
-            Ok(t)
-        };
-        let setup = (|| -> mlua::Result<Option<(Table, Table)>> {
-            match inputs {
-                Inputs::Globals(keys, argv) => {
-                    self.globals.raw_set("KEYS", to_table(keys)?)?;
-                    self.globals.raw_set("ARGV", to_table(argv)?)?;
-                    Ok(None)
-                }
-                Inputs::Arguments(keys, argv) => Ok(Some((to_table(keys)?, to_table(argv)?))),
-            }
-        })();
-        let arguments = setup.map_err(|e| format!("ERR {e}"))?;
-        let call = RefCell::new(call);
-        let result = lua.scope(|scope| {
-            // C functions, not Lua wrappers: `return redis.call(...)` is a
-            // tail call, which keeps the script's frame (its line in errors)
-            // only when the callee is a C function.
-            let make = |raise_error: bool| {
-                let (call, resp) = (&call, &self.resp);
-                scope.create_function(move |lua, args: MultiValue| {
-                    let resp = resp.load(Ordering::Relaxed);
-                    let args = match call_args(args) {
-                        Ok(a) => a,
-                        Err(msg) if raise_error => return Err(raise(msg)),
-                        Err(msg) => return Ok(Value::Table(error_table(lua, msg)?)),
-                    };
-                    let reply = match call.try_borrow_mut() {
-                        Ok(mut f) => (*f)(args, resp),
-                        Err(_) => Reply::error("ERR recursive redis.call"),
-                    };
-                    match reply {
-                        Reply::Error(e) if raise_error => Err(raise(&error_table_text(&e))),
-                        reply => reply_to_lua(lua, reply, resp),
+        let arguments = match inputs {
+            Inputs::Globals(keys, argv) => {
+                let refill = || -> mlua::Result<()> {
+                    if !self.inputs_global {
+                        self.globals.raw_set("KEYS", &self.keys)?;
+                        self.globals.raw_set("ARGV", &self.argv)?;
                     }
-                })
-            };
-            self.redis.raw_set("call", make(true)?)?;
-            self.redis.raw_set("pcall", make(false)?)?;
-            let out: MultiValue = match arguments {
-                None => self.runner.call(func)?,
-                Some((k, a)) => self.apply.call((func, k, a))?,
-            };
-            let mut it = out.into_iter();
-            let ok = matches!(it.next(), Some(Value::Boolean(true)));
-            let value = it.next().unwrap_or(Value::Nil);
-            if ok {
-                return Ok(Ok(lua_to_reply(&value, self.resp.load(Ordering::Relaxed), 0)));
+                    refill(&self.lua, &self.keys, keys)?;
+                    refill(&self.lua, &self.argv, argv)
+                };
+                refill().map_err(|e| format!("ERR {e}"))?;
+                self.inputs_global = true;
+                None
             }
-            // The handler's {message, source, line}.
-            let Value::Table(t) = value else { return Ok(Err("ERR unknown error".to_string())) };
-            let msg: String = t.raw_get::<Option<mlua::LuaString>>(1)?.map(|s| s.to_string_lossy()).unwrap_or_default();
-            let src: Option<String> = t.raw_get::<Option<mlua::LuaString>>(2)?.map(|s| s.to_string_lossy());
-            let line: Option<i64> = t.raw_get(3)?;
-            Ok(Err(match (killed_text(self.killed.load(Ordering::Relaxed)), msg.as_str(), src, line) {
-                (Some(stopped), ..) => stopped.to_string(),
-                (None, m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
-                (None, m, _, _) => m.to_string(),
-            }))
-        });
-        let _ = self.redis.raw_set("call", Value::Nil);
-        let _ = self.redis.raw_set("pcall", Value::Nil);
-        match result {
-            Ok(r) => r,
+            Inputs::Arguments(keys, argv) => {
+                let fresh = || -> mlua::Result<(Table, Table)> {
+                    Ok((fresh_table(&self.lua, keys)?, fresh_table(&self.lua, argv)?))
+                };
+                Some(fresh().map_err(|e| format!("ERR {e}"))?)
+            }
+        };
+        let result = {
+            // `redis.call`/`redis.pcall` reach `call` through the slot while this guard lives.
+            let _active = Active::start(&self.active);
+            CALL.set(call, || -> mlua::Result<MultiValue> {
+                match arguments {
+                    None => self.runner.call(func),
+                    Some((k, a)) => self.apply.call((func, k, a)),
+                }
+            })
+        };
+        self.gc_tick();
+        let out = match result {
+            Ok(out) => out,
             Err(_) if self.killed.load(Ordering::Relaxed) != NOT_KILLED => {
                 let reason = self.killed.load(Ordering::Relaxed);
-                Err(killed_text(reason).map(str::to_string).unwrap_or_else(|| format!("ERR {}", busy::KILLED_MESSAGE)))
+                return Err(killed_text(reason)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("ERR {}", busy::KILLED_MESSAGE)));
             }
-            Err(e) => Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
+            Err(e) => return Err(format!("ERR {}", e.to_string().lines().next().unwrap_or(""))),
+        };
+        let mut it = out.into_iter();
+        let ok = matches!(it.next(), Some(Value::Boolean(true)));
+        let value = it.next().unwrap_or(Value::Nil);
+        if ok {
+            return Ok(lua_to_reply(&value, self.resp.load(Ordering::Relaxed), 0));
+        }
+        // The handler's {message, source, line}.
+        let Value::Table(t) = value else { return Err("ERR unknown error".to_string()) };
+        let field = |i: usize| t.raw_get::<Option<mlua::LuaString>>(i).ok().flatten().map(|s| s.to_string_lossy());
+        let (msg, src) = (field(1).unwrap_or_default(), field(2));
+        let line: Option<i64> = t.raw_get(3).ok().flatten();
+        Err(match (killed_text(self.killed.load(Ordering::Relaxed)), msg.as_str(), src, line) {
+            (Some(stopped), ..) => stopped.to_string(),
+            (None, m, Some(src), Some(line)) => format!("{m} script: \u{0}SHA, on {src}:{line}."),
+            (None, m, _, _) => m.to_string(),
+        })
+    }
+
+    /// Redis's `luaCallFunction` epilogue: every [`GC_PERIOD`] runs, a GC
+    /// step of that size, so that garbage is collected between scripts
+    /// rather than in a long automatic step inside one.
+    fn gc_tick(&mut self) {
+        self.runs_since_gc += 1;
+        if self.runs_since_gc >= GC_PERIOD {
+            self.runs_since_gc = 0;
+            let _ = self.lua.gc_step();
         }
     }
+}
+
+/// Empties `t` (array and hash part, and any metatable a script gave it)
+/// and fills it with `items` as a Lua array: KEYS and ARGV are two tables
+/// kept for the engine's life, not two new ones per run.
+fn refill(lua: &Lua, t: &Table, items: &[Bytes]) -> mlua::Result<()> {
+    if !t.is_empty() {
+        t.clear()?;
+    }
+    if t.metatable().is_some() {
+        t.set_metatable(None)?;
+    }
+    for (i, b) in items.iter().enumerate() {
+        t.raw_seti(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(())
+}
+
+/// A new Lua array of `items` (FCALL's arguments: a library may keep them).
+fn fresh_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_seti(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
+}
+
+// The command callback of the script running on this thread: set by
+// `Engine::run_inner` for the length of one run (and restored when it
+// ends, unwinding included), taken out while one `redis.call` runs it.
+scoped_tls_hkt::scoped_thread_local!(
+    static mut CALL: for<'a> &'a mut (dyn FnMut(Vec<Bytes>, u8) -> Reply + 'a)
+);
+
+/// Marks an engine's run in progress (`Engine::active`) until dropped.
+struct Active<'a>(&'a Arc<AtomicBool>);
+
+impl<'a> Active<'a> {
+    fn start(flag: &'a Arc<AtomicBool>) -> Active<'a> {
+        flag.store(true, Ordering::Relaxed);
+        Active(flag)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// `redis.call` (`raise_error`) or `redis.pcall`: one function each for
+/// the engine's life. Both are C functions, not Lua wrappers: `return
+/// redis.call(...)` is a tail call, which keeps the script's frame (its
+/// line in errors) only when the callee is a C function.
+fn command_function(
+    lua: &Lua,
+    raise_error: bool,
+    resp: Arc<AtomicU8>,
+    active: Arc<AtomicBool>,
+) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: MultiValue| {
+        let resp = resp.load(Ordering::Relaxed);
+        let args = match call_args(args) {
+            Ok(a) => a,
+            Err(msg) if raise_error => return Err(raise(msg)),
+            Err(msg) => return Ok(Value::Table(error_table(lua, msg)?)),
+        };
+        let reply = if CALL.is_set() {
+            CALL.with(|call| call(args, resp))
+        } else if active.load(Ordering::Relaxed) {
+            // Only a command that ran Lua in this very state could get here.
+            Reply::error("ERR recursive redis.call")
+        } else {
+            Reply::error("ERR redis.call can only be used while a script runs")
+        };
+        match reply {
+            Reply::Error(e) if raise_error => Err(raise(&error_table_text(&e))),
+            reply => reply_to_lua(lua, reply, resp),
+        }
+    })
 }
 
 /// Compiles Lua source (never bytecode) named `name` with environment
@@ -707,4 +811,56 @@ fn lua_number_text(n: f64) -> String {
         return format!("{}", n as i64);
     }
     format!("{n}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(engine: &mut Engine, body: &str, keys: &[&str], call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> Reply {
+        let sha = engine.load(body.as_bytes()).unwrap_or_else(|e| panic!("load: {e:?}"));
+        let keys: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect();
+        engine.run(&sha, &keys, &[], call).expect("cached")
+    }
+
+    #[test]
+    fn redis_call_outside_a_run_is_refused() {
+        let engine = Engine::new(1).expect("engine");
+        let call: Function = engine.redis_table().raw_get("call").expect("redis.call");
+        let err = call.call::<Value>("ping").expect_err("no run is active");
+        assert!(err.to_string().contains("can only be used while a script runs"), "{err}");
+        let pcall: Function = engine.redis_table().raw_get("pcall").expect("redis.pcall");
+        let Value::Table(t) = pcall.call::<Value>("ping").expect("pcall returns the error") else { panic!() };
+        let text: String = t.raw_get("err").expect("err field");
+        assert_eq!(text, "ERR redis.call can only be used while a script runs");
+    }
+
+    #[test]
+    fn each_run_reaches_its_own_callback_and_sees_fresh_keys() {
+        let mut engine = Engine::new(1).expect("engine");
+        let mut seen = Vec::new();
+        let mut first = |args: Vec<Bytes>, _resp: u8| {
+            seen.push(args);
+            Reply::Int(1)
+        };
+        let body = "KEYS[3] = 'x' setmetatable(KEYS, {__index = function() return 'm' end}) \
+                    return redis.call('incr', KEYS[1])";
+        assert_eq!(eval(&mut engine, body, &["a"], &mut first), Reply::Int(1));
+        assert_eq!(seen, vec![vec![Bytes::from_static(b"incr"), Bytes::from_static(b"a")]]);
+        let mut second = |_: Vec<Bytes>, _: u8| Reply::Int(2);
+        let body = "return {#KEYS, tostring(KEYS[2]), tostring(getmetatable(KEYS)), redis.call('get', KEYS[1])}";
+        let reply = eval(&mut engine, body, &["b"], &mut second);
+        let bulk = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
+        assert_eq!(reply, Reply::Array(vec![Reply::Int(1), bulk("nil"), bulk("nil"), Reply::Int(2)]));
+    }
+
+    #[test]
+    fn a_run_that_errors_leaves_no_callback_behind() {
+        let mut engine = Engine::new(1).expect("engine");
+        let mut call = |_: Vec<Bytes>, _: u8| Reply::error("ERR boom");
+        let reply = eval(&mut engine, "return redis.call('x')", &[], &mut call);
+        assert!(matches!(reply, Reply::Error(ref e) if e.starts_with(b"ERR boom script: ")), "{reply:?}");
+        let call: Function = engine.redis_table().raw_get("call").expect("redis.call");
+        assert!(call.call::<Value>("ping").is_err());
+    }
 }
