@@ -180,9 +180,10 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         3 if eq_ic(&args[2], "async") || eq_ic(&args[2], "sync") => {}
         _ => return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
     }
-    if let Some(e) = ctx.st.scripts.as_deref_mut() {
-        e.flush();
-    }
+    // As Redis's scriptingReset: a new Lua state (made by the next EVAL or
+    // SCRIPT LOAD), so nothing a script changed in this one (cjson's
+    // settings, math.randomseed) outlives the flush.
+    ctx.st.scripts = None;
     Reply::ok()
 }
 

@@ -12,13 +12,17 @@
 //! - `math.random`/`math.randomseed` use Redis's rand48 generator, seeded once
 //!   per engine (not per script, as 7.0 does);
 //! - `pcall` hands back the message of a Redis error table, as 7.0's does;
-//! - an error reply is `<message> script: <sha>, on @user_script:<line>.`.
+//! - an error reply is `<message> script: <sha>, on @user_script:<line>.`;
+//! - the library tables (`string`, `cjson`, `redis`, ...) are read-only too
+//!   (`libs::readonly`);
+//! - xpcall's handler gets what Redis gives it: a Redis error table, or
+//!   a library's message string, never an mlua error object.
 //!
 //! Conversions between replies and Lua values (RESP2 and, after
 //! `redis.setresp(3)`, RESP3) are in `convert`; FUNCTION libraries in
 //! `functions`; the helper libraries (cjson, cmsgpack, bit, struct) in `libs`.
 //!
-//! Not here: SCRIPT DEBUG, nested library tables being read-only.
+//! Not here: SCRIPT DEBUG.
 //!
 //! Long scripts: [`busy`] keeps the record of a script that runs on its
 //! own thread (BUSY for other clients past `busy-reply-threshold`, SCRIPT
@@ -126,7 +130,16 @@ local function xfix(ok, ...)
   if not ok and killed() then error(killed(), 0) end
   return ok, ...
 end
-G.xpcall = function(...) return xfix(rawxpcall(...)) end
+-- The handler sees a redis.call error as Redis gives it ({err = ...}) and a
+-- library's error as its message, not as the userdata Rust raises.
+G.xpcall = function(...)
+  if select('#', ...) < 2 then return xfix(rawxpcall(...)) end
+  local f, h = ...
+  return xfix(rawxpcall(f, function(e)
+    if type(e) == 'userdata' then e = unwrap(e) end
+    return h(e)
+  end))
+end
 local redis = {}
 G.redis = redis
 -- Reads go proxy -> G by table (the VM's fast path, no call per global);
@@ -321,6 +334,7 @@ impl Engine {
         // Made globals by the first EVAL run (FCALL's functions have no KEYS or ARGV).
         let (keys, argv) = (lua.create_table()?, lua.create_table()?);
         libs::install(&lua, &globals)?;
+        libs::readonly::install(&lua, &globals, &proxy)?;
         let busy: Arc<Mutex<Arc<dyn busy::Watch>>> = Arc::new(Mutex::new(Arc::new(busy::Unwatched)));
         let engine = Engine {
             lua,
@@ -511,15 +525,6 @@ impl Engine {
     /// `Some(None)` if it has no `#!` header.
     pub(crate) fn flags(&self, sha: &str) -> Option<Option<u8>> {
         self.cache.get(sha).map(|c| c.flags)
-    }
-
-    /// Empties the script cache (SCRIPT FLUSH).
-    pub(crate) fn flush(&mut self) {
-        for (_, c) in self.cache.drain() {
-            let _ = self.lua.remove_registry_value(c.func);
-        }
-        self.lua.expire_registry_values();
-        let _ = self.lua.gc_collect();
     }
 
     /// Runs the cached script `sha` (lower-case) with KEYS and ARGV, `call`

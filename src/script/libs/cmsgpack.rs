@@ -62,7 +62,7 @@ fn encode(lua: &Lua, v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Integer(i) => encode_number(*i as f64, out),
         Value::Number(n) => encode_number(*n, out),
-        Value::Table(t) if level < MAX_NESTING => encode_table(lua, t, level, out)?,
+        Value::Table(t) if level < MAX_NESTING => encode_table(lua, &super::readonly::unlocked(lua, t), level, out)?,
         _ => out.push(0xc0),
     }
     Ok(())

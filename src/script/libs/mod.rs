@@ -15,13 +15,14 @@
 //! `luaL_where(L, 1)` and `lua_getinfo("n")` read them, so
 //! `pcall(cjson.decode, 'x')` gets no position and `'?'` as the name, as in Redis.
 //!
-//! Not here: the library tables are writable (Redis 7.0.15 makes them
-//! read-only); the cjson settings survive SCRIPT FLUSH (Redis starts a new
-//! Lua state there).
+//! The library tables are read-only as in Redis 7.0 ([`readonly`]); SCRIPT
+//! FLUSH starts a new Lua state, so the cjson settings a script changed do
+//! not outlive it (as in Redis).
 
 mod bit;
 mod cjson;
 mod cmsgpack;
+pub(crate) mod readonly;
 mod structlib;
 
 use mlua::{Lua, MultiValue, Table, Value};

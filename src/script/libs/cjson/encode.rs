@@ -21,13 +21,14 @@ enum Frame {
 struct Walk {
     next: Function,
     scratch: Table,
+    lua: Lua,
 }
 
 /// The JSON text for `v`, or the error message lua-cjson raises.
 pub(super) fn encode(lua: &Lua, next: &Function, cfg: &Config, v: &Value) -> mlua::Result<Result<Vec<u8>, String>> {
     let mut out = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let walk = Walk { next: next.clone(), scratch: lua.create_table()? };
+    let walk = Walk { next: next.clone(), scratch: lua.create_table()?, lua: lua.clone() };
     // Lua stack slots in use, as the C encoder counts them (the argument first).
     let mut slots = 1usize;
     if let Err(e) = encode_one(&walk, cfg, v, &mut out, &mut stack, &mut slots)? {
@@ -126,6 +127,8 @@ fn encode_one(
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(ud) if ud.0.is_null() => out.extend_from_slice(b"null"),
         Value::Table(t) => {
+            // A read-only library table encodes as what it holds.
+            let t = &crate::script::libs::readonly::unlocked(&walk.lua, t);
             let depth = stack.len() + 1;
             if depth > cfg.encode_max_depth as usize || *slots + 3 > MAX_C_STACK {
                 return Ok(Err(format!("Cannot serialise, excessive nesting ({depth})")));
