@@ -163,6 +163,10 @@
 //!
 //! # Features
 //!
+//! - `scripting` (on by default): EVAL/EVALSHA/SCRIPT and FUNCTION/FCALL on
+//!   an embedded Lua 5.1 (mlua, Lua built from vendored C source). Without
+//!   it those commands answer Redis's unknown-command error, and the build
+//!   skips compiling Lua (see docs/performance.md for what that saves).
 //! - `tls`: TLS and mTLS in the fake, the proxy and the pool ([`tls`]).
 //! - `containers`: the container backend (testcontainers; needs Docker).
 //! - `chaos`: the scenario runner behind `redis-harness chaos` ([`chaos`]).
@@ -170,6 +174,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
+// Without `scripting`, the helpers only scripts use (the script thread's hand-back, the ACL check of a
+// redis.call, the functions' RDB section, ...) have no caller; the default build lints them as usual.
+#![cfg_attr(not(feature = "scripting"), allow(dead_code, unused_imports))]
 
 // Layout
 // - `protocol`: request parsing and reply encoding (no I/O).

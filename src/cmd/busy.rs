@@ -28,6 +28,7 @@ use crate::engine::busy::{self, Busy, Stop};
 use crate::engine::command::{BlockSpec, ConnState};
 use crate::engine::state::Shared;
 use crate::protocol::Reply;
+#[cfg(feature = "scripting")]
 use crate::script::Engine;
 
 /// How long [`check`] waits for a script before it lets the command through
@@ -90,11 +91,13 @@ fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
     }
 }
 
+#[cfg(feature = "scripting")]
 /// One script run for [`offload`]: runs it on the engine, each command it
 /// sends going through the callback; `None` if the script is not cached.
 pub(crate) type OffloadRun =
     Box<dyn FnOnce(&mut Engine, &mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> Option<Reply> + Send + 'static>;
 
+#[cfg(feature = "scripting")]
 /// How a script's caller describes it to [`offload`].
 pub(crate) struct Offload {
     /// EVAL (else FCALL): which BUSY text and which KILL command apply.
@@ -108,12 +111,14 @@ pub(crate) struct Offload {
     pub stall: Option<Duration>,
 }
 
+#[cfg(feature = "scripting")]
 /// Whether this call of a script may run on its own thread: from a
 /// client's socket (not from EXEC, another script or the test's handle).
 pub(crate) fn can_offload(ctx: &Ctx<'_>) -> bool {
     !ctx.conn.in_exec && ctx.conn.pushes.is_some() && ctx.st.busy.shared().is_some() && ctx.st.scripts.is_some()
 }
 
+#[cfg(feature = "scripting")]
 /// Starts `run` on a thread of its own; the caller's connection waits for
 /// its reply like a blocked client (the handler returns what this returns).
 /// `Err(run)` when no thread could be started: run it inline then.
@@ -173,10 +178,12 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Resu
     }
 }
 
+#[cfg(feature = "scripting")]
 /// Ends the record however the script's thread ends (a panic included),
 /// so that the connections waiting in [`check`] never wait for nothing.
 struct EndGuard<'a>(Option<&'a Busy>);
 
+#[cfg(feature = "scripting")]
 impl EndGuard<'_> {
     /// Ends the record now (under the state lock, before the caller is answered).
     fn end(mut self) {
@@ -186,6 +193,7 @@ impl EndGuard<'_> {
     }
 }
 
+#[cfg(feature = "scripting")]
 impl Drop for EndGuard<'_> {
     fn drop(&mut self) {
         if let Some(b) = self.0.take() {
@@ -194,6 +202,7 @@ impl Drop for EndGuard<'_> {
     }
 }
 
+#[cfg(feature = "scripting")]
 /// The script's thread: runs it, then (under the lock) puts the engine
 /// back, wakes blocked clients its writes served, and answers its caller.
 #[allow(clippy::too_many_arguments)]

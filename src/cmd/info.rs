@@ -191,9 +191,15 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("used_memory_lua_human:32.00K".into());
             w("used_memory_scripts_eval:0".into());
             w("number_of_cached_scripts:0".into());
-            let functions = st.functions.registry();
-            w(format!("number_of_functions:{}", functions.function_count()));
-            w(format!("number_of_libraries:{}", functions.libraries().count()));
+            #[cfg(feature = "scripting")]
+            let (functions, libraries) = {
+                let registry = st.functions.registry();
+                (registry.function_count(), registry.libraries().count())
+            };
+            #[cfg(not(feature = "scripting"))]
+            let (functions, libraries) = (0, 0);
+            w(format!("number_of_functions:{functions}"));
+            w(format!("number_of_libraries:{libraries}"));
             w("used_memory_vm_functions:33792".into());
             w("used_memory_vm_total:66560".into());
             w("used_memory_vm_total_human:65.00K".into());

@@ -27,6 +27,7 @@ pub(crate) mod client;
 pub(crate) mod command;
 pub(crate) mod connection;
 pub(crate) mod dump;
+#[cfg(feature = "scripting")]
 pub(crate) mod functions;
 pub(crate) mod geo;
 pub(crate) mod harness;
@@ -37,6 +38,7 @@ pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod memory;
 pub(crate) mod pubsub;
+#[cfg(feature = "scripting")]
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod sets;
@@ -57,9 +59,10 @@ pub(crate) use crate::engine::exec::dispatch;
 #[cfg(doc)]
 use crate::protocol::Reply;
 
-/// Every command group's table.
-fn groups() -> [&'static [CommandSpec]; 23] {
-    [
+/// Every command group's table (without the `scripting` feature, none of
+/// EVAL, SCRIPT, FUNCTION or FCALL: they answer as unknown commands).
+fn groups() -> Vec<&'static [CommandSpec]> {
+    vec![
         connection::COMMANDS,
         client::COMMANDS,
         command::COMMANDS,
@@ -80,8 +83,10 @@ fn groups() -> [&'static [CommandSpec]; 23] {
         geo::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
+        #[cfg(feature = "scripting")]
         scripting::COMMANDS,
         busy::COMMANDS,
+        #[cfg(feature = "scripting")]
         functions::COMMANDS,
     ]
 }

@@ -160,8 +160,10 @@ pub(crate) struct State {
     pub recorded: CommandLog,
     /// The Lua engine and script cache, created by the first EVAL or SCRIPT LOAD
     /// (start-up never pays for a Lua state).
+    #[cfg(feature = "scripting")]
     pub scripts: Option<Box<crate::script::Engine>>,
     /// FUNCTION libraries (their Lua state is created by the first FUNCTION LOAD).
+    #[cfg(feature = "scripting")]
     pub functions: crate::script::functions::Functions,
     pub rng: fastrand::Rng,
     pub started: Instant,
@@ -253,7 +255,9 @@ impl State {
             stats: Stats::default(),
             unsupported: BTreeMap::new(),
             recorded,
+            #[cfg(feature = "scripting")]
             scripts: None,
+            #[cfg(feature = "scripting")]
             functions: Default::default(),
             rng: fastrand::Rng::with_seed(seed),
             started: Instant::now(),

@@ -3,6 +3,7 @@
 //! killed with SCRIPT KILL while others get BUSY (`busy`); script faults
 //! (`faults`); functions (`functions`); the README's rate limiter and lock
 //! on every backend (`backends`).
+#![cfg(feature = "scripting")]
 
 use redis_harness::FakeRedis;
 

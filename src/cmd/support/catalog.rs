@@ -5,9 +5,11 @@
 use std::collections::BTreeSet;
 
 use crate::cmd::{
-    acl, bitmaps, busy, client, command, connection, dump, functions, geo, hashes, hyperloglog, keys, lists, memory,
-    pubsub, scripting, server, sets, sort, streams, strings, transactions, zsets,
+    acl, bitmaps, busy, client, command, connection, dump, geo, hashes, hyperloglog, keys, lists, memory, pubsub,
+    server, sets, sort, streams, strings, transactions, zsets,
 };
+#[cfg(feature = "scripting")]
+use crate::cmd::{functions, scripting};
 use crate::cmd::{table, CommandSpec};
 
 /// Where the generated list starts and ends in a Markdown file.
@@ -31,6 +33,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static [CommandSpec]>)> {
         ("Geo", vec![geo::COMMANDS]),
         ("Transactions", vec![transactions::COMMANDS]),
         ("Pub/Sub", vec![pubsub::COMMANDS]),
+        #[cfg(feature = "scripting")]
         ("Scripting", vec![scripting::COMMANDS, functions::COMMANDS]),
     ]
 }
@@ -130,6 +133,8 @@ mod tests {
         assert!(md.contains("`CLIENT KILL`") && md.contains("`GET`"));
     }
 
+    // The documents describe the default build (scripting included).
+    #[cfg(feature = "scripting")]
     #[test]
     fn docs_list_matches_dispatch_table() {
         let expected = markdown();
