@@ -161,8 +161,9 @@ pub(crate) struct Engine {
     proxy: Table,
     /// The `redis` table.
     redis: Table,
-    /// EVAL's `KEYS` and `ARGV` (emptied and refilled for each run).
+    /// EVAL's `KEYS` (emptied and refilled for each run).
     keys: Table,
+    /// EVAL's `ARGV` (likewise).
     argv: Table,
     /// `keys` and `argv` are globals (since the first EVAL run).
     inputs_global: bool,
@@ -638,9 +639,9 @@ impl Engine {
         })
     }
 
-    /// Redis's `luaCallFunction` epilogue: every [`GC_PERIOD`] runs, a GC
-    /// step of that size, so that garbage is collected between scripts
-    /// rather than in a long automatic step inside one.
+    /// After Redis's `luaCallFunction`: every [`GC_PERIOD`] runs, one
+    /// incremental GC step between scripts (Redis asks for a step of 50 KB;
+    /// mlua offers only Lua's basic step), on top of Lua's automatic GC.
     fn gc_tick(&mut self) {
         self.runs_since_gc += 1;
         if self.runs_since_gc >= GC_PERIOD {
