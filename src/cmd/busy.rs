@@ -316,7 +316,14 @@ fn run_script(
     // gate lets through then finds the Lua state in place, and whoever the
     // caller tells next sees no script running.
     end.end();
-    crate::engine::blocking::answer(&mut st, caller, reply);
+    if record.stopping() {
+        // The server is going (a script aborted by it, or one that ended
+        // just then): the caller's connection closes without a reply, as
+        // Redis's does on SHUTDOWN NOSAVE, whichever of the two it sees first.
+        crate::engine::blocking::remove_client(&mut st, caller);
+    } else {
+        crate::engine::blocking::answer(&mut st, caller, reply);
+    }
 }
 
 /// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the fake server

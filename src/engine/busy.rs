@@ -269,13 +269,18 @@ impl Busy {
         None
     }
 
+    /// Whether the server is stopping (its connections are closing).
+    pub(crate) fn stopping(&self) -> bool {
+        self.bound.get().is_some_and(|b| *b.shutdown.borrow())
+    }
+
     /// Called by the Lua hook every few thousand instructions of a script
     /// running on its own thread: marks the script timed out once
     /// `busy-reply-threshold` passed, and says whether it must stop.
     pub(crate) fn on_hook(&self) -> Option<Stop> {
         let stop = if self.kill.load(Ordering::Relaxed) {
             Some(Stop::Killed)
-        } else if self.bound.get().is_some_and(|b| *b.shutdown.borrow()) {
+        } else if self.stopping() {
             Some(Stop::Shutdown)
         } else if self
             .info

@@ -38,13 +38,15 @@ const GENEROUS: Duration = Duration::from_secs(30);
 
 /// The library: line 2 loops, line 3 writes then loops, line 4 is a
 /// read-only loop, line 5 counts to `args[1]` then writes, line 6 cannot
-/// loop (it runs inline).
+/// loop (it runs inline on its own), line 7 waits for its first key to be
+/// set (only the test's handle can: it passes no gate) then sets its second.
 const LIBRARY: &str = "#!lua name=spinners
 redis.register_function('spin', function(keys, args) while true do end end)
 redis.register_function('Wspin', function(keys, args) redis.call('set', 'w', '1') while true do end end)
 redis.register_function{function_name='ro_spin', callback=function(keys, args) while true do end end, flags={'no-writes'}}
 redis.register_function('count', function(keys, args) local i = 0 while i < tonumber(args[1]) do i = i + 1 end redis.call('set', keys[1], i) return i end)
-redis.register_function('incr', function(keys, args) return redis.call('incr', keys[1]) end)";
+redis.register_function('incr', function(keys, args) return redis.call('incr', keys[1]) end)
+redis.register_function('await', function(keys, args) while not redis.call('get', keys[1]) do end redis.call('set', keys[2], 'done') return 1 end)";
 
 /// A server on a paused clock with [`LIBRARY`] loaded.
 fn server() -> FakeRedis {
@@ -85,7 +87,7 @@ fn stats_running_resp2(name: &str, command: &[&str], ms: u64) -> Vec<u8> {
     }
     out.push_str(&format!("$11\r\nduration_ms\r\n:{ms}\r\n"));
     out.push_str(
-        "$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:5\r\n",
+        "$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:6\r\n",
     );
     out.into_bytes()
 }
@@ -113,7 +115,7 @@ fn past_the_threshold_others_get_busy_and_function_kill_stops_the_function() {
     c.hello3();
     assert_eq!(
         c.call(&["FUNCTION", "STATS"]),
-        b"%2\r\n$14\r\nrunning_script\r\n%3\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*5\r\n$5\r\nFCALL\r\n$4\r\nSPIN\r\n$1\r\n1\r\n$2\r\nk1\r\n$2\r\na1\r\n$11\r\nduration_ms\r\n:5250\r\n$7\r\nengines\r\n%1\r\n$3\r\nLUA\r\n%2\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:5\r\n"
+        b"%2\r\n$14\r\nrunning_script\r\n%3\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*5\r\n$5\r\nFCALL\r\n$4\r\nSPIN\r\n$1\r\n1\r\n$2\r\nk1\r\n$2\r\na1\r\n$11\r\nduration_ms\r\n:5250\r\n$7\r\nengines\r\n%1\r\n$3\r\nLUA\r\n%2\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:6\r\n"
     );
     assert_eq!(b.call(&["FUNCTION", "KILL"]), b"+OK\r\n");
     assert_eq!(a.join().expect("fcall thread"), Some(killed("spin", 2)));
@@ -123,7 +125,7 @@ fn past_the_threshold_others_get_busy_and_function_kill_stops_the_function() {
     assert_eq!(server.running_script(), None);
     assert_eq!(
         b.call(&["FUNCTION", "STATS"]),
-        b"*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:5\r\n"
+        b"*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:6\r\n"
     );
     // The Lua state is back: the libraries survived the thread.
     assert_eq!(b.call(&["FCALL", "incr", "1", "n"]), b":1\r\n");
@@ -181,15 +183,17 @@ fn function_kill_and_function_stats_refuse_a_running_eval() {
 
 #[test]
 fn before_the_threshold_others_wait_for_the_function() {
-    // A real clock and the default threshold (5 s): the function ends long before it.
-    let server = FakeRedis::builder().start_blocking();
-    load(&server);
-    let a = call_in_thread(&server, &["FCALL", "count", "1", "k", "2000000"]);
-    wait_running(&server, "count");
+    // The clock stays paused: the function never reaches the threshold.
+    let server = server();
+    let a = call_in_thread(&server, &["FCALL", "await", "2", "go", "k"]);
+    wait_running(&server, "await");
     let mut b = RawConn::tcp(server.addr());
     // Sent while the function runs: served only after it (functions are atomic).
-    assert_eq!(b.call(&["GET", "k"]), b"$7\r\n2000000\r\n");
-    assert_eq!(a.join().expect("fcall thread"), Some(b":2000000\r\n".to_vec()));
+    b.send(&["GET", "k"]);
+    // The test's handle is not held off: it lets the function end.
+    assert_eq!(server.run(["SET", "go", "1"]), Reply::Status("OK".into()));
+    assert_eq!(b.read_reply(), Some(b"$4\r\ndone\r\n".to_vec()));
+    assert_eq!(a.join().expect("fcall thread"), Some(b":1\r\n".to_vec()));
 }
 
 #[test]
