@@ -128,7 +128,7 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Resu
     client.user = ctx.conn.user.clone();
     client.in_exec = true;
     client.in_script = true;
-    let threshold = ctx.st.config.get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let threshold = ctx.st.config().get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
     let caller = ctx.conn.id;
     let now = ctx.now;
     record.begin(what.eval, &what.name, threshold);

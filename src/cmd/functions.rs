@@ -79,7 +79,7 @@ pub(crate) struct ScriptRun {
 /// Whether used memory is over `maxmemory` now (dispatch has just evicted
 /// what the policy allows).
 fn over_maxmemory(ctx: &Ctx<'_>) -> bool {
-    let limit = ctx.st.config.mm.limit;
+    let limit = ctx.st.config().mm.limit;
     limit != 0 && ctx.st.used_memory() > limit
 }
 
@@ -302,7 +302,7 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let compress = !ctx.st.config.get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
+    let compress = !ctx.st.config().get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
     let codes = ctx.st.functions.registry().libraries().map(|l| &l.code[..]);
     Reply::Bulk(Bytes::from(rdb::dump_functions(codes, compress)))
 }

@@ -112,7 +112,7 @@ mod tests {
     /// where it came from.
     fn stored(st: &State) -> Vec<(String, Bytes)> {
         let mut out = Vec::new();
-        for (key, e) in st.dbs[0].iter() {
+        for (key, e) in st.db(0).iter() {
             let name = String::from_utf8_lossy(key).into_owned();
             out.push((format!("key {name}"), key.clone()));
             let items: Vec<Bytes> = match &e.value {
@@ -214,14 +214,14 @@ mod tests {
             let mut ctx = Ctx { st: &mut st, conn: &mut conn, now: clock.now_ms(), clock: &clock };
             let reply = dispatch(&mut ctx, &args);
             assert!(!matches!(reply, crate::protocol::Reply::Error(_)), "{cmd:?}: {reply:?}");
-            for (i, db) in st.dbs.iter().enumerate() {
+            for (i, db) in st.dbs().enumerate() {
                 assert_eq!(db.used_memory(), db.measured_memory(), "db {i} after {cmd:?}");
             }
             if cmd[0] == "ZREMRANGEBYRANK" {
                 assert!(st.used_memory() > crate::store::mem::STARTUP + 500, "{}", st.used_memory());
             }
         }
-        assert_eq!(st.used_memory(), crate::store::mem::STARTUP + st.dbs[1].used_memory() as u64);
+        assert_eq!(st.used_memory(), crate::store::mem::STARTUP + st.db(1).used_memory() as u64);
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Ctx<'_> {
     /// SELECT: this client's database, here and in its client-table record.
     pub(crate) fn select_db(&mut self, db: usize) {
         self.conn.db = db;
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.st.client_mut(self.conn.id) {
             c.db = db;
         }
     }
@@ -228,14 +228,14 @@ impl Ctx<'_> {
     /// HELLO / RESET: this client's protocol (2 or 3), here and in its record.
     pub(crate) fn set_protocol(&mut self, resp: u8) {
         self.conn.resp = resp;
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.st.client_mut(self.conn.id) {
             c.resp = resp;
         }
     }
 
     /// AUTH / HELLO AUTH / RESET: the user this client runs as, here and in its record.
     pub(crate) fn set_user(&mut self, user: Bytes) {
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.st.client_mut(self.conn.id) {
             c.user = user.clone();
         }
         self.conn.user = user;
@@ -246,7 +246,7 @@ impl Ctx<'_> {
     pub(crate) fn kill_client(&mut self, id: u64) {
         if id == self.conn.id {
             self.conn.effects.close = true;
-        } else if let Some(c) = self.st.clients.get_mut(&id) {
+        } else if let Some(c) = self.st.client_mut(id) {
             c.kill();
         }
     }

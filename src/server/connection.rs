@@ -129,42 +129,14 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration>
     let kill = Arc::new(tokio::sync::Notify::new());
     let now_ms = shared.clock.now_ms();
     let mut st = shared.lock();
-    if st.clients.len() as u64 >= st.config.maxclients() {
-        st.stats.rejected_connections += 1;
-        return None;
-    }
-    let id = st.next_client_id;
-    st.next_client_id += 1;
-    st.stats.total_connections += 1;
     let now = Instant::now();
-    st.clients.insert(
-        id,
-        ClientInfo {
-            id,
-            peer: peer.peer,
-            local: peer.local,
-            name: Default::default(),
-            lib_name: Default::default(),
-            lib_ver: Default::default(),
-            db: 0,
-            resp: 2,
-            user: bytes::Bytes::from_static(b"default"),
-            created: now,
-            last_interaction: now,
-            last_interaction_ms: now_ms,
-            last_cmd: "NULL",
-            no_evict: false,
-            no_touch: false,
-            killed: false,
-            kill: kill.clone(),
-            sub: 0,
-            psub: 0,
-            ssub: 0,
-            multi: -1,
-            unix: peer.unix,
-            fd: peer.fd,
-        },
-    );
+    let admitted = st.admit_client(|id| {
+        let mut c = ClientInfo::new(id, peer.peer, peer.local, kill.clone(), now, now_ms);
+        c.unix = peer.unix;
+        c.fd = peer.fd;
+        c
+    });
+    let Some(id) = admitted else { return None };
     drop(st);
     Some(Registration::new(shared, id, kill))
 }
@@ -180,8 +152,13 @@ where
     let mut conn = Conn { stream, _registration: registration };
     let (authenticated, pushes, max_bulk_len, mut query_limit) = {
         let mut st = shared.lock();
-        let query_limit = st.config.query_buffer_limit() as usize;
-        (st.config.requirepass().is_none(), st.pubsub.attach(id, kill.clone()), st.config.max_bulk_len(), query_limit)
+        let query_limit = st.config().query_buffer_limit() as usize;
+        (
+            st.config().requirepass().is_none(),
+            st.pubsub.attach(id, kill.clone()),
+            st.config().max_bulk_len(),
+            query_limit,
+        )
     };
     let mut state = ConnState::new(id, authenticated);
     state.can_wait = true;
@@ -255,7 +232,7 @@ where
                     }
                     let executed = {
                         let mut st = shared.lock();
-                        let max_bulk_len = st.config.max_bulk_len();
+                        let max_bulk_len = st.config().max_bulk_len();
                         // Unchanged since the parse: every argument already passed it.
                         let stale = max_bulk_len != limits.max_bulk_len && {
                             limits.max_bulk_len = max_bulk_len;
@@ -268,13 +245,13 @@ where
                             let now = shared.clock.now_ms();
                             if !stamped {
                                 stamped = true;
-                                if let Some(c) = st.clients.get_mut(&id) {
+                                if let Some(c) = st.client_mut(id) {
                                     c.last_interaction = Instant::now();
                                     c.last_interaction_ms = now;
                                 }
                             }
-                            query_limit = st.config.query_buffer_limit() as usize;
-                            out_limit = st.config.obuf_limit(ClientClass::Normal);
+                            query_limit = st.config().query_buffer_limit() as usize;
+                            out_limit = st.config().obuf_limit(ClientClass::Normal);
                             // Pushes queued before this command go out before its reply;
                             // those it caused itself (keyspace events, PUBLISH to itself)
                             // too, as Redis writes them while the command runs.
@@ -284,7 +261,7 @@ where
                                 p.encode(state.resp, &mut out);
                             }
                             if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
-                                out_limit = st.config.obuf_limit(ClientClass::PubSub);
+                                out_limit = st.config().obuf_limit(ClientClass::PubSub);
                             }
                             Some((outcome, now))
                         }
@@ -358,7 +335,7 @@ where
                 Ok(Parsed::Incomplete) => break,
                 Err(e) => {
                     // The limit may have been raised since this connection's last command.
-                    let max_bulk_len = shared.lock().config.max_bulk_len();
+                    let max_bulk_len = shared.lock().config().max_bulk_len();
                     if max_bulk_len != limits.max_bulk_len {
                         limits.max_bulk_len = max_bulk_len;
                         continue;

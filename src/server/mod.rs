@@ -347,7 +347,7 @@ impl FakeRedis {
     /// `requirepass` is set).
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
-        match self.shared().lock().config.requirepass() {
+        match self.shared().lock().config().requirepass() {
             Some(pw) => format!("{scheme}://:{}@{}", pw, self.addr),
             None => format!("{scheme}://{}", self.addr),
         }
@@ -499,7 +499,7 @@ impl FakeRedis {
         }
         let shared = self.shared().clone();
         let mut st = shared.lock();
-        if db >= st.dbs.len() {
+        if db >= st.db_count() {
             return Reply::error("ERR DB index is out of range");
         }
         let record = std::mem::replace(&mut st.recorded.on, false);

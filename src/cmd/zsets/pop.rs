@@ -147,7 +147,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Nil };
         let n = z.len();
         let i = ctx.st.rng.usize(0..n);
-        let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[ctx.conn.db].raw_get(&args[1]) else {
+        let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.peek(ctx.conn.db, &args[1]) else {
             return Reply::Nil;
         };
         return z.iter().nth(i).map_or(Reply::Nil, |(m, _)| Reply::Bulk(m.clone()));
