@@ -220,16 +220,16 @@ fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn list(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Array(all_users(&ctx.st.config()).iter().map(|(n, u)| Reply::Bulk(Bytes::from(u.describe(n)))).collect())
+    Reply::Array(all_users(ctx.st.config()).iter().map(|(n, u)| Reply::Bulk(Bytes::from(u.describe(n)))).collect())
 }
 
 fn users(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Array(all_users(&ctx.st.config()).keys().map(|n| Reply::Bulk(Bytes::from(n.clone()))).collect())
+    Reply::Array(all_users(ctx.st.config()).keys().map(|n| Reply::Bulk(Bytes::from(n.clone()))).collect())
 }
 
 fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
-    let Some(u) = all_users(&ctx.st.config()).remove(&name) else {
+    let Some(u) = all_users(ctx.st.config()).remove(&name) else {
         return Reply::Nil;
     };
     let mut flags = vec![Reply::from(if u.enabled { "on" } else { "off" })];
@@ -293,7 +293,7 @@ fn genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
-    let cfg = &ctx.st.config();
+    let cfg = ctx.st.config();
     let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
         return Reply::error(format!("ERR User '{name}' not found"));
     };

@@ -331,7 +331,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             f.laddr = Some(val.clone());
         } else if eq_ic(opt, "user") {
             let name = String::from_utf8_lossy(val).into_owned();
-            let exists = name == "default" || crate::engine::acl::user_exists(&ctx.st.config(), &name);
+            let exists = name == "default" || crate::engine::acl::user_exists(ctx.st.config(), &name);
             if !exists {
                 return Reply::error(format!("ERR No such user '{name}'"));
             }

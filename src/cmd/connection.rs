@@ -137,7 +137,7 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.set_protocol(2);
     ctx.select_db(0);
     ctx.set_user(Bytes::from_static(b"default"));
-    ctx.conn.authenticated = super::auth::default_user_autoauth(&ctx.st.config());
+    ctx.conn.authenticated = super::auth::default_user_autoauth(ctx.st.config());
     if let Some(c) = ctx.st.client_mut(id) {
         c.name = Bytes::new();
         c.no_evict = false;
@@ -168,7 +168,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         3 => (args[1].clone(), args[2].clone()),
         _ => return super::util::syntax_error(),
     };
-    if args.len() == 2 && super::auth::default_user_nopass(&ctx.st.config()) {
+    if args.len() == 2 && super::auth::default_user_nopass(ctx.st.config()) {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     match super::auth::check(ctx, &args[0], &user, &pass) {

@@ -114,7 +114,7 @@ pub(crate) fn mem_figures(st: &State) -> MemFigures {
 
 fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     let st = &*ctx.st;
-    let cfg = &st.config();
+    let cfg = st.config();
     let get = |k: &str| cfg.get(k).unwrap_or_default().to_string();
     let uptime = st.started.elapsed().as_secs();
     let now_us = ctx.clock.now_us();

@@ -128,7 +128,7 @@ fn is_glob(p: &[u8]) -> bool {
 }
 
 fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cfg = &ctx.st.config();
+    let cfg = ctx.st.config();
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     for pat in &args[2..] {

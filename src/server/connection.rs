@@ -136,7 +136,7 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration>
         c.fd = peer.fd;
         c
     });
-    let Some(id) = admitted else { return None };
+    let id = admitted?;
     drop(st);
     Some(Registration::new(shared, id, kill))
 }

@@ -529,7 +529,7 @@ fn denial(ctx: &Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Option<D
         return None;
     }
     let name = String::from_utf8_lossy(&ctx.conn.user);
-    let cfg = &ctx.st.config();
+    let cfg = ctx.st.config();
     let user = cfg.acl.get(&cfg_pass(cfg), &name)?;
     if user.unrestricted() {
         return None;
@@ -570,7 +570,7 @@ pub(crate) fn full_key_read_access(ctx: &Ctx<'_>) -> bool {
         return true;
     }
     let name = String::from_utf8_lossy(&ctx.conn.user);
-    let cfg = &ctx.st.config();
+    let cfg = ctx.st.config();
     let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
         return true;
     };
