@@ -54,7 +54,7 @@ fn too_many_args(sub: &[u8]) -> Reply {
 }
 
 fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Bulk(ctx.conn.user.clone())
+    Reply::Bulk(ctx.conn.user().clone())
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {

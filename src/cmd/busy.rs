@@ -123,11 +123,7 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Resu
     let Some(mut engine) = ctx.st.scripts.take() else { return Err(run) };
     engine.watch(record.clone());
     // Redis's script client: the caller's db and user, RESP2, never blocking.
-    let mut client = ConnState::new(ctx.conn.id, ctx.conn.authenticated);
-    client.db = ctx.conn.db;
-    client.user = ctx.conn.user.clone();
-    client.in_exec = true;
-    client.in_script = true;
+    let client = ConnState::script_client(ctx.conn);
     let threshold = ctx.st.config().get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
     let caller = ctx.conn.id;
     let now = ctx.now;
@@ -147,7 +143,7 @@ pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Resu
         Ok(()) => {
             // Wait like a blocked client without keys (no timeout); `run_script` answers it.
             ctx.conn.effects.block = Some(BlockSpec {
-                db: ctx.conn.db,
+                db: ctx.db(),
                 keys: Vec::new(),
                 timeout: None,
                 on_timeout: Reply::Nil,

@@ -47,7 +47,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // A subscribed RESP2 connection gets PING's answer in pub/sub message form.
-    if args.len() <= 2 && ctx.conn.resp == 2 && super::pubsub::is_subscribed(ctx) {
+    if args.len() <= 2 && ctx.resp() == 2 && super::pubsub::is_subscribed(ctx) {
         let arg = args.get(1).cloned().unwrap_or_default();
         return Reply::Array(vec![Reply::from("pong"), Reply::Bulk(arg)]);
     }
@@ -77,7 +77,7 @@ fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
 
 fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut proto = ctx.conn.resp;
+    let mut proto = ctx.resp();
     if args.len() >= 2 {
         match super::util::parse_i64(&args[1]) {
             Some(v) if v == 2 || v == 3 => proto = v as u8,

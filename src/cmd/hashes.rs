@@ -253,7 +253,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         _ => return syntax_error(),
     };
-    let resp3 = ctx.conn.resp >= 3;
+    let resp3 = ctx.resp() >= 3;
     let db = ctx.db();
     let now = ctx.now;
     let st = &mut *ctx.st;

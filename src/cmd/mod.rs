@@ -10,12 +10,17 @@
 //! [`support`] ([`util`], [`scan`], [`random`]), so that listing `cmd/`
 //! shows the command groups.
 //!
-//! Rules every write handler follows, as Redis's do:
-//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH,
-//!   and the key's memory accounting for `maxmemory`);
-//! - call `ctx.st.notify(db, class, event, key)` for keyspace notifications;
-//! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
-//! - delete an aggregate that became empty.
+//! Handlers reach the keyspace only through `State`'s operations, whose
+//! structural writes (store, remove, expire, flush, swap) signal WATCH,
+//! ready keys and memory accounting themselves. What a write handler still
+//! does, as each Redis command does:
+//! - call `ctx.st.signal_modified(db, key)` after an in-place edit
+//!   (`lookup`, `entry_mut`) that changed the key (WATCH, and the key's
+//!   memory accounting for `maxmemory`);
+//! - call `ctx.st.notify(db, class, event, key)` with its event's name;
+//! - call `ctx.st.signal_ready(db, key)` when an existing list, sorted set
+//!   or stream gains elements;
+//! - delete an aggregate it emptied (`support::util::drop_if_empty`).
 
 pub(crate) mod support;
 

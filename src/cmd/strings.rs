@@ -273,7 +273,7 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let old = tri!(read_string(ctx, &args[1]));
     store_string(ctx, &args[1], &args[2], false, None);
-    ctx.st.notify(ctx.conn.db, '$', "set", &args[1]);
+    ctx.st.notify(ctx.db(), '$', "set", &args[1]);
     Reply::from(old)
 }
 
@@ -376,7 +376,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> Reply {
         return Reply::error("ERR increment or decrement would overflow");
     };
     overwrite_string(ctx, key, Bytes::from(new.to_string()), EncodingHint::Natural);
-    ctx.st.notify(ctx.conn.db, '$', "incrby", key);
+    ctx.st.notify(ctx.db(), '$', "incrby", key);
     Reply::Int(new)
 }
 
@@ -418,7 +418,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let text = Bytes::from(sum.to_human());
     overwrite_string(ctx, key, text.clone(), EncodingHint::NoInt);
-    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", key);
+    ctx.st.notify(ctx.db(), '$', "incrbyfloat", key);
     Reply::Bulk(text)
 }
 

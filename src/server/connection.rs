@@ -219,7 +219,7 @@ where
                         {
                             Before::Run(f) => f,
                             Before::Reply(r) => {
-                                r.encode(state.resp, &mut out);
+                                r.encode(state.resp(), &mut out);
                                 continue;
                             }
                             Before::Closed => return,
@@ -227,7 +227,7 @@ where
                     };
                     // A script running on its own thread: wait for it, or BUSY (src/cmd/busy.rs).
                     if let Some(reply) = crate::cmd::busy::check(&shared, &args, &mut state) {
-                        reply.encode(state.resp, &mut out);
+                        reply.encode(state.resp(), &mut out);
                         continue;
                     }
                     let executed = {
@@ -258,7 +258,7 @@ where
                             drain_pushes(&mut state, &mut out);
                             let mut outcome = engine::execute(&mut st, &mut state, &shared.clock, now, &args);
                             for p in outcome.pushes.drain(..) {
-                                p.encode(state.resp, &mut out);
+                                p.encode(state.resp(), &mut out);
                             }
                             if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
                                 out_limit = st.config().obuf_limit(ClientClass::PubSub);
@@ -267,7 +267,7 @@ where
                         }
                     };
                     let Some((outcome, now)) = executed else {
-                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
+                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp(), &mut out);
                         close = true;
                         break;
                     };
@@ -310,7 +310,7 @@ where
                         }
                     }
                     let mark = out.len();
-                    reply.encode(state.resp, &mut out);
+                    reply.encode(state.resp(), &mut out);
                     if out_limit.is_set() && over_limit(out.len(), out_limit, &mut out_soft_since, now) {
                         // Closed with nothing written, as Redis frees such a client before writing.
                         tracing::info!(
@@ -340,7 +340,7 @@ where
                         limits.max_bulk_len = max_bulk_len;
                         continue;
                     }
-                    Reply::error(e.message()).encode(state.resp, &mut out);
+                    Reply::error(e.message()).encode(state.resp(), &mut out);
                     close = true;
                     break;
                 }
@@ -370,7 +370,7 @@ where
                 stamped = false;
             }
             push = pubsub::next_push(&mut state.pushes) => {
-                push.encode(state.resp, &mut out);
+                push.encode(state.resp(), &mut out);
                 drain_pushes_upto(&mut state, &mut out, PUSH_BATCH);
             }
             _ = kill.notified() => return,
@@ -397,10 +397,11 @@ fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
 /// Encodes the pushes queued for this connection until `out` holds `cap`
 /// bytes; the rest stay queued (counted against the output buffer limit).
 fn drain_pushes_upto(state: &mut ConnState, out: &mut BytesMut, cap: usize) {
+    let resp = state.resp();
     if let Some(rx) = state.pushes.as_mut() {
         while out.len() < cap {
             let Some(p) = rx.try_recv() else { break };
-            p.encode(state.resp, out);
+            p.encode(resp, out);
         }
     }
 }
@@ -518,7 +519,7 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             },
             // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
             push = pubsub::next_push(&mut state.pushes) => {
-                push.encode(state.resp, &mut pending);
+                push.encode(state.resp(), &mut pending);
                 drain_pushes(state, &mut pending);
             }
             _ = kill.notified() => return None,

@@ -504,9 +504,7 @@ impl FakeRedis {
         }
         let record = std::mem::replace(&mut st.recorded.on, false);
         // Client id 0 never belongs to a socket.
-        let mut conn = ConnState::new(0, true);
-        conn.resp = 3;
-        conn.db = db;
+        let mut conn = ConnState::handle(db);
         let now = shared.clock.now_ms();
         // No connection can wait here (`can_wait` is off): a command that
         // would block gets its timeout reply.

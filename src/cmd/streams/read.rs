@@ -168,7 +168,7 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Reply {
         wants.push(want);
     }
     // Serve what can be served now.
-    let (db, now, resp) = (ctx.db(), ctx.now, ctx.conn.resp);
+    let (db, now, resp) = (ctx.db(), ctx.now, ctx.resp());
     let mut served = Vec::new();
     for (key, want) in ra.keys.iter().zip(&wants) {
         if tri!(stream_read(ctx, key)).is_none() {
@@ -247,7 +247,7 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Reply {
 /// A blocked read re-run because `key` is ready: serve that key alone,
 /// answer a vanished key or group with Redis's error, or stay blocked.
 fn serve_blocked(ctx: &mut Ctx<'_>, ra: &ReadArgs<'_>, key: &Bytes) -> Reply {
-    let (db, now, resp) = (ctx.db(), ctx.now, ctx.conn.resp);
+    let (db, now, resp) = (ctx.db(), ctx.now, ctx.resp());
     let Some(pos) = ra.keys.iter().position(|k| k == key) else { return Reply::None };
     let count = if ra.count == 0 { BLOCKED_DEFAULT_COUNT } else { ra.count };
     let s = match ctx.st.entry_mut(db, key) {

@@ -575,7 +575,7 @@ mod tests {
             let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -8") else { panic!() };
             assert_eq!(items.len(), 8);
         }
-        c.resp = 3;
+        assert!(!run(&mut st, &mut c, &clock, "HELLO 3").is_error());
         let Reply::Array(items) = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -2 WITHSCORES") else { panic!() };
         assert!(items.iter().all(|p| matches!(p, Reply::Array(v) if v.len() == 2)));
         let r = run(&mut st, &mut c, &clock, "ZRANDMEMBER z -9223372036854775807");

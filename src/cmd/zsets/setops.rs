@@ -252,6 +252,6 @@ fn setop_generic(
             };
             store_result(ctx, dst, result, event)
         }
-        None => members_reply(ctx.conn.resp, result, withscores),
+        None => members_reply(ctx.resp(), result, withscores),
     }
 }
