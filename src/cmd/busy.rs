@@ -201,12 +201,8 @@ fn start(ctx: &mut Ctx<'_>, what: Offload, command: Vec<Bytes>, mut job: Job) ->
         Job::Function(lent, ..) => lent.watch(record.clone()),
     }
     // Redis's script client: the caller's db and user, RESP2, never blocking.
-    let mut client = ConnState::new(ctx.conn.id, ctx.conn.authenticated);
-    client.db = ctx.conn.db;
-    client.user = ctx.conn.user.clone();
-    client.in_exec = true;
-    client.in_script = true;
-    let threshold = ctx.st.config.get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let client = ConnState::script_client(ctx.conn);
+    let threshold = ctx.st.config().get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
     let caller = ctx.conn.id;
     let now = ctx.now;
     record.begin(what.eval, &what.name, command, threshold);
@@ -225,7 +221,7 @@ fn start(ctx: &mut Ctx<'_>, what: Offload, command: Vec<Bytes>, mut job: Job) ->
         Ok(()) => {
             // Wait like a blocked client without keys (no timeout); `run_script` answers it.
             ctx.conn.effects.block = Some(BlockSpec {
-                db: ctx.conn.db,
+                db: ctx.db(),
                 keys: Vec::new(),
                 timeout: None,
                 on_timeout: Reply::Nil,

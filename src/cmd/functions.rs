@@ -86,7 +86,7 @@ pub(crate) struct ScriptRun {
 /// Whether used memory is over `maxmemory` now (dispatch has just evicted
 /// what the policy allows).
 fn over_maxmemory(ctx: &Ctx<'_>) -> bool {
-    let limit = ctx.st.config.mm.limit;
+    let limit = ctx.st.config().mm.limit;
     limit != 0 && ctx.st.used_memory() > limit
 }
 
@@ -152,26 +152,7 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], resp: u8, run: &mut
     }
     run.wrote |= write;
     // The command answers in the protocol the script chose (`redis.setresp`).
-    ctx.conn.resp = resp;
-    let reply = dispatch(ctx, args);
-    ctx.conn.resp = 2;
-    reply
-}
-
-/// Runs `body` as the script's client: RESP2 (each command then in the
-/// protocol `redis.setresp` chose),
-/// never blocking, and restores the caller's connection state after.
-pub(crate) fn as_script_client<R>(ctx: &mut Ctx<'_>, body: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
-    ctx.conn.resp = 2;
-    ctx.conn.in_exec = true;
-    // Dispatch then neither evicts nor refuses for memory ([`script_call`] does Redis's check).
-    ctx.conn.in_script = true;
-    let out = body(ctx);
-    ctx.conn.resp = resp;
-    ctx.conn.in_exec = in_exec;
-    ctx.conn.in_script = false;
-    out
+    ctx.with_protocol(resp, |ctx| dispatch(ctx, args))
 }
 
 fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -224,7 +205,7 @@ fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> Reply {
             Err(back) => lent = back,
         }
     }
-    let reply = as_script_client(ctx, |ctx| {
+    let reply = ctx.as_script_client(|ctx| {
         let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut checks);
         lent.run(&args[3..split], &args[split..], &mut call)
     });
@@ -350,7 +331,7 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let compress = !ctx.st.config.get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
+    let compress = !ctx.st.config().get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
     let codes = ctx.st.functions.registry().libraries().map(|l| &l.code[..]);
     Reply::Bulk(Bytes::from(rdb::dump_functions(codes, compress)))
 }

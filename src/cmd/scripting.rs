@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 
-use super::functions::{as_script_client, prepare_run, script_call};
+use super::functions::{prepare_run, script_call};
 use super::server::help_reply;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
 use super::{busy, cmd, container_cmd, CommandSpec, Ctx};
@@ -148,7 +148,7 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
 
 /// Runs a script inside its caller's command (under its lock), after the
 /// `#!lua flags=...` checks: the script's client is the caller's, speaking
-/// RESP2 and never blocking (`functions::as_script_client`).
+/// RESP2 and never blocking (`Ctx::as_script_client`).
 fn inline<R>(
     ctx: &mut Ctx<'_>,
     flags: Option<u8>,
@@ -156,7 +156,7 @@ fn inline<R>(
     run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> R,
 ) -> Result<R, Reply> {
     let mut sr = prepare_run(ctx, flags, read_only)?;
-    Ok(as_script_client(ctx, |ctx| {
+    Ok(ctx.as_script_client(|ctx| {
         let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut sr);
         run(&mut call)
     }))
