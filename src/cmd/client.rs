@@ -365,6 +365,8 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 && f.user.as_ref().is_none_or(|u| c.user().as_ref() == u.as_ref())
                 && f.max_age.is_none_or(|m| now.duration_since(c.created).as_secs() >= m)
                 && !(f.skipme && c.id == me)
+                // Redis frees a killed client at once: one still closing here is gone there.
+                && !c.is_killed()
         })
         .map(|c| c.id)
         .collect();

@@ -356,10 +356,10 @@ impl State {
     }
 
     /// Closes every client `which` selects (CLIENT KILL, HARNESS KILL-ALL,
-    /// ACL changes, idle timeouts); returns how many.
+    /// ACL changes, idle timeouts) that is not closing already; returns how many.
     pub(crate) fn kill_clients(&mut self, mut which: impl FnMut(&ClientInfo) -> bool) -> usize {
         let mut n = 0;
-        for c in self.clients.values_mut().filter(|c| which(c)) {
+        for c in self.clients.values_mut().filter(|c| !c.is_killed() && which(c)) {
             c.kill();
             n += 1;
         }
