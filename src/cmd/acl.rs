@@ -54,7 +54,7 @@ fn too_many_args(sub: &[u8]) -> Reply {
 }
 
 fn whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Bulk(ctx.conn.user.clone())
+    Reply::Bulk(ctx.conn.user().clone())
 }
 
 fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
@@ -91,15 +91,6 @@ fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ])
 }
 
-/// Materializes the default user so ACL changes stick.
-fn materialize_default(cfg: &mut Config) {
-    if cfg.acl.default_derived {
-        let pw = cfg_pass(cfg);
-        cfg.acl.users.insert("default".into(), User::default_for(&pw));
-        cfg.acl.default_derived = false;
-    }
-}
-
 fn all_users(cfg: &Config) -> BTreeMap<String, User> {
     let mut m = cfg.acl.users.clone();
     if cfg.acl.default_derived {
@@ -113,10 +104,6 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if has_spaces(&args[2]) {
         return Reply::error("ERR Usernames can't contain spaces or null characters");
     }
-    let cfg = &mut ctx.st.config;
-    if name == "default" {
-        materialize_default(cfg);
-    }
     let ops = match merge_selectors(&args[3..]) {
         Ok(ops) => ops,
         Err(start) => {
@@ -126,8 +113,9 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     };
     // A new user, and `reset`, start from `acl-pubsub-default`, as in Redis.
-    let all_channels_default = cfg.get("acl-pubsub-default").is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
-    let original = cfg.acl.users.get(&name).cloned();
+    let all_channels_default =
+        ctx.st.config().get("acl-pubsub-default").is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
+    let original = ctx.st.acl_user(&name);
     // Rules apply to a copy: an invalid one leaves the user untouched.
     let mut user = original.clone().unwrap_or_else(|| {
         let mut u = User::new();
@@ -156,7 +144,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if let Some(original) = original {
         kill_pubsub_clients_if_needed(ctx, &name, &original, &user);
     }
-    ctx.st.config.acl.users.insert(name, user);
+    ctx.st.put_acl_user(name, user);
     Reply::ok()
 }
 
@@ -172,9 +160,8 @@ fn kill_pubsub_clients_if_needed(ctx: &mut Ctx<'_>, name: &str, old: &User, new:
     }
     let st = &mut *ctx.st;
     let doomed: Vec<u64> = st
-        .clients
-        .values()
-        .filter(|c| c.user.as_ref() == name.as_bytes())
+        .clients()
+        .filter(|c| c.user().as_ref() == name.as_bytes())
         .map(|c| c.id)
         .filter(|&id| {
             let names = |kind| st.pubsub.names(id, kind);
@@ -224,26 +211,25 @@ fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     for a in &args[2..] {
         let name = String::from_utf8_lossy(a).into_owned();
-        if ctx.st.config.acl.users.remove(&name).is_some() {
+        // Redis disconnects the clients authenticated as a deleted user.
+        if ctx.st.delete_acl_user(&name) {
             n += 1;
-            // Redis disconnects the clients authenticated as a deleted user.
-            ctx.st.kill_clients(|c| c.user.as_ref() == a.as_ref());
         }
     }
     Reply::Int(n)
 }
 
 fn list(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Array(all_users(&ctx.st.config).iter().map(|(n, u)| Reply::Bulk(Bytes::from(u.describe(n)))).collect())
+    Reply::Array(all_users(ctx.st.config()).iter().map(|(n, u)| Reply::Bulk(Bytes::from(u.describe(n)))).collect())
 }
 
 fn users(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Array(all_users(&ctx.st.config).keys().map(|n| Reply::Bulk(Bytes::from(n.clone()))).collect())
+    Reply::Array(all_users(ctx.st.config()).keys().map(|n| Reply::Bulk(Bytes::from(n.clone()))).collect())
 }
 
 fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
-    let Some(u) = all_users(&ctx.st.config).remove(&name) else {
+    let Some(u) = all_users(ctx.st.config()).remove(&name) else {
         return Reply::Nil;
     };
     let mut flags = vec![Reply::from(if u.enabled { "on" } else { "off" })];
@@ -307,7 +293,7 @@ fn genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
-    let cfg = &ctx.st.config;
+    let cfg = ctx.st.config();
     let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
         return Reply::error(format!("ERR User '{name}' not found"));
     };

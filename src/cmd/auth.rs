@@ -11,7 +11,7 @@ use crate::protocol::Reply;
 /// logs the failure in the ACL LOG with `command` (the command's name as
 /// sent, AUTH or HELLO) as its object.
 pub(crate) fn check(ctx: &mut Ctx<'_>, command: &Bytes, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    if crate::engine::acl::authenticate(&ctx.st.config, user, pass) {
+    if crate::engine::acl::authenticate(ctx.st.config(), user, pass) {
         ctx.conn.authenticated = true;
         ctx.set_user(Bytes::copy_from_slice(user));
         Ok(())

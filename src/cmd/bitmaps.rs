@@ -44,7 +44,7 @@ fn bit_offset(ctx: &Ctx<'_>, arg: &[u8], hash_bits: Option<u32>) -> Result<u64, 
     if use_hash {
         off = off.wrapping_mul(i64::from(hash_bits.unwrap_or(1)));
     }
-    if off < 0 || (off as u64 >> 3) >= ctx.st.config.max_bulk_len() {
+    if off < 0 || (off as u64 >> 3) >= ctx.st.config().max_bulk_len() {
         return Err(Reply::error(BAD_OFFSET));
     }
     Ok(off as u64)
@@ -82,11 +82,11 @@ fn store_bits(ctx: &mut Ctx<'_>, key: &Bytes, buf: BytesMut, changed: bool) {
         ctx.st.notify(db, '$', "setbit", key);
         return;
     }
-    match ctx.st.dbs[db].raw_get_mut(key) {
+    match ctx.st.entry_mut(db, key) {
         Some(e) => {
             e.value = Value::Str(buf.freeze());
             e.enc = EncodingHint::Raw;
-            ctx.st.dbs[db].reaccount(key);
+            ctx.st.remeasure(db, key);
         }
         // Created for a write that did not happen (OVERFLOW FAIL): Redis
         // keeps the zeroed string it made room in.
@@ -289,9 +289,7 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     // setKey: the destination is replaced, TTL and all.
     ctx.st.set_value(db, dest, Value::Str(out.freeze()), ctx.now);
-    if let Some(e) = ctx.st.dbs[db].raw_get_mut(dest) {
-        e.enc = EncodingHint::Raw;
-    }
+    ctx.st.set_encoding(db, dest, EncodingHint::Raw);
     ctx.st.notify(db, '$', "set", dest);
     Reply::Int(max as i64)
 }

@@ -1,35 +1,37 @@
 //! Long scripts on the command side (the record itself is
 //! `crate::script::busy`): the gate every connection passes before it locks
-//! the state, the thread a script that can loop runs on, and SHUTDOWN.
+//! the state and SHUTDOWN; the thread a script that can loop runs on is
+//! `cmd/support/script_thread.rs`.
 //!
 //! Why a thread: the server runs every connection on one thread, so a
 //! script run inside its command's handler would keep everyone else from
 //! being answered, BUSY and SCRIPT KILL included. A script that can loop
-//! therefore runs on a thread of its own while its caller waits like a
-//! blocked client; each `redis.call` takes the state lock for that call.
+//! (an EVAL script, or an FCALL of a function whose library can loop), or
+//! one a "slow script" fault fired for, therefore runs on a thread of its
+//! own with the Lua state it needs (EVAL's engine, or the functions' state
+//! lent by the libraries) while its caller waits like a blocked client;
+//! each `redis.call` takes the state lock for that call.
 //! Other connections wait in [`check`] while it runs (no command of
 //! theirs runs in between: the script stays atomic) until
 //! `busy-reply-threshold` passes on the server's clock; then they get
-//! Redis's BUSY error, except for the commands flagged `allow-busy`
-//! (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, MULTI, ...).
+//! Redis's BUSY error (its EVAL or its FUNCTION text, by the kind of
+//! script), except for the commands flagged `allow-busy` (SCRIPT KILL,
+//! FUNCTION KILL, FUNCTION STATS, SHUTDOWN NOSAVE, MULTI, ...).
 //!
 //! Not atomic against the test's own handle: `FakeRedis::run` and friends
 //! may run between two `redis.call`s of such a script. Active expiry skips
 //! its cycles while a script runs, as Redis's does.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::util::eq_ic;
 use super::{cmd, lookup, lookup_sub, CommandSpec, Ctx};
-use crate::engine::busy::{self, Busy, Stop};
-use crate::engine::command::{BlockSpec, ConnState};
+use crate::engine::busy::{self, Busy};
+use crate::engine::command::ConnState;
 use crate::engine::state::Shared;
 use crate::protocol::Reply;
-#[cfg(feature = "scripting")]
-use crate::script::Engine;
 
 /// How long [`check`] waits for a script before it lets the command through
 /// anyway: a guard against a lost wake-up, past the script's own cap.
@@ -91,164 +93,7 @@ fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
     }
 }
 
-#[cfg(feature = "scripting")]
-/// One script run for [`offload`]: runs it on the engine, each command it
-/// sends going through the callback; `None` if the script is not cached.
-pub(crate) type OffloadRun =
-    Box<dyn FnOnce(&mut Engine, &mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> Option<Reply> + Send + 'static>;
-
-#[cfg(feature = "scripting")]
-/// How a script's caller describes it to [`offload`].
-pub(crate) struct Offload {
-    /// EVAL (else FCALL): which BUSY text and which KILL command apply.
-    pub eval: bool,
-    /// Its SHA-1 or function name (logs, FUNCTION STATS).
-    pub name: String,
-    /// The script's flag checks, already made (`functions::prepare_run`):
-    /// what its `redis.call`s may do.
-    pub checks: super::functions::ScriptRun,
-    /// A "slow script" fault: it starts by stalling this long on the server's clock.
-    pub stall: Option<Duration>,
-}
-
-#[cfg(feature = "scripting")]
-/// Whether this call of a script may run on its own thread: from a
-/// client's socket (not from EXEC, another script or the test's handle).
-pub(crate) fn can_offload(ctx: &Ctx<'_>) -> bool {
-    !ctx.conn.in_exec && ctx.conn.pushes.is_some() && ctx.st.busy.shared().is_some() && ctx.st.scripts.is_some()
-}
-
-#[cfg(feature = "scripting")]
-/// Starts `run` on a thread of its own; the caller's connection waits for
-/// its reply like a blocked client (the handler returns what this returns).
-/// `Err(run)` when no thread could be started: run it inline then.
-pub(crate) fn offload(ctx: &mut Ctx<'_>, what: Offload, run: OffloadRun) -> Result<Reply, OffloadRun> {
-    let record = ctx.st.busy.clone();
-    let Some(shared) = record.shared() else { return Err(run) };
-    let Some(mut engine) = ctx.st.scripts.take() else { return Err(run) };
-    engine.watch(record.clone());
-    // Redis's script client: the caller's db and user, RESP2, never blocking.
-    let mut client = ConnState::new(ctx.conn.id, ctx.conn.authenticated);
-    client.db = ctx.conn.db;
-    client.user = ctx.conn.user.clone();
-    client.in_exec = true;
-    client.in_script = true;
-    let threshold = ctx.st.config.get("busy-reply-threshold").and_then(|v| v.parse().ok()).unwrap_or(5000);
-    let caller = ctx.conn.id;
-    let now = ctx.now;
-    record.begin(what.eval, &what.name, threshold);
-    // The job owns the engine and the run; a refused job gives both back.
-    let slot = std::sync::Arc::new(Mutex::new(Some((engine, run))));
-    let job: busy::Job = {
-        let (record, slot) = (record.clone(), slot.clone());
-        Box::new(move || {
-            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some((engine, run)) = taken {
-                run_script(&shared, &record, engine, run, client, now, caller, what);
-            }
-        })
-    };
-    match record.spawn(job) {
-        Ok(()) => {
-            // Wait like a blocked client without keys (no timeout); `run_script` answers it.
-            ctx.conn.effects.block = Some(BlockSpec {
-                db: ctx.conn.db,
-                keys: Vec::new(),
-                timeout: None,
-                on_timeout: Reply::Nil,
-                rerun: None,
-                on_delete: false,
-                command: None,
-            });
-            Ok(Reply::None)
-        }
-        Err(job) => {
-            drop(job);
-            record.end();
-            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match taken {
-                Some((engine, run)) => {
-                    tracing::warn!("redis-harness: cannot start the script thread; running the script inline");
-                    ctx.st.scripts = Some(engine);
-                    Err(run)
-                }
-                None => Ok(Reply::error("ERR redis-harness: the script thread failed")),
-            }
-        }
-    }
-}
-
-#[cfg(feature = "scripting")]
-/// Ends the record however the script's thread ends (a panic included),
-/// so that the connections waiting in [`check`] never wait for nothing.
-struct EndGuard<'a>(Option<&'a Busy>);
-
-#[cfg(feature = "scripting")]
-impl EndGuard<'_> {
-    /// Ends the record now (under the state lock, before the caller is answered).
-    fn end(mut self) {
-        if let Some(b) = self.0.take() {
-            b.end();
-        }
-    }
-}
-
-#[cfg(feature = "scripting")]
-impl Drop for EndGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(b) = self.0.take() {
-            b.end();
-        }
-    }
-}
-
-#[cfg(feature = "scripting")]
-/// The script's thread: runs it, then (under the lock) puts the engine
-/// back, wakes blocked clients its writes served, and answers its caller.
-#[allow(clippy::too_many_arguments)]
-fn run_script(
-    shared: &Shared,
-    record: &Busy,
-    mut engine: Box<Engine>,
-    run: OffloadRun,
-    mut client: ConnState,
-    now: u64,
-    caller: u64,
-    what: Offload,
-) {
-    let end = EndGuard(Some(record));
-    let stalled = what.stall.and_then(|d| record.stall(d));
-    let reply = match stalled {
-        Some(Stop::Killed) => {
-            Reply::error(format!("ERR {} script: {}, on @user_script:1.", busy::KILLED_MESSAGE, what.name))
-        }
-        Some(_) => Reply::error("ERR Script aborted: the server is shutting down"),
-        None => {
-            let mut checks = what.checks;
-            let mut call = |args: Vec<Bytes>, resp: u8| {
-                let mut st = shared.lock();
-                let mut ctx = Ctx { st: &mut st, conn: &mut client, now, clock: &shared.clock };
-                super::functions::script_call(&mut ctx, &args, resp, &mut checks)
-            };
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut engine, &mut call)));
-            match ran {
-                Ok(Some(r)) => r,
-                Ok(None) => Reply::error("NOSCRIPT No matching script. Please use EVAL."),
-                Err(_) => Reply::error("ERR redis-harness: the script's thread panicked"),
-            }
-        }
-    };
-    let mut st = shared.lock();
-    st.scripts = Some(engine);
-    crate::engine::blocking::serve_ready(&mut st, &shared.clock);
-    // Ended under the lock, before the caller hears back: a connection the
-    // gate lets through then finds the engine in place, and whoever the
-    // caller tells next sees no script running.
-    end.end();
-    crate::engine::blocking::answer(&mut st, caller, reply);
-}
-
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the fake server
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the fake server
 /// (the fake has nothing to save). While a script is timed out only
 /// SHUTDOWN NOSAVE gets here (see [`check`]).
 pub(crate) const COMMANDS: &[CommandSpec] = &[cmd(

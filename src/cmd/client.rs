@@ -122,7 +122,7 @@ fn id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 fn getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    match ctx.st.clients.get(&ctx.conn.id) {
+    match ctx.st.client(ctx.conn.id) {
         Some(c) if !c.name.is_empty() => Reply::Bulk(c.name.clone()),
         _ => Reply::Nil,
     }
@@ -132,7 +132,7 @@ fn setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if let Err(e) = validate_name(&args[2]) {
         return e;
     }
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
         c.name = args[2].clone();
     }
     Reply::ok()
@@ -147,7 +147,7 @@ fn setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !printable(&args[3]) {
         return Reply::error(format!("ERR {attr} cannot contain spaces, newlines or special characters."));
     }
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
         if lib_name {
             c.lib_name = args[3].clone();
         } else {
@@ -169,7 +169,7 @@ fn on_off(arg: &[u8]) -> Option<bool> {
 
 fn no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(on) = on_off(&args[2]) else { return syntax_error() };
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
         c.no_evict = on;
     }
     Reply::ok()
@@ -177,7 +177,7 @@ fn no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn no_touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(on) = on_off(&args[2]) else { return syntax_error() };
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
         c.no_touch = on;
     }
     Reply::ok()
@@ -257,7 +257,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match ids {
         Some(ids) => {
             for id in ids {
-                if let Some(c) = ctx.st.clients.get(&id) {
+                if let Some(c) = ctx.st.client(id) {
                     text.push_str(&crate::engine::clients::line(
                         c,
                         now,
@@ -268,7 +268,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
         None => {
-            for c in ctx.st.clients.values() {
+            for c in ctx.st.clients() {
                 if ty.is_none_or(|t| t == type_of(c)) {
                     text.push_str(&crate::engine::clients::line(
                         c,
@@ -299,7 +299,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() == 3 {
         // The old form: CLIENT KILL ip:port, replying +OK or an error.
         let target = args[2].clone();
-        let found = ctx.st.clients.values().find(|c| c.peer.as_bytes() == target.as_ref()).map(|c| c.id);
+        let found = ctx.st.clients().find(|c| c.peer.as_bytes() == target.as_ref()).map(|c| c.id);
         return match found {
             Some(id) => {
                 kill_one(ctx, id);
@@ -331,7 +331,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             f.laddr = Some(val.clone());
         } else if eq_ic(opt, "user") {
             let name = String::from_utf8_lossy(val).into_owned();
-            let exists = name == "default" || crate::engine::acl::user_exists(&ctx.st.config, &name);
+            let exists = name == "default" || crate::engine::acl::user_exists(ctx.st.config(), &name);
             if !exists {
                 return Reply::error(format!("ERR No such user '{name}'"));
             }
@@ -356,16 +356,17 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let me = ctx.conn.id;
     let victims: Vec<u64> = ctx
         .st
-        .clients
-        .values()
+        .clients()
         .filter(|c| {
             f.id.is_none_or(|id| c.id == id)
                 && f.ty.is_none_or(|t| t == type_of(c))
                 && f.addr.as_ref().is_none_or(|a| c.peer.as_bytes() == a.as_ref())
                 && f.laddr.as_ref().is_none_or(|a| c.local.as_bytes() == a.as_ref())
-                && f.user.as_ref().is_none_or(|u| c.user.as_ref() == u.as_ref())
+                && f.user.as_ref().is_none_or(|u| c.user().as_ref() == u.as_ref())
                 && f.max_age.is_none_or(|m| now.duration_since(c.created).as_secs() >= m)
                 && !(f.skipme && c.id == me)
+                // Redis frees a killed client at once: one still closing here is gone there.
+                && !c.is_killed()
         })
         .map(|c| c.id)
         .collect();

@@ -47,7 +47,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // A subscribed RESP2 connection gets PING's answer in pub/sub message form.
-    if args.len() <= 2 && ctx.conn.resp == 2 && super::pubsub::is_subscribed(ctx) {
+    if args.len() <= 2 && ctx.resp() == 2 && super::pubsub::is_subscribed(ctx) {
         let arg = args.get(1).cloned().unwrap_or_default();
         return Reply::Array(vec![Reply::from("pong"), Reply::Bulk(arg)]);
     }
@@ -68,7 +68,7 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let idx = tri!(super::util::db_index(&args[1], ctx.st.dbs.len()));
+    let idx = tri!(super::util::db_index(&args[1], ctx.st.db_count()));
     ctx.select_db(idx);
     Reply::ok()
 }
@@ -77,7 +77,7 @@ fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(crate) const REDIS_VERSION: &str = "7.0.15";
 
 fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut proto = ctx.conn.resp;
+    let mut proto = ctx.resp();
     if args.len() >= 2 {
         match super::util::parse_i64(&args[1]) {
             Some(v) if v == 2 || v == 3 => proto = v as u8,
@@ -110,7 +110,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
-        if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+        if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
             c.name = n;
         }
     }
@@ -137,8 +137,8 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ctx.set_protocol(2);
     ctx.select_db(0);
     ctx.set_user(Bytes::from_static(b"default"));
-    ctx.conn.authenticated = super::auth::default_user_autoauth(&ctx.st.config);
-    if let Some(c) = ctx.st.clients.get_mut(&id) {
+    ctx.conn.authenticated = super::auth::default_user_autoauth(ctx.st.config());
+    if let Some(c) = ctx.st.client_mut(id) {
         c.name = Bytes::new();
         c.no_evict = false;
         c.no_touch = false;
@@ -153,20 +153,12 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (min, max) = (i64::from(i32::MIN), i64::from(i32::MAX));
     let a = tri!(super::util::range_long(&args[1], min, max, "ERR invalid first DB index"));
     let b = tri!(super::util::range_long(&args[2], min, max, "ERR invalid second DB index"));
-    let n = ctx.st.dbs.len() as i64;
+    let n = ctx.st.db_count() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Reply::error("ERR DB index is out of range");
     }
     let (a, b) = (a as usize, b as usize);
-    if a != b {
-        ctx.st.dbs.swap(a, b);
-        // WATCHed keys in either db now see different data.
-        ctx.st.signal_swapped(a, b, ctx.now);
-        // Clients blocked on keys that now exist in the swapped-in db may proceed.
-        for db in [a, b] {
-            crate::engine::blocking::signal_waited_keys(ctx.st, db, ctx.now);
-        }
-    }
+    ctx.st.swap_dbs(a, b, ctx.now);
     Reply::ok()
 }
 
@@ -176,7 +168,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         3 => (args[1].clone(), args[2].clone()),
         _ => return super::util::syntax_error(),
     };
-    if args.len() == 2 && super::auth::default_user_nopass(&ctx.st.config) {
+    if args.len() == 2 && super::auth::default_user_nopass(ctx.st.config()) {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     match super::auth::check(ctx, &args[0], &user, &pass) {

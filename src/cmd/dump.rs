@@ -20,13 +20,13 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
 fn list_fill(ctx: &Ctx<'_>) -> i64 {
     ["list-max-listpack-size", "list-max-ziplist-size"]
         .iter()
-        .find_map(|n| ctx.st.config.get(n).and_then(|v| v.parse::<i64>().ok()))
+        .find_map(|n| ctx.st.config().get(n).and_then(|v| v.parse::<i64>().ok()))
         .unwrap_or(-2)
 }
 
 fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let limits = encoding_limits(ctx);
-    let compress = !ctx.st.config.get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
+    let compress = !ctx.st.config().get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
     let list_fill = list_fill(ctx);
     let db = ctx.db();
     let Some(e) = ctx.st.lookup_read(db, &args[1], ctx.now) else { return Reply::Nil };
@@ -98,7 +98,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error("ERR DUMP payload version or checksum are wrong");
     }
     let Some(value) = rdb::load(payload) else { return Reply::error("ERR Bad data format") };
-    let deleted = o.replace && ctx.st.exists(db, key, now) && ctx.st.dbs[db].remove(key).is_some();
+    let deleted = o.replace && ctx.st.exists(db, key, now) && ctx.st.remove_entry(db, key).is_some();
     let at = if o.absttl { ttl as u64 } else { (ttl as u64).saturating_add(now) };
     if ttl != 0 && at <= now {
         // Already expired: nothing is created, but a replaced key is gone.
@@ -115,14 +115,14 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     // As Redis's objectSetLRUOrLFU: FREQ counts under an LFU policy only,
     // IDLETIME under any other.
-    if ctx.st.config.mm.policy.is_lfu() {
+    if ctx.st.config().mm.policy.is_lfu() {
         if let Some(f) = o.freq {
             (e.lfu, e.lfu_time) = (f, lfu_minutes(now));
         }
     } else if let Some(idle) = o.idle {
         e.last_access = now.saturating_sub((idle as u64).saturating_mul(1000));
     }
-    ctx.st.dbs[db].insert(key, e);
+    ctx.st.store_entry(db, key, e);
     if ready {
         ctx.st.signal_ready(db, key);
     }

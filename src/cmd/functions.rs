@@ -5,6 +5,13 @@
 //! ([`prepare_run`]) and [`script_call`], one `redis.call` with Redis's
 //! `scriptCall` checks.
 //!
+//! A function whose library can loop (or one a "slow script" fault fired
+//! for) runs on the script thread as a long EVAL does (`super::busy`):
+//! past `busy-reply-threshold` others get Redis's FUNCTION BUSY text,
+//! FUNCTION KILL stops it unless it wrote, FUNCTION STATS reports it
+//! (`running_script`). Any other function runs inline, under its caller's
+//! command.
+//!
 //! The fake is always a master outside cluster mode, with no disk errors, so
 //! of those checks only `allow-oom` and the read-only ones (`no-writes`,
 //! `*_RO`) can refuse anything here; `allow-stale`, `no-cluster` and
@@ -13,6 +20,7 @@
 use bytes::Bytes;
 
 use super::server::help_reply;
+use super::support::script_thread;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
 use super::{cmd, container_cmd, dispatch, CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -79,7 +87,7 @@ pub(crate) struct ScriptRun {
 /// Whether used memory is over `maxmemory` now (dispatch has just evicted
 /// what the policy allows).
 fn over_maxmemory(ctx: &Ctx<'_>) -> bool {
-    let limit = ctx.st.config.mm.limit;
+    let limit = ctx.st.config().mm.limit;
     limit != 0 && ctx.st.used_memory() > limit
 }
 
@@ -145,26 +153,7 @@ pub(crate) fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], resp: u8, run: &mut
     }
     run.wrote |= write;
     // The command answers in the protocol the script chose (`redis.setresp`).
-    ctx.conn.resp = resp;
-    let reply = dispatch(ctx, args);
-    ctx.conn.resp = 2;
-    reply
-}
-
-/// Runs `body` as the script's client: RESP2 (each command then in the
-/// protocol `redis.setresp` chose),
-/// never blocking, and restores the caller's connection state after.
-pub(crate) fn as_script_client<R>(ctx: &mut Ctx<'_>, body: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
-    let (resp, in_exec) = (ctx.conn.resp, ctx.conn.in_exec);
-    ctx.conn.resp = 2;
-    ctx.conn.in_exec = true;
-    // Dispatch then neither evicts nor refuses for memory ([`script_call`] does Redis's check).
-    ctx.conn.in_script = true;
-    let out = body(ctx);
-    ctx.conn.resp = resp;
-    ctx.conn.in_exec = in_exec;
-    ctx.conn.in_script = false;
-    out
+    ctx.with_protocol(resp, |ctx| dispatch(ctx, args))
 }
 
 fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -176,8 +165,19 @@ fn fcall_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 /// Redis's `fcallCommandGeneric`: the function, numkeys, the flag checks, the run.
+///
+/// A function whose library may run long (`library_may_loop`), or one a
+/// "slow script" fault fired for, runs on the script thread as a long
+/// EVAL does (`super::busy`): past `busy-reply-threshold` other clients
+/// get BUSY, FUNCTION KILL can stop it, FUNCTION STATS shows it. Any
+/// other runs inline, under its caller's command.
 fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> Reply {
-    let Some(flags) = ctx.st.functions.registry().function(&args[1]).map(|f| f.flags) else {
+    // A "slow script" fault fired for this command (src/fault): it runs on its own thread, stalling first.
+    let stall = if ctx.st.faults.has_rules() { ctx.st.busy.take_stall(ctx.conn.id) } else { None };
+    if let Some(busy) = lent_busy(ctx) {
+        return busy;
+    }
+    let Some((flags, loops)) = ctx.st.functions.registry().function(&args[1]).map(|f| (f.flags, f.loops)) else {
         return err("Function not found");
     };
     let Some(numkeys) = parse_i64(&args[2]) else { return err("Bad number of keys provided") };
@@ -187,19 +187,40 @@ fn run_fcall(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> Reply {
     if numkeys < 0 {
         return err("Number of keys can't be negative");
     }
-    let mut run = match prepare_run(ctx, Some(flags), ro) {
+    let mut checks = match prepare_run(ctx, Some(flags), ro) {
         Ok(r) => r,
         Err(e) => return e,
     };
     let split = 3 + numkeys as usize;
-    let mut functions = std::mem::take(&mut ctx.st.functions);
-    let reply = as_script_client(ctx, |ctx| {
-        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut run);
-        functions.call(&args[1], &args[3..split], &args[split..], &mut call)
+    let mut lent = match ctx.st.functions.lend(&args[1]) {
+        Some(Ok(lent)) => lent,
+        Some(Err(e)) => return e,
+        None => return err("Function not found"),
+    };
+    if script_thread::can_offload_function(ctx) && (loops || stall.is_some()) {
+        let what = script_thread::Offload { eval: false, name: lent.name().to_string(), checks, stall };
+        let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
+        match script_thread::offload_function(ctx, what, args.to_vec(), lent, keys, argv) {
+            Ok(reply) => return reply,
+            // No script thread: inline after all.
+            Err(back) => lent = back,
+        }
+    }
+    let reply = ctx.as_script_client(|ctx| {
+        let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut checks);
+        lent.run(&args[3..split], &args[split..], &mut call)
     });
     // A function cannot reach FUNCTION commands (they are `noscript`), so nothing else changed the libraries.
-    ctx.st.functions = functions;
-    reply.unwrap_or_else(|| err("Function not found"))
+    ctx.st.functions.give_back(lent);
+    reply
+}
+
+/// The BUSY error while a function runs on the script thread with the
+/// functions' Lua state: only the test's own handle gets here then (other
+/// clients wait or get BUSY at the gate), and the libraries must not
+/// change under the running function.
+fn lent_busy(ctx: &Ctx<'_>) -> Option<Reply> {
+    ctx.st.functions.is_lent().then(|| ctx.st.busy.busy_error())
 }
 
 /// The seed of the functions' Lua state if this command may create it
@@ -213,6 +234,9 @@ fn engine_seed(ctx: &mut Ctx<'_>) -> u64 {
 }
 
 fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if let Some(busy) = lent_busy(ctx) {
+        return busy;
+    }
     let mut replace = false;
     let mut pos = 2;
     while pos < args.len() - 1 {
@@ -283,6 +307,9 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn delete(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if let Some(busy) = lent_busy(ctx) {
+        return busy;
+    }
     if ctx.st.functions.delete(&args[2]) {
         Reply::ok()
     } else {
@@ -297,12 +324,15 @@ fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         3 => return err("FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => return subcommand_syntax_error(args),
     }
+    if let Some(busy) = lent_busy(ctx) {
+        return busy;
+    }
     ctx.st.functions.flush();
     Reply::ok()
 }
 
 fn dump(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    let compress = !ctx.st.config.get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
+    let compress = !ctx.st.config().get("rdbcompression").is_some_and(|v| v.eq_ignore_ascii_case("no"));
     let codes = ctx.st.functions.registry().libraries().map(|l| &l.code[..]);
     Reply::Bulk(Bytes::from(rdb::dump_functions(codes, compress)))
 }
@@ -326,6 +356,9 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(c) => c,
         Err(e) => return err(e),
     };
+    if let Some(busy) = lent_busy(ctx) {
+        return busy;
+    }
     let seed = engine_seed(ctx);
     match ctx.st.functions.restore(&codes, policy, seed) {
         Ok(()) => Reply::ok(),
@@ -333,14 +366,27 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-/// FUNCTION STATS: functions run inline, so none runs while another client
-/// is served (`running_script` nil); during a long EVAL the gate answers
-/// BUSY, as Redis does.
+/// FUNCTION STATS (Redis's `functionStatsCommand`): the running function
+/// (its registered name, its caller's command line, how long it has run
+/// on the server's clock; nil when none runs) and the engine's counts.
+/// While an EVAL runs it answers that EVAL's BUSY error instead.
 fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let running = ctx.st.busy.current();
+    if running.as_ref().is_some_and(|r| r.eval) {
+        return Reply::error(crate::engine::busy::BUSY_EVAL);
+    }
     let reg = ctx.st.functions.registry();
     let bulk = |s: &'static str| Reply::Bulk(Bytes::from_static(s.as_bytes()));
+    let running = match running {
+        None => Reply::Nil,
+        Some(r) => Reply::Map(vec![
+            (bulk("name"), Reply::Bulk(Bytes::from(r.name))),
+            (bulk("command"), Reply::Array(r.command.into_iter().map(Reply::Bulk).collect())),
+            (bulk("duration_ms"), Reply::Int(r.duration_ms.min(i64::MAX as u64) as i64)),
+        ]),
+    };
     Reply::Map(vec![
-        (bulk("running_script"), Reply::Nil),
+        (bulk("running_script"), running),
         (
             bulk("engines"),
             Reply::Map(vec![(
@@ -355,9 +401,10 @@ fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 }
 
 /// FUNCTION KILL: Redis's `scriptKill` rules (`crate::engine::busy::kill`):
-/// NOTBUSY, or the BUSY text when the running script is an EVAL. Functions
-/// themselves run inline (under their caller's command), so none is ever
-/// running while this connection is served.
+/// OK for a running function that has not written (its caller then gets
+/// `Script killed by user with SCRIPT KILL...`, as from 7.0.15), UNKILLABLE
+/// once it has, NOTBUSY when nothing runs, and the EVAL BUSY text when the
+/// running script is an EVAL.
 fn kill(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     crate::engine::busy::kill(&ctx.st.busy, false)
 }

@@ -255,7 +255,7 @@ struct Opts {
 /// The sorted set under `key` without counting a keyspace hit: the search
 /// looked it up (and checked its type) once already, as Redis does.
 fn peek_zset<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Option<&'a ZSet> {
-    match ctx.st.dbs[ctx.db()].raw_get(key) {
+    match ctx.st.peek(ctx.db(), key) {
         Some(Entry { value: Value::ZSet(z), .. }) => Some(z),
         _ => None,
     }

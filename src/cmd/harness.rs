@@ -27,7 +27,7 @@ fn harness(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Request::Reply(r) => r,
         Request::KillAll => Reply::Int(ctx.st.kill_clients(|c| c.id != ctx.conn.id) as i64),
         Request::SetPassword(pw) => {
-            ctx.st.config.set_requirepass(&pw);
+            ctx.st.set_requirepass(&pw);
             Reply::ok()
         }
     }

@@ -40,14 +40,14 @@ type Hash = IndexMap<Bytes, Bytes>;
 
 /// Reads an integer config parameter, falling back to Redis's default.
 pub(crate) fn config_usize(st: &State, name: &str, default: usize) -> usize {
-    st.config.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    st.config().get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// Whether Redis would keep this hash as a listpack (iterated in insertion
 /// order, scanned in one call). Redis never converts back, so a hash that
 /// shrank may really be a hash table; its order is undefined then anyway.
 fn is_listpack(st: &State, h: &Hash) -> bool {
-    let (entries, value) = (st.config.encoding.hash_entries, st.config.encoding.hash_value);
+    let (entries, value) = (st.config().encoding.hash_entries, st.config().encoding.hash_value);
     h.len() <= entries && h.iter().all(|(f, v)| f.len() <= value && v.len() <= value)
 }
 
@@ -68,9 +68,9 @@ fn get_hash<'a>(ctx: &'a mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<&
 fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &Bytes) -> Result<&'a mut Hash, Reply> {
     let db = ctx.db();
     if get_hash(ctx, key, false)?.is_none() {
-        ctx.st.dbs[db].insert(key, Entry::new(Value::Hash(Hash::new()), ctx.now));
+        ctx.st.store_entry(db, key, Entry::new(Value::Hash(Hash::new()), ctx.now));
     }
-    match ctx.st.dbs[db].raw_get_mut(key) {
+    match ctx.st.entry_mut(db, key) {
         Some(Entry { value: Value::Hash(h), .. }) => Ok(h),
         _ => Err(wrongtype()),
     }
@@ -90,14 +90,12 @@ fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let key = &args[1];
     let db = ctx.db();
-    let max_value = ctx.st.dbs[db].limits.hash_value;
+    let max_value = ctx.st.db(db).limits.hash_value;
     tri!(hash_or_create(ctx, key));
     // Redis converts on any long argument before setting, so a long value
     // overwritten later in the same command still leaves a hashtable.
     if args[2..].iter().any(|a| a.len() > max_value) {
-        if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
-            e.enc = EncodingHint::Converted;
-        }
+        ctx.st.set_encoding(db, key, EncodingHint::Converted);
     }
     let h = tri!(hash_or_create(ctx, key));
     let mut created = 0;
@@ -153,7 +151,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if deleted > 0 {
         let db = ctx.db();
         if emptied {
-            ctx.st.dbs[db].remove(key);
+            ctx.st.remove_entry(db, key);
         }
         written(ctx, key, "hdel");
         if emptied {
@@ -255,7 +253,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         _ => return syntax_error(),
     };
-    let resp3 = ctx.conn.resp >= 3;
+    let resp3 = ctx.resp() >= 3;
     let db = ctx.db();
     let now = ctx.now;
     let st = &mut *ctx.st;

@@ -66,11 +66,11 @@ fn lookup_hll(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<Vec<u8
 /// in-place edits that are not writes (a conversion PFDEBUG asked for).
 fn store(ctx: &mut Ctx<'_>, key: &Bytes, v: Vec<u8>, signal: bool) {
     let db = ctx.db();
-    match ctx.st.dbs[db].raw_get_mut(key) {
+    match ctx.st.entry_mut(db, key) {
         Some(e) if !signal => {
             e.value = Value::Str(Bytes::from(v));
             e.enc = EncodingHint::Raw;
-            ctx.st.dbs[db].reaccount(key);
+            ctx.st.remeasure(db, key);
         }
         _ => overwrite_string(ctx, key, Bytes::from(v), EncodingHint::Raw),
     }
@@ -80,9 +80,7 @@ fn store(ctx: &mut Ctx<'_>, key: &Bytes, v: Vec<u8>, signal: bool) {
 /// when nothing else changes.
 fn mark_raw(ctx: &mut Ctx<'_>, key: &[u8]) {
     let db = ctx.db();
-    if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
-        e.enc = EncodingHint::Raw;
-    }
+    ctx.st.set_encoding(db, key, EncodingHint::Raw);
 }
 
 fn max_sparse(ctx: &Ctx<'_>) -> usize {

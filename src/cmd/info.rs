@@ -114,7 +114,7 @@ pub(crate) fn mem_figures(st: &State) -> MemFigures {
 
 fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
     let st = &*ctx.st;
-    let cfg = &st.config;
+    let cfg = st.config();
     let get = |k: &str| cfg.get(k).unwrap_or_default().to_string();
     let uptime = st.started.elapsed().as_secs();
     let now_us = ctx.clock.now_us();
@@ -156,7 +156,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         }
         "clients" => {
             w("# Clients".into());
-            w(format!("connected_clients:{}", st.clients.len()));
+            w(format!("connected_clients:{}", st.client_count()));
             w("cluster_connections:0".into());
             w(format!("maxclients:{}", get("maxclients")));
             w("client_recent_max_input_buffer:20480".into());
@@ -221,7 +221,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
             w("mem_replication_backlog:0".into());
             w("mem_total_replication_buffers:0".into());
             w("mem_clients_slaves:0".into());
-            w(format!("mem_clients_normal:{}", 22_272 * st.clients.len()));
+            w(format!("mem_clients_normal:{}", 22_272 * st.client_count()));
             w("mem_cluster_links:0".into());
             w("mem_aof_buffer:0".into());
             w("mem_allocator:jemalloc-5.3.0".into());
@@ -388,7 +388,7 @@ fn section(ctx: &mut Ctx<'_>, name: &str, out: &mut String) {
         "keyspace" => {
             w("# Keyspace".into());
             let now = ctx.now;
-            for (i, db) in st.dbs.iter().enumerate() {
+            for (i, db) in st.dbs().enumerate() {
                 if db.len() == 0 {
                     continue;
                 }

@@ -55,13 +55,13 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
 fn peek<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a Entry> {
     let db = ctx.db();
     ctx.st.expire_if_needed(db, key, ctx.now);
-    let e = ctx.st.dbs[db].raw_get(key);
+    let e = ctx.st.peek(db, key);
     if e.is_some() {
         ctx.st.stats.keyspace_hits += 1;
     } else {
         ctx.st.stats.keyspace_misses += 1;
     }
-    ctx.st.dbs[db].raw_get(key)
+    ctx.st.peek(db, key)
 }
 
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -159,8 +159,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], relative: bool, seconds: bo
         ctx.st.delete(db, key, ctx.now);
         ctx.st.notify(db, 'g', "del", key);
     } else {
-        ctx.st.dbs[db].set_expire(key, Some(when as u64));
-        ctx.st.signal_modified(db, key);
+        ctx.st.set_expire(db, key, Some(when as u64));
         ctx.st.notify(db, 'g', "expire", key);
     }
     Reply::Int(1)
@@ -215,8 +214,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     match ctx.st.lookup(db, key, ctx.now) {
         Some(e) if e.expire_at.is_some() => {
-            ctx.st.dbs[db].set_expire(key, None);
-            ctx.st.signal_modified(db, key);
+            ctx.st.set_expire(db, key, None);
             ctx.st.notify(db, 'g', "persist", key);
             Reply::Int(1)
         }
@@ -229,7 +227,9 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let all = pattern.as_ref() == b"*";
     let now = ctx.now;
     // Expired keys are skipped but, as in Redis, not deleted here.
-    let out = ctx.st.dbs[ctx.conn.db]
+    let out = ctx
+        .st
+        .db(ctx.db())
         .iter()
         .filter(|(k, e)| e.expire_at.is_none_or(|at| at > now) && (all || glob_match(pattern, k, false)))
         .map(|(k, _)| Reply::Bulk(k.clone()))
@@ -248,7 +248,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut visited: Vec<Bytes> = Vec::new();
     let mut next = 0u64;
     let mut last_hash = None;
-    for (h, k) in ctx.st.dbs[db].scan_from(cursor) {
+    for (h, k) in ctx.st.db(db).scan_from(cursor) {
         if visited.len() >= count && last_hash != Some(*h) {
             next = *h;
             break;
@@ -266,7 +266,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         // time the key is gone: so TYPE none returns the keys that just expired.
         let expired = ctx.st.expire_if_needed(db, &k, ctx.now);
         if let Some(t) = &opts.type_filter {
-            let name = ctx.st.dbs[db].raw_get(&k).map_or("none", |e| e.value.type_name());
+            let name = ctx.st.peek(db, &k).map_or("none", |e| e.value.type_name());
             if !t.eq_ignore_ascii_case(name.as_bytes()) {
                 continue;
             }
@@ -281,8 +281,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// Lists, sorted sets and streams wake clients blocked on the key when they
 /// appear under it (Redis's `dbAdd` signals them ready).
 fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
-    if matches!(ctx.st.dbs[db].raw_get(key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_)))
-    {
+    if matches!(ctx.st.peek(db, key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))) {
         ctx.st.signal_ready(db, key);
     }
 }
@@ -296,8 +295,8 @@ fn relocate(
     (dst_db, dst): (usize, &Bytes),
     (from, to): (&'static str, &'static str),
 ) -> bool {
-    let Some(entry) = ctx.st.dbs[src_db].remove(src) else { return false };
-    ctx.st.dbs[dst_db].insert(dst, entry);
+    let Some(entry) = ctx.st.remove_entry(src_db, src) else { return false };
+    ctx.st.store_entry(dst_db, dst, entry);
     signal_ready_if_blocking_type(ctx, dst_db, dst);
     ctx.st.signal_modified(src_db, src);
     ctx.st.signal_modified(dst_db, dst);
@@ -319,7 +318,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
         if nx {
             return Reply::Int(0);
         }
-        ctx.st.dbs[db].remove(dst);
+        ctx.st.remove_entry(db, dst);
     }
     if !relocate(ctx, (db, src), (db, dst), ("rename_from", "rename_to")) {
         return Reply::error("ERR no such key");
@@ -343,12 +342,12 @@ fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let db = ctx.db();
     // Each expired pick is deleted, so this ends within len + 1 rounds.
     loop {
-        let len = ctx.st.dbs[db].len();
+        let len = ctx.st.db(db).len();
         if len == 0 {
             return Reply::Nil;
         }
         let n = ctx.st.rng.usize(..len);
-        let Some(key) = ctx.st.dbs[db].nth_key(n).cloned() else { return Reply::Nil };
+        let Some(key) = ctx.st.db(db).nth_key(n).cloned() else { return Reply::Nil };
         if !ctx.st.expire_if_needed(db, &key, ctx.now) {
             return Reply::Bulk(key);
         }
@@ -365,7 +364,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if eq_ic(&args[i], "replace") {
             replace = true;
         } else if eq_ic(&args[i], "db") && i + 1 < args.len() {
-            dst_db = tri!(super::util::db_index(&args[i + 1], ctx.st.dbs.len()));
+            dst_db = tri!(super::util::db_index(&args[i + 1], ctx.st.db_count()));
             i += 1;
         } else {
             return syntax_error();
@@ -390,9 +389,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if !replace {
             return Reply::Int(0);
         }
-        ctx.st.dbs[dst_db].remove(dst);
+        ctx.st.remove_entry(dst_db, dst);
     }
-    ctx.st.dbs[dst_db].insert(dst, dup);
+    ctx.st.store_entry(dst_db, dst, dup);
     signal_ready_if_blocking_type(ctx, dst_db, dst);
     ctx.st.signal_modified(dst_db, dst);
     ctx.st.notify(dst_db, 'g', "copy_to", dst);
@@ -404,7 +403,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let src_db = ctx.db();
-    let n = tri!(super::util::db_index(&args[2], ctx.st.dbs.len()));
+    let n = tri!(super::util::db_index(&args[2], ctx.st.db_count()));
     let dst_db = n;
     if dst_db == src_db {
         return Reply::error("ERR source and destination objects are the same");
@@ -445,12 +444,12 @@ fn object_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 
 /// The eviction policy, which decides what OBJECT FREQ/IDLETIME may report.
 fn maxmemory_policy(ctx: &Ctx<'_>) -> String {
-    ctx.st.config.get("maxmemory-policy").unwrap_or("noeviction").to_ascii_lowercase()
+    ctx.st.config().get("maxmemory-policy").unwrap_or("noeviction").to_ascii_lowercase()
 }
 
 /// The compact-encoding thresholds in force (see `Config::encoding`).
 pub(crate) fn encoding_limits(ctx: &Ctx<'_>) -> EncodingLimits {
-    ctx.st.config.encoding
+    ctx.st.config().encoding
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -464,7 +463,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // Redis stops sharing integer objects under an LRU/LFU maxmemory policy.
     let policy = maxmemory_policy(ctx);
-    let maxmemory = ctx.st.config.get("maxmemory").is_some_and(|m| m != "0");
+    let maxmemory = ctx.st.config().get("maxmemory").is_some_and(|m| m != "0");
     let shared = !(maxmemory && (policy.contains("lru") || policy.contains("lfu")));
     match peek(ctx, &args[2]) {
         Some(e) => Reply::Int(e.refcount(shared)),
@@ -475,7 +474,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// OBJECT FREQ: the key's LFU counter, decayed to now (without counting
 /// this access), under an LFU policy; Redis's error otherwise.
 fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mm = ctx.st.config.mm;
+    let mm = ctx.st.config().mm;
     let now = ctx.now;
     let Some(freq) = peek(ctx, &args[2]).map(|e| crate::engine::evict::lfu_decayed(e, &mm, now)) else {
         return Reply::Nil;

@@ -568,7 +568,7 @@ mod tests {
         let mut st =
             State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let mut conn = super::super::ConnState::new(1, true);
-        conn.db = 3;
+        assert_eq!(call(&mut st, &mut conn, &["SELECT", "3"]), Reply::ok());
         assert_eq!(call(&mut st, &mut conn, &["BLPOP", "a", "b", "1.5"]), Reply::None);
         let spec = conn.effects.block.take().expect("blocks");
         assert_eq!(spec.db, 3);

@@ -72,7 +72,7 @@ fn help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 /// The bytes MEMORY USAGE reports for a key: its accounted share of
 /// `used_memory` minus the expires-dict entry of a key with a TTL.
 pub(crate) fn key_usage(st: &State, db: usize, key: &[u8]) -> Option<u64> {
-    let e = st.dbs[db].raw_get(key)?;
+    let e = st.peek(db, key)?;
     let ttl = if e.expire_at.is_some() { EXPIRE_OVERHEAD } else { 0 };
     Some((e.mem() - ttl) as u64)
 }
@@ -129,7 +129,7 @@ fn stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     ];
     let mut overhead = STARTUP + FUNCTIONS_CACHES;
     let mut keys = 0u64;
-    for (i, d) in st.dbs.iter().enumerate() {
+    for (i, d) in st.dbs().enumerate() {
         let (n, volatile) = (d.len(), d.volatile_len());
         if n == 0 {
             continue;

@@ -10,12 +10,17 @@
 //! [`support`] ([`util`], [`scan`], [`random`]), so that listing `cmd/`
 //! shows the command groups.
 //!
-//! Rules every write handler follows, as Redis's do:
-//! - call `ctx.st.signal_modified(db, key)` for each key it changes (WATCH,
-//!   and the key's memory accounting for `maxmemory`);
-//! - call `ctx.st.notify(db, class, event, key)` for keyspace notifications;
-//! - call `ctx.st.signal_ready(db, key)` when a list/zset gains elements;
-//! - delete an aggregate that became empty.
+//! Handlers reach the keyspace only through `State`'s operations, whose
+//! structural writes (store, remove, expire, flush, swap) signal WATCH,
+//! ready keys and memory accounting themselves. What a write handler still
+//! does, as each Redis command does:
+//! - call `ctx.st.signal_modified(db, key)` after an in-place edit
+//!   (`lookup`, `entry_mut`) that changed the key (WATCH, and the key's
+//!   memory accounting for `maxmemory`);
+//! - call `ctx.st.notify(db, class, event, key)` with its event's name;
+//! - call `ctx.st.signal_ready(db, key)` when an existing list, sorted set
+//!   or stream gains elements;
+//! - delete an aggregate it emptied (`support::util::drop_if_empty`).
 
 pub(crate) mod support;
 
@@ -117,7 +122,7 @@ mod tests {
     /// where it came from.
     fn stored(st: &State) -> Vec<(String, Bytes)> {
         let mut out = Vec::new();
-        for (key, e) in st.dbs[0].iter() {
+        for (key, e) in st.db(0).iter() {
             let name = String::from_utf8_lossy(key).into_owned();
             out.push((format!("key {name}"), key.clone()));
             let items: Vec<Bytes> = match &e.value {
@@ -219,14 +224,14 @@ mod tests {
             let mut ctx = Ctx { st: &mut st, conn: &mut conn, now: clock.now_ms(), clock: &clock };
             let reply = dispatch(&mut ctx, &args);
             assert!(!matches!(reply, crate::protocol::Reply::Error(_)), "{cmd:?}: {reply:?}");
-            for (i, db) in st.dbs.iter().enumerate() {
+            for (i, db) in st.dbs().enumerate() {
                 assert_eq!(db.used_memory(), db.measured_memory(), "db {i} after {cmd:?}");
             }
             if cmd[0] == "ZREMRANGEBYRANK" {
                 assert!(st.used_memory() > crate::store::mem::STARTUP + 500, "{}", st.used_memory());
             }
         }
-        assert_eq!(st.used_memory(), crate::store::mem::STARTUP + st.dbs[1].used_memory() as u64);
+        assert_eq!(st.used_memory(), crate::store::mem::STARTUP + st.db(1).used_memory() as u64);
     }
 
     #[test]

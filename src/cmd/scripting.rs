@@ -12,10 +12,11 @@
 
 use bytes::Bytes;
 
-use super::functions::{as_script_client, prepare_run, script_call};
+use super::functions::{prepare_run, script_call};
 use super::server::help_reply;
+use super::support::script_thread;
 use super::util::{eq_ic, parse_i64, unknown_subcommand};
-use super::{busy, cmd, container_cmd, CommandSpec, Ctx};
+use super::{cmd, container_cmd, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::script::Engine;
 
@@ -105,7 +106,8 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
             Err(e) => return e,
         }
     };
-    if busy::can_offload(ctx) && (stall.is_some() || ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha))) {
+    if script_thread::can_offload(ctx) && (stall.is_some() || ctx.st.scripts.as_ref().is_some_and(|e| e.may_loop(&sha)))
+    {
         // A script that can loop: on its own thread, so that others are answered meanwhile.
         let flags = ctx.st.scripts.as_ref().and_then(|e| e.flags(&sha).flatten());
         let checks = match prepare_run(ctx, flags, read_only) {
@@ -113,9 +115,9 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
             Err(e) => return e,
         };
         let (keys, argv) = (args[3..split].to_vec(), args[split..].to_vec());
-        let what = busy::Offload { eval: true, name: sha.clone(), stall, checks };
-        let run: busy::OffloadRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
-        match busy::offload(ctx, what, run) {
+        let what = script_thread::Offload { eval: true, name: sha.clone(), stall, checks };
+        let run: script_thread::OffloadRun = Box::new(move |engine, call| engine.run(&sha, &keys, &argv, call));
+        match script_thread::offload(ctx, what, run) {
             Ok(reply) => return reply,
             Err(run) => {
                 let Some(mut engine) = ctx.st.scripts.take() else {
@@ -148,7 +150,7 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, read_only: bool) -> Repl
 
 /// Runs a script inside its caller's command (under its lock), after the
 /// `#!lua flags=...` checks: the script's client is the caller's, speaking
-/// RESP2 and never blocking (`functions::as_script_client`).
+/// RESP2 and never blocking (`Ctx::as_script_client`).
 fn inline<R>(
     ctx: &mut Ctx<'_>,
     flags: Option<u8>,
@@ -156,7 +158,7 @@ fn inline<R>(
     run: impl FnOnce(&mut dyn FnMut(Vec<Bytes>, u8) -> Reply) -> R,
 ) -> Result<R, Reply> {
     let mut sr = prepare_run(ctx, flags, read_only)?;
-    Ok(as_script_client(ctx, |ctx| {
+    Ok(ctx.as_script_client(|ctx| {
         let mut call = |cmd: Vec<Bytes>, resp: u8| script_call(ctx, &cmd, resp, &mut sr);
         run(&mut call)
     }))

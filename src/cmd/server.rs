@@ -46,7 +46,7 @@ pub(crate) fn help_reply(lines: &[&str]) -> Reply {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
-    Reply::Int(ctx.st.dbs[ctx.db()].len() as i64)
+    Reply::Int(ctx.st.db(ctx.db()).len() as i64)
 }
 
 /// FLUSHDB/FLUSHALL take an optional ASYNC or SYNC.
@@ -63,8 +63,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return syntax_error();
     }
     let db = ctx.db();
-    ctx.st.dbs[db].clear();
-    ctx.st.signal_flushed(Some(db));
+    ctx.st.flush_db(db);
     Reply::ok()
 }
 
@@ -72,10 +71,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !flush_mode_ok(args) {
         return syntax_error();
     }
-    for db in ctx.st.dbs.iter_mut() {
-        db.clear();
-    }
-    ctx.st.signal_flushed(None);
+    ctx.st.flush_all();
     Reply::ok()
 }
 
@@ -132,7 +128,7 @@ fn is_glob(p: &[u8]) -> bool {
 }
 
 fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let cfg = &ctx.st.config;
+    let cfg = ctx.st.config();
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     for pat in &args[2..] {
@@ -189,18 +185,12 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // Second pass: validate every value before applying any (Redis rolls back).
     let mut values = Vec::with_capacity(params.len());
     for (p, arg, value) in &params {
-        match ctx.st.config.normalize(p, value) {
+        match ctx.st.config().normalize(p, value) {
             Ok(v) => values.push(v),
             Err(why) => return fail(arg, &why),
         }
     }
-    for ((p, _, _), v) in params.into_iter().zip(values) {
-        ctx.st.config.store(p, v);
-    }
-    let limits = ctx.st.config.encoding;
-    for db in &mut ctx.st.dbs {
-        db.limits = limits;
-    }
+    ctx.st.set_config(params.into_iter().zip(values).map(|((p, _, _), v)| (p, v)));
     Reply::ok()
 }
 

@@ -42,7 +42,7 @@ type Set = IndexSet<Bytes>;
 
 /// `set-max-intset-entries`.
 fn intset_limit(st: &State) -> usize {
-    st.config.encoding.set_intset_entries
+    st.config().encoding.set_intset_entries
 }
 
 /// Whether Redis could hold this set as an intset (all members integers as
@@ -90,7 +90,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let limit = intset_limit(ctx.st);
     if tri!(get_set(ctx, key, false)).is_none() {
-        ctx.st.dbs[db].insert(key, Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.store_entry(db, key, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     let Some(set) = tri!(get_set(ctx, key, false)) else { return Reply::Int(0) };
     let mut added = 0;
@@ -229,7 +229,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ctx.st.notify(db, 's', "srem", src);
     drop_if_empty(ctx, src);
     if !dst_exists {
-        ctx.st.dbs[db].insert(dst, Entry::new(Value::Set(Set::new()), ctx.now));
+        ctx.st.store_entry(db, dst, Entry::new(Value::Set(Set::new()), ctx.now));
     }
     ctx.st.signal_modified(db, src);
     let added = match tri!(get_set(ctx, dst, false)) {
@@ -271,7 +271,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[Bytes], dst: Option<&Bytes>, card: 
     let result: Vec<Bytes> = if found.iter().any(Option::is_none) {
         Vec::new()
     } else {
-        let dbref = &ctx.st.dbs[db];
+        let dbref = ctx.st.db(db);
         let mut sets: Vec<&Set> = found
             .iter()
             .flatten()
@@ -310,7 +310,7 @@ fn union_diff(ctx: &mut Ctx<'_>, keys: &[Bytes], dst: Option<&Bytes>, diff: bool
     let found = tri!(source_sets(ctx, keys, dst.is_none()));
     let db = ctx.db();
     let limit = intset_limit(ctx.st);
-    let dbref = &ctx.st.dbs[db];
+    let dbref = ctx.st.db(db);
     let sets: Vec<Option<&Set>> = found
         .iter()
         .map(|k| match k.as_ref().and_then(|k| dbref.raw_get(k)) {

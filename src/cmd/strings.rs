@@ -67,7 +67,7 @@ fn invalid_expire(cmd: &str) -> Reply {
 /// string would grow past `proto-max-bulk-len` (Redis's `checkStringLength`).
 fn check_string_length(ctx: &Ctx<'_>, size: u64, append: u64) -> Result<(), Reply> {
     match size.checked_add(append) {
-        Some(total) if total <= ctx.st.config.max_bulk_len() => Ok(()),
+        Some(total) if total <= ctx.st.config().max_bulk_len() => Ok(()),
         _ => Err(Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")),
     }
 }
@@ -161,17 +161,15 @@ fn expire_at_ms(ctx: &Ctx<'_>, kind: ExpireKind, arg: &[u8], cmd: &str) -> Resul
 }
 
 /// Redis's `setKey`: stores a string from a client argument (fresh object,
-/// natural encoding), dropping the TTL unless `keep_ttl`.
-fn store_string(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, keep_ttl: bool) {
+/// natural encoding), with TTL `expire` (unix ms), or the old one when
+/// `keep_ttl`, or none.
+fn store_string(ctx: &mut Ctx<'_>, key: &Bytes, val: &Bytes, keep_ttl: bool, expire: Option<u64>) {
     let db = ctx.db();
     // Redis looks the key up first, so an expired old value is reclaimed
     // (and its "expired" event sent) before the new one is stored.
     ctx.st.expire_if_needed(db, key, ctx.now);
-    let old_expire = if keep_ttl { ctx.st.dbs[db].raw_get(key).and_then(|e| e.expire_at) } else { None };
-    ctx.st.set_value(db, key, Value::Str(keep(val)), ctx.now);
-    if old_expire.is_some() {
-        ctx.st.dbs[db].set_expire(key, old_expire);
-    }
+    let old_expire = if keep_ttl { ctx.st.peek(db, key).and_then(|e| e.expire_at) } else { None };
+    ctx.st.set_value_expiring(db, key, Value::Str(keep(val)), expire.or(old_expire), ctx.now);
 }
 
 /// Redis's `setGenericCommand`, shared by SET, SETNX, SETEX and PSETEX.
@@ -193,12 +191,11 @@ fn set_generic(
     if (opts.nx && found) || (opts.xx && !found) {
         return Ok((old, false));
     }
-    store_string(ctx, key, val, opts.keepttl);
+    // A time already past is kept as is: Redis 7.0 lets lazy or active
+    // expiry reclaim the key rather than deleting it here.
+    store_string(ctx, key, val, opts.keepttl, expire);
     ctx.st.notify(db, '$', "set", key);
-    if let Some(at) = expire {
-        // A time already past is kept as is: Redis 7.0 lets lazy or active
-        // expiry reclaim the key rather than deleting it here.
-        ctx.st.dbs[db].set_expire(key, Some(at));
+    if expire.is_some() {
         ctx.st.notify(db, 'g', "expire", key);
     }
     Ok((old, true))
@@ -255,7 +252,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Reply {
         return Reply::Int(0);
     }
     for kv in args[1..].chunks(2) {
-        store_string(ctx, &kv[0], &kv[1], false);
+        store_string(ctx, &kv[0], &kv[1], false, None);
         ctx.st.notify(db, '$', "set", &kv[0]);
     }
     if nx {
@@ -275,8 +272,8 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let old = tri!(read_string(ctx, &args[1]));
-    store_string(ctx, &args[1], &args[2], false);
-    ctx.st.notify(ctx.conn.db, '$', "set", &args[1]);
+    store_string(ctx, &args[1], &args[2], false, None);
+    ctx.st.notify(ctx.db(), '$', "set", &args[1]);
     Reply::from(old)
 }
 
@@ -306,13 +303,11 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.st.notify(db, 'g', "del", key);
         }
         Some((_, at)) => {
-            ctx.st.dbs[db].set_expire(key, Some(at));
-            ctx.st.signal_modified(db, key);
+            ctx.st.set_expire(db, key, Some(at));
             ctx.st.notify(db, 'g', "expire", key);
         }
-        None if opts.persist && ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.expire_at.is_some()) => {
-            ctx.st.dbs[db].set_expire(key, None);
-            ctx.st.signal_modified(db, key);
+        None if opts.persist && ctx.st.peek(db, key).is_some_and(|e| e.expire_at.is_some()) => {
+            ctx.st.set_expire(db, key, None);
             ctx.st.notify(db, 'g', "persist", key);
         }
         None => {}
@@ -334,7 +329,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             buf.extend_from_slice(&old);
             buf.extend_from_slice(tail);
             let len = buf.len();
-            if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
+            if let Some(e) = ctx.st.entry_mut(db, key) {
                 e.value = Value::Str(buf.freeze());
                 e.enc = EncodingHint::Raw;
             }
@@ -354,7 +349,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// `dbOverwrite`/`dbAdd` after computing a new value.
 pub(crate) fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: EncodingHint) {
     let db = ctx.db();
-    match ctx.st.dbs[db].raw_get_mut(key) {
+    match ctx.st.entry_mut(db, key) {
         Some(e) => {
             e.value = Value::Str(val);
             e.enc = enc;
@@ -363,9 +358,7 @@ pub(crate) fn overwrite_string(ctx: &mut Ctx<'_>, key: &Bytes, val: Bytes, enc: 
         }
         None => {
             ctx.st.set_value(db, key, Value::Str(val), ctx.now);
-            if let Some(e) = ctx.st.dbs[db].raw_get_mut(key) {
-                e.enc = enc;
-            }
+            ctx.st.set_encoding(db, key, enc);
         }
     }
 }
@@ -383,7 +376,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &Bytes, by: i64) -> Reply {
         return Reply::error("ERR increment or decrement would overflow");
     };
     overwrite_string(ctx, key, Bytes::from(new.to_string()), EncodingHint::Natural);
-    ctx.st.notify(ctx.conn.db, '$', "incrby", key);
+    ctx.st.notify(ctx.db(), '$', "incrby", key);
     Reply::Int(new)
 }
 
@@ -425,7 +418,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let text = Bytes::from(sum.to_human());
     overwrite_string(ctx, key, text.clone(), EncodingHint::NoInt);
-    ctx.st.notify(ctx.conn.db, '$', "incrbyfloat", key);
+    ctx.st.notify(ctx.db(), '$', "incrbyfloat", key);
     Reply::Bulk(text)
 }
 
@@ -536,7 +529,7 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let (a, b) = (&strings[0], &strings[1]);
     let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
-    if cells.saturating_mul(4) > ctx.st.config.max_bulk_len() {
+    if cells.saturating_mul(4) > ctx.st.config().max_bulk_len() {
         return Reply::error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     lcs_reply(a, b, &o)
@@ -640,7 +633,7 @@ mod tests {
         let mut st =
             State::new(Config::default(), 16, 1, crate::engine::state::CommandLog::new(false, 0), crate::cmd::table());
         let clock = Clock::paused_at(1_700_000_000_000);
-        st.dbs[0].insert(&Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
+        st.store_entry(0, &Bytes::from_static(b"l"), Entry::new(Value::List(VecDeque::from([Bytes::from("a")])), 0));
         let mut conn = ConnState::new(1, true);
         cmds.iter()
             .map(|args| {

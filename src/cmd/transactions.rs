@@ -169,7 +169,7 @@ mod tests {
         fn put_stale(&mut self, db: usize, key: &str) {
             let mut e = Entry::new(Value::Str(Bytes::from_static(b"old")), self.now);
             e.expire_at = Some(self.now - 1);
-            self.st.dbs[db].insert(&Bytes::copy_from_slice(key.as_bytes()), e);
+            self.st.store_entry(db, &Bytes::copy_from_slice(key.as_bytes()), e);
         }
 
         /// Runs MULTI PING EXEC on connection 0; true if EXEC ran.
@@ -238,9 +238,8 @@ mod tests {
     #[test]
     fn swapdb_touches_keys_present_on_either_side() {
         let swap = |f: &mut Fixture| {
-            f.st.dbs.swap(0, 1);
             let now = f.now;
-            f.st.signal_swapped(0, 1, now);
+            f.st.swap_dbs(0, 1, now);
         };
         let mut f = Fixture::new();
         f.run(0, &["WATCH", "a"]);

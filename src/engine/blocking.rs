@@ -208,10 +208,7 @@ fn serve_key(st: &mut State, clock: &Clock, db: usize, key: Bytes) {
             continue;
         }
         let (args, command) = (b.args.clone(), b.command);
-        let mut conn = ConnState::new(id, true);
-        conn.db = db;
-        conn.resp = b.resp;
-        conn.user = b.user.clone();
+        let mut conn = ConnState::rerun(id, db, b.resp, b.user.clone());
         conn.serving_key = Some(key.clone());
         let reply = super::exec::run_checked(&mut Ctx { st, conn: &mut conn, now, clock }, command, &args);
         if conn.effects.block.is_some() || matches!(reply, Reply::None) {

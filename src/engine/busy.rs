@@ -1,20 +1,21 @@
 //! Long scripts, as Redis 7.0 runs them: the record of the script that is
-//! running (since when on the server's clock, EVAL or FCALL, whether it
-//! wrote, whether someone asked to kill it), read without the state lock by
-//! the other connections, and the rules of SCRIPT KILL / FUNCTION KILL.
+//! running (since when on the server's clock, EVAL or FCALL, its name and
+//! its caller's command line, whether it wrote, whether someone asked to
+//! kill it), read without the state lock by the other connections, and the
+//! rules of SCRIPT KILL / FUNCTION KILL.
 //!
-//! How a script gets to run while others are served (the command layer's `busy` module):
-//! a script whose code can loop (it has `while`, `for`, `repeat`,
-//! `function`, or can load code at run time) runs on a thread of its own,
-//! taking the state lock for each `redis.call` only; its caller waits like
-//! a blocked client. Other connections check this record before they lock
-//! the state: until `busy-reply-threshold` has passed they wait for the
-//! script (nothing else runs meanwhile, as in Redis), past it they get
-//! `-BUSY` unless the command has the `allow-busy` flag. A script that
-//! cannot loop runs each instruction at most once and runs inline, under
-//! the lock of its caller's command, as before (Redis's own hook only
-//! fires every 100 000 instructions, so such a script never times out
-//! there either).
+//! How a script gets to run while others are served (the command layer's
+//! `busy` module): a script whose code can loop (it has `while`, `for`,
+//! `repeat`, `function`, or can load code at run time; for FCALL, a
+//! function whose library can) runs on a thread of its own, taking the
+//! state lock for each `redis.call` only; its caller waits like a blocked
+//! client. Other connections check this record before they lock the state:
+//! until `busy-reply-threshold` has passed they wait for the script
+//! (nothing else runs meanwhile, as in Redis), past it they get `-BUSY`
+//! unless the command has the `allow-busy` flag. A script that cannot loop
+//! runs each instruction at most once and runs inline, under the lock of
+//! its caller's command, as before (Redis's own hook only fires every
+//! 100 000 instructions, so such a script never times out there either).
 //!
 //! The Lua hook ([`Busy::on_hook`]) aborts a script that was killed (SCRIPT
 //! KILL / FUNCTION KILL), whose server is shutting down (dropping
@@ -27,6 +28,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 pub(crate) use crate::script::busy::{Stop, KILLED_MESSAGE, RUN_CAP};
+
+use bytes::Bytes;
 
 use super::clock::Clock;
 use super::state::Shared;
@@ -72,8 +75,8 @@ pub(crate) struct Busy {
     started_ms: AtomicU64,
     /// `busy-reply-threshold` when it started.
     threshold_ms: AtomicU64,
-    /// When it started, in real time (for [`RUN_CAP`]) and its name (SHA-1 or function).
-    info: Mutex<Option<(Instant, String)>>,
+    /// When it started in real time (for [`RUN_CAP`]), its name and its command.
+    info: Mutex<Option<Info>>,
     /// A "slow script" fault armed for a connection's next script (client id, stall).
     armed: Mutex<Option<(u64, Duration)>>,
     /// Connections waiting for the script to end or to time out.
@@ -83,6 +86,16 @@ pub(crate) struct Busy {
     /// The thread scripts run on, started by the first one that needs it;
     /// it ends when this record (the server) goes and the sender with it.
     runner: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+/// What the record keeps of the running script besides its atomics.
+struct Info {
+    /// When it started, in real time (for [`RUN_CAP`]).
+    started: Instant,
+    /// Its SHA-1 (EVAL) or function name as registered (FCALL).
+    name: String,
+    /// Its caller's command line, as sent (FUNCTION STATS's `command`).
+    command: Vec<Bytes>,
 }
 
 /// A script run handed to the script thread.
@@ -101,6 +114,8 @@ pub(crate) struct Running {
     pub name: String,
     /// Whether it came from EVAL.
     pub eval: bool,
+    /// Its caller's command line, as sent (`FCALL name numkeys ...`).
+    pub command: Vec<Bytes>,
     /// How long it has run, on the server's clock.
     pub duration_ms: u64,
 }
@@ -176,14 +191,16 @@ impl Busy {
     }
 
     /// Records the start of a script that other connections may observe
-    /// (one that runs on its own thread).
-    pub(crate) fn begin(&self, eval: bool, name: &str, threshold_ms: u64) {
+    /// (one that runs on its own thread): EVAL or FCALL, its name, its
+    /// caller's command line.
+    pub(crate) fn begin(&self, eval: bool, name: &str, command: Vec<Bytes>, threshold_ms: u64) {
         self.eval.store(eval, Ordering::Relaxed);
         self.written.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
         self.started_ms.store(self.now_ms(), Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
-        *self.info.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), name.to_string()));
+        *self.info.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Info { started: Instant::now(), name: name.to_string(), command });
         self.phase.store(RUNNING, Ordering::Release);
     }
 
@@ -221,9 +238,9 @@ impl Busy {
             return None;
         }
         let info = self.info.lock().unwrap_or_else(|p| p.into_inner());
-        let (_, name) = info.as_ref()?;
+        let info = info.as_ref()?;
         let duration_ms = self.now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed));
-        Some(Running { name: name.clone(), eval: self.is_eval(), duration_ms })
+        Some(Running { name: info.name.clone(), eval: self.is_eval(), command: info.command.clone(), duration_ms })
     }
 
     /// The BUSY error for the running script's kind.
@@ -252,20 +269,25 @@ impl Busy {
         None
     }
 
+    /// Whether the server is stopping (its connections are closing).
+    pub(crate) fn stopping(&self) -> bool {
+        self.bound.get().is_some_and(|b| *b.shutdown.borrow())
+    }
+
     /// Called by the Lua hook every few thousand instructions of a script
     /// running on its own thread: marks the script timed out once
     /// `busy-reply-threshold` passed, and says whether it must stop.
     pub(crate) fn on_hook(&self) -> Option<Stop> {
         let stop = if self.kill.load(Ordering::Relaxed) {
             Some(Stop::Killed)
-        } else if self.bound.get().is_some_and(|b| *b.shutdown.borrow()) {
+        } else if self.stopping() {
             Some(Stop::Shutdown)
         } else if self
             .info
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .is_some_and(|(t, _)| t.elapsed() > RUN_CAP)
+            .is_some_and(|i| i.started.elapsed() > RUN_CAP)
         {
             Some(Stop::Cap)
         } else {
@@ -279,9 +301,11 @@ impl Busy {
             let elapsed = self.now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed));
             // As Redis: a threshold of 0 times out at the first check.
             if elapsed >= threshold {
-                let name = self.info.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(_, n)| n.clone());
+                let name = self.info.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| i.name.clone());
+                // Redis's scriptInterrupt names the command that can stop this kind of script.
+                let kill = if self.is_eval() { "SCRIPT KILL" } else { "FUNCTION KILL" };
                 tracing::warn!(
-                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {kill} command. Script name is: {}.",
                     name.unwrap_or_default()
                 );
                 self.phase.store(TIMED_OUT, Ordering::Release);
@@ -345,12 +369,14 @@ mod tests {
     fn kill_follows_scriptkill_rules() {
         let b = Busy::default();
         assert_eq!(kill(&b, true), Reply::error(NOTBUSY));
-        b.begin(true, "sha", 5000);
+        b.begin(true, "sha", Vec::new(), 5000);
         assert_eq!(kill(&b, false), Reply::error(BUSY_EVAL));
         b.wrote();
         assert_eq!(kill(&b, true), Reply::error(UNKILLABLE));
         b.end();
-        b.begin(false, "f", 5000);
+        let command = vec![Bytes::from("FCALL"), Bytes::from("F"), Bytes::from("0")];
+        b.begin(false, "f", command.clone(), 5000);
+        assert_eq!(b.current().map(|r| (r.name, r.eval, r.command)), Some(("f".to_string(), false, command)));
         assert_eq!(kill(&b, true), Reply::error(BUSY_FUNCTION));
         assert_eq!(kill(&b, false), Reply::ok());
         assert_eq!(b.on_hook(), Some(Stop::Killed));

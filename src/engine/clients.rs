@@ -9,7 +9,15 @@ use tokio::sync::Notify;
 
 use super::state::State;
 
-/// A connection's entry in the client table (CLIENT LIST / INFO read it).
+/// A connection's entry in the client table: the one record of what other
+/// connections (CLIENT LIST / INFO / KILL, the ACL LOG) read of a client.
+///
+/// Its db, protocol and user change only through the engine's operations
+/// that also update the executing connection's copy
+/// ([`Ctx::select_db`](super::command::Ctx::select_db),
+/// [`Ctx::set_protocol`](super::command::Ctx::set_protocol),
+/// [`Ctx::set_user`](super::command::Ctx::set_user)), and `killed` only
+/// through [`ClientInfo::kill`]: those fields are private to the engine.
 #[derive(Debug)]
 pub(crate) struct ClientInfo {
     pub id: u64,
@@ -18,9 +26,9 @@ pub(crate) struct ClientInfo {
     pub name: Bytes,
     pub lib_name: Bytes,
     pub lib_ver: Bytes,
-    pub db: usize,
-    pub resp: u8,
-    pub user: Bytes,
+    pub(super) db: usize,
+    pub(super) resp: u8,
+    pub(super) user: Bytes,
     pub created: Instant,
     pub last_interaction: Instant,
     /// `last_interaction` on the server's clock (unix ms), for `timeout`:
@@ -31,7 +39,7 @@ pub(crate) struct ClientInfo {
     pub no_touch: bool,
     /// Set by [`ClientInfo::kill`]: the connection is closing (it no longer
     /// counts as idle, and CLIENT KILL does not kill it twice).
-    pub killed: bool,
+    killed: bool,
     pub kill: Arc<Notify>,
     /// Subscription counts for CLIENT LIST (kept by the pub/sub code).
     pub sub: usize,
@@ -45,6 +53,64 @@ pub(crate) struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// The record of a new connection `id` from `peer` to `local` (db 0,
+    /// RESP2, user `default`, no name), created at `now` (`now_ms` on the
+    /// server's clock), closed when `kill` is notified.
+    pub(crate) fn new(
+        id: u64,
+        peer: String,
+        local: String,
+        kill: Arc<Notify>,
+        now: Instant,
+        now_ms: u64,
+    ) -> ClientInfo {
+        ClientInfo {
+            id,
+            peer,
+            local,
+            name: Bytes::new(),
+            lib_name: Bytes::new(),
+            lib_ver: Bytes::new(),
+            db: 0,
+            resp: 2,
+            user: Bytes::from_static(b"default"),
+            created: now,
+            last_interaction: now,
+            last_interaction_ms: now_ms,
+            last_cmd: "NULL",
+            no_evict: false,
+            no_touch: false,
+            killed: false,
+            kill,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
+            multi: -1,
+            unix: false,
+            fd: -1,
+        }
+    }
+
+    /// The database the client has selected.
+    pub(crate) fn db(&self) -> usize {
+        self.db
+    }
+
+    /// The protocol the client speaks (2 or 3).
+    pub(crate) fn resp(&self) -> u8 {
+        self.resp
+    }
+
+    /// The user the client is authenticated as.
+    pub(crate) fn user(&self) -> &Bytes {
+        &self.user
+    }
+
+    /// Whether [`ClientInfo::kill`] was called: the connection is closing.
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed
+    }
+
     /// Makes the connection close itself: at once if it is waiting, after
     /// the command it runs otherwise (the notification stores a permit).
     pub(crate) fn kill(&mut self) {
@@ -113,8 +179,7 @@ pub(crate) fn line(c: &ClientInfo, now: Instant, blocked: bool, omem: usize) -> 
 
 /// What CLIENT INFO says of client `id` (newline included; empty when it is gone).
 pub(crate) fn info_line(st: &State, id: u64) -> String {
-    st.clients
-        .get(&id)
+    st.client(id)
         .map(|c| line(c, Instant::now(), st.blocking.is_blocked(c.id), st.pubsub.output(c.id)))
         .unwrap_or_default()
 }

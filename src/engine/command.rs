@@ -144,19 +144,27 @@ pub(crate) struct BlockSpec {
     pub command: Option<&'static CommandSpec>,
 }
 
-/// This connection's own state. The few fields other connections read too
-/// (`db`, `resp`, `user`) are mirrored in the client table's
-/// [`ClientInfo`](super::clients::ClientInfo) and change only through the
-/// [`Ctx`] operations that keep both ([`Ctx::select_db`],
-/// [`Ctx::set_protocol`], [`Ctx::set_user`]).
+/// A client executing commands: the connection's own state, or that of a
+/// client the server runs commands for (a script's client, a blocked
+/// command's re-run, the test handle), as Redis has a `client` for each.
+///
+/// Only the connection's own state is *published*: its db, protocol and
+/// user are what the client table's record
+/// ([`ClientInfo`](super::clients::ClientInfo)) says of it, and both change
+/// together, through [`Ctx::select_db`], [`Ctx::set_protocol`] and
+/// [`Ctx::set_user`] (the fields are private to the engine). A script's
+/// client starts from its caller's db and user, but a SELECT inside the
+/// script changes neither the caller's db nor its record, as in Redis 7.0.
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub id: u64,
-    /// 2 or 3.
-    pub resp: u8,
-    pub db: usize,
+    /// The protocol replies are encoded in: 2 or 3.
+    pub(super) resp: u8,
+    pub(super) db: usize,
     pub authenticated: bool,
-    pub user: Bytes,
+    pub(super) user: Bytes,
+    /// Whether the client table's record publishes this state (see above).
+    published: bool,
     pub effects: Effects,
     /// True while EXEC runs this connection's queued commands: blocking
     /// commands must then reply at once instead of blocking, as in Redis.
@@ -189,6 +197,7 @@ impl ConnState {
             db: 0,
             authenticated,
             user: Bytes::from_static(b"default"),
+            published: true,
             effects: Effects::default(),
             in_exec: false,
             reply_mode: REPLY_ON,
@@ -198,6 +207,50 @@ impl ConnState {
             multi: None,
             pushes: None,
         }
+    }
+
+    /// The client a script runs its `redis.call`s as (Redis's script
+    /// client): the caller's id, db and user, RESP2 (each call then in the
+    /// protocol `redis.setresp` chose), never blocking, and unpublished.
+    pub(crate) fn script_client(caller: &ConnState) -> ConnState {
+        let mut c = ConnState::new(caller.id, caller.authenticated);
+        c.db = caller.db;
+        c.user = caller.user.clone();
+        c.in_exec = true;
+        c.in_script = true;
+        c.published = false;
+        c
+    }
+
+    /// The client a blocked command of client `id` is re-run as when a key
+    /// it waits on is ready: the db, protocol and user it blocked with.
+    pub(crate) fn rerun(id: u64, db: usize, resp: u8, user: Bytes) -> ConnState {
+        let mut c = ConnState::new(id, true);
+        c.db = db;
+        c.resp = resp;
+        c.user = user;
+        c.published = false;
+        c
+    }
+
+    /// The test handle's socketless client (`FakeRedis::run`): id 0, which
+    /// no socket gets, RESP3, database `db`.
+    pub(crate) fn handle(db: usize) -> ConnState {
+        let mut c = ConnState::new(0, true);
+        c.db = db;
+        c.resp = 3;
+        c.published = false;
+        c
+    }
+
+    /// The protocol replies are encoded in (2 or 3).
+    pub(crate) fn resp(&self) -> u8 {
+        self.resp
+    }
+
+    /// The user commands run as.
+    pub(crate) fn user(&self) -> &Bytes {
+        &self.user
     }
 }
 
@@ -217,10 +270,24 @@ impl Ctx<'_> {
         self.conn.db
     }
 
+    /// The protocol this command's reply is encoded in (2 or 3).
+    pub(crate) fn resp(&self) -> u8 {
+        self.conn.resp
+    }
+
+    /// The client-table record this client's state is published in, if it is.
+    fn record(&mut self) -> Option<&mut super::clients::ClientInfo> {
+        if self.conn.published {
+            self.st.client_mut(self.conn.id)
+        } else {
+            None
+        }
+    }
+
     /// SELECT: this client's database, here and in its client-table record.
     pub(crate) fn select_db(&mut self, db: usize) {
         self.conn.db = db;
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.record() {
             c.db = db;
         }
     }
@@ -228,17 +295,34 @@ impl Ctx<'_> {
     /// HELLO / RESET: this client's protocol (2 or 3), here and in its record.
     pub(crate) fn set_protocol(&mut self, resp: u8) {
         self.conn.resp = resp;
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.record() {
             c.resp = resp;
         }
     }
 
     /// AUTH / HELLO AUTH / RESET: the user this client runs as, here and in its record.
     pub(crate) fn set_user(&mut self, user: Bytes) {
-        if let Some(c) = self.st.clients.get_mut(&self.conn.id) {
+        if let Some(c) = self.record() {
             c.user = user.clone();
         }
         self.conn.user = user;
+    }
+
+    /// Runs `body` with replies in protocol `resp`, the record untouched: a
+    /// script's `redis.call` answers in the protocol `redis.setresp` chose.
+    pub(crate) fn with_protocol<R>(&mut self, resp: u8, body: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let saved = std::mem::replace(&mut self.conn.resp, resp);
+        let out = body(self);
+        self.conn.resp = saved;
+        out
+    }
+
+    /// Runs `body` as a script's client ([`ConnState::script_client`] of
+    /// this one), which is dropped after: nothing the script's commands do
+    /// to their client (SELECT, say) reaches the caller.
+    pub(crate) fn as_script_client<R>(&mut self, body: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let mut client = ConnState::script_client(self.conn);
+        body(&mut Ctx { st: &mut *self.st, conn: &mut client, now: self.now, clock: self.clock })
     }
 
     /// Closes client `id`: this connection after its reply (CLIENT KILL of
@@ -246,7 +330,7 @@ impl Ctx<'_> {
     pub(crate) fn kill_client(&mut self, id: u64) {
         if id == self.conn.id {
             self.conn.effects.close = true;
-        } else if let Some(c) = self.st.clients.get_mut(&id) {
+        } else if let Some(c) = self.st.client_mut(id) {
             c.kill();
         }
     }

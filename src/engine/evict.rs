@@ -204,7 +204,7 @@ impl State {
     /// `used_memory` as INFO reports it and `maxmemory` is compared against
     /// (see `crate::store::mem`).
     pub(crate) fn used_memory(&self) -> u64 {
-        crate::store::mem::STARTUP + self.dbs.iter().map(|d| d.used_memory() as u64).sum::<u64>()
+        crate::store::mem::STARTUP + self.dbs().map(|d| d.used_memory() as u64).sum::<u64>()
     }
 
     /// Redis's `performEvictions`: evicts keys by `maxmemory-policy` while
@@ -212,7 +212,7 @@ impl State {
     /// the limit (the caller then refuses `denyoom` commands). Callers only
     /// come here with `maxmemory` set.
     pub(crate) fn perform_evictions(&mut self, now: u64) -> bool {
-        let mm = self.config.mm;
+        let mm = self.config().mm;
         let mut used = self.used_memory();
         self.evict.peak = self.evict.peak.max(used);
         while mm.limit != 0 && used > mm.limit {
@@ -220,10 +220,7 @@ impl State {
                 return true;
             }
             let Some((db, key)) = self.pick_victim(&mm, now) else { return true };
-            self.dbs[db].remove(&key);
-            self.stats.evicted_keys += 1;
-            self.signal_watchers(db, &key);
-            self.notify(db, 'e', "evicted", &key);
+            self.evict_key(db, &key);
             used = self.used_memory();
         }
         false
@@ -234,14 +231,14 @@ impl State {
         let volatile = mm.policy.volatile_only();
         let candidates = |db: &crate::store::Db| if volatile { db.volatile_len() } else { db.len() };
         if matches!(mm.policy, Policy::AllkeysRandom | Policy::VolatileRandom) {
-            let n = self.dbs.len();
+            let n = self.db_count();
             for _ in 0..n {
                 self.evict.next_db = (self.evict.next_db + 1) % n;
-                let db = &self.dbs[self.evict.next_db];
+                let from = self.rng.u64(..);
+                let db = self.db(self.evict.next_db);
                 if candidates(db) == 0 {
                     continue;
                 }
-                let from = self.rng.u64(..);
                 let key = db.walk_from(from).find(|(_, e)| !volatile || e.expire_at.is_some()).map(|(k, _)| k.clone());
                 if let Some(key) = key {
                     return Some((self.evict.next_db, key));
@@ -251,14 +248,14 @@ impl State {
         }
         loop {
             let mut total = 0;
-            for i in 0..self.dbs.len() {
-                let db = &self.dbs[i];
+            for i in 0..self.db_count() {
+                let from = self.rng.u64(..);
+                let db = self.db(i);
                 let keys = candidates(db);
                 if keys == 0 {
                     continue;
                 }
                 total += keys;
-                let from = self.rng.u64(..);
                 let sampled: Vec<Candidate> = db
                     .walk_from(from)
                     .filter(|(_, e)| !volatile || e.expire_at.is_some())
@@ -273,7 +270,7 @@ impl State {
                 return None;
             }
             while let Some(c) = self.evict.pool.pop() {
-                let live = self.dbs[c.db].raw_get(&c.key).is_some_and(|e| !volatile || e.expire_at.is_some());
+                let live = self.peek(c.db, &c.key).is_some_and(|e| !volatile || e.expire_at.is_some());
                 if live {
                     return Some((c.db, c.key));
                 }

@@ -121,7 +121,7 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
     };
     // Redis sets the client's last command (CLIENT INFO's `cmd=`) as soon as
     // it finds it, so the ACL LOG's client info names the refused command.
-    if let Some(info) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(info) = ctx.st.client_mut(ctx.conn.id) {
         info.last_cmd = spec.name;
     }
     if !spec.arity_ok(args.len()) {
@@ -132,7 +132,7 @@ fn check(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<&'static CommandSpec, Repl
     }
     super::acl::check_permissions(ctx, spec, args)?;
     // One comparison when no maxmemory is set: the common case stays free.
-    if ctx.st.config.mm.limit != 0 && !ctx.conn.in_script {
+    if ctx.st.config().mm.limit != 0 && !ctx.conn.in_script {
         check_memory(ctx, spec)?;
     }
     super::pubsub::check_context(ctx, spec)?;

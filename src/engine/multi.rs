@@ -52,7 +52,7 @@ pub(crate) fn queue(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes
 
 /// CLIENT LIST's `multi=` field: queued commands, -1 outside MULTI.
 pub(crate) fn set_multi_count(ctx: &mut Ctx<'_>, n: i64) {
-    if let Some(c) = ctx.st.clients.get_mut(&ctx.conn.id) {
+    if let Some(c) = ctx.st.client_mut(ctx.conn.id) {
         c.multi = n;
     }
 }

@@ -70,7 +70,7 @@ impl State {
         let events = std::mem::take(&mut self.events);
         #[cfg(test)]
         self.event_log.extend(events.iter().cloned());
-        let flags = &self.config.notify_flags;
+        let flags = &self.config().notify_flags;
         let (keyspace, keyevent) = (flags.contains('K'), flags.contains('E'));
         if !(keyspace || keyevent) || !self.pubsub.has_subscribers() {
             return;

@@ -419,18 +419,18 @@ fn message_push(kind: &'static str, channel: &Bytes, message: &Bytes) -> Reply {
 impl State {
     /// Publishes on a channel (PUBLISH, keyspace notifications, the test handle).
     pub(crate) fn publish(&mut self, channel: &Bytes, message: &Bytes) -> usize {
-        self.pubsub.publish(channel, message, self.config.obuf_limit(ClientClass::PubSub))
+        self.pubsub.publish(channel, message, self.config().obuf_limit(ClientClass::PubSub))
     }
 
     /// Publishes on a shard channel (SPUBLISH).
     pub(crate) fn spublish(&mut self, channel: &Bytes, message: &Bytes) -> usize {
-        self.pubsub.spublish(channel, message, self.config.obuf_limit(ClientClass::PubSub))
+        self.pubsub.spublish(channel, message, self.config().obuf_limit(ClientClass::PubSub))
     }
 
     /// Copies a client's subscription counts into its CLIENT LIST entry.
     pub(crate) fn sync_sub_counts(&mut self, client: u64) {
         let (sub, psub, ssub) = self.pubsub.counts(client);
-        if let Some(c) = self.clients.get_mut(&client) {
+        if let Some(c) = self.client_mut(client) {
             c.sub = sub;
             c.psub = psub;
             c.ssub = ssub;

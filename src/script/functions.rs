@@ -18,8 +18,12 @@
 //! Redis's dictionaries compare them. Libraries are listed in load order
 //! (Redis lists them in hash order, which changes from run to run).
 //!
-//! This module knows no command: `cmd::functions` parses arguments, runs the
-//! checks and hands [`Functions::call`] the callback running `redis.call`.
+//! This module knows no command: the command layer parses arguments, runs
+//! the checks, takes the function out with the Lua state behind it
+//! ([`Functions::lend`]), runs it ([`Lent::run`], handing it the callback
+//! running `redis.call`) inline or on the script thread, and gives the
+//! state back ([`Functions::give_back`]). Whether that thread is needed is
+//! decided per library when it loads ([`library_may_loop`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -128,6 +132,9 @@ pub(crate) struct FunctionInfo {
     pub desc: Option<Bytes>,
     /// `FLAG_*` bits.
     pub flags: u8,
+    /// Its library's code may run long ([`library_may_loop`]): FCALL then
+    /// runs it where other clients can be answered BUSY meanwhile.
+    pub loops: bool,
     key: RegistryKey,
 }
 
@@ -252,6 +259,52 @@ fn not_loading(lua: &mlua::Lua) -> mlua::Result<Function> {
 pub(crate) struct Functions {
     vm: Option<Vm>,
     current: Registry,
+    /// The Lua state is out with a running function ([`Functions::lend`]).
+    lent: bool,
+}
+
+/// A function ready to run, holding the functions' Lua state for the run
+/// ([`Functions::lend`]; [`Functions::give_back`] returns it). It may run
+/// on another thread than the one that lent it.
+pub(crate) struct Lent {
+    vm: Vm,
+    func: Function,
+    /// The function's name as registered (what error replies and FUNCTION STATS name).
+    name: String,
+}
+
+impl std::fmt::Debug for Lent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lent").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Lent {
+    /// The function's name as registered (FCALL finds it in any case).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The line of its library its code starts at (`@user_function:N`).
+    pub(crate) fn line(&self) -> usize {
+        self.func.info().line_defined.unwrap_or(1)
+    }
+
+    /// Makes the Lua hook consult the server's running-script record (see `Engine::watch`).
+    pub(crate) fn watch(&mut self, record: std::sync::Arc<dyn super::busy::Watch>) {
+        self.vm.engine.watch(record);
+    }
+
+    /// Runs the function with `keys` and `args`, `call` running each `redis.call`.
+    pub(crate) fn run(
+        &mut self,
+        keys: &[Bytes],
+        args: &[Bytes],
+        call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
+    ) -> Reply {
+        let func = self.func.clone();
+        self.vm.engine.run_with(func, &self.name, Inputs::Arguments(keys, args), call)
+    }
 }
 
 /// A library's header, split as Redis's `functionExtractLibMetaData` does.
@@ -294,6 +347,153 @@ fn parse_meta(code: &[u8]) -> Result<Meta<'_>, String> {
 /// Redis's `functionsVerifyName`: `[A-Za-z0-9_]+`.
 fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// One token of Lua source, as [`library_may_loop`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok<'a> {
+    /// A name or keyword.
+    Name(&'a [u8]),
+    /// A quoted or long string literal.
+    Str,
+    /// A number.
+    Number,
+    /// Any other character (operators, brackets, separators).
+    Punct(u8),
+}
+
+/// The level of a long bracket opening at `at` (`[[` is 0, `[==[` is 2), if one does.
+fn long_bracket(code: &[u8], at: usize) -> Option<usize> {
+    if code.get(at) != Some(&b'[') {
+        return None;
+    }
+    let level = code[at + 1..].iter().take_while(|&&c| c == b'=').count();
+    (code.get(at + 1 + level) == Some(&b'[')).then_some(level)
+}
+
+/// The end (exclusive) of the long bracket of `level` opened at `at`.
+fn long_bracket_end(code: &[u8], at: usize, level: usize) -> Option<usize> {
+    let mut i = at + level + 2;
+    while i < code.len() {
+        if code[i] == b']'
+            && code[i + 1..].iter().take(level).all(|&c| c == b'=')
+            && code.get(i + 1 + level) == Some(&b']')
+        {
+            return Some(i + level + 2);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Lua source split into tokens, comments and blanks left out; `None`
+/// for what cannot be read (an unterminated string or comment).
+fn lua_tokens(code: &[u8]) -> Option<Vec<Tok<'_>>> {
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < code.len() {
+        let c = code[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if code[i..].starts_with(b"--") {
+            i = match long_bracket(code, i + 2) {
+                Some(level) => long_bracket_end(code, i + 2, level)?,
+                None => code[i..].iter().position(|&c| c == b'\n').map_or(code.len(), |n| i + n),
+            };
+        } else if let Some(level) = long_bracket(code, i) {
+            i = long_bracket_end(code, i, level)?;
+            out.push(Tok::Str);
+        } else if c == b'\'' || c == b'"' {
+            i += 1;
+            loop {
+                match code.get(i)? {
+                    b'\\' => i += 2,
+                    b'\n' => return None,
+                    &q if q == c => break,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+            out.push(Tok::Str);
+        } else if c.is_ascii_digit() || (c == b'.' && code.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            // Digits, letters (hex, exponents), dots and an exponent's sign.
+            while i < code.len()
+                && (is_word(code[i])
+                    || code[i] == b'.'
+                    || (matches!(code[i], b'+' | b'-') && matches!(code[i - 1], b'e' | b'E')))
+            {
+                i += 1;
+            }
+            out.push(Tok::Number);
+        } else if is_word(c) {
+            let start = i;
+            while i < code.len() && is_word(code[i]) {
+                i += 1;
+            }
+            out.push(Tok::Name(&code[start..i]));
+        } else {
+            out.push(Tok::Punct(c));
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Whether a library's code may make one of its functions run long: true
+/// unless it has no loop (`while`, `for`, `repeat`, `goto`) nor code loaded
+/// at run time (`load`, `loadstring`), and every `function` in it is an
+/// anonymous callback handed straight to `redis.register_function` (as
+/// `redis.register_function('name', function ...)` or as the `callback`
+/// of the table form). Such callbacks cannot call themselves or each
+/// other: no Lua code can reach them by name, so each run is bounded.
+/// Conservative: what it cannot read counts as looping.
+pub(crate) fn library_may_loop(code: &[u8]) -> bool {
+    const LOOPS: &[&[u8]] = &[b"while", b"for", b"repeat", b"goto", b"load", b"loadstring"];
+    let Some(toks) = lua_tokens(code) else { return true };
+    // `redis.register_function` ends at token `i`.
+    let registers = |i: usize| {
+        i >= 2
+            && toks[i] == Tok::Name(b"register_function")
+            && toks[i - 1] == Tok::Punct(b'.')
+            && toks[i - 2] == Tok::Name(b"redis")
+    };
+    // Open brackets: whether each is a registration's argument list or table.
+    let mut open: Vec<bool> = Vec::new();
+    for (i, &tok) in toks.iter().enumerate() {
+        match tok {
+            Tok::Name(w) if LOOPS.contains(&w) => return true,
+            Tok::Name(b"function") => {
+                let prev = |n: usize| i.checked_sub(n).map(|j| toks[j]);
+                // redis.register_function('name', function ...
+                let positional = prev(1) == Some(Tok::Punct(b','))
+                    && matches!(prev(2), Some(Tok::Str))
+                    && prev(3) == Some(Tok::Punct(b'('))
+                    && i >= 4
+                    && registers(i - 4);
+                // redis.register_function{..., callback = function ...
+                let named = prev(1) == Some(Tok::Punct(b'='))
+                    && prev(2) == Some(Tok::Name(b"callback"))
+                    && matches!(prev(3), Some(Tok::Punct(b'{' | b',' | b';')))
+                    && open.last() == Some(&true);
+                if !(positional || named) {
+                    return true;
+                }
+            }
+            Tok::Punct(b'{') => {
+                // Directly after the name, or as the only argument: redis.register_function({...}).
+                let direct = i >= 1 && registers(i - 1);
+                let in_parens = i >= 2 && toks[i - 1] == Tok::Punct(b'(') && registers(i - 2);
+                open.push(direct || in_parens);
+            }
+            Tok::Punct(b'(' | b'[') => open.push(false),
+            Tok::Punct(b'}' | b')' | b']') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// A string argument as `lua_isstring` accepts it (numbers included).
@@ -396,6 +596,10 @@ impl Functions {
 
     /// The Lua state, created on first use.
     fn vm(&mut self, seed: u64) -> Result<&mut Vm, String> {
+        if self.lent {
+            // Never a fresh state in its place: the lent one comes back.
+            return Err("the Lua state is in use by a running function".into());
+        }
         if self.vm.is_none() {
             self.vm = Some(Vm::new(seed).map_err(|e| format!("Lua engine: {e}"))?);
         }
@@ -425,9 +629,13 @@ impl Functions {
         if into.libs.contains_key(&name) && !replace {
             return Err(format!("Library '{name}' already exists"));
         }
-        let functions = self.compile(meta.body, seed)?;
+        let mut functions = self.compile(meta.body, seed)?;
         if functions.is_empty() {
             return Err("No functions registered".into());
+        }
+        let loops = library_may_loop(meta.body);
+        for f in &mut functions {
+            f.loops = loops;
         }
         let lib = Library { name: name.clone(), code: Bytes::copy_from_slice(code), functions };
         let old = into.unlink(&name);
@@ -490,6 +698,7 @@ impl Functions {
                 name: String::from_utf8_lossy(&r.name).into_owned(),
                 desc: r.desc.map(Bytes::from),
                 flags: r.flags,
+                loops: true,
                 key,
             });
         }
@@ -573,8 +782,44 @@ impl Functions {
         }
     }
 
-    /// FCALL: runs function `name` with `keys` and `args`, `call` running
-    /// each `redis.call`. `None` if no function has this name.
+    /// Whether the Lua state is out with a running function (until
+    /// [`Functions::give_back`]): libraries must not change meanwhile.
+    pub(crate) fn is_lent(&self) -> bool {
+        self.lent
+    }
+
+    /// FCALL's first step: function `name` (any case), with the Lua state
+    /// it runs in, taken out until [`Functions::give_back`]; the libraries
+    /// stay (FUNCTION LIST and STATS still see them). `None` if no
+    /// function has this name (or the state is out already); `Some(Err)`
+    /// with the error reply if its code cannot be fetched.
+    pub(crate) fn lend(&mut self, name: &[u8]) -> Option<Result<Box<Lent>, Reply>> {
+        if self.lent {
+            return None;
+        }
+        let info = self.current.function(name)?;
+        let vm = self.vm.as_ref()?;
+        let func: Function = match vm.engine.lua().registry_value(&info.key) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(Reply::Error(one_line(format!("ERR {e}").as_bytes())))),
+        };
+        let name = info.name.clone();
+        let vm = self.vm.take()?;
+        self.lent = true;
+        Some(Ok(Box::new(Lent { vm, func, name })))
+    }
+
+    /// Puts back the Lua state [`Functions::lend`] took.
+    pub(crate) fn give_back(&mut self, lent: Box<Lent>) {
+        let Lent { vm, .. } = *lent;
+        self.vm = Some(vm);
+        self.lent = false;
+    }
+
+    /// Runs function `name` with `keys` and `args` in one step (lend, run,
+    /// give back), `call` running each `redis.call`. `None` if no function
+    /// has this name. FCALL lends itself, to run where it chooses.
+    #[cfg(test)]
     pub(crate) fn call(
         &mut self,
         name: &[u8],
@@ -582,14 +827,13 @@ impl Functions {
         args: &[Bytes],
         call: &mut dyn FnMut(Vec<Bytes>, u8) -> Reply,
     ) -> Option<Reply> {
-        let info = self.current.function(name)?;
-        let fname = info.name.clone();
-        let vm = self.vm.as_mut()?;
-        let func: Function = match vm.engine.lua().registry_value(&info.key) {
-            Ok(f) => f,
-            Err(e) => return Some(Reply::Error(one_line(format!("ERR {e}").as_bytes()))),
+        let mut lent = match self.lend(name)? {
+            Ok(l) => l,
+            Err(e) => return Some(e),
         };
-        Some(vm.engine.run_with(func, &fname, Inputs::Arguments(keys, args), call))
+        let reply = lent.run(keys, args, call);
+        self.give_back(lent);
+        Some(reply)
     }
 }
 
@@ -675,6 +919,35 @@ mod tests {
                 "ERR user_function:2: Script attempted to access nonexistent global variable 'KEYS' script: g, on @user_function:2."
             ))
         );
+    }
+
+    #[test]
+    fn a_library_loops_unless_its_only_functions_are_registered_callbacks() {
+        let loops = |code: &str| library_may_loop(code.as_bytes());
+        // Callbacks handed straight to register_function, either form: bounded.
+        assert!(!loops("\nredis.register_function('f', function(keys, args) return redis.call('get', keys[1]) end)"));
+        assert!(!loops(
+            "\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'no-writes'}}"
+        ));
+        assert!(!loops("\nredis.register_function({callback = function() return 1 end, function_name = 'g'})"));
+        // Loop words in strings and comments do not count.
+        assert!(!loops(
+            "\n-- while true\n--[==[ for ]==]\nredis.register_function('f', function() return 'repeat' .. [[while]] .. \"for\\\"\" end)"
+        ));
+        // Loops, run-time code, and functions reachable by name do.
+        assert!(loops("\nredis.register_function('f', function() while true do end end)"));
+        assert!(loops("\nredis.register_function('f', function() for i = 1, 2 do end end)"));
+        assert!(loops("\nredis.register_function('f', function() repeat until false end)"));
+        assert!(loops("\nredis.register_function('f', function() return loadstring('x') end)"));
+        assert!(loops(
+            "\nlocal function spin() return spin() end\nredis.register_function('f', function() return spin() end)"
+        ));
+        assert!(loops("\nlocal f = function() end\nredis.register_function('f', f)"));
+        assert!(loops("\nredis.register_function('f', function() return pcall(function() end) end)"));
+        assert!(loops("\nlocal t = {callback = function() end}\nredis.register_function('f', t.callback)"));
+        // What cannot be read counts as looping.
+        assert!(loops("\nredis.register_function('f', function() return 'open end)"));
+        assert!(loops("\n--[[ open"));
     }
 
     #[test]

@@ -130,15 +130,16 @@ mod registry {
     }
 
     #[test]
-    fn waited_keys_of_a_db_can_be_signalled_at_once() {
+    fn a_swapped_in_db_signals_the_keys_waited_on_at_once() {
         let mut st = state();
         let clock = Clock::real();
         let mut w = blpop(&mut st, 9, &["k"]);
-        // Written behind the blocking machinery's back, as SWAPDB would.
+        // Nobody waits in db 1: storing there signals nothing ...
         let now = clock.now_ms();
-        st.dbs[0].insert(&b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
+        st.store_entry(1, &b("k"), crate::store::Entry::new(crate::store::Value::List([b("v")].into()), now));
         assert!(st.take_ready_keys().is_empty());
-        signal_waited_keys(&mut st, 0, now);
+        // ... until SWAPDB brings the key to db 0, where the client waits.
+        st.swap_dbs(0, 1, now);
         serve_ready(&mut st, &clock);
         assert_eq!(w.rx.try_recv(), Ok(Reply::Array(vec![Reply::bulk("k"), Reply::bulk("v")])));
     }
@@ -207,7 +208,7 @@ mod socket_tests {
         let (mut s, id) = blocked(&server, b"BLPOP a b 0\r\n");
         {
             let mut st = server.shared().lock();
-            st.clients.get_mut(&id).unwrap().kill();
+            st.client_mut(id).unwrap().kill();
         }
         let mut buf = [0u8; 16];
         assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));

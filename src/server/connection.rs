@@ -129,42 +129,14 @@ pub(crate) fn register(shared: &Arc<Shared>, peer: Peer) -> Option<Registration>
     let kill = Arc::new(tokio::sync::Notify::new());
     let now_ms = shared.clock.now_ms();
     let mut st = shared.lock();
-    if st.clients.len() as u64 >= st.config.maxclients() {
-        st.stats.rejected_connections += 1;
-        return None;
-    }
-    let id = st.next_client_id;
-    st.next_client_id += 1;
-    st.stats.total_connections += 1;
     let now = Instant::now();
-    st.clients.insert(
-        id,
-        ClientInfo {
-            id,
-            peer: peer.peer,
-            local: peer.local,
-            name: Default::default(),
-            lib_name: Default::default(),
-            lib_ver: Default::default(),
-            db: 0,
-            resp: 2,
-            user: bytes::Bytes::from_static(b"default"),
-            created: now,
-            last_interaction: now,
-            last_interaction_ms: now_ms,
-            last_cmd: "NULL",
-            no_evict: false,
-            no_touch: false,
-            killed: false,
-            kill: kill.clone(),
-            sub: 0,
-            psub: 0,
-            ssub: 0,
-            multi: -1,
-            unix: peer.unix,
-            fd: peer.fd,
-        },
-    );
+    let admitted = st.admit_client(|id| {
+        let mut c = ClientInfo::new(id, peer.peer, peer.local, kill.clone(), now, now_ms);
+        c.unix = peer.unix;
+        c.fd = peer.fd;
+        c
+    });
+    let id = admitted?;
     drop(st);
     Some(Registration::new(shared, id, kill))
 }
@@ -180,8 +152,13 @@ where
     let mut conn = Conn { stream, _registration: registration };
     let (authenticated, pushes, max_bulk_len, mut query_limit) = {
         let mut st = shared.lock();
-        let query_limit = st.config.query_buffer_limit() as usize;
-        (st.config.requirepass().is_none(), st.pubsub.attach(id, kill.clone()), st.config.max_bulk_len(), query_limit)
+        let query_limit = st.config().query_buffer_limit() as usize;
+        (
+            st.config().requirepass().is_none(),
+            st.pubsub.attach(id, kill.clone()),
+            st.config().max_bulk_len(),
+            query_limit,
+        )
     };
     let mut state = ConnState::new(id, authenticated);
     state.can_wait = true;
@@ -242,7 +219,7 @@ where
                         {
                             Before::Run(f) => f,
                             Before::Reply(r) => {
-                                r.encode(state.resp, &mut out);
+                                r.encode(state.resp(), &mut out);
                                 continue;
                             }
                             Before::Closed => return,
@@ -250,12 +227,12 @@ where
                     };
                     // A script running on its own thread: wait for it, or BUSY (src/cmd/busy.rs).
                     if let Some(reply) = crate::cmd::busy::check(&shared, &args, &mut state) {
-                        reply.encode(state.resp, &mut out);
+                        reply.encode(state.resp(), &mut out);
                         continue;
                     }
                     let executed = {
                         let mut st = shared.lock();
-                        let max_bulk_len = st.config.max_bulk_len();
+                        let max_bulk_len = st.config().max_bulk_len();
                         // Unchanged since the parse: every argument already passed it.
                         let stale = max_bulk_len != limits.max_bulk_len && {
                             limits.max_bulk_len = max_bulk_len;
@@ -268,29 +245,29 @@ where
                             let now = shared.clock.now_ms();
                             if !stamped {
                                 stamped = true;
-                                if let Some(c) = st.clients.get_mut(&id) {
+                                if let Some(c) = st.client_mut(id) {
                                     c.last_interaction = Instant::now();
                                     c.last_interaction_ms = now;
                                 }
                             }
-                            query_limit = st.config.query_buffer_limit() as usize;
-                            out_limit = st.config.obuf_limit(ClientClass::Normal);
+                            query_limit = st.config().query_buffer_limit() as usize;
+                            out_limit = st.config().obuf_limit(ClientClass::Normal);
                             // Pushes queued before this command go out before its reply;
                             // those it caused itself (keyspace events, PUBLISH to itself)
                             // too, as Redis writes them while the command runs.
                             drain_pushes(&mut state, &mut out);
                             let mut outcome = engine::execute(&mut st, &mut state, &shared.clock, now, &args);
                             for p in outcome.pushes.drain(..) {
-                                p.encode(state.resp, &mut out);
+                                p.encode(state.resp(), &mut out);
                             }
                             if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
-                                out_limit = st.config.obuf_limit(ClientClass::PubSub);
+                                out_limit = st.config().obuf_limit(ClientClass::PubSub);
                             }
                             Some((outcome, now))
                         }
                     };
                     let Some((outcome, now)) = executed else {
-                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp, &mut out);
+                        Reply::error(INVALID_BULK_LENGTH).encode(state.resp(), &mut out);
                         close = true;
                         break;
                     };
@@ -333,7 +310,7 @@ where
                         }
                     }
                     let mark = out.len();
-                    reply.encode(state.resp, &mut out);
+                    reply.encode(state.resp(), &mut out);
                     if out_limit.is_set() && over_limit(out.len(), out_limit, &mut out_soft_since, now) {
                         // Closed with nothing written, as Redis frees such a client before writing.
                         tracing::info!(
@@ -358,12 +335,12 @@ where
                 Ok(Parsed::Incomplete) => break,
                 Err(e) => {
                     // The limit may have been raised since this connection's last command.
-                    let max_bulk_len = shared.lock().config.max_bulk_len();
+                    let max_bulk_len = shared.lock().config().max_bulk_len();
                     if max_bulk_len != limits.max_bulk_len {
                         limits.max_bulk_len = max_bulk_len;
                         continue;
                     }
-                    Reply::error(e.message()).encode(state.resp, &mut out);
+                    Reply::error(e.message()).encode(state.resp(), &mut out);
                     close = true;
                     break;
                 }
@@ -393,7 +370,7 @@ where
                 stamped = false;
             }
             push = pubsub::next_push(&mut state.pushes) => {
-                push.encode(state.resp, &mut out);
+                push.encode(state.resp(), &mut out);
                 drain_pushes_upto(&mut state, &mut out, PUSH_BATCH);
             }
             _ = kill.notified() => return,
@@ -420,10 +397,11 @@ fn drain_pushes(state: &mut ConnState, out: &mut BytesMut) {
 /// Encodes the pushes queued for this connection until `out` holds `cap`
 /// bytes; the rest stay queued (counted against the output buffer limit).
 fn drain_pushes_upto(state: &mut ConnState, out: &mut BytesMut, cap: usize) {
+    let resp = state.resp();
     if let Some(rx) = state.pushes.as_mut() {
         while out.len() < cap {
             let Some(p) = rx.try_recv() else { break };
-            p.encode(state.resp, out);
+            p.encode(resp, out);
         }
     }
 }
@@ -541,7 +519,7 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
             },
             // RESP3 pushes (a blocked client may still be subscribed) are written as they come.
             push = pubsub::next_push(&mut state.pushes) => {
-                push.encode(state.resp, &mut pending);
+                push.encode(state.resp(), &mut pending);
                 drain_pushes(state, &mut pending);
             }
             _ = kill.notified() => return None,

@@ -71,7 +71,7 @@ where
     }
     let (name, created) = {
         let st = shared.lock();
-        match st.clients.get(&id) {
+        match st.client(id) {
             Some(c) => (c.name.clone(), c.created),
             None => return Before::Run(None),
         }
@@ -174,5 +174,5 @@ pub(crate) fn kill_all_in(st: &mut State, except: Option<u64>) -> usize {
 /// Sets `requirepass` (empty: none) as CONFIG SET does, the default user's
 /// passwords included. Connections already authenticated stay so.
 pub(crate) fn set_password(shared: &Shared, password: &str) {
-    shared.lock().config.set_requirepass(password);
+    shared.lock().set_requirepass(password);
 }

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use crate::engine::blocking;
 use crate::engine::state::Shared;
 use crate::host::{ClientSnapshot, ConnectionHost, Sockets};
 
@@ -15,26 +14,21 @@ impl ConnectionHost for Shared {
     /// Everything the server keeps per client goes with the connection: its
     /// table entry, blocked-client queues, WATCHed keys and subscriptions.
     fn forget(&self, id: u64) {
-        let mut st = self.lock();
-        st.clients.remove(&id);
-        blocking::remove_client(&mut st, id);
-        st.unwatch_all(id);
-        st.pubsub.detach(id);
+        self.lock().forget_client(id);
     }
 
     fn clients(&self) -> Vec<ClientSnapshot> {
         let st = self.lock();
         let now = Instant::now();
-        st.clients
-            .values()
+        st.clients()
             .map(|c| ClientSnapshot {
                 id: c.id,
                 peer: c.peer.clone(),
                 name: String::from_utf8_lossy(&c.name).into_owned(),
                 lib_name: String::from_utf8_lossy(&c.lib_name).into_owned(),
                 lib_ver: String::from_utf8_lossy(&c.lib_ver).into_owned(),
-                db: c.db,
-                resp: c.resp,
+                db: c.db(),
+                resp: c.resp(),
                 age: now.duration_since(c.created),
                 idle: now.duration_since(c.last_interaction),
                 last_command: c.last_cmd.to_string(),

@@ -347,7 +347,7 @@ impl FakeRedis {
     /// `requirepass` is set).
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
-        match self.shared().lock().config.requirepass() {
+        match self.shared().lock().config().requirepass() {
             Some(pw) => format!("{scheme}://:{}@{}", pw, self.addr),
             None => format!("{scheme}://{}", self.addr),
         }
@@ -499,14 +499,12 @@ impl FakeRedis {
         }
         let shared = self.shared().clone();
         let mut st = shared.lock();
-        if db >= st.dbs.len() {
+        if db >= st.db_count() {
             return Reply::error("ERR DB index is out of range");
         }
         let record = std::mem::replace(&mut st.recorded.on, false);
         // Client id 0 never belongs to a socket.
-        let mut conn = ConnState::new(0, true);
-        conn.resp = 3;
-        conn.db = db;
+        let mut conn = ConnState::handle(db);
         let now = shared.clock.now_ms();
         // No connection can wait here (`can_wait` is off): a command that
         // would block gets its timeout reply.

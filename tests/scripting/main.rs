@@ -1,6 +1,7 @@
 //! Lua scripting through a real client library: redis-rs's `Script` sends
 //! EVALSHA first and falls back to EVAL on NOSCRIPT; a runaway script is
-//! killed with SCRIPT KILL while others get BUSY (`busy`); script faults
+//! killed with SCRIPT KILL while others get BUSY (`busy`), a runaway function
+//! killed with FUNCTION KILL (`busy_functions`); script faults
 //! (`faults`); functions (`functions`); the README's rate limiter and lock
 //! on every backend (`backends`).
 #![cfg(feature = "scripting")]
@@ -12,6 +13,7 @@ mod common;
 
 mod backends;
 mod busy;
+mod busy_functions;
 mod faults;
 mod functions;
 

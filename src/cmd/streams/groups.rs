@@ -23,7 +23,7 @@ fn no_key_or_group(key: &[u8], group: &[u8]) -> Reply {
 /// The stream at `key` in the current db, already known to exist.
 fn stream_mut<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a mut Stream> {
     let db = ctx.db();
-    match ctx.st.dbs[db].raw_get_mut(key) {
+    match ctx.st.entry_mut(db, key) {
         Some(Entry { value: Value::Stream(s), .. }) => Some(s),
         _ => None,
     }

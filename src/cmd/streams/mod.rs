@@ -189,12 +189,12 @@ pub(super) fn stream_write<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Optio
 /// signal as a modification (consumer-group bookkeeping).
 pub(super) fn reaccount(ctx: &mut Ctx<'_>, key: &[u8]) {
     let db = ctx.db();
-    ctx.st.dbs[db].reaccount(key);
+    ctx.st.remeasure(db, key);
 }
 
 /// `stream-node-max-bytes` and `stream-node-max-entries` as configured.
 fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
-    let get = |n: &str, d: u64| ctx.st.config.get(n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(d);
+    let get = |n: &str, d: u64| ctx.st.config().get(n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(d);
     NodeLimits { max_bytes: get("stream-node-max-bytes", 4096), max_entries: get("stream-node-max-entries", 100) }
 }
 
@@ -309,7 +309,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         ctx.st.set_value(db, key, Value::Stream(Box::new(Stream::new())), now);
     }
-    let Some(Entry { value: Value::Stream(s), .. }) = ctx.st.dbs[db].raw_get_mut(key) else {
+    let Some(Entry { value: Value::Stream(s), .. }) = ctx.st.entry_mut(db, key) else {
         return wrongtype();
     };
     if s.last_id == StreamId::MAX {

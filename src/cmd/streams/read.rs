@@ -168,13 +168,13 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Reply {
         wants.push(want);
     }
     // Serve what can be served now.
-    let (db, now, resp) = (ctx.db(), ctx.now, ctx.conn.resp);
+    let (db, now, resp) = (ctx.db(), ctx.now, ctx.resp());
     let mut served = Vec::new();
     for (key, want) in ra.keys.iter().zip(&wants) {
         if tri!(stream_read(ctx, key)).is_none() {
             continue;
         }
-        let Some(Entry { value: Value::Stream(s), .. }) = ctx.st.dbs[db].raw_get_mut(key) else { continue };
+        let Some(Entry { value: Value::Stream(s), .. }) = ctx.st.entry_mut(db, key) else { continue };
         let reply = match (ra.group, *want) {
             (Some((group, consumer)), want) => {
                 let mut created = false;
@@ -247,10 +247,10 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], xreadgroup: bool) -> Reply {
 /// A blocked read re-run because `key` is ready: serve that key alone,
 /// answer a vanished key or group with Redis's error, or stay blocked.
 fn serve_blocked(ctx: &mut Ctx<'_>, ra: &ReadArgs<'_>, key: &Bytes) -> Reply {
-    let (db, now, resp) = (ctx.db(), ctx.now, ctx.conn.resp);
+    let (db, now, resp) = (ctx.db(), ctx.now, ctx.resp());
     let Some(pos) = ra.keys.iter().position(|k| k == key) else { return Reply::None };
     let count = if ra.count == 0 { BLOCKED_DEFAULT_COUNT } else { ra.count };
-    let s = match ctx.st.dbs[db].raw_get_mut(key) {
+    let s = match ctx.st.entry_mut(db, key) {
         Some(Entry { value: Value::Stream(s), .. }) => s,
         _ if ra.group.is_some() => return Reply::error("UNBLOCKED the stream key no longer exists"),
         _ => return Reply::None,

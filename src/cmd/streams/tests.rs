@@ -107,6 +107,6 @@ fn memory_accounting_follows_stream_writes() {
     ] {
         let r = f.run(cmd);
         assert!(!r.is_error(), "{cmd:?}: {r:?}");
-        assert_eq!(f.st.dbs[0].used_memory(), f.st.dbs[0].measured_memory(), "after {cmd:?}");
+        assert_eq!(f.st.db(0).used_memory(), f.st.db(0).measured_memory(), "after {cmd:?}");
     }
 }

@@ -88,12 +88,11 @@ pub(crate) fn parse_mpop(args: &[Bytes], numkeys_idx: usize, ends: [&str; 2]) ->
 /// `del` event (Redis deletes empty aggregates); returns whether it did.
 pub(crate) fn drop_if_empty(ctx: &mut Ctx<'_>, key: &Bytes) -> bool {
     let db = ctx.db();
-    let empty = ctx.st.dbs[db].raw_get(key).is_some_and(|e| e.value.is_empty_aggregate());
-    if empty {
-        ctx.st.dbs[db].remove(key);
+    let emptied = ctx.st.remove_if_empty(db, key);
+    if emptied {
         ctx.st.notify(db, 'g', "del", key);
     }
-    empty
+    emptied
 }
 
 /// Writes the result of a *STORE command (SINTERSTORE, ZUNIONSTORE,

@@ -93,7 +93,7 @@ fn zpop_command(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
     if args.len() == 3 {
         count = tri!(range_long(&args[2], 0, i64::MAX, "ERR value is out of range, must be positive"));
     }
-    let shape = PopShape { emitkey: false, nested: ctx.conn.resp > 2 && count != -1 };
+    let shape = PopShape { emitkey: false, nested: ctx.resp() > 2 && count != -1 };
     pop_generic(ctx, &args[1..2], max, count, shape, false)
 }
 
@@ -142,12 +142,12 @@ fn blocking_pop(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, timeout: &[u8], co
 // ---------------------------------------------------------------------------
 
 pub(super) fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let resp = ctx.conn.resp;
+    let resp = ctx.resp();
     if args.len() < 3 {
         let Some(z) = tri!(read_zset(ctx, &args[1])) else { return Reply::Nil };
         let n = z.len();
         let i = ctx.st.rng.usize(0..n);
-        let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.dbs[ctx.conn.db].raw_get(&args[1]) else {
+        let Some(Entry { value: Value::ZSet(z), .. }) = ctx.st.peek(ctx.db(), &args[1]) else {
             return Reply::Nil;
         };
         return z.iter().nth(i).map_or(Reply::Nil, |(m, _)| Reply::Bulk(m.clone()));

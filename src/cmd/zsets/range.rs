@@ -301,7 +301,7 @@ fn range_generic(
             RangeSpec::Rank(start, end)
         }
     };
-    let resp = ctx.conn.resp;
+    let resp = ctx.resp();
     let items = match read_zset(ctx, key) {
         Err(e) => return e,
         Ok(None) => Vec::new(),

@@ -177,7 +177,7 @@ fn setop_generic(
         }
     }
 
-    let dbref = &ctx.st.dbs[db];
+    let dbref = ctx.st.db(db);
     let mut srcs: Vec<Src<'_>> =
         keys.iter().zip(weights).map(|(k, weight)| Src { value: dbref.raw_get(k).map(|e| &e.value), weight }).collect();
     if op != SetOp::Diff {
@@ -252,6 +252,6 @@ fn setop_generic(
             };
             store_result(ctx, dst, result, event)
         }
-        None => members_reply(ctx.conn.resp, result, withscores),
+        None => members_reply(ctx.resp(), result, withscores),
     }
 }

@@ -122,7 +122,7 @@ pub(crate) fn log_entry(
     if client_info.ends_with('\n') {
         client_info.pop();
     }
-    let max_len = ctx.st.config.get("acllog-max-len").and_then(|v| v.parse::<u64>().ok()).unwrap_or(128);
+    let max_len = ctx.st.config().get("acllog-max-len").and_then(|v| v.parse::<u64>().ok()).unwrap_or(128);
     let entry = LogEntry {
         count: 1,
         reason,

@@ -525,11 +525,11 @@ pub(crate) fn check_permissions(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, a
 /// What the connection's user may not do in this command, if anything.
 fn denial(ctx: &Ctx<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Option<Denied> {
     // The fast path: an unrestricted default user (the usual case) needs no work.
-    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
+    if &ctx.conn.user[..] == b"default" && ctx.st.config().acl.default_derived {
         return None;
     }
     let name = String::from_utf8_lossy(&ctx.conn.user);
-    let cfg = &ctx.st.config;
+    let cfg = ctx.st.config();
     let user = cfg.acl.get(&cfg_pass(cfg), &name)?;
     if user.unrestricted() {
         return None;
@@ -566,11 +566,11 @@ pub(crate) fn check_script_permissions(
 /// come from the data, so no key pattern short of `*` can vouch for them).
 /// True for `allkeys`, `~*`, or a `%R~*` / `%RW~*` pattern.
 pub(crate) fn full_key_read_access(ctx: &Ctx<'_>) -> bool {
-    if &ctx.conn.user[..] == b"default" && ctx.st.config.acl.default_derived {
+    if &ctx.conn.user[..] == b"default" && ctx.st.config().acl.default_derived {
         return true;
     }
     let name = String::from_utf8_lossy(&ctx.conn.user);
-    let cfg = &ctx.st.config;
+    let cfg = ctx.st.config();
     let Some(user) = cfg.acl.get(&cfg_pass(cfg), &name) else {
         return true;
     };

@@ -15,7 +15,11 @@ pub(crate) use super::clients::ClientInfo;
 use super::clock::Clock;
 use super::command::{CommandSpec, CommandTable};
 use super::config::Config;
-use crate::store::{Db, Entry, Value};
+use crate::store::Db;
+
+mod keyspace;
+mod settings;
+mod watch;
 
 /// Most distinct error codes INFO errorstats keeps (a fuzzer sends endless ones).
 const MAX_ERROR_CODES: usize = 128;
@@ -137,10 +141,18 @@ pub(crate) struct Stats {
 pub(crate) struct State {
     /// The command table dispatch looks commands up in (the command layer's).
     commands: &'static CommandTable,
-    pub dbs: Vec<Db>,
-    pub clients: BTreeMap<u64, ClientInfo>,
-    pub next_client_id: u64,
-    pub config: Config,
+    /// The databases: read through [`State::db`], written only through the
+    /// keyspace operations (`keyspace.rs`), which keep WATCH, ready keys and
+    /// memory accounting.
+    dbs: Vec<Db>,
+    /// The client table, one record per connection ([`ClientInfo`]): what
+    /// other connections read of a client. Changed through the client
+    /// operations below and [`super::command::Ctx`]'s.
+    clients: BTreeMap<u64, ClientInfo>,
+    next_client_id: u64,
+    /// Read through [`State::config`]; changed by CONFIG SET, the ACL
+    /// commands and requirepass through the operations in `settings.rs`.
+    config: Config,
     /// (db, key) -> clients WATCHing it.
     pub(super) watchers: HashMap<(usize, Bytes), Vec<Watcher>>,
     /// Pub/sub subscriptions and each connection's push queue.
@@ -278,17 +290,6 @@ impl State {
         (self.faults.admin_enabled() && name.eq_ignore_ascii_case(admin.name.as_bytes())).then_some(admin)
     }
 
-    /// Whether a key client `id` WATCHes was touched (its EXEC will fail).
-    pub(crate) fn is_dirty(&self, id: u64) -> bool {
-        self.dirty_clients.contains(&id)
-    }
-
-    /// Forgets which WATCHing clients were touched (unit tests).
-    #[cfg(test)]
-    pub(crate) fn clear_dirty(&mut self) {
-        self.dirty_clients.clear();
-    }
-
     /// The keys signalled ready since the last call (the blocking registry serves them).
     pub(crate) fn take_ready_keys(&mut self) -> Vec<(usize, Bytes)> {
         std::mem::take(&mut self.ready_keys)
@@ -310,11 +311,59 @@ impl State {
         }
     }
 
+    /// Admits a new connection: `None` when the server already has
+    /// `maxclients` clients (counted in `rejected_connections`), else the
+    /// id it gets, with its record `make` builds for that id entered in the
+    /// client table (counted in `total_connections`).
+    pub(crate) fn admit_client(&mut self, make: impl FnOnce(u64) -> ClientInfo) -> Option<u64> {
+        if self.clients.len() as u64 >= self.config.maxclients() {
+            self.stats.rejected_connections += 1;
+            return None;
+        }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.stats.total_connections += 1;
+        self.clients.insert(id, make(id));
+        Some(id)
+    }
+
+    /// Forgets everything the server keeps of client `id` once its
+    /// connection is gone: its record, blocked-client queues, WATCHed keys
+    /// and subscriptions.
+    pub(crate) fn forget_client(&mut self, id: u64) {
+        self.clients.remove(&id);
+        super::blocking::remove_client(self, id);
+        self.unwatch_all(id);
+        self.pubsub.detach(id);
+    }
+
+    /// Client `id`'s record, if it is connected.
+    pub(crate) fn client(&self, id: u64) -> Option<&ClientInfo> {
+        self.clients.get(&id)
+    }
+
+    /// Client `id`'s record for CLIENT SETNAME, SETINFO, NO-EVICT, ... (the
+    /// fields other operations keep, such as its db and user, are not
+    /// writable through it: see [`ClientInfo`]).
+    pub(crate) fn client_mut(&mut self, id: u64) -> Option<&mut ClientInfo> {
+        self.clients.get_mut(&id)
+    }
+
+    /// Every connected client, by id.
+    pub(crate) fn clients(&self) -> impl Iterator<Item = &ClientInfo> {
+        self.clients.values()
+    }
+
+    /// How many clients are connected (INFO's `connected_clients`).
+    pub(crate) fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
     /// Closes every client `which` selects (CLIENT KILL, HARNESS KILL-ALL,
-    /// ACL changes, idle timeouts); returns how many.
+    /// ACL changes, idle timeouts) that is not closing already; returns how many.
     pub(crate) fn kill_clients(&mut self, mut which: impl FnMut(&ClientInfo) -> bool) -> usize {
         let mut n = 0;
-        for c in self.clients.values_mut().filter(|c| which(c)) {
+        for c in self.clients.values_mut().filter(|c| !c.is_killed() && which(c)) {
             c.kill();
             n += 1;
         }
@@ -329,213 +378,6 @@ impl State {
             None => (Bytes::new(), Instant::now()),
         };
         self.faults.on_script_call(&crate::fault::ConnInfo { id: client, name: &name, created }, args)
-    }
-
-    /// Looks a key up, expiring it first if its time has passed (lazy expiry).
-    pub(crate) fn lookup(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key, now);
-        let e = self.dbs[db].raw_get_mut(key)?;
-        e.last_access = now;
-        if self.config.mm.policy.is_lfu() {
-            super::evict::touch_lfu(e, &self.config.mm, &mut self.rng, now);
-        }
-        Some(e)
-    }
-
-    /// Like [`State::lookup`] but counts a keyspace hit or miss (read commands).
-    pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        // One hash to classify the key (the usual live hit skips expire_if_needed's own lookup).
-        let live = match self.dbs[db].raw_get(key) {
-            None => false,
-            Some(e) if e.expire_at.is_some_and(|at| at <= now) => !self.expire_if_needed(db, key, now),
-            Some(_) => true,
-        };
-        if !live {
-            self.stats.keyspace_misses += 1;
-            if !self.config.notify_flags.is_empty() {
-                self.notify(db, 'm', "keymiss", &Bytes::copy_from_slice(key));
-            }
-            return None;
-        }
-        self.stats.keyspace_hits += 1;
-        let e = self.dbs[db].raw_get_mut(key)?;
-        e.last_access = now;
-        if self.config.mm.policy.is_lfu() {
-            super::evict::touch_lfu(e, &self.config.mm, &mut self.rng, now);
-        }
-        Some(e)
-    }
-
-    /// Whether a live key exists (expires it lazily if due).
-    pub(crate) fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        self.expire_if_needed(db, key, now);
-        self.dbs[db].raw_get(key).is_some()
-    }
-
-    /// Deletes `key` if its expiry has passed; returns whether it did.
-    pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        let due = matches!(self.dbs[db].raw_get(key), Some(e) if e.expire_at.is_some_and(|at| at <= now));
-        if due {
-            self.dbs[db].remove(key);
-            self.stats.expired_keys += 1;
-            let key = Bytes::copy_from_slice(key);
-            self.signal_watchers(db, &key);
-            self.notify(db, 'x', "expired", &key);
-        }
-        due
-    }
-
-    /// Active expiry: reclaims every due key in every db.
-    pub(crate) fn expire_cycle(&mut self, now: u64) {
-        if !self.active_expire {
-            return;
-        }
-        for db in 0..self.dbs.len() {
-            for key in self.dbs[db].expired_keys(now) {
-                self.expire_if_needed(db, &key, now);
-            }
-        }
-    }
-
-    /// Stores `value` under `key` (replacing any value and clearing its TTL),
-    /// and signals the write.
-    pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
-        // Redis's dbAdd signals every new list/zset/stream key (RENAME, MOVE, COPY, ...) as ready.
-        let ready = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
-        self.dbs[db].insert(key, Entry::new(value, now));
-        self.signal_watchers(db, key);
-        if ready {
-            self.signal_ready(db, key);
-        }
-    }
-
-    /// Deletes `key`; returns whether it existed. Signals the write.
-    pub(crate) fn delete(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        if !self.exists(db, key, now) {
-            return false;
-        }
-        self.dbs[db].remove(key);
-        self.signal_watchers(db, &Bytes::copy_from_slice(key));
-        true
-    }
-
-    /// Redis's `signalModifiedKey`: every write to a key calls this (after
-    /// the change), so that clients WATCHing it fail their EXEC. It also
-    /// re-measures the key's share of `used_memory` (see `crate::store::mem`),
-    /// which is how in-place writes keep the accounting current.
-    pub(crate) fn signal_modified(&mut self, db: usize, key: &Bytes) {
-        self.dbs[db].reaccount(key);
-        self.signal_watchers(db, key);
-    }
-
-    /// The WATCH half of [`State::signal_modified`], for callers that kept
-    /// the memory accounting themselves (insert, delete, expiry, eviction).
-    pub(crate) fn signal_watchers(&mut self, db: usize, key: &Bytes) {
-        // XREADGROUP clients answer a deleted or overwritten stream key.
-        if self.blocking.wakes_on_delete(db, key) {
-            self.signal_ready(db, key);
-        }
-        if self.watchers.is_empty() {
-            return;
-        }
-        if let Some(ws) = self.watchers.get_mut(&(db, key.clone())) {
-            let gone = self.dbs[db].raw_get(key).is_none();
-            for w in ws.iter_mut() {
-                if w.expired && gone {
-                    // A key already expired when WATCHed was reclaimed: no logical change.
-                    *w = Watcher { client: w.client, existed: false, expired: false };
-                } else {
-                    self.dirty_clients.insert(w.client);
-                }
-            }
-        }
-    }
-
-    /// FLUSHDB (`Some(db)`) / FLUSHALL (`None`): marks dirty the clients
-    /// WATCHing a key that was in an emptied db. Works whether it is called
-    /// before or after the db is emptied. SWAPDB uses [`State::signal_swapped`].
-    pub(crate) fn signal_flushed(&mut self, db: Option<usize>) {
-        let mut dirty = Vec::new();
-        for ((d, key), ws) in self.watchers.iter_mut() {
-            if db.is_some_and(|db| *d != db) {
-                continue;
-            }
-            let present = self.dbs[*d].raw_get(key).is_some();
-            for w in ws.iter_mut() {
-                if w.expired {
-                    // Emptying a db that held only a stale copy changes nothing.
-                    *w = Watcher { client: w.client, existed: false, expired: false };
-                } else if w.existed || present {
-                    dirty.push(w.client);
-                }
-            }
-        }
-        self.dirty_clients.extend(dirty);
-    }
-
-    /// SWAPDB a b, called after the swap: a WATCHed key is touched if it was
-    /// in its db before or is there now (unless only stale copies are involved).
-    pub(crate) fn signal_swapped(&mut self, a: usize, b: usize, now: u64) {
-        let mut dirty = Vec::new();
-        for ((d, key), ws) in self.watchers.iter_mut() {
-            if *d != a && *d != b {
-                continue;
-            }
-            let entry = self.dbs[*d].raw_get(key);
-            let present = entry.is_some();
-            let stale = entry.is_some_and(|e| e.expire_at.is_some_and(|at| at <= now));
-            for w in ws.iter_mut() {
-                if w.expired || (!w.existed && stale) {
-                    // Stale before and stale (or absent) after: no logical change.
-                    *w = Watcher { client: w.client, existed: present, expired: stale };
-                    if present && !stale {
-                        dirty.push(w.client);
-                    }
-                } else if w.existed || present {
-                    dirty.push(w.client);
-                }
-            }
-        }
-        self.dirty_clients.extend(dirty);
-    }
-
-    /// WATCH: starts watching `key` in `db` for `client` (no-op if it already does).
-    pub(crate) fn watch(&mut self, client: u64, db: usize, key: &Bytes, now: u64) {
-        let entry = self.dbs[db].raw_get(key);
-        let existed = entry.is_some();
-        let expired = entry.is_some_and(|e| e.expire_at.is_some_and(|at| at <= now));
-        let ws = self.watchers.entry((db, key.clone())).or_default();
-        if !ws.iter().any(|w| w.client == client) {
-            ws.push(Watcher { client, existed, expired });
-        }
-    }
-
-    /// UNWATCH (also EXEC, DISCARD, RESET, disconnect): forgets every key
-    /// `client` watches and whether one was touched.
-    pub(crate) fn unwatch_all(&mut self, client: u64) {
-        self.dirty_clients.remove(&client);
-        if self.watchers.is_empty() {
-            return;
-        }
-        self.watchers.retain(|_, ws| {
-            ws.retain(|w| w.client != client);
-            !ws.is_empty()
-        });
-    }
-
-    /// Whether EXEC must fail for `client`: a WATCHed key was touched, or
-    /// expired since WATCH (even if not reclaimed yet).
-    pub(crate) fn watch_failed(&self, client: u64, now: u64) -> bool {
-        if self.dirty_clients.contains(&client) {
-            return true;
-        }
-        self.watchers.iter().any(|((db, key), ws)| {
-            ws.iter().any(|w| {
-                w.client == client
-                    && !w.expired
-                    && self.dbs[*db].raw_get(key).is_some_and(|e| e.expire_at.is_some_and(|at| at <= now))
-            })
-        })
     }
 
     /// Redis's `signalKeyAsReady`: a list/zset key got elements; blocked clients may proceed.
@@ -560,7 +402,7 @@ impl State {
         let mut n = 0;
         for c in self.clients.values_mut() {
             let idle = now_s.saturating_sub(c.last_interaction_ms / 1000);
-            if idle > timeout && !c.killed && c.sub + c.psub + c.ssub == 0 && !self.blocking.is_blocked(c.id) {
+            if idle > timeout && !c.is_killed() && c.sub + c.psub + c.ssub == 0 && !self.blocking.is_blocked(c.id) {
                 tracing::debug!(client = c.id, idle, "closing idle client");
                 c.kill();
                 n += 1;
