@@ -3,13 +3,19 @@
 default: ci
 
 # Everything CI checks.
-ci: fmt-check clippy test doc chaos-real
+ci: fmt-check clippy minimal test doc chaos-real
 
 fmt-check:
     cargo fmt --all -- --check
 
 clippy:
     cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# The crate without its default features (no Lua): it builds, lints clean,
+# and its unit tests and the scripting-off test pass.
+minimal:
+    cargo clippy -p redis-harness --no-default-features --all-targets -- -D warnings
+    cargo test -p redis-harness --no-default-features --lib --test scripting_off
 
 # The README's test command (every test binary runs even when one fails),
 # then the tests skipped for want of a real Redis or Docker, with the reasons.

@@ -27,7 +27,8 @@ total() { # requests -> instructions the server executed
     redis-benchmark -p "$port" -t "$TEST" -n "$n" -c 10 -P "$P" -q >/dev/null
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
-    callgrind_annotate "$TMP/cg.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
+    callgrind_annotate "$TMP/cg.$n" >"$TMP/annotate.$n" 2>/dev/null
+    awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$TMP/annotate.$n"
 }
 a=$(total "$N1")
 b=$(total "$N2")

@@ -88,6 +88,7 @@ impl Blocking {
 
     /// Whether a client blocked on `key` must be re-run when the key is
     /// deleted or overwritten (XREADGROUP answers with an error then).
+    #[inline]
     pub(crate) fn wakes_on_delete(&self, db: usize, key: &Bytes) -> bool {
         self.on_delete != 0
             && self
@@ -182,6 +183,9 @@ pub(crate) fn block(st: &mut State, conn: &ConnState, args: &[Bytes], spec: Bloc
 /// It ends: a key is only queued while someone waits on it, and a round
 /// that queues new keys has unblocked at least one client.
 pub(crate) fn serve_ready(st: &mut State, clock: &Clock) {
+    if !st.has_ready_keys() {
+        return; // the usual case: nobody blocked on what the command touched
+    }
     loop {
         let batch = st.take_ready_keys();
         if batch.is_empty() {

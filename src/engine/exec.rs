@@ -73,8 +73,9 @@ pub(crate) fn execute(st: &mut State, conn: &mut ConnState, clock: &Clock, now: 
         }
     }
     blocking::serve_ready(st, clock);
-    let effects = std::mem::take(&mut conn.effects);
-    Outcome { reply, waiter, sleep: effects.sleep, close: effects.close, pushes }
+    // `block` was taken above: the rest of the effects are two plain fields.
+    let (sleep, close) = (conn.effects.sleep.take(), std::mem::take(&mut conn.effects.close));
+    Outcome { reply, waiter, sleep, close, pushes }
 }
 
 /// Runs one command with Redis's pre-execution checks; CLIENT REPLY OFF/SKIP

@@ -257,8 +257,10 @@ where
                             // too, as Redis writes them while the command runs.
                             drain_pushes(&mut state, &mut out);
                             let mut outcome = engine::execute(&mut st, &mut state, &shared.clock, now, &args);
-                            for p in outcome.pushes.drain(..) {
-                                p.encode(state.resp(), &mut out);
+                            if !outcome.pushes.is_empty() {
+                                for p in outcome.pushes.drain(..) {
+                                    p.encode(state.resp(), &mut out);
+                                }
                             }
                             if out_limit.is_set() && st.pubsub.counts(id) != (0, 0, 0) {
                                 out_limit = st.config().obuf_limit(ClientClass::PubSub);

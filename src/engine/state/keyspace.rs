@@ -127,6 +127,7 @@ impl State {
 
     /// Stores `value` under `key` (replacing any value and clearing its TTL),
     /// and signals the write.
+    #[inline]
     pub(crate) fn set_value(&mut self, db: usize, key: &Bytes, value: Value, now: u64) {
         self.store_entry(db, key, Entry::new(value, now));
     }
@@ -169,6 +170,7 @@ impl State {
     /// Stores a prepared entry (RESTORE, COPY, MOVE, RENAME; a new empty
     /// aggregate its command fills next), replacing any value, and signals
     /// the write as [`State::set_value`] does.
+    #[inline]
     pub(crate) fn store_entry(&mut self, db: usize, key: &Bytes, entry: Entry) {
         // Redis's dbAdd signals every new list/zset/stream key (RENAME, MOVE, COPY, ...) as ready.
         let ready = matches!(entry.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));

@@ -290,6 +290,12 @@ impl State {
         (self.faults.admin_enabled() && name.eq_ignore_ascii_case(admin.name.as_bytes())).then_some(admin)
     }
 
+    /// Whether a key was signalled ready since [`State::take_ready_keys`] last ran.
+    #[inline]
+    pub(crate) fn has_ready_keys(&self) -> bool {
+        !self.ready_keys.is_empty()
+    }
+
     /// The keys signalled ready since the last call (the blocking registry serves them).
     pub(crate) fn take_ready_keys(&mut self) -> Vec<(usize, Bytes)> {
         std::mem::take(&mut self.ready_keys)
