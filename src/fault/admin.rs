@@ -109,7 +109,7 @@ fn rule_text(args: &[Bytes]) -> String {
         .map(|a| {
             let s = String::from_utf8_lossy(a);
             if s.contains(char::is_whitespace) {
-                super::model::quote(&s)
+                super::display::quote(&s)
             } else {
                 s.into_owned()
             }

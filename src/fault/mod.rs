@@ -36,6 +36,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod apply;
+mod display;
 mod engine;
 mod model;
 pub mod rules;

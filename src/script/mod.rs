@@ -44,10 +44,16 @@ mod engine;
 pub(crate) mod functions;
 #[cfg(feature = "scripting")]
 mod libs;
+#[cfg(feature = "scripting")]
+mod redis_api;
+#[cfg(feature = "scripting")]
+mod source;
 
 #[cfg(feature = "scripting")]
 use convert::one_line;
 #[cfg(feature = "scripting")]
-use engine::{compile, lua_number_text, raise, MAX_REPLY_DEPTH};
+use engine::{compile, MAX_REPLY_DEPTH};
 #[cfg(feature = "scripting")]
 pub(crate) use engine::{Engine, Inputs, KILLED_ERROR};
+#[cfg(feature = "scripting")]
+use redis_api::{lua_number_text, raise};
