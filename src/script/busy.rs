@@ -1,6 +1,6 @@
 //! What the Lua engine knows of long scripts: why its hook stops one
 //! ([`Stop`]), the [`Watch`] it consults (the server's running-script
-//! record, `crate::engine::busy`, implements it), the limits and texts,
+//! record, in the engine's `busy` module, implements it), the limits and texts,
 //! and which scripts can loop ([`may_loop`]: those run on a thread of their
 //! own so that other clients can be answered BUSY meanwhile).
 

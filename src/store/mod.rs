@@ -192,7 +192,7 @@ pub(crate) struct Entry {
     /// Encoding history (OBJECT ENCODING / REFCOUNT); `Natural` for new values.
     pub enc: EncodingHint,
     /// The LFU access counter (OBJECT FREQ, LFU eviction): logarithmic,
-    /// starting at [`LFU_INIT_VAL`], kept up by `crate::engine::evict`.
+    /// starting at [`LFU_INIT_VAL`], kept up by the engine's eviction code (its `evict` module).
     pub lfu: u8,
     /// When `lfu` was last decremented or incremented, in minutes
     /// (Redis's 16-bit `LFUGetTimeInMinutes`).
