@@ -27,31 +27,8 @@ fi
 echo "== start-up ($STARTUP)"
 "$STARTUP" 2000
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-FAKE_PORT=$(free_port)
-REAL_PORT=$(free_port)
-TMP=$(mktemp -d)
-cleanup() {
-    [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
-    [ -n "${REAL_PID:-}" ] && kill "$REAL_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"$SERVE" serve --port "$FAKE_PORT" > "$TMP/fake.log" 2>&1 &
-FAKE_PID=$!
-redis-server --port "$REAL_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no > "$TMP/real.log" 2>&1 &
-REAL_PID=$!
-for port in "$FAKE_PORT" "$REAL_PORT"; do
-    for _ in $(seq 1 200); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-done
-
-HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a server
+# shellcheck source=scripts/bench_servers.sh
+source scripts/bench_servers.sh "$SERVE"
 run() { # port pid test pipeline -> "name,rps,cpu_us_per_request"
     local before after line
     before=$(cpu_ticks "$2")

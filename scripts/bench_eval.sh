@@ -15,29 +15,8 @@ for bin in redis-server redis-benchmark redis-cli; do
 done
 [ -x "$FAKE_BIN" ] || { echo "bench_eval: build it first: cargo build --release -p redis-harness-cli" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-FAKE_PORT=$(free_port)
-REAL_PORT=$(free_port)
-TMP=$(mktemp -d)
-cleanup() {
-    [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
-    [ -n "${REAL_PID:-}" ] && kill "$REAL_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-"$FAKE_BIN" serve --port "$FAKE_PORT" > "$TMP/fake.log" 2>&1 &
-FAKE_PID=$!
-redis-server --port "$REAL_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" --daemonize no > "$TMP/real.log" 2>&1 &
-REAL_PID=$!
-for port in "$FAKE_PORT" "$REAL_PORT"; do
-    for _ in $(seq 1 200); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-done
-HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# shellcheck source=scripts/bench_servers.sh
+source scripts/bench_servers.sh "$FAKE_BIN"
 run() { # port pid -> "rps cpu_us_per_request"
     local before after rps
     before=$(cpu_ticks "$2")

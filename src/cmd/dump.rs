@@ -103,12 +103,10 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ttl != 0 && at <= now {
         // Already expired: nothing is created, but a replaced key is gone.
         if deleted {
-            ctx.st.signal_modified(db, key);
             ctx.st.notify(db, 'g', "del", key);
         }
         return Reply::ok();
     }
-    let ready = matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
     let mut e = Entry::new(value, now);
     if ttl != 0 {
         e.expire_at = Some(at);
@@ -122,11 +120,8 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else if let Some(idle) = o.idle {
         e.last_access = now.saturating_sub((idle as u64).saturating_mul(1000));
     }
+    // Signals WATCH and wakes clients blocked on a restored list, zset or stream.
     ctx.st.store_entry(db, key, e);
-    if ready {
-        ctx.st.signal_ready(db, key);
-    }
-    ctx.st.signal_modified(db, key);
     ctx.st.notify(db, 'g', "restore", key);
     Reply::ok()
 }

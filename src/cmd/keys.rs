@@ -278,14 +278,6 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     scan_reply(next, out)
 }
 
-/// Lists, sorted sets and streams wake clients blocked on the key when they
-/// appear under it (Redis's `dbAdd` signals them ready).
-fn signal_ready_if_blocking_type(ctx: &mut Ctx<'_>, db: usize, key: &Bytes) {
-    if matches!(ctx.st.peek(db, key).map(|e| &e.value), Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))) {
-        ctx.st.signal_ready(db, key);
-    }
-}
-
 /// Moves the entry at `src` to `dst` (each a db and a key), as RENAME and
 /// MOVE do: wakes clients blocked on the destination, signals WATCH on both
 /// and raises the `from`/`to` keyspace events. False if `src` is missing.
@@ -296,10 +288,8 @@ fn relocate(
     (from, to): (&'static str, &'static str),
 ) -> bool {
     let Some(entry) = ctx.st.remove_entry(src_db, src) else { return false };
+    // Both operations signal WATCH, and storing wakes clients blocked on `dst`.
     ctx.st.store_entry(dst_db, dst, entry);
-    signal_ready_if_blocking_type(ctx, dst_db, dst);
-    ctx.st.signal_modified(src_db, src);
-    ctx.st.signal_modified(dst_db, dst);
     ctx.st.notify(src_db, 'g', from, src);
     ctx.st.notify(dst_db, 'g', to, dst);
     true
@@ -392,8 +382,6 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.st.remove_entry(dst_db, dst);
     }
     ctx.st.store_entry(dst_db, dst, dup);
-    signal_ready_if_blocking_type(ctx, dst_db, dst);
-    ctx.st.signal_modified(dst_db, dst);
     ctx.st.notify(dst_db, 'g', "copy_to", dst);
     Reply::Int(1)
 }

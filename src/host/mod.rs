@@ -151,11 +151,8 @@ pub(crate) async fn wait_for_open<H: ConnectionHost + ?Sized>(
     timeout: Duration,
 ) -> Result<(), LeakError> {
     let started = Instant::now();
-    if host.sockets().wait_for(n, timeout).await {
-        Ok(())
-    } else {
-        Err(LeakError { expected: n, open: host.clients(), waited: started.elapsed(), addr })
-    }
+    let settled = host.sockets().wait_for(n, timeout).await;
+    leak_check(host, addr, n, started, settled)
 }
 
 /// [`wait_for_open`] without a runtime.
@@ -166,11 +163,23 @@ pub(crate) fn wait_for_open_blocking<H: ConnectionHost + ?Sized>(
     timeout: Duration,
 ) -> Result<(), LeakError> {
     let started = Instant::now();
-    if host.sockets().wait_for_blocking(n, timeout) {
-        Ok(())
-    } else {
-        Err(LeakError { expected: n, open: host.clients(), waited: started.elapsed(), addr })
+    let settled = host.sockets().wait_for_blocking(n, timeout);
+    leak_check(host, addr, n, started, settled)
+}
+
+/// The end of a leak wait begun at `started`: `Ok` if the count `settled` at
+/// `n`, else the error naming the clients still open.
+fn leak_check<H: ConnectionHost + ?Sized>(
+    host: &H,
+    addr: SocketAddr,
+    n: usize,
+    started: Instant,
+    settled: bool,
+) -> Result<(), LeakError> {
+    if settled {
+        return Ok(());
     }
+    Err(LeakError { expected: n, open: host.clients(), waited: started.elapsed(), addr })
 }
 
 /// `REDIS_HARNESS_SEED`, the seed of every server and proxy that is not given one.
